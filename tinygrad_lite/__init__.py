@@ -1,0 +1,22 @@
+"""tinygrad_lite: a small reverse-mode autograd on NumPy (or CuPy), for learning how backprop works.
+
+    >>> import tinygrad_lite as tl
+    >>> x = tl.Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad
+    tensor([2., 4., 6.])
+
+Read in this order: ``tensor.py`` (the Tensor), ``autograd.py`` (Function and the backward walk),
+``ops/`` (each op's forward and backward), ``backend.py`` (NumPy or CuPy), ``gradcheck.py``.
+"""
+from .autograd import Function, is_grad_enabled, no_grad, set_grad_enabled
+from .backend import cuda_available, get_array_module, get_default_dtype, manual_seed, set_default_dtype
+from .creation import arange, full, ones, ones_like, rand, randn, zeros, zeros_like
+from .errors import (AnomalyError, DataError, DeviceError, GradcheckError, ShapeError,
+                     TinygradLiteError)
+from .gradcheck import gradcheck
+from .ops import *  # noqa: F401,F403  (every op as a function: tl.exp(x), tl.matmul(a, b), ...)
+from .ops import __doc__ as _ops_table  # noqa: F401
+from .tensor import Tensor, as_tensor
+
+__version__ = "0.1.0"

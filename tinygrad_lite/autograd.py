@@ -1,0 +1,170 @@
+"""The reverse-mode engine: ``Function`` (one op of the graph) and ``backward`` (the walk back).
+
+How it works, in four lines:
+1. Calling a ``Function`` runs ``forward`` on raw arrays and, when gradients are wanted, links the
+   output tensor to the function (``output._creator``) and the function to its inputs.
+2. ``backward`` pops functions from a heap keyed on *generation* (depth from the leaves), so a
+   function runs only after every function that uses its output has sent its gradient back.
+3. Each ``Function.backward`` is written in Tensor ops; with ``create_graph=True`` those ops are
+   recorded too, which is all that higher-order gradients need.
+4. Gradients of broadcast inputs are summed back to the input's shape in one place, ``_deliver``.
+"""
+import heapq
+import itertools
+import weakref
+
+from .errors import ShapeError
+
+_grad_enabled = True
+_hooks = []           # observers (trace, anomaly detection): see tinygrad_lite.debug
+_tie_breaker = itertools.count()
+
+
+def is_grad_enabled():
+    return _grad_enabled
+
+
+class set_grad_enabled:
+    """Switch graph recording on or off, globally (a call) or for a block (``with``), like torch."""
+
+    def __init__(self, mode):
+        global _grad_enabled
+        self.previous, _grad_enabled = _grad_enabled, bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self.previous
+
+
+class no_grad:
+    """``with no_grad():`` (or ``@no_grad()``) runs ops without recording the graph."""
+
+    def __enter__(self):
+        self._switch = set_grad_enabled(False)
+
+    def __exit__(self, *exc):
+        self._switch.__exit__()
+
+    def __call__(self, func):
+        def wrapper(*args, **kwargs):
+            with no_grad():
+                return func(*args, **kwargs)
+        wrapper.__name__, wrapper.__doc__ = func.__name__, func.__doc__
+        return wrapper
+
+
+class Function:
+    """One op. Subclasses write ``forward(*arrays) -> array`` and ``backward(grad_output) -> grads``.
+
+    ``backward`` receives the output's gradient as a Tensor and returns one Tensor (or None) per
+    input, written in Tensor ops. It may return a gradient of the *broadcast* shape: the engine sums
+    it back to the input's shape. ``self.inputs`` are the input Tensors, ``self.needs_grad[i]`` says
+    whether input i wants a gradient (skip the work when it does not), ``self.output()`` is the output.
+    """
+
+    def __call__(self, *inputs):
+        from .tensor import Tensor
+        output = Tensor._wrap(self.forward(*(x.data for x in inputs)))
+        if _grad_enabled and any(x.requires_grad for x in inputs):
+            self.inputs = inputs
+            self.needs_grad = tuple(x.requires_grad for x in inputs)
+            self.generation = max(x._generation for x in inputs)
+            self.output = weakref.ref(output)   # weak: the output owns its creator, not the reverse
+            output.requires_grad = True
+            output._creator = self
+            output._generation = self.generation + 1
+        if _hooks:
+            for hook in _hooks:
+                hook.on_forward(self, inputs, output)
+        return output
+
+    @property
+    def name(self):
+        return type(self).__name__
+
+    def forward(self, *arrays):
+        raise NotImplementedError
+
+    def backward(self, grad_output):
+        raise NotImplementedError
+
+    def release(self):
+        """Free the inputs and every array this op saved; a second backward then says so."""
+        self.__dict__.clear()
+        self.released = True
+
+
+def backward(tensor, grad, retain_graph=False, create_graph=False):
+    """Accumulate d(tensor)/d(leaf) * grad into ``leaf.grad`` for every leaf that requires grad.
+
+    No recursion: a heap ordered by generation (deepest first) replaces the recursive topological
+    sort, so a 100,000-op chain is fine and each function runs exactly once.
+    """
+    creator = tensor._creator
+    if creator is None:                      # a leaf: its gradient is the seed itself
+        _accumulate(tensor, grad)
+        return
+    pending = {creator: grad}                # gradient of each queued function's output
+    # The heap entries hold each queued function's output tensor, so ops whose backward reads
+    # ``self.output()`` still find it after the function that consumed it has been released.
+    heap = [(-creator.generation, next(_tie_breaker), creator, tensor)]
+    with set_grad_enabled(create_graph):
+        while heap:
+            _, _, fn, output = heapq.heappop(heap)   # output: kept alive while fn runs
+            if getattr(fn, "released", False):
+                raise RuntimeError(
+                    "Trying to backward through the graph a second time: its saved arrays were "
+                    "freed by the first backward(). Pass retain_graph=True to the first call.")
+            grad_output = pending.pop(fn)
+            grads = fn.backward(grad_output)
+            if not isinstance(grads, tuple):
+                grads = (grads,)
+            if _hooks:
+                for hook in _hooks:
+                    hook.on_backward(fn, grad_output, grads)
+            for index, (x, gx) in enumerate(zip(fn.inputs, grads)):
+                if gx is None or not x.requires_grad:
+                    continue
+                gx = _deliver(fn, index, x, gx)
+                parent = x._creator
+                if parent is None:
+                    _accumulate(x, gx)
+                elif parent in pending:
+                    pending[parent] = pending[parent] + gx
+                else:
+                    pending[parent] = gx
+                    heapq.heappush(heap, (-parent.generation, next(_tie_breaker), parent, x))
+            if not retain_graph:
+                fn.release()
+
+
+def _deliver(fn, index, x, gx):
+    """Bring an input's gradient to the input's shape and dtype: the one place broadcasts are undone."""
+    if gx.shape != x.shape:
+        summed = sum_to(gx, x.shape)
+        if summed.shape != x.shape:
+            raise ShapeError(f"{fn.name}.backward returned a gradient of shape {gx.shape} for input "
+                             f"{index} of shape {x.shape}; it cannot be summed back to that shape")
+        if _hooks:
+            for hook in _hooks:
+                hook.on_broadcast(fn, index, gx.shape, x.shape)
+        gx = summed
+    if gx.dtype != x.dtype:
+        gx = gx.astype(x.dtype)
+    return gx
+
+
+def _accumulate(leaf, gx):
+    """leaf.grad += gx, out of place, so a gradient tensor handed out earlier is never changed."""
+    leaf.grad = gx if leaf.grad is None else leaf.grad + gx
+
+
+def sum_to(x, shape):
+    """Sum ``x`` down to ``shape``, undoing NumPy broadcasting (leading axes, then axes of size 1)."""
+    from .ops.shape import SumTo
+    if x.shape == tuple(shape):
+        return x
+    return SumTo(shape)(x)

@@ -1,0 +1,144 @@
+"""NumPy or CuPy: the one place that knows which array library holds a tensor's data.
+
+Every op asks ``get_array_module(array)`` (the DeZero idiom) and then calls ``xp.exp``, ``xp.matmul``
+and so on, so the same code runs on the CPU (NumPy) and on an NVIDIA GPU (CuPy). Nothing else in
+the package imports CuPy.
+"""
+import os
+
+import numpy as np
+
+from .errors import DeviceError
+
+DEVICES = ("cpu", "cuda")
+_cupy = None          # the cupy module, once a CUDA tensor has been asked for
+_default_dtype = np.dtype(np.float32)
+
+
+def _import_cupy():
+    """Import CuPy and check for a usable GPU, or raise one ``DeviceError`` naming what is missing."""
+    global _cupy
+    if _cupy is not None:
+        return _cupy
+    try:
+        import cupy
+    except ImportError as exc:
+        raise DeviceError("device 'cuda' needs CuPy, which is not installed "
+                          "(pip install 'tinygrad_lite[cuda]'); use device='cpu'") from exc
+    try:
+        available = cupy.cuda.is_available()
+    except Exception:  # a broken driver install raises instead of answering False
+        available = False
+    if not available:
+        raise DeviceError("device 'cuda' needs a CUDA GPU, but CuPy finds none "
+                          "(cupy.cuda.is_available() is False); use device='cpu'")
+    _cupy = cupy
+    return cupy
+
+
+def cuda_available():
+    """True when CuPy is installed *and* a GPU answers (a successful import alone proves nothing)."""
+    try:
+        _import_cupy()
+        return True
+    except DeviceError:
+        return False
+
+
+def default_device():
+    """The device named by ``TINYGRAD_LITE_DEVICE`` (``cpu`` when unset)."""
+    return os.environ.get("TINYGRAD_LITE_DEVICE", "cpu")
+
+
+def resolve_device(device):
+    """Check a device name ('cpu', 'cuda', 'cuda:0' or None for the default) and return 'cpu' or 'cuda'."""
+    name = default_device() if device is None else device
+    if not isinstance(name, str) or name.split(":")[0] not in DEVICES:
+        raise DeviceError(f"device must be one of {DEVICES}, got {device!r}")
+    name = name.split(":")[0]
+    if name == "cuda":
+        _import_cupy()
+    return name
+
+
+def xp_for(device):
+    """The array module (numpy or cupy) for a resolved device name."""
+    return _import_cupy() if device == "cuda" else np
+
+
+def get_array_module(array):
+    """numpy or cupy, whichever owns ``array`` (numpy for scalars and lists)."""
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return _cupy
+    return np
+
+
+def device_of(array):
+    return "cuda" if get_array_module(array) is not np else "cpu"
+
+
+def to_device(array, device):
+    """Move a NumPy or CuPy array to ``device`` ('cpu' or 'cuda'); a no-op when it is there already."""
+    device = resolve_device(device)
+    if device == "cuda":
+        return _import_cupy().asarray(array)
+    return as_numpy(array)
+
+
+def as_numpy(array):
+    """A NumPy array on the host, whatever the array's device."""
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return array.get()
+    return np.asarray(array)
+
+
+def scatter_add(out, index, values):
+    """out[index] += values, with repeated indices adding up (np.add.at; cupyx.scatter_add on a GPU)."""
+    if get_array_module(out) is np:
+        np.add.at(out, index, values)
+    else:
+        import cupyx
+        cupyx.scatter_add(out, index, values)
+
+
+# ---- dtypes ---------------------------------------------------------------------------------------
+
+def get_default_dtype():
+    """The dtype that Python floats and float lists become (float32 unless changed)."""
+    return _default_dtype
+
+
+def set_default_dtype(dtype):
+    """Set the default floating dtype globally: ``set_default_dtype('float64')`` for exact checks."""
+    global _default_dtype
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"set_default_dtype: dtype must be a floating type, got {dtype}")
+    _default_dtype = dtype
+
+
+# ---- random numbers -------------------------------------------------------------------------------
+
+_seed = None
+_generators = {}
+
+
+def manual_seed(seed):
+    """Seed every random number generator of the package (NumPy's and, when used, CuPy's)."""
+    global _seed
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"manual_seed: seed must be a non-negative int, got {seed!r}")
+    _seed = int(seed)
+    _generators.clear()
+
+
+def rng(device="cpu"):
+    """The seeded random generator for ``device``.
+
+    Weights are drawn on the host (``device='cpu'``) and then moved, so a seed gives the same model
+    on NumPy and on CuPy; per-step randomness such as dropout masks is drawn where the data lives.
+    """
+    if device not in _generators:
+        xp = xp_for(device)
+        _generators[device] = xp.random.default_rng(_seed)
+    return _generators[device]

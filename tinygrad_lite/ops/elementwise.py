@@ -1,0 +1,236 @@
+"""Elementwise ops. Each docstring gives the forward formula and the gradient the backward returns.
+
+Binary ops broadcast like NumPy; their backward returns the gradient at the broadcast shape and the
+engine (``autograd._deliver``) sums it back to each input's shape.
+"""
+from ..autograd import Function
+from ..backend import get_array_module as xp_of
+from ..errors import DeviceError, ShapeError
+from ..tensor import Tensor, as_tensor
+
+
+def _binary_operands(a, b, op):
+    """Both operands as Tensors on one device; a plain number takes the other operand's dtype."""
+    if not isinstance(a, Tensor):
+        a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
+    if not isinstance(b, Tensor):
+        b = as_tensor(b, like=a)
+    if a.device != b.device:
+        raise DeviceError(f"{op}: operands are on different devices ({a.device} and {b.device}); "
+                          f"move one with .to()")
+    return a, b
+
+
+def _binary(fn_class, a, b):
+    """Run a broadcasting binary op, turning NumPy's broadcast error into one naming the op and shapes."""
+    op = fn_class.__name__.lower()
+    a, b = _binary_operands(a, b, op)
+    try:
+        return fn_class()(a, b)
+    except ValueError as exc:
+        if "broadcast" not in str(exc):
+            raise
+        raise ShapeError(f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None
+
+
+class Add(Function):
+    """y = a + b;  da = gy, db = gy"""
+    def forward(self, a, b): return a + b
+    def backward(self, gy): return gy, gy
+
+
+class Sub(Function):
+    """y = a - b;  da = gy, db = -gy"""
+    def forward(self, a, b): return a - b
+    def backward(self, gy): return gy, (-gy if self.needs_grad[1] else None)
+
+
+class Mul(Function):
+    """y = a * b;  da = gy * b, db = gy * a"""
+    def forward(self, a, b): return a * b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        return (gy * b if self.needs_grad[0] else None), (gy * a if self.needs_grad[1] else None)
+
+
+class Div(Function):
+    """y = a / b;  da = gy / b, db = -gy * a / b**2"""
+    def forward(self, a, b): return a / b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        ga = gy / b if self.needs_grad[0] else None
+        gb = -gy * a / (b * b) if self.needs_grad[1] else None
+        return ga, gb
+
+
+class Neg(Function):
+    """y = -x;  dx = -gy"""
+    def forward(self, x): return -x
+    def backward(self, gy): return -gy
+
+
+class PowScalar(Function):
+    """y = x ** c (c a constant);  dx = gy * c * x ** (c - 1)"""
+    def __init__(self, exponent): self.exponent = exponent
+    def forward(self, x): return x ** self.exponent
+
+    def backward(self, gy):
+        x, = self.inputs
+        c = self.exponent
+        return gy * c * (x ** (c - 1)) if c != 2 else gy * 2 * x
+
+
+class Pow(Function):
+    """y = a ** b;  da = gy * b * a ** (b - 1), db = gy * y * log(a)"""
+    def forward(self, a, b): return a ** b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        ga = gy * b * a ** (b - 1) if self.needs_grad[0] else None
+        gb = gy * self.output() * log(a) if self.needs_grad[1] else None
+        return ga, gb
+
+
+class Exp(Function):
+    """y = e^x;  dx = gy * y"""
+    def forward(self, x): return xp_of(x).exp(x)
+    def backward(self, gy): return gy * self.output()
+
+
+class Log(Function):
+    """y = ln x;  dx = gy / x"""
+    def forward(self, x): return xp_of(x).log(x)
+    def backward(self, gy): return gy / self.inputs[0]
+
+
+class Sqrt(Function):
+    """y = sqrt(x);  dx = gy / (2 y)"""
+    def forward(self, x): return xp_of(x).sqrt(x)
+    def backward(self, gy): return gy / (2 * self.output())
+
+
+class Abs(Function):
+    """y = |x|;  dx = gy * sign(x)  (0 at x = 0, as in torch)"""
+    def forward(self, x): return xp_of(x).abs(x)
+
+    def backward(self, gy):
+        x, = self.inputs
+        return gy * Tensor._wrap(x.xp.sign(x.data))
+
+
+class Tanh(Function):
+    """y = tanh x;  dx = gy * (1 - y^2)"""
+    def forward(self, x): return xp_of(x).tanh(x)
+
+    def backward(self, gy):
+        y = self.output()
+        return gy * (1 - y * y)
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + e^-x), computed from e^-|x| so that no exp overflows;  dx = gy * y * (1 - y)"""
+    def forward(self, x):
+        xp = xp_of(x)
+        e = xp.exp(-xp.abs(x))
+        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+    def backward(self, gy):
+        y = self.output()
+        return gy * y * (1 - y)
+
+
+class ReLU(Function):
+    """y = max(x, 0);  dx = gy * [x > 0]"""
+    def forward(self, x): return xp_of(x).maximum(x, 0)
+
+    def backward(self, gy):
+        x, = self.inputs
+        return gy * Tensor._wrap(x.data > 0)
+
+
+class Maximum(Function):
+    """y = max(a, b);  the gradient goes to the larger input, split in half on ties (as torch)"""
+    pick, wins = "maximum", "greater"
+
+    def forward(self, a, b): return getattr(xp_of(a), self.pick)(a, b)
+
+    def backward(self, gy):
+        a, b = self.inputs
+        xp = a.xp
+        a_wins = getattr(xp, self.wins)(a.data, b.data)
+        share_a = Tensor._wrap(xp.where(a_wins, 1.0, xp.where(a.data == b.data, 0.5, 0.0)).astype(gy.dtype))
+        return gy * share_a, gy * (1 - share_a)
+
+
+class Minimum(Maximum):
+    """y = min(a, b);  the gradient goes to the smaller input, split in half on ties (as torch)"""
+    pick, wins = "minimum", "less"
+
+
+class Clip(Function):
+    """y = min(max(x, low), high);  dx = gy * [low <= x <= high]"""
+    def __init__(self, low, high): self.low, self.high = low, high
+    def forward(self, x): return xp_of(x).clip(x, self.low, self.high)
+
+    def backward(self, gy):
+        x, = self.inputs
+        inside = x.data == x.data   # all True, then narrowed by each bound that is set
+        if self.low is not None:
+            inside = inside & (x.data >= self.low)
+        if self.high is not None:
+            inside = inside & (x.data <= self.high)
+        return gy * Tensor._wrap(inside)
+
+
+class Where(Function):
+    """y = cond ? a : b;  da = gy * cond, db = gy * (not cond)"""
+    def __init__(self, condition): self.condition = condition
+    def forward(self, a, b): return xp_of(a).where(self.condition, a, b)
+
+    def backward(self, gy):
+        cond = Tensor._wrap(self.condition)
+        zero = gy * 0
+        return where(cond, gy, zero), where(cond, zero, gy)
+
+
+# ---- the functions users call ---------------------------------------------------------------------
+
+def add(a, b): return _binary(Add, a, b)
+def sub(a, b): return _binary(Sub, a, b)
+def mul(a, b): return _binary(Mul, a, b)
+def div(a, b): return _binary(Div, a, b)
+def neg(x): return Neg()(x)
+def exp(x): return Exp()(x)
+def log(x): return Log()(x)
+def sqrt(x): return Sqrt()(x)
+def abs(x): return Abs()(x)  # noqa: A001  (torch's name; the forward uses xp.abs)
+def tanh(x): return Tanh()(x)
+def sigmoid(x): return Sigmoid()(x)
+def relu(x): return ReLU()(x)
+def maximum(a, b): return _binary(Maximum, a, b)
+def minimum(a, b): return _binary(Minimum, a, b)
+
+
+def pow(x, exponent):  # noqa: A001
+    """x ** exponent, for a constant or a tensor exponent (and a constant base: 2 ** x)."""
+    if isinstance(exponent, Tensor) or not isinstance(x, Tensor):
+        return _binary(Pow, x, exponent)
+    return PowScalar(exponent)(x)
+
+
+def clip(x, min=None, max=None):  # noqa: A002  (numpy's names)
+    """Clamp to [min, max] (either may be None)."""
+    if min is None and max is None:
+        raise ValueError("clip: at least one of min and max must be given")
+    return Clip(min, max)(x)
+
+
+def where(condition, a, b):
+    """Pick from ``a`` where ``condition`` holds, else from ``b`` (condition is not differentiated)."""
+    if isinstance(condition, Tensor):
+        condition = condition.data
+    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
+    a, b = as_tensor(a, like=like), as_tensor(b, like=like)
+    return Where(condition)(a, b)

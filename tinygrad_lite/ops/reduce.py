@@ -1,0 +1,157 @@
+"""Reductions and the softmax family. ``axis`` is None (all), an int or a tuple, as in NumPy.
+
+This module defines ``sum``, ``max`` and ``min``, so the builtins are reached as ``builtins.max``.
+"""
+import builtins
+import math
+
+from ..autograd import Function
+from ..backend import get_array_module as xp_of
+from ..errors import ShapeError
+from ..tensor import Tensor
+from .shape import broadcast_to
+
+
+def _axes(axis, ndim, op):
+    """Normalise ``axis`` to a sorted tuple of non-negative axes, or raise naming the op."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    for a in axes:
+        if not isinstance(a, int) or not -ndim <= a < builtins.max(ndim, 1):
+            raise ShapeError(f"{op}: axis must be an int in [{-ndim}, {ndim}) for a {ndim}-d tensor, "
+                             f"got {axis!r}")
+    return tuple(sorted(a % builtins.max(ndim, 1) for a in axes))
+
+
+def _expand(gy, x_shape, axes, keepdims):
+    """Undo a reduction's shape: reinsert the reduced axes (size 1), then broadcast to ``x_shape``."""
+    if not keepdims:
+        kept = [1 if i in axes else n for i, n in enumerate(x_shape)]
+        gy = gy.reshape(*kept)
+    return broadcast_to(gy, x_shape)
+
+
+class Sum(Function):
+    """y = sum of x over axes;  dx = gy broadcast back to x's shape"""
+    def __init__(self, axes, keepdims): self.axes, self.keepdims = axes, keepdims
+    def forward(self, x): return x.sum(axis=self.axes, keepdims=self.keepdims)
+    def backward(self, gy): return _expand(gy, self.inputs[0].shape, self.axes, self.keepdims)
+
+
+class Mean(Sum):
+    """y = mean of x over axes (n elements);  dx = gy / n broadcast back"""
+    def forward(self, x): return x.mean(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, gy):
+        x_shape = self.inputs[0].shape
+        n = math.prod(x_shape[a] for a in self.axes)
+        return _expand(gy * (1.0 / n), x_shape, self.axes, self.keepdims)
+
+
+class Max(Function):
+    """y = max of x over axes.  Over one axis the gradient goes to the first arg-max (torch's
+    ``max(dim)``); over several axes or all, it is shared evenly among tied maxima (torch's ``max()``)."""
+    reduce = "max"
+
+    def __init__(self, axes, keepdims, one_axis): self.axes, self.keepdims, self.one_axis = axes, keepdims, one_axis
+    def forward(self, x): return getattr(x, self.reduce)(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, gy):
+        x, = self.inputs
+        xp, data = x.xp, x.data
+        if self.one_axis:
+            axis = self.axes[0]
+            index = getattr(xp, "arg" + self.reduce)(data, axis=axis)
+            positions = xp.arange(data.shape[axis]).reshape([-1 if i == axis else 1 for i in range(data.ndim)])
+            mask = positions == xp.expand_dims(index, axis)
+        else:
+            mask = data == getattr(data, self.reduce)(axis=self.axes, keepdims=True)
+            mask = mask / mask.sum(axis=self.axes, keepdims=True)
+        return _expand(gy, x.shape, self.axes, self.keepdims) * Tensor._wrap(mask.astype(x.dtype))
+
+
+class Min(Max):
+    """y = min of x over axes; the gradient goes to the arg-min (see ``Max``)."""
+    reduce = "min"
+
+
+class LogSumExp(Function):
+    """y = m + log(sum(exp(x - m))) with m = max(x), so nothing overflows;  dx = gy * exp(x - y)"""
+    def __init__(self, axes, keepdims): self.axes, self.keepdims = axes, keepdims
+
+    def forward(self, x):
+        xp = xp_of(x)
+        m = x.max(axis=self.axes, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0)
+        y = m + xp.log(xp.exp(x - m).sum(axis=self.axes, keepdims=True))
+        return y if self.keepdims else y.squeeze(axis=self.axes)
+
+    def backward(self, gy):
+        x, = self.inputs
+        y = _expand(self.output(), x.shape, self.axes, self.keepdims)
+        return _expand(gy, x.shape, self.axes, self.keepdims) * (x - y).exp()
+
+
+class Softmax(Function):
+    """y = exp(x - max) / sum(exp(x - max));  dx = y * (gy - sum(gy * y))"""
+    def __init__(self, axis): self.axis = axis
+
+    def forward(self, x):
+        e = xp_of(x).exp(x - x.max(axis=self.axis, keepdims=True))
+        return e / e.sum(axis=self.axis, keepdims=True)
+
+    def backward(self, gy):
+        y = self.output()
+        return y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """y = x - logsumexp(x);  dx = gy - exp(y) * sum(gy)"""
+    def __init__(self, axis): self.axis = axis
+
+    def forward(self, x):
+        shifted = x - x.max(axis=self.axis, keepdims=True)
+        return shifted - xp_of(x).log(xp_of(x).exp(shifted).sum(axis=self.axis, keepdims=True))
+
+    def backward(self, gy):
+        y = self.output()
+        return gy - y.exp() * gy.sum(axis=self.axis, keepdims=True)
+
+
+# ---- the functions users call ---------------------------------------------------------------------
+
+def sum(x, axis=None, keepdims=False):  # noqa: A001
+    return Sum(_axes(axis, x.ndim, "sum"), keepdims)(x)
+
+
+def mean(x, axis=None, keepdims=False):
+    return Mean(_axes(axis, x.ndim, "mean"), keepdims)(x)
+
+
+def max(x, axis=None, keepdims=False):  # noqa: A001
+    return Max(_axes(axis, x.ndim, "max"), keepdims, isinstance(axis, int))(x)
+
+
+def min(x, axis=None, keepdims=False):  # noqa: A001
+    return Min(_axes(axis, x.ndim, "min"), keepdims, isinstance(axis, int))(x)
+
+
+def var(x, axis=None, keepdims=False, ddof=0):
+    """Variance, mean((x - mean(x))^2) * n / (n - ddof); NumPy's default ddof=0 (torch's is 1)."""
+    axes = _axes(axis, x.ndim, "var")
+    n = math.prod(x.shape[a] for a in axes)
+    centred = x - x.mean(axis=axes, keepdims=True)
+    return (centred * centred).sum(axis=axes, keepdims=keepdims) * (1.0 / (n - ddof))
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    return LogSumExp(_axes(axis, x.ndim, "logsumexp"), keepdims)(x)
+
+
+def softmax(x, axis=-1):
+    return Softmax(_axes(axis, x.ndim, "softmax"))(x)
+
+
+def log_softmax(x, axis=-1):
+    return LogSoftmax(_axes(axis, x.ndim, "log_softmax"))(x)

@@ -1,0 +1,214 @@
+"""Ops that move, pick or copy elements without arithmetic: their backward moves gradients back."""
+import numpy as np
+
+from ..autograd import Function
+from ..backend import get_array_module as xp_of, scatter_add
+from ..errors import ShapeError
+from ..tensor import Tensor
+
+
+def _shape_arg(shape):
+    """Accept ``reshape(2, 3)`` and ``reshape((2, 3))`` alike."""
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
+
+
+class Reshape(Function):
+    """y = x viewed with a new shape;  dx = gy reshaped back"""
+    def __init__(self, shape): self.shape = shape
+    def forward(self, x): return x.reshape(self.shape)
+    def backward(self, gy): return gy.reshape(self.inputs[0].shape)
+
+
+class Transpose(Function):
+    """y = x with its axes permuted;  dx = gy permuted by the inverse permutation"""
+    def __init__(self, axes): self.axes = axes
+    def forward(self, x): return x.transpose(self.axes)
+    def backward(self, gy): return gy.permute(*np.argsort(self.axes).tolist())
+
+
+class BroadcastTo(Function):
+    """y = x repeated along broadcast axes;  dx = gy summed back over them"""
+    def __init__(self, shape): self.shape = shape
+    def forward(self, x): return xp_of(x).broadcast_to(x, self.shape)
+    def backward(self, gy): return gy   # the engine sums it back to x's shape
+
+
+class SumTo(Function):
+    """y = x summed down to ``shape`` (the inverse of broadcasting);  dx = gy broadcast back"""
+    def __init__(self, shape): self.shape = tuple(shape)
+
+    def forward(self, x):
+        lead = x.ndim - len(self.shape)
+        if lead < 0:
+            return x   # cannot be summed to a larger rank; the engine reports the mismatch
+        axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(self.shape)
+                                          if n == 1 and x.shape[lead + i] != 1)
+        y = x.sum(axis=axes, keepdims=True) if axes else x
+        return y.reshape(self.shape) if lead else y
+
+    def backward(self, gy): return broadcast_to(gy, self.inputs[0].shape)
+
+
+class GetItem(Function):
+    """y = x[index] (slices, ints, integer or boolean arrays);  dx = zeros with gy scatter-added at index"""
+    def __init__(self, index): self.index = index
+    def forward(self, x): return x[self.index]
+    def backward(self, gy): return GetItemGrad(self.index, self.inputs[0].shape)(gy)
+
+
+class GetItemGrad(Function):
+    """The scatter-add behind getitem's backward: y = zeros(shape); y[index] += g (repeats add up)."""
+    def __init__(self, index, shape): self.index, self.shape = index, shape
+
+    def forward(self, g):
+        out = xp_of(g).zeros(self.shape, dtype=g.dtype)
+        if _is_basic(self.index):
+            out[self.index] = g          # basic indices never repeat: plain assignment is enough
+        else:
+            scatter_add(out, self.index, g)
+        return out
+
+    def backward(self, ggx): return getitem(ggx, self.index)
+
+
+class Concatenate(Function):
+    """y = the inputs joined along ``axis``;  each dx = its slice of gy"""
+    def __init__(self, axis): self.axis = axis
+    def forward(self, *xs): return xp_of(xs[0]).concatenate(xs, axis=self.axis)
+
+    def backward(self, gy):
+        grads, start = [], 0
+        for x in self.inputs:
+            stop = start + x.shape[self.axis]
+            grads.append(gy[(slice(None),) * self.axis + (slice(start, stop),)])
+            start = stop
+        return tuple(grads)
+
+
+class Pad(Function):
+    """y = x with ``value`` added around it, ``pad_width`` = ((before, after), ...) per axis;  dx = the centre of gy"""
+    def __init__(self, pad_width, value): self.pad_width, self.value = pad_width, value
+    def forward(self, x): return xp_of(x).pad(x, self.pad_width, constant_values=self.value)
+
+    def backward(self, gy):
+        return gy[tuple(slice(before, n - after) for (before, after), n in zip(self.pad_width, gy.shape))]
+
+
+def _is_basic(index):
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, slice, np.integer)) for i in items)
+
+
+def _plain_index(index):
+    """Replace Tensors and lists inside an index by arrays, so NumPy and CuPy both accept it."""
+    if isinstance(index, tuple):
+        return tuple(_plain_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+# ---- the functions users call ---------------------------------------------------------------------
+
+def reshape(x, *shape):
+    shape = _shape_arg(shape)
+    try:
+        return Reshape(shape)(x)
+    except ValueError:
+        raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.numel()} elements) "
+                         f"into shape {shape}") from None
+
+
+def transpose(x, *axes):
+    """No axes: reverse them. A full permutation (NumPy) or two axes to swap (torch) otherwise."""
+    axes = _shape_arg(axes)
+    if not axes:
+        axes = tuple(reversed(range(x.ndim)))
+    elif len(axes) == 2 and x.ndim != 2:
+        return swapaxes(x, *axes)
+    return permute(x, axes)
+
+
+def permute(x, *axes):
+    """Reorder the axes: ``y.shape[i] == x.shape[axes[i]]``."""
+    axes = _shape_arg(axes)
+    if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
+        raise ShapeError(f"permute: axes must be a permutation of {tuple(range(x.ndim))}, got {axes}")
+    return Transpose(tuple(a % x.ndim for a in axes))(x)
+
+
+def swapaxes(x, axis1, axis2):
+    axes = list(range(x.ndim))
+    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    return Transpose(tuple(axes))(x)
+
+
+def squeeze(x, axis=None):
+    if axis is None:
+        return reshape(x, tuple(n for n in x.shape if n != 1))
+    axes = {a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis)}
+    for a in axes:
+        if x.shape[a] != 1:
+            raise ShapeError(f"squeeze: axis {a} has size {x.shape[a]}, not 1 (shape {x.shape})")
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def unsqueeze(x, axis):
+    axis = axis % (x.ndim + 1)
+    return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    """Merge axes start_dim..end_dim into one (torch's names)."""
+    start, end = start_dim % max(x.ndim, 1), end_dim % max(x.ndim, 1)
+    merged = int(np.prod(x.shape[start:end + 1]))
+    return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1:])
+
+
+def broadcast_to(x, shape):
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    try:
+        return BroadcastTo(shape)(x)
+    except ValueError:
+        raise ShapeError(f"broadcast_to: shape {x.shape} cannot be broadcast to {shape}") from None
+
+
+def getitem(x, index):
+    return GetItem(_plain_index(index))(x)
+
+
+def concatenate(tensors, axis=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("concatenate: tensors must be a non-empty sequence, got an empty one")
+    try:
+        return Concatenate(axis % tensors[0].ndim)(*tensors)
+    except ValueError:
+        raise ShapeError(f"concatenate: shapes {[t.shape for t in tensors]} do not match except "
+                         f"along axis {axis}") from None
+
+
+def stack(tensors, axis=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: tensors must be a non-empty sequence, got an empty one")
+    shapes = {t.shape for t in tensors}
+    if len(shapes) != 1:
+        raise ShapeError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")
+    return concatenate([unsqueeze(t, axis) for t in tensors], axis=axis % (tensors[0].ndim + 1))
+
+
+def pad(x, pad_width, value=0.0):
+    """Constant padding, ``pad_width`` as in ``numpy.pad``: an int, (before, after) or one pair per axis."""
+    width = np.asarray(pad_width, dtype=np.int64)
+    if (width < 0).any():
+        raise ValueError(f"pad: pad_width must be non-negative, got {pad_width!r}")
+    try:
+        width = np.broadcast_to(width, (x.ndim, 2))
+    except ValueError:
+        raise ShapeError(f"pad: pad_width {pad_width!r} does not fit a {x.ndim}-d tensor") from None
+    return Pad(tuple(map(tuple, width.tolist())), value)(x)

@@ -1,0 +1,217 @@
+"""``Tensor``: an array (NumPy or CuPy) plus what autograd needs (``grad``, ``requires_grad``, creator).
+
+Every op is also a method with PyTorch's name and NumPy's argument names, so ``x.sum(axis=1,
+keepdims=True)``, ``x.relu()`` and ``x @ w`` all read as a student expects. The ops themselves live
+in ``tinygrad_lite.ops``; the engine in ``tinygrad_lite.autograd``.
+"""
+import numpy as np
+
+from . import autograd, backend
+
+
+class Tensor:
+    __slots__ = ("data", "grad", "requires_grad", "_creator", "_generation", "__weakref__")
+    __array_ufunc__ = None      # numpy defers to Tensor's operators: np.float32(2) * t is a Tensor
+
+    def __init__(self, data, requires_grad=False, dtype=None, device=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        device = backend.resolve_device(device if device is not None else
+                                        (backend.device_of(data) if _is_array(data) else None))
+        xp = backend.xp_for(device)
+        if dtype is None and not _is_array(data):
+            probe = np.asarray(data)
+            if probe.dtype == object:
+                raise TypeError(f"Tensor: data must be a number, a (nested) list of numbers or an "
+                                f"array, got {type(data).__name__}")
+            dtype = backend.get_default_dtype() if probe.dtype.kind == "f" else probe.dtype
+        if not (_is_array(data) and backend.device_of(data) == device):
+            data = backend.to_device(data, device)
+        self.data = xp.asarray(data, dtype=dtype)
+        self.grad = None
+        self.requires_grad = False
+        self._creator = None
+        self._generation = 0
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, array):
+        """A new leaf around an existing array, with no checks (the ops' fast path)."""
+        t = object.__new__(cls)
+        t.data, t.grad, t.requires_grad, t._creator, t._generation = array, None, False, None, 0
+        return t
+
+    # ---- autograd -----------------------------------------------------------------------------------
+    def requires_grad_(self, mode=True):
+        if mode and self.data.dtype.kind != "f":
+            raise TypeError(f"only floating-point tensors can require gradients, got dtype "
+                            f"{self.data.dtype}; create it with dtype='float32' or 'float64'")
+        self.requires_grad = bool(mode)
+        return self
+
+    def backward(self, grad=None, retain_graph=False, create_graph=False):
+        """Compute d(self)/d(leaf) for every leaf and add it to ``leaf.grad`` (accumulates, like torch)."""
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad and has no grad_fn; "
+                               "create the inputs with requires_grad=True")
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"backward: grad can be implicitly created only for a tensor with "
+                                   f"one element, this one has shape {self.shape}; pass grad=")
+            grad = Tensor._wrap(self.xp.ones_like(self.data))
+        elif not isinstance(grad, Tensor):
+            grad = Tensor(grad, dtype=self.dtype, device=self.device)
+        if grad.shape != self.shape:
+            raise ValueError(f"backward: grad must have the tensor's shape {self.shape}, got {grad.shape}")
+        autograd.backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+
+    def detach(self):
+        """The same data, cut from the graph."""
+        return Tensor._wrap(self.data)
+
+    @property
+    def grad_fn(self):
+        return self._creator
+
+    @property
+    def is_leaf(self):
+        return self._creator is None
+
+    # ---- data and device ----------------------------------------------------------------------------
+    @property
+    def xp(self):
+        return backend.get_array_module(self.data)
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def device(self):
+        return backend.device_of(self.data)
+
+    def numel(self):
+        return int(self.data.size)
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def numpy(self):
+        """The data as a NumPy array on the host (a copy when it lives on the GPU)."""
+        return backend.as_numpy(self.data)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item: only one-element tensors can be converted to a Python scalar, "
+                             f"got shape {self.shape}")
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def to(self, device):
+        """This tensor on ``device`` ('cpu' or 'cuda'); differentiable, like torch's ``.to``."""
+        device = backend.resolve_device(device)
+        return self if device == self.device else ops.to_device(self, device)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
+    def astype(self, dtype):
+        """Cast (differentiable: the gradient is cast back)."""
+        return self if np.dtype(dtype) == self.dtype else ops.astype(self, dtype)
+
+    def float(self):
+        return self.astype(np.float32)
+
+    def double(self):
+        return self.astype(np.float64)
+
+    def __repr__(self):
+        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(", precision=4)
+        extras = []
+        if self.device != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self.dtype != backend.get_default_dtype() and self.dtype.kind == "f":
+            extras.append(f"dtype={self.dtype}")
+        if self._creator is not None:
+            extras.append(f"grad_fn=<{self._creator.name}Backward>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+    __hash__ = object.__hash__   # __eq__ is elementwise (as in torch), hashing stays by identity
+
+    # ---- operators (each one an op from tinygrad_lite.ops) -----------------------------------------
+    def __add__(self, other): return ops.add(self, other)
+    def __radd__(self, other): return ops.add(other, self)
+    def __sub__(self, other): return ops.sub(self, other)
+    def __rsub__(self, other): return ops.sub(other, self)
+    def __mul__(self, other): return ops.mul(self, other)
+    def __rmul__(self, other): return ops.mul(other, self)
+    def __truediv__(self, other): return ops.div(self, other)
+    def __rtruediv__(self, other): return ops.div(other, self)
+    def __pow__(self, other): return ops.pow(self, other)
+    def __rpow__(self, other): return ops.pow(other, self)
+    def __matmul__(self, other): return ops.matmul(self, other)
+    def __rmatmul__(self, other): return ops.matmul(other, self)
+    def __neg__(self): return ops.neg(self)
+    def __getitem__(self, index): return ops.getitem(self, index)
+
+    # comparisons give non-differentiable boolean tensors
+    def __eq__(self, other): return ops.compare(self, other, "equal")
+    def __ne__(self, other): return ops.compare(self, other, "not_equal")
+    def __lt__(self, other): return ops.compare(self, other, "less")
+    def __le__(self, other): return ops.compare(self, other, "less_equal")
+    def __gt__(self, other): return ops.compare(self, other, "greater")
+    def __ge__(self, other): return ops.compare(self, other, "greater_equal")
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor with shape {self.shape} is ambiguous; "
+                             f"use .any() or .all()")
+        return bool(self.data)
+
+    def any(self):
+        return Tensor._wrap(self.xp.asarray(self.data.any()))
+
+    def all(self):
+        return Tensor._wrap(self.xp.asarray(self.data.all()))
+
+    def argmax(self, axis=None, keepdims=False):
+        return Tensor._wrap(self.data.argmax(axis=axis, keepdims=keepdims))
+
+    def argmin(self, axis=None, keepdims=False):
+        return Tensor._wrap(self.data.argmin(axis=axis, keepdims=keepdims))
+
+
+def _is_array(data):
+    return isinstance(data, np.ndarray) or backend.get_array_module(data) is not np
+
+
+def as_tensor(value, like=None):
+    """``value`` as a Tensor; plain numbers take ``like``'s dtype and device (x * 2 stays float32)."""
+    if isinstance(value, Tensor):
+        return value
+    if like is None:
+        return Tensor(value)
+    if like.dtype.kind == "f" and isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        return Tensor._wrap(like.xp.asarray(value, dtype=like.dtype))
+    return Tensor(value, device=like.device)
+
+
+from . import ops  # noqa: E402  (the methods above look ops up at call time)
