@@ -1,0 +1,10 @@
+"""Neural-network building blocks on ``tinygrad_lite.Tensor``: modules, layers, losses, init, optimisers.
+
+Parameter layouts and constructor arguments follow ``torch.nn``, so weights move between the two
+without thought: ``Dense.weight`` is (out_features, in_features), ``Conv2d.weight`` (out, in, kh, kw).
+"""
+from . import functional, init, optim
+from .conv import AvgPool2d, Conv2d, GlobalAvgPool2d, MaxPool2d
+from .layers import (GELU, Dense, Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU,
+                     Sigmoid, Softmax, Tanh)
+from .module import Module, Parameter, Sequential
