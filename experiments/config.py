@@ -1,0 +1,84 @@
+"""What a run is: one frozen ``RunConfig`` per coursework run, readable on one screen.
+
+An architecture is a tuple of layer specs, each a short tuple a student can read aloud:
+
+    ("dense", 500)                      Dense to 500 features
+    ("conv", 16, 3, 1, 1)               Conv2d to 16 channels, kernel 3, stride 1, padding 1
+    ("maxpool", 2) / ("avgpool", 2)     pooling, kernel 2 (stride = kernel)
+    ("gap",)                            global average pooling to (N, C, 1, 1)
+    ("flatten",)  ("dropout", 0.2)
+    ("relu",) ("sigmoid",) ("tanh",) ("gelu",) ("leaky_relu", 0.01)
+
+``experiments.models.build`` turns the tuple into an ``nn.Sequential``; the torch reference turns the
+same tuple into a ``torch.nn.Sequential`` with the same parameter names.
+"""
+from dataclasses import asdict, dataclass, field, replace
+
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu", "leaky_relu")
+
+
+def mlp(sizes, activation, dropout=0.0):
+    """Layer specs of an MLP: ``mlp([784, 128, 10], "relu", dropout=0.2)`` (no activation after the last)."""
+    layers = [("flatten",)]
+    for width in sizes[1:-1]:
+        layers += [("dense", width), (activation,) if activation != "leaky_relu" else ("leaky_relu", 0.01)]
+        if dropout:
+            layers.append(("dropout", dropout))
+    layers.append(("dense", sizes[-1]))
+    return tuple(layers)
+
+
+def cnn(channels, kernels, pooling="max", padding=1, hidden=(128,), classes=10, pool_last=True,
+        dropout=0.0):
+    """A stack of conv -> ReLU -> pool blocks, then flatten and an MLP head.
+
+    ``kernels`` is one int for every block or one per block; ``pooling`` is 'max', 'avg' or 'gap';
+    ``pool_last=False`` leaves the last conv unpooled (report C's CNNs).
+    """
+    kernels = (kernels,) * len(channels) if isinstance(kernels, int) else tuple(kernels)
+    layers = []
+    for i, (width, k) in enumerate(zip(channels, kernels)):
+        layers += [("conv", width, k, 1, padding), ("relu",)]
+        if pool_last or i < len(channels) - 1:
+            layers.append({"max": ("maxpool", 2), "avg": ("avgpool", 2), "gap": ("gap",)}[pooling])
+    layers.append(("flatten",))
+    for width in hidden:
+        layers += [("dense", width), ("relu",)]
+        if dropout:
+            layers.append(("dropout", dropout))
+    layers.append(("dense", classes))
+    return tuple(layers)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One replayed run. Every field has the coursework's value or an [ours] choice listed in ``choices``."""
+    name: str                         # CLI name, e.g. "A-sigmoid"
+    document: str                     # the coursework file it replays (in ../shared/seeds/)
+    title: str                        # one line for `tinygrad-lite list`
+    dataset: str                      # "mnist" or "fashion-mnist"
+    layers: tuple                     # layer specs (see the module docstring)
+    epochs: int
+    batch_size: int = 64
+    optimizer: str = "sgd"            # "sgd" or "adam"
+    lr: float = 0.01
+    momentum: float = 0.0
+    schedule: tuple = ()              # () or ("inverse_time", k) or ("step", step, gamma) or ("exponential", gamma)
+    l2: float = 0.0                   # alpha of the L2 term added to the loss (weights only)
+    init: str = "torch_default"       # name in nn.init.INITIALISERS
+    split: tuple = ("first_last", 10000)   # or ("random", 0.2) / ("stratified", 0.2): from the training set only
+    normalisation: str = "unit"       # "unit" (/255), "symmetric" ([-1, 1]), "zscore" (/255 then training mean/std)
+    early_stopping: tuple = ()        # () or ("val_loss" | "val_acc", patience)
+    select_best_by: str = ""          # "" (keep the last epoch) or "val_acc" / "val_loss": restore the best epoch
+    features_from: str = ""           # name of a CNN run whose flattened backbone features feed this model
+    log_every: int = 200              # iterations between logged training losses (report A's plots)
+    reported: dict = field(default_factory=dict)   # the document's numbers, e.g. {"test_acc": 0.86}
+    choices: tuple = ()               # every [ours] choice, stated in the report
+    minutes_cpu: float = 1.0          # expected wall time on a 2-core CPU, for `tinygrad-lite list`
+
+    def with_overrides(self, **changes):
+        """A copy with some fields changed (e.g. epochs from --epochs), keeping everything else."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def to_dict(self):
+        return asdict(self)
