@@ -16,7 +16,7 @@ import weakref
 from .errors import ShapeError
 
 _grad_enabled = True
-_hooks = []           # observers (trace, anomaly detection): see tinygrad_lite.debug
+_hooks = []           # observers (trace, anomaly detection): subclass tinygrad_lite.debug.Hook
 _tie_breaker = itertools.count()
 
 
@@ -66,16 +66,17 @@ class Function:
     """
 
     def __call__(self, *inputs):
-        from .tensor import Tensor
-        output = Tensor._wrap(self.forward(*(x.data for x in inputs)))
-        if _grad_enabled and any(x.requires_grad for x in inputs):
-            self.inputs = inputs
-            self.needs_grad = tuple(x.requires_grad for x in inputs)
-            self.generation = max(x._generation for x in inputs)
-            self.output = weakref.ref(output)   # weak: the output owns its creator, not the reverse
-            output.requires_grad = True
-            output._creator = self
-            output._generation = self.generation + 1
+        output = Tensor._wrap(self.forward(*[x.data for x in inputs]))
+        if _grad_enabled:
+            needs_grad = tuple([x.requires_grad for x in inputs])
+            if True in needs_grad:
+                self.inputs = inputs
+                self.needs_grad = needs_grad
+                self.generation = max([x._generation for x in inputs])
+                self.output = weakref.ref(output)   # weak: the output owns its creator, not the reverse
+                output.requires_grad = True
+                output._creator = self
+                output._generation = self.generation + 1
         if _hooks:
             for hook in _hooks:
                 hook.on_forward(self, inputs, output)
@@ -143,7 +144,7 @@ def backward(tensor, grad, retain_graph=False, create_graph=False):
 
 def _deliver(fn, index, x, gx):
     """Bring an input's gradient to the input's shape and dtype: the one place broadcasts are undone."""
-    if gx.shape != x.shape:
+    if gx.data.shape != x.data.shape:
         summed = sum_to(gx, x.shape)
         if summed.shape != x.shape:
             raise ShapeError(f"{fn.name}.backward returned a gradient of shape {gx.shape} for input "
@@ -159,6 +160,9 @@ def _deliver(fn, index, x, gx):
 
 def _accumulate(leaf, gx):
     """leaf.grad += gx, out of place, so a gradient tensor handed out earlier is never changed."""
+    if _hooks:
+        for hook in _hooks:
+            hook.on_accumulate(leaf, gx)     # before the update: the hook still sees the old leaf.grad
     leaf.grad = gx if leaf.grad is None else leaf.grad + gx
 
 
@@ -168,3 +172,6 @@ def sum_to(x, shape):
     if x.shape == tuple(shape):
         return x
     return SumTo(shape)(x)
+
+
+from .tensor import Tensor  # noqa: E402  (tensor.py imports this module first)

@@ -15,7 +15,7 @@ def _binary_operands(a, b, op):
         a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
     if not isinstance(b, Tensor):
         b = as_tensor(b, like=a)
-    if a.device != b.device:
+    if type(a.data) is not type(b.data) and a.device != b.device:
         raise DeviceError(f"{op}: operands are on different devices ({a.device} and {b.device}); "
                           f"move one with .to()")
     return a, b
