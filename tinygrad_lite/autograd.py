@@ -98,12 +98,16 @@ class Function:
         self.released = True
 
 
-def backward(tensor, grad, retain_graph=False, create_graph=False):
+def backward(tensor, grad, retain_graph=None, create_graph=False):
     """Accumulate d(tensor)/d(leaf) * grad into ``leaf.grad`` for every leaf that requires grad.
 
     No recursion: a heap ordered by generation (deepest first) replaces the recursive topological
     sort, so a 100,000-op chain is fine and each function runs exactly once.
+    ``retain_graph`` defaults to ``create_graph`` (as in torch): the graph of the gradients points
+    into this graph (e.g. tanh's backward uses its output), so it must survive for a second backward.
     """
+    if retain_graph is None:
+        retain_graph = create_graph
     creator = tensor._creator
     if creator is None:                      # a leaf: its gradient is the seed itself
         _accumulate(tensor, grad)
@@ -137,7 +141,8 @@ def backward(tensor, grad, retain_graph=False, create_graph=False):
                     pending[parent] = pending[parent] + gx
                 else:
                     pending[parent] = gx
-                    heapq.heappush(heap, (-parent.generation, next(_tie_breaker), parent, x))
+                    # a released parent has no generation left; the check above reports it when popped
+                    heapq.heappush(heap, (-getattr(parent, "generation", 0), next(_tie_breaker), parent, x))
             if not retain_graph:
                 fn.release()
 

@@ -10,7 +10,7 @@ from . import autograd, backend
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "requires_grad", "_creator", "_generation", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_creator", "_generation", "name", "__weakref__")
     __array_ufunc__ = None      # numpy defers to Tensor's operators: np.float32(2) * t is a Tensor
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
@@ -32,6 +32,7 @@ class Tensor:
         self.requires_grad = False
         self._creator = None
         self._generation = 0
+        self.name = None            # an optional label, shown by debug.trace_backward and viz.to_dot
         if requires_grad:
             self.requires_grad_(True)
 
@@ -40,6 +41,7 @@ class Tensor:
         """A new leaf around an existing array, with no checks (the ops' fast path)."""
         t = object.__new__(cls)
         t.data, t.grad, t.requires_grad, t._creator, t._generation = array, None, False, None, 0
+        t.name = None
         return t
 
     # ---- autograd -----------------------------------------------------------------------------------
@@ -50,8 +52,10 @@ class Tensor:
         self.requires_grad = bool(mode)
         return self
 
-    def backward(self, grad=None, retain_graph=False, create_graph=False):
-        """Compute d(self)/d(leaf) for every leaf and add it to ``leaf.grad`` (accumulates, like torch)."""
+    def backward(self, grad=None, retain_graph=None, create_graph=False):
+        """Compute d(self)/d(leaf) for every leaf and add it to ``leaf.grad`` (accumulates, like torch).
+
+        ``retain_graph`` defaults to ``create_graph``, as in torch."""
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad and has no grad_fn; "
                                "create the inputs with requires_grad=True")

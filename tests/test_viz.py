@@ -1,0 +1,125 @@
+"""to_dot's DOT text for a known graph, and save_graph writing .dot / rendering .png and .svg."""
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+import tinygrad_lite as tl
+from tinygrad_lite import viz
+
+NODE = re.compile(r'^\s*(\w+) \[shape=(\w+), label="(.*?)"(?:,|\])', re.M)
+EDGE = re.compile(r"^\s*(\w+) -> (\w+)", re.M)
+
+
+def known_graph():
+    """loss = sum(a * b + a): 3 ops, 5 tensors, 8 edges (a feeds both Mul and Add)."""
+    a = tl.Tensor([1.0, 2.0], requires_grad=True)
+    b = tl.Tensor([3.0, 4.0], requires_grad=True)
+    a.name, b.name = "a", "b"
+    loss = (a * b + a).sum()
+    loss.name = "loss"
+    return a, b, loss
+
+
+def parse(dot):
+    nodes = {name: (shape, label) for name, shape, label in NODE.findall(dot)}
+    return nodes, EDGE.findall(dot)
+
+
+def test_dot_has_one_node_per_op_and_tensor_and_the_forward_edges():
+    a, b, loss = known_graph()
+    dot = viz.to_dot(loss)
+    assert dot.startswith("digraph autograd {") and dot.rstrip().endswith("}")
+    nodes, edges = parse(dot)
+    ops = sorted(label for shape, label in nodes.values() if shape == "ellipse")
+    tensors = [label for shape, label in nodes.values() if shape == "record"]
+    assert ops == ["Add", "Mul", "Sum"]
+    assert len(tensors) == 5 and len(edges) == 8
+    name_of = {node: label.split("|")[0].strip("{") for node, (_, label) in nodes.items()}
+    readable = sorted((name_of[src], name_of[dst]) for src, dst in edges)
+    assert readable == sorted([
+        ("a (2,) float32", "Mul"), ("b (2,) float32", "Mul"), ("Mul", "(2,) float32"),
+        ("(2,) float32", "Add"), ("a (2,) float32", "Add"), ("Add", "(2,) float32"),
+        ("(2,) float32", "Sum"), ("Sum", "loss () float32")])
+
+
+def test_small_tensors_show_data_and_grad_before_and_after_backward():
+    a, b, loss = known_graph()
+    labels = [label for _, label in parse(viz.to_dot(loss))[0].values()]
+    assert r"{a (2,) float32|{data [1, 2]|grad None}}" in labels
+    loss.backward(retain_graph=True)
+    labels = [label for _, label in parse(viz.to_dot(loss))[0].values()]
+    expected_a_grad = b.numpy() + 1            # d/da sum(a*b + a) = b + 1
+    assert (r"{a (2,) float32|{data [1, 2]|grad [%g, %g]}}" % tuple(expected_a_grad)) in labels
+    assert r"{b (2,) float32|{data [3, 4]|grad [1, 2]}}" in labels
+    assert r"{loss () float32|{data 14|grad None}}" in labels
+
+
+def test_value_threshold_and_dtype_in_labels():
+    x = tl.Tensor(np.arange(5.0), dtype="float64", requires_grad=True)
+    y = x * 2
+    labels = [label for _, label in parse(viz.to_dot(y))[0].values()]
+    assert "{(5,) float64}" in labels                         # 5 elements > 4: shape and dtype only
+    assert r"{() float64|{data 2|grad None}}" in labels       # the constant 2, one element
+    assert "data [0, 2, 4, 6, 8]" in viz.to_dot(y, show_values=True)
+    assert "data" not in viz.to_dot(tl.Tensor([1.0]) * 2, show_values=False)
+    with pytest.raises(ValueError, match="show_values"):
+        viz.to_dot(y, show_values=-1)
+    with pytest.raises(TypeError, match="Tensor"):
+        viz.to_dot(np.ones(3))
+
+
+def test_after_a_plain_backward_the_freed_graph_is_said_to_be_freed():
+    _, _, loss = known_graph()
+    loss.backward()
+    dot = viz.to_dot(loss)
+    assert "released" in dot and "retain_graph=True" in dot
+    nodes, edges = parse(dot)
+    assert len(nodes) == 2 and len(edges) == 1
+
+
+def test_a_deep_chain_is_walked_without_recursion():
+    x = tl.Tensor([1.0], requires_grad=True)
+    y = x
+    for _ in range(2000):
+        y = y * 1.0
+    nodes, edges = parse(viz.to_dot(y, show_values=False))
+    assert len(nodes) == 2000 + 2001 + 2000              # ops, their outputs + x, the constants 1.0
+    assert len(edges) == 3 * 2000
+
+
+def test_save_graph_writes_dot_text(tmp_path):
+    _, _, loss = known_graph()
+    path = viz.save_graph(loss, tmp_path / "sub" / "graph.dot")
+    assert path.read_text() == viz.to_dot(loss)
+    assert [p.name for p in path.parent.iterdir()] == ["graph.dot"]     # no temp file left behind
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's `dot` is not installed")
+@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG\r\n\x1a\n"), (".svg", b"<svg")])
+def test_save_graph_renders_through_dot(tmp_path, suffix, magic):
+    _, _, loss = known_graph()
+    path = viz.save_graph(loss, tmp_path / f"graph{suffix}")
+    content = path.read_bytes()
+    assert magic in content[:400]
+    if suffix == ".svg":
+        assert "Mul" in content.decode() and "loss () float32" in content.decode()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"graph{suffix}"]
+
+
+def test_missing_dot_says_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(viz.shutil, "which", lambda name: None)
+    _, _, loss = known_graph()
+    with pytest.raises(viz.GraphvizNotFoundError) as info:
+        viz.save_graph(loss, tmp_path / "graph.png")
+    message = str(info.value)
+    for hint in ("`dot`", "apt-get install graphviz", "brew install graphviz", "conda", "graph.dot"):
+        assert hint in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_suffix_is_refused(tmp_path):
+    _, _, loss = known_graph()
+    with pytest.raises(ValueError, match=r"\.dot.*\.png.*got"):
+        viz.save_graph(loss, tmp_path / "graph.jpg")
