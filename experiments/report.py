@@ -1,0 +1,391 @@
+"""Reports: REPORT.md and its pictures for one run, and the summary tables across runs.
+
+``write_run_report(run_dir)`` reads ``run_dir/metrics.json`` (written by the trainer) and writes
+``REPORT.md`` beside it: what ran and where, every setting and every [ours] choice, our scratch figure
+beside the torch reference and the document's number, per-class precision/recall/F1, and the plots.
+
+``write_summary(out_dir)`` (``tinygrad-lite report``) collects every finished run under ``out_dir`` into
+one table per coursework document, in ``out_dir/SUMMARY.md``. ``results_markdown(out_dir, notes)`` gives
+the same tables with a "why" column for ``experiments/RESULTS.md``.
+"""
+import json
+import math
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from tinygrad_lite.errors import DataError
+
+from . import plots
+from .metrics import classification_report
+
+REQUIRED_KEYS = ("run", "document", "history", "final", "predictions", "class_names")
+SPLITS = ("train", "val", "test")
+SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
+RESULT_ROWS = tuple((f"{split}_{kind}", f"{SPLIT_NAMES[split]} {'accuracy' if kind == 'acc' else 'loss'}")
+                    for kind in ("acc", "loss") for split in SPLITS)
+HEADLINE_ORDER = ("test_acc", "val_acc", "train_acc")
+DASH = "—"
+
+
+# ---- reading ------------------------------------------------------------------------------------------
+def load_metrics(run_dir):
+    """The parsed metrics.json of ``run_dir``, or a DataError naming the file and what is wrong with it."""
+    path = Path(run_dir) / "metrics.json"
+    if not path.is_file():
+        raise DataError(f"run_dir {str(run_dir)!r} has no metrics.json (expected {path}); is the run finished?")
+    try:
+        metrics = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(metrics, dict):
+        raise DataError(f"{path} must hold a JSON object, got {type(metrics).__name__}")
+    missing = [key for key in REQUIRED_KEYS if key not in metrics]
+    if missing:
+        raise DataError(f"{path} lacks the keys {missing}; expected at least {list(REQUIRED_KEYS)}")
+    return metrics
+
+
+def find_runs(out_dir):
+    """Every finished run under ``out_dir``: a list of (run_dir, metrics) and a list of (path, why skipped)."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise DataError(f"out_dir {str(out_dir)!r} is not a folder; run some experiments first "
+                        f"(tinygrad-lite run NAME --out {out_dir})")
+    runs, skipped = [], []
+    for path in sorted(out_dir.rglob("metrics.json")):
+        try:
+            runs.append((path.parent, load_metrics(path.parent)))
+        except DataError as exc:
+            skipped.append((path, str(exc)))
+    return runs, skipped
+
+
+# ---- formatting -----------------------------------------------------------------------------------------
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def format_value(key, value):
+    """Accuracies (fractions) as percentages with two decimals, everything else with four decimals."""
+    if not _is_number(value):
+        return DASH
+    return f"{100 * value:.2f} %" if _is_accuracy_like(key) else f"{value:.4f}"
+
+
+def format_difference(key, ours, theirs):
+    """ours − theirs: percentage points for accuracy-like figures, plain for losses; — if either is missing."""
+    if not (_is_number(ours) and _is_number(theirs)):
+        return DASH
+    if _is_accuracy_like(key):
+        return f"{100 * (ours - theirs):+.2f} pp"
+    return f"{ours - theirs:+.4f}"
+
+
+def _is_accuracy_like(key):
+    return key.endswith(("_acc", "_f1", "_recall", "_precision"))
+
+
+def format_duration(seconds):
+    if not _is_number(seconds):
+        return DASH
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _cell(value):
+    """Text safe inside a markdown table cell."""
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _config_value(key, value):
+    if key == "layers" and isinstance(value, (list, tuple)):
+        return " → ".join("(" + ", ".join(str(v) for v in spec) + ")" for spec in value)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value) if value else "none"
+    if value in ("", None):
+        return "none"
+    return str(value)
+
+
+def _natural_key(text):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(text))]
+
+
+def _atomic_write_text(path, text):
+    path = Path(path)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix + ".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+# ---- one run --------------------------------------------------------------------------------------------
+def _split_reports(metrics):
+    """{split: classification report} for every split whose predictions metrics.json holds."""
+    reports = {}
+    for split in SPLITS:
+        pred = (metrics.get("predictions") or {}).get(split)
+        if pred and pred.get("y_true"):
+            reports[split] = classification_report(pred["y_true"], pred["y_pred"], metrics["class_names"])
+    return reports
+
+
+def our_figure(metrics, key, reports=None):
+    """Our value of ``key`` ("test_acc", "val_f1", ...): from ``final``, or (F1, recall, precision) the
+    weighted average of the split's classification report, as the coursework reports print them."""
+    final = metrics.get("final") or {}
+    if key in final:
+        return final[key]
+    split, _, kind = key.partition("_")
+    if kind in ("f1", "recall", "precision"):
+        reports = _split_reports(metrics) if reports is None else reports
+        if split in reports:
+            return reports[split]["weighted_avg"][kind]
+    return None
+
+
+def _torch_figure(metrics, key):
+    torch = metrics.get("torch") or {}
+    return (torch.get("final") or {}).get(key)
+
+
+def results_table(metrics, reports=None):
+    """The markdown table: our scratch figure, torch's, the document's, and ours − document."""
+    reported = metrics.get("reported") or {}
+    keys = [key for key, _ in RESULT_ROWS]
+    keys += [k for k in reported if k not in keys and _is_accuracy_like(k)]
+    keys += [k for k in reported if k not in keys]
+    labels = dict(RESULT_ROWS)
+    rows = []
+    for key in keys:
+        ours, torch, theirs = our_figure(metrics, key, reports), _torch_figure(metrics, key), reported.get(key)
+        if all(v is None for v in (ours, torch, theirs)):
+            continue
+        weighted = " (weighted avg)" if key.endswith(("_f1", "_recall", "_precision")) else ""
+        label = labels.get(key, key.replace("_", " ") + weighted)
+        rows.append([label, format_value(key, ours), format_value(key, torch), format_value(key, theirs),
+                     format_difference(key, ours, theirs)])
+    header = ["", "ours (scratch)", "torch reference", "document", "ours − document"]
+    return _table(header, rows)
+
+
+def per_class_table(report):
+    rows = [[c["name"], f"{c['precision']:.4f}", f"{c['recall']:.4f}", f"{c['f1']:.4f}", str(c["support"])]
+            for c in report["per_class"]]
+    rows.append(["**accuracy**", "", "", f"{report['accuracy']:.4f}", str(report["support"])])
+    for label, key in (("**macro avg**", "macro_avg"), ("**weighted avg**", "weighted_avg")):
+        avg = report[key]
+        rows.append([label, f"{avg['precision']:.4f}", f"{avg['recall']:.4f}", f"{avg['f1']:.4f}",
+                     str(avg["support"])])
+    return _table(["class", "precision", "recall", "F1", "support"], rows)
+
+
+def write_plots(run_dir, metrics, reports):
+    """Draw the run's PNGs into ``run_dir``; returns [(caption, file name)] (empty if matplotlib is missing)."""
+    run_dir = Path(run_dir)
+    history = metrics.get("history") or {}
+    config = metrics.get("config") or {}
+    title = f"{metrics['run']}: {metrics.get('title') or ''}".strip(": ")
+    logged = [it for it, _ in history.get("iteration_loss") or []]
+    log_every = logged[1] - logged[0] if len(logged) > 1 else config.get("log_every")   # shortened for small runs
+    written = [("Loss curves", plots.plot_loss_curves(history, run_dir / "loss_curves.png", title=title,
+                                                      log_every=log_every)),
+               ("Accuracy curves", plots.plot_accuracy_curves(history, run_dir / "accuracy_curves.png",
+                                                              title=f"{metrics['run']}: accuracy per epoch"))]
+    for split, report in reports.items():
+        written.append((f"Confusion matrix ({SPLIT_NAMES[split]})", plots.plot_confusion_matrix(
+            report["confusion_matrix"], metrics["class_names"], run_dir / f"confusion_{split}.png",
+            title=f"{metrics['run']}: {SPLIT_NAMES[split]} confusion matrix")))
+    if metrics.get("first_layer_filters") is not None:
+        written.append(("First convolution layer's filters", plots.plot_filters(
+            metrics["first_layer_filters"], run_dir / "filters.png",
+            title=f"{metrics['run']}: first conv layer")))
+    torch = metrics.get("torch") or {}
+    if torch.get("history"):
+        written.append(("Scratch vs torch", plots.plot_scratch_vs_torch(
+            history, torch["history"], run_dir / "scratch_vs_torch.png",
+            title=f"{metrics['run']}: scratch (solid) vs torch (dashed)")))
+    return [(caption, Path(path).name) for caption, path in written]
+
+
+def run_report_markdown(run_dir, metrics, images, plots_skipped=None):
+    """The text of REPORT.md for one run (``images``: [(caption, file name)] already written)."""
+    config = metrics.get("config") or {}
+    versions = metrics.get("versions") or {}
+    torch = metrics.get("torch") or {}
+    reports = _split_reports(metrics)
+    out = [f"# Run `{metrics['run']}`: {metrics.get('title') or ''}".rstrip(": "), ""]
+    out.append(f"Replays **{metrics['document']}** (in `../shared/seeds/`).")
+    out.append("")
+    if metrics.get("used_sample"):
+        out += ["> **WARNING: this run used the small bundled sample, not the full dataset.** Its figures say "
+                "nothing about the document's; run again with the full data for a real comparison.", ""]
+    if metrics.get("subset"):
+        out += [f"> **Note: trained on a subset of {metrics['subset']} images**, not the full training split; "
+                "the figures are a quick look, not a replay of the document's.", ""]
+    torch_time = f" (torch reference: {format_duration(torch.get('wall_time_s'))})" if torch else ""
+    version_text = ", ".join(f"{k} {v}" for k, v in versions.items() if v) or DASH
+    images_used = f"subset of {metrics['subset']}" if metrics.get("subset") else "all of the split"
+    header_rows = [["device", metrics.get("device") or DASH],
+                   ["wall time", format_duration(metrics.get("wall_time_s")) + torch_time],
+                   ["seed", str(metrics.get("seed", DASH))],
+                   ["training images", images_used],
+                   ["data", "bundled sample" if metrics.get("used_sample") else "full dataset"],
+                   ["versions", version_text]]
+    out += [_table(["", ""], header_rows), ""]
+
+    out += ["## Configuration", ""]
+    skip = {"reported", "choices", "title", "name", "document"}
+    out += [_table(["setting", "value"], [[k, _config_value(k, v)] for k, v in config.items() if k not in skip]), ""]
+    choices = metrics.get("choices") or config.get("choices") or []
+    out += ["Our choices where the document is silent or vague **[ours]**:", ""]
+    out += [f"- [ours] {c}" for c in choices] if choices else ["- none: every setting is the document's own"]
+    out.append("")
+
+    out += ["## Results", "", results_table(metrics, reports), ""]
+    final = metrics.get("final") or {}
+    if final.get("epoch_used") is not None:
+        how = config.get("select_best_by")
+        out.append(f"Figures are from epoch {final['epoch_used']}"
+                   + (f", the best by {how.replace('_', ' ')}." if how else "."))
+    out.append("Accuracies in %, differences in percentage points (pp); losses are mean cross-entropy. "
+               "A dash means the figure does not exist for this run (no validation split, no torch run, "
+               "or the document does not report it).")
+    out.append("")
+
+    notes = metrics.get("notes") or []
+    if notes:
+        out += ["## Notes from the run", ""] + [f"- {note}" for note in notes] + [""]
+
+    for split, report in reports.items():
+        out += [f"## Per-class precision, recall and F1 ({SPLIT_NAMES[split]})", "",
+                f"From the final model's predictions on the {report['support']} {SPLIT_NAMES[split]} images.", ""]
+        final_acc = final.get(f"{split}_acc")
+        if _is_number(final_acc) and abs(final_acc - report["accuracy"]) > 5e-4:
+            out += [f"> Note: the accuracy of these predictions ({100 * report['accuracy']:.2f} %) differs from "
+                    f"the {SPLIT_NAMES[split]} accuracy in the results table ({100 * final_acc:.2f} %).", ""]
+        out += [per_class_table(report), ""]
+
+    out += ["## Plots", ""]
+    if plots_skipped:
+        out += [f"Plots were skipped: {plots_skipped}", ""]
+    for caption, name in images:
+        out += [f"### {caption}", "", f"![{caption}]({name})", ""]
+    for name, caption in (("gradient_flow.png", "Gradient flow (per-layer gradient norms)"),
+                          ("weight_histograms.png", "Weight histograms over training"),
+                          ("activation_histograms.png", "Activation histograms over training")):
+        if (Path(run_dir) / name).is_file():
+            out += [f"### {caption}", "", f"![{caption}]({name})", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def write_run_report(run_dir):
+    """Read ``run_dir/metrics.json``; write ``REPORT.md`` and its PNGs there; return the REPORT.md path."""
+    run_dir = Path(run_dir)
+    metrics = load_metrics(run_dir)
+    reports = _split_reports(metrics)
+    skipped = plots.missing_reason()
+    images = [] if skipped else write_plots(run_dir, metrics, reports)
+    return _atomic_write_text(run_dir / "REPORT.md", run_report_markdown(run_dir, metrics, images, skipped))
+
+
+# ---- across runs ----------------------------------------------------------------------------------------
+def headline_metric(metrics):
+    """The figure a run is compared on: the document's test accuracy, else its validation, else train."""
+    reported = metrics.get("reported") or {}
+    for key in HEADLINE_ORDER:
+        if _is_number(reported.get(key)):
+            return key
+    return "test_acc"
+
+
+def _flags(metrics):
+    flags = []
+    if metrics.get("used_sample"):
+        flags.append("⚠ bundled sample data")
+    if metrics.get("subset"):
+        flags.append(f"⚠ subset of {metrics['subset']} images")
+    return flags
+
+
+def summary_rows(runs, out_dir):
+    """{document: [row, ...]} for ``runs`` ([(run_dir, metrics)]), documents and runs in a stable order."""
+    names = [m["run"] for _, m in runs]
+    by_document = {}
+    for run_dir, metrics in sorted(runs, key=lambda r: (_natural_key(r[1]["run"]), str(r[0]))):
+        key = headline_metric(metrics)
+        ours, torch = our_figure(metrics, key), _torch_figure(metrics, key)
+        theirs = (metrics.get("reported") or {}).get(key)
+        run = f"`{metrics['run']}`"
+        if names.count(metrics["run"]) > 1:
+            run += f" ({Path(run_dir).relative_to(out_dir)})"
+        by_document.setdefault(metrics["document"], []).append(
+            [run, key.replace("_acc", " acc").replace("val", "validation"), format_value(key, ours),
+             format_value(key, torch), format_value(key, theirs), format_difference(key, ours, theirs),
+             metrics.get("device") or DASH, format_duration(metrics.get("wall_time_s")),
+             "; ".join(_flags(metrics)), metrics["run"]])
+    return {doc: by_document[doc] for doc in sorted(by_document)}
+
+
+SUMMARY_HEADER = ["run", "compared on", "ours (scratch)", "torch", "document", "ours − document", "device",
+                  "wall time", "flags"]
+
+
+def _tables(out_dir, notes=None):
+    runs, skipped = find_runs(out_dir)
+    out_dir = Path(out_dir)
+    lines = []
+    if not runs:
+        lines += [f"No finished runs under `{out_dir}` (no metrics.json found).", ""]
+    for document, rows in summary_rows(runs, out_dir).items():
+        header = SUMMARY_HEADER + (["why"] if notes is not None else [])
+        body = [row[:-1] + ([notes.get(row[-1], "")] if notes is not None else []) for row in rows]
+        lines += [f"## {document}", "", _table(header, body), ""]
+    if skipped:
+        lines += ["Skipped (not a readable finished run):", ""]
+        lines += [f"- `{path}`: {why}" for path, why in skipped]
+        lines.append("")
+    lines.append("Accuracies in %; differences in percentage points (pp). \"compared on\" is the document's "
+                 "headline figure for the run (its test accuracy where it reports one). Flagged runs trained "
+                 "on less than the full data and are not comparable with the document.")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def summarise(out_dir):
+    """One markdown summary table per document over every finished run under ``out_dir``."""
+    return f"# Summary of the runs under `{Path(out_dir)}`\n\n" + _tables(out_dir)
+
+
+def write_summary(out_dir):
+    """Write ``summarise(out_dir)`` to ``out_dir/SUMMARY.md`` atomically and return the text."""
+    text = summarise(out_dir)
+    _atomic_write_text(Path(out_dir) / "SUMMARY.md", text)
+    return text
+
+
+def results_markdown(out_dir, notes=None):
+    """The summary tables for ``experiments/RESULTS.md``, with a "why" column: ``notes`` maps a run name
+    to what was found when investigating it (left empty for runs without a finding)."""
+    intro = ("# Results\n\nEvery coursework run replayed with the scratch framework, beside the torch reference "
+             "on the same split and the document's own figure. Per-run details (configuration, [ours] "
+             "choices, per-class tables, plots) are in each run's REPORT.md.\n\n")
+    return intro + _tables(out_dir, notes=dict(notes or {}))

@@ -1,0 +1,212 @@
+"""REPORT.md and SUMMARY.md from a synthetic but schema-complete metrics.json.
+
+The numbers in the synthetic runs are random data for the formatter, not results: the tests check that
+the report shows them where they belong and computes the derived figures (differences, per-class
+precision/recall/F1) correctly, recomputing those here from the raw values.
+"""
+import json
+import re
+
+import numpy as np
+import pytest
+
+from experiments import plots
+from experiments.report import results_markdown, summarise, write_run_report, write_summary
+from tinygrad_lite.errors import DataError
+
+CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def synthetic_metrics(run, document, seed, *, cnn=False, with_torch=True, with_val=True, used_sample=False,
+                      subset=None, reported=None):
+    rng = np.random.default_rng(seed)
+    epochs = 3
+
+    def predictions(n):
+        y_true = rng.integers(0, 10, n)
+        y_pred = np.where(rng.random(n) < 0.7, y_true, rng.integers(0, 10, n))
+        return {"y_true": y_true.tolist(), "y_pred": y_pred.tolist()}
+
+    def history():
+        rows = []
+        for e in range(1, epochs + 1):
+            rows.append({"epoch": e, "lr": 0.01, "train_loss": float(rng.uniform(0.2, 1)),
+                         "train_acc": float(rng.uniform(0.6, 0.9)),
+                         "val_loss": float(rng.uniform(0.2, 1)) if with_val else None,
+                         "val_acc": float(rng.uniform(0.6, 0.9)) if with_val else None,
+                         "test_loss": float(rng.uniform(0.2, 1)), "test_acc": float(rng.uniform(0.6, 0.9))})
+        return {"iteration_loss": [[i, float(rng.uniform(0.2, 2))] for i in range(0, 1000, 200)], "epochs": rows}
+
+    hist = history()
+    final = {"epoch_used": epochs, **{k: v for k, v in hist["epochs"][-1].items() if k not in ("epoch", "lr")}}
+    torch = None
+    if with_torch:
+        torch_hist = history()
+        torch = {"final": {"epoch_used": epochs, **{k: v for k, v in torch_hist["epochs"][-1].items()
+                                                    if k not in ("epoch", "lr")}},
+                 "wall_time_s": 12.5, "history": torch_hist}
+    layers = [["conv", 4, 3, 1, 1], ["relu"], ["maxpool", 2], ["flatten"], ["dense", 10]] if cnn else \
+        [["flatten"], ["dense", 16], ["relu"], ["dense", 10]]
+    config = {"name": run, "document": document, "dataset": "fashion-mnist", "layers": layers, "epochs": epochs,
+              "batch_size": 64, "optimizer": "sgd", "lr": 0.01, "momentum": 0.0, "schedule": [], "l2": 0.0,
+              "init": "torch_default", "split": ["random", 0.2], "normalisation": "unit", "early_stopping": [],
+              "select_best_by": "", "features_from": "", "log_every": 200, "reported": reported or {},
+              "choices": ["plain SGD, no momentum"], "minutes_cpu": 1.0}
+    return {"run": run, "document": document, "title": f"synthetic {run}", "config": config,
+            "choices": config["choices"], "device": "cpu",
+            "versions": {"python": "3.11", "numpy": "2.4", "tinygrad_lite": "0.1.0", "torch": None},
+            "seed": seed, "subset": subset, "used_sample": used_sample, "wall_time_s": 125.0, "history": hist,
+            "final": final, "predictions": {"train": predictions(300), "test": predictions(200)},
+            "class_names": CLASSES,
+            "first_layer_filters": rng.normal(size=(4, 1, 3, 3)).tolist() if cnn else None,
+            "torch": torch, "reported": reported or {}}
+
+
+def write_metrics(run_dir, metrics):
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    return run_dir
+
+
+def table_row(text, label):
+    """The cells of the markdown table row that starts with ``label``."""
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0] == label:
+            return cells
+    raise AssertionError(f"no table row {label!r} in:\n{text}")
+
+
+@pytest.fixture(scope="module")
+def cnn_run(tmp_path_factory):
+    """One CNN run with torch and the document's numbers, reported once for all the checks below."""
+    metrics = synthetic_metrics("B-cnn", "report-b.txt", 1, cnn=True,
+                                reported={"test_acc": 0.885, "test_loss": 0.3229, "train_acc": 0.9, "train_f1": 0.8588})
+    run_dir = write_metrics(tmp_path_factory.mktemp("runs") / "B-cnn", metrics)
+    return run_dir, metrics, write_run_report(run_dir).read_text()
+
+
+def test_results_table_has_ours_torch_document_and_difference(cnn_run):
+    _, metrics, text = cnn_run
+    ours, torch, reported = metrics["final"], metrics["torch"]["final"], metrics["reported"]
+    row = table_row(text, "test accuracy")
+    assert row[1:4] == [f"{100 * ours['test_acc']:.2f} %", f"{100 * torch['test_acc']:.2f} %", "88.50 %"]
+    assert row[4] == f"{100 * (ours['test_acc'] - reported['test_acc']):+.2f} pp"
+    row = table_row(text, "test loss")
+    assert row[1:5] == [f"{ours['test_loss']:.4f}", f"{torch['test_loss']:.4f}", "0.3229",
+                        f"{ours['test_loss'] - reported['test_loss']:+.4f}"]
+    row = table_row(text, "validation accuracy")      # not reported by the document: no difference
+    assert row[1] == f"{100 * ours['val_acc']:.2f} %" and row[3:5] == ["—", "—"]
+
+
+def test_header_configuration_and_choices(cnn_run):
+    _, _, text = cnn_run
+    assert text.startswith("# Run `B-cnn`: synthetic B-cnn")
+    assert "report-b.txt" in text and "2 min 05 s" in text and "WARNING" not in text
+    assert table_row(text, "optimizer")[1] == "sgd" and table_row(text, "batch_size")[1] == "64"
+    assert "- [ours] plain SGD, no momentum" in text
+
+
+@pytest.mark.parametrize("split, heading", [("train", "train"), ("test", "test")])
+def test_per_class_tables_match_a_direct_count(cnn_run, split, heading):
+    _, metrics, text = cnn_run
+    section = text.split(f"## Per-class precision, recall and F1 ({heading})")[1].split("\n## ")[0]
+    y_true = np.array(metrics["predictions"][split]["y_true"])
+    y_pred = np.array(metrics["predictions"][split]["y_pred"])
+    f1s, supports = [], []
+    for k, name in enumerate(CLASSES):
+        tp = np.sum((y_true == k) & (y_pred == k))
+        precision = tp / max(np.sum(y_pred == k), 1)
+        recall = tp / max(np.sum(y_true == k), 1)
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        f1s.append(f1)
+        supports.append(np.sum(y_true == k))
+        assert table_row(section, name)[1:] == [f"{precision:.4f}", f"{recall:.4f}", f"{f1:.4f}",
+                                                str(supports[-1])]
+    assert table_row(section, "**accuracy**")[3] == f"{np.mean(y_true == y_pred):.4f}"
+    assert table_row(section, "**macro avg**")[3] == f"{np.mean(f1s):.4f}"
+    weighted_f1 = np.average(f1s, weights=supports)
+    assert table_row(section, "**weighted avg**")[3] == f"{weighted_f1:.4f}"
+    if split == "train":    # the document's "F1" is the weighted average: ours is computed the same way
+        assert table_row(text, "train f1 (weighted avg)")[1:] == [
+            f"{100 * weighted_f1:.2f} %", "—", "85.88 %", f"{100 * (weighted_f1 - 0.8588):+.2f} pp"]
+
+
+def test_pngs_are_written_linked_and_readable(cnn_run):
+    matplotlib_image = pytest.importorskip("matplotlib.image", reason="matplotlib is not installed")
+    run_dir, _, text = cnn_run
+    names = ["loss_curves.png", "accuracy_curves.png", "confusion_train.png", "confusion_test.png",
+             "filters.png", "scratch_vs_torch.png"]
+    for name in names:
+        path = run_dir / name
+        assert path.read_bytes()[:8] == PNG_SIGNATURE, name
+        image = matplotlib_image.imread(path)
+        assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100, name
+        assert f"]({name})" in text
+    assert not [p.name for p in run_dir.iterdir() if p.name.startswith(".")], "temp files left behind"
+
+
+def test_mlp_without_torch_or_validation(tmp_path):
+    metrics = synthetic_metrics("A-x", "doc-a.txt", 2, with_torch=False, with_val=False,
+                                reported={"test_acc": 0.86})
+    text = write_run_report(write_metrics(tmp_path / "A-x", metrics)).read_text()
+    assert table_row(text, "test accuracy")[2] == "—"
+    assert "| validation loss |" not in text and "| validation accuracy |" not in text   # no figure at all
+    assert "filters.png" not in text and not (tmp_path / "A-x" / "filters.png").exists()
+    assert not (tmp_path / "A-x" / "scratch_vs_torch.png").exists()
+
+
+def test_sample_and_subset_flagged_and_missing_matplotlib_said(tmp_path, monkeypatch):
+    monkeypatch.setattr(plots, "missing_reason", lambda: "matplotlib is not installed (test)")
+    metrics = synthetic_metrics("A-y", "doc-a.txt", 3, used_sample=True, subset=500)
+    metrics["notes"] = ["the full data was not found: trained on the bundled sample"]
+    run_dir = write_metrics(tmp_path / "A-y", metrics)
+    text = write_run_report(run_dir).read_text()
+    assert "WARNING: this run used the small bundled sample" in text
+    assert "subset of 500 images" in text
+    assert "- the full data was not found: trained on the bundled sample" in text
+    assert "Plots were skipped: matplotlib is not installed (test)" in text
+    assert not list(run_dir.glob("*.png"))
+
+
+def test_missing_or_broken_metrics_give_a_clear_error(tmp_path):
+    with pytest.raises(DataError, match="has no metrics.json"):
+        write_run_report(tmp_path)
+    (tmp_path / "metrics.json").write_text(json.dumps({"run": "x"}))
+    with pytest.raises(DataError, match="lacks the keys"):
+        write_run_report(tmp_path)
+    with pytest.raises(DataError, match="is not a folder"):
+        summarise(tmp_path / "nowhere")
+
+
+def test_summary_has_one_table_per_document(tmp_path):
+    runs = [synthetic_metrics("A-sigmoid", "doc-a.txt", 5, reported={"test_acc": 0.86}),
+            synthetic_metrics("A-tanh", "doc-a.txt", 6, subset=300, reported={"test_acc": 0.93}),
+            synthetic_metrics("B-mlp", "doc-b.txt", 7, with_torch=False, reported={"val_acc": 0.8448})]
+    for m in runs:
+        write_metrics(tmp_path / m["run"], m)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "metrics.json").write_text("{not json")
+    text = write_summary(tmp_path)
+    assert (tmp_path / "SUMMARY.md").read_text() == text
+    sections = dict(re.findall(r"^## (\S+)\n\n(.*?)(?=\n\n)", text, flags=re.M | re.S))
+    assert set(sections) == {"doc-a.txt", "doc-b.txt"}
+    assert "`A-sigmoid`" in sections["doc-a.txt"] and "`A-tanh`" in sections["doc-a.txt"]
+    assert "`B-mlp`" not in sections["doc-a.txt"] and "`B-mlp`" in sections["doc-b.txt"]
+
+    a = runs[0]
+    row = table_row(sections["doc-a.txt"], "`A-sigmoid`")
+    assert row[1:9] == ["test acc", f"{100 * a['final']['test_acc']:.2f} %",
+                        f"{100 * a['torch']['final']['test_acc']:.2f} %", "86.00 %",
+                        f"{100 * (a['final']['test_acc'] - 0.86):+.2f} pp", "cpu", "2 min 05 s", ""]
+    assert "subset of 300" in table_row(sections["doc-a.txt"], "`A-tanh`")[8]
+    b = runs[2]     # the document reports only a validation accuracy: the comparison is on that
+    row = table_row(sections["doc-b.txt"], "`B-mlp`")
+    assert row[1:6] == ["validation acc", f"{100 * b['final']['val_acc']:.2f} %", "—", "84.48 %",
+                        f"{100 * (b['final']['val_acc'] - 0.8448):+.2f} pp"]
+    assert "broken" in text and "not valid JSON" in text
+
+    results = results_markdown(tmp_path, notes={"A-tanh": "a real finding"})
+    assert table_row(results, "`A-tanh`")[-1] == "a real finding"
+    assert table_row(results, "`A-sigmoid`")[-1] == ""
