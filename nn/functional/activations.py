@@ -1,0 +1,140 @@
+"""Activation functions and ``linear`` (the Dense layer's one fused op), as functions on Tensors.
+
+sigmoid, tanh, relu, softmax and log_softmax are tinygrad_lite's own ops; LeakyReLU, GELU and
+``linear`` are defined here, each a Function with its backward in Tensor ops (so that second-order
+gradients work).
+"""
+import math
+
+import tinygrad_lite as tl
+from tinygrad_lite.autograd import Function
+from tinygrad_lite.backend import get_array_module as xp_of
+from tinygrad_lite.ops.linalg import MatMul
+from tinygrad_lite.ops.reduce import Sum
+from tinygrad_lite.ops.shape import Transpose
+from tinygrad_lite.tensor import Tensor
+
+from .special import Erf, erfc_array
+
+_SQRT_HALF = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+# ---- linear ---------------------------------------------------------------------------------------
+
+class Linear(Function):
+    """y = x @ w^T + b, with x (..., in), w (out, in), b (out,);
+    dx = gy @ w,  dw = gy^T @ x (leading axes flattened),  db = gy summed over the leading axes.
+
+    One op instead of three (transpose, matmul, add): this is the MLP's hot path. ``w.T`` is a view,
+    never a copy; BLAS reads it transposed.
+    """
+    def forward(self, x, w, b=None):
+        y = x @ w.T
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, gy):
+        x, w = self.inputs[0], self.inputs[1]
+        needs = self.needs_grad
+        gx = MatMul()(gy, w) if needs[0] else None
+        gw = gb = None
+        if needs[1] or (len(needs) > 2 and needs[2]):
+            gy2 = gy if gy.ndim == 2 else gy.reshape(-1, gy.shape[-1])
+            if needs[1]:
+                x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+                gw = MatMul()(Transpose((1, 0))(gy2), x2)
+            if len(needs) > 2 and needs[2]:
+                gb = Sum((0,), False)(gy2)
+        return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
+
+
+def linear(x, weight, bias=None):
+    """y = x @ weight^T + bias (torch's ``F.linear``): x (..., in), weight (out, in), bias (out,) or None."""
+    if weight.ndim != 2 or x.ndim < 1 or x.shape[-1] != weight.shape[1]:
+        raise tl.ShapeError(f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
+                            f"(the input's last axis must equal weight's in_features {weight.shape[-1]})")
+    if bias is None:
+        return Linear()(x, weight)
+    if bias.shape != (weight.shape[0],):
+        raise tl.ShapeError(f"linear: bias must have shape ({weight.shape[0]},) to match weight "
+                            f"{weight.shape}, got {bias.shape}")
+    return Linear()(x, weight, bias)
+
+
+# ---- element-wise activations ---------------------------------------------------------------------
+
+class LeakyReLU(Function):
+    """y = x if x > 0 else slope * x;  dx = gy * (1 if x > 0 else slope)"""
+    def __init__(self, slope): self.slope = slope
+
+    def forward(self, x):
+        self.positive = x > 0
+        return xp_of(x).where(self.positive, x, x * self.slope)
+
+    def backward(self, gy):
+        xp = gy.xp
+        return gy * Tensor._wrap(xp.where(self.positive, 1.0, self.slope).astype(gy.dtype))
+
+
+class GELU(Function):
+    """y = x * Phi(x), Phi the standard normal CDF = (1 + erf(x / sqrt 2)) / 2 (torch's exact GELU);
+    dx = gy * (Phi(x) + x * phi(x)), phi(x) = exp(-x^2 / 2) / sqrt(2 pi).
+
+    The forward takes Phi(x) = erfc(-x / sqrt 2) / 2, which stays accurate for very negative x.
+    """
+    def forward(self, x):
+        return x * (0.5 * erfc_array(x * -_SQRT_HALF))
+
+    def backward(self, gy):
+        x, = self.inputs
+        cdf = (Erf()(x * _SQRT_HALF) + 1.0) * 0.5
+        pdf = (x * x * -0.5).exp() * _INV_SQRT_2PI
+        return gy * (cdf + x * pdf)
+
+
+def relu(x):
+    """y = max(x, 0)"""
+    return tl.relu(x)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """y = x for x > 0, negative_slope * x otherwise (torch's default slope 0.01)."""
+    return LeakyReLU(float(negative_slope))(x)
+
+
+def sigmoid(x):
+    """y = 1 / (1 + exp(-x))"""
+    return tl.sigmoid(x)
+
+
+def tanh(x):
+    """y = tanh(x)"""
+    return tl.tanh(x)
+
+
+def gelu(x, approximate="none"):
+    """GELU: exact ``x * Phi(x)`` (torch's default), or ``approximate='tanh'``:
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    if approximate == "none":
+        return GELU()(x)
+    if approximate == "tanh":
+        inner = (x + x * x * x * 0.044715) * math.sqrt(2.0 / math.pi)
+        return x * 0.5 * (inner.tanh() + 1.0)
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def softmax(x, axis=-1):
+    """y_i = exp(x_i) / sum_j exp(x_j) along ``axis`` (stable: the max is subtracted first)."""
+    return tl.softmax(x, axis=axis)
+
+
+def log_softmax(x, axis=-1):
+    """y_i = x_i - log(sum_j exp(x_j)) along ``axis`` (stable)."""
+    return tl.log_softmax(x, axis=axis)
+
+
+def identity(x):
+    """y = x (the 'linear' activation of the coursework; the gradient passes through unchanged)."""
+    return x

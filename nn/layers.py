@@ -1,0 +1,163 @@
+"""Layers as Modules: Dense (alias Linear), Flatten, Dropout, Identity and the activations.
+
+Parameter layouts and constructor arguments follow torch.nn, so weights copy across unchanged:
+``Dense.weight`` is (out_features, in_features), ``Dense.bias`` (out_features,).
+"""
+import numpy as np
+
+from tinygrad_lite import backend
+from tinygrad_lite.errors import ShapeError
+
+from . import functional as F
+from . import init as initialisers
+from .functional.activations import Linear as LinearOp
+from .module import Module, Parameter
+
+
+class Dense(Module):
+    """y = x @ weight^T + bias, for x of shape (..., in_features).
+
+    ``init``: None for torch's default (weight and bias U(-1/sqrt(in), 1/sqrt(in))), a name from
+    ``nn.init.INITIALISERS`` ('glorot_uniform', 'he_uniform', ...), or a callable taking the layer.
+    """
+
+    def __init__(self, in_features, out_features, bias=True, init=None, dtype=None, device=None):
+        super().__init__()
+        for arg, value in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"Dense: {arg} must be a positive int, got {value!r}")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        dtype = np.dtype(dtype or backend.get_default_dtype())
+        self.weight = Parameter(np.zeros((self.out_features, self.in_features)), dtype=dtype)
+        if bias:
+            self.bias = Parameter(np.zeros(self.out_features), dtype=dtype)
+        else:
+            self.register_parameter("bias", None)
+        if init is None:
+            initialisers.torch_default_(self)
+        elif callable(init):
+            init(self)
+        else:
+            initialisers.initialiser(init)(self)
+        if device is not None:
+            self.to(device)
+
+    def forward(self, x):
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ShapeError(f"{self!r}: expected input of shape (..., {self.in_features}), got "
+                             f"{tuple(x.shape)}; flatten images first (nn.Flatten())")
+        if self.bias is None:
+            return LinearOp()(x, self.weight)
+        return LinearOp()(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+Linear = Dense
+
+
+class Flatten(Module):
+    """Merge axes start_dim..end_dim into one: (N, C, H, W) -> (N, C*H*W) with the defaults."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x):
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Dropout(Module):
+    """Inverted dropout: in training, zero each element with probability p and scale the rest by
+    1/(1-p); in evaluation (``model.eval()``), the identity."""
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
+        self.p = float(p)
+
+    def forward(self, x, mask=None):
+        return F.dropout(x, self.p, training=self.training, mask=mask)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class Identity(Module):
+    """y = x"""
+    def forward(self, x):
+        return x
+
+
+class ReLU(Module):
+    """y = max(x, 0)"""
+    def forward(self, x):
+        return F.relu(x)
+
+
+class LeakyReLU(Module):
+    """y = x for x > 0, negative_slope * x otherwise."""
+
+    def __init__(self, negative_slope=0.01):
+        super().__init__()
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x):
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class Sigmoid(Module):
+    """y = 1 / (1 + exp(-x))"""
+    def forward(self, x):
+        return F.sigmoid(x)
+
+
+class Tanh(Module):
+    """y = tanh(x)"""
+    def forward(self, x):
+        return F.tanh(x)
+
+
+class GELU(Module):
+    """y = x * Phi(x) (exact, erf-based, torch's default) or the tanh approximation."""
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x):
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class Softmax(Module):
+    """y = softmax(x) along ``axis`` (``dim`` is accepted as torch's name for it)."""
+
+    def __init__(self, axis=-1, dim=None):
+        super().__init__()
+        self.axis = axis if dim is None else dim
+
+    def forward(self, x):
+        return F.softmax(x, self.axis)
+
+    def extra_repr(self):
+        return f"axis={self.axis}"
+
+
+class LogSoftmax(Softmax):
+    """y = log_softmax(x) along ``axis``."""
+
+    def forward(self, x):
+        return F.log_softmax(x, self.axis)

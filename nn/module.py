@@ -1,0 +1,288 @@
+"""``Module`` (the base of every layer and model), ``Parameter`` and ``Sequential``, as in torch.nn.
+
+A Module registers every ``Parameter`` and sub-``Module`` assigned to it as an attribute, in the order
+of assignment; ``named_parameters()`` then walks the tree and names each parameter by its path
+("fc1.weight", "0.bias"), exactly as torch does, so state dicts line up with torch's.
+"""
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+
+from tinygrad_lite import backend
+from tinygrad_lite.errors import DataError, ShapeError
+from tinygrad_lite.tensor import Tensor
+
+from .serialization import load_arrays, save_arrays
+
+
+class Parameter(Tensor):
+    """A Tensor that is a model's learnable weight: it requires grad and a Module registers it."""
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad=True, dtype=None, device=None):
+        super().__init__(data, requires_grad=requires_grad, dtype=dtype, device=device)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Module:
+    """Base class of layers and models: subclasses set parameters/sub-modules in ``__init__`` (after
+    ``super().__init__()``) and write ``forward``; calling the module calls ``forward``."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name, value):
+        params = self.__dict__.get("_parameters")
+        if params is None:
+            if isinstance(value, (Parameter, Module)):
+                raise AttributeError(f"cannot assign {type(value).__name__} '{name}' before "
+                                     f"Module.__init__() is called; call super().__init__() first")
+        elif isinstance(value, Parameter):
+            self._modules.pop(name, None)
+            params[name] = value
+        elif isinstance(value, Module):
+            params.pop(name, None)
+            self._modules[name] = value
+        elif name in params or name in self._modules:
+            if value is not None:
+                kind = "parameter" if name in params else "module"
+                raise TypeError(f"cannot assign a {type(value).__name__} to {kind} '{name}' of "
+                                f"{type(self).__name__} (a {'Parameter' if kind == 'parameter' else 'Module'} "
+                                f"or None is expected); to change the values, assign to .data")
+            (params if name in params else self._modules)[name] = None
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name, param):
+        """Register ``param`` (a Parameter, or None for an absent one such as ``bias=False``)."""
+        if param is None:
+            self._parameters[name] = None
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, param)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ---- the tree ---------------------------------------------------------------------------------
+    def named_children(self):
+        return ((name, child) for name, child in self._modules.items() if child is not None)
+
+    def children(self):
+        return (child for child in self._modules.values() if child is not None)
+
+    def named_modules(self, prefix=""):
+        """(name, module) for this module ("") and every descendant, depth first, each once."""
+        seen = set()
+
+        def walk(module, prefix):
+            if id(module) in seen:
+                return
+            seen.add(id(module))
+            yield prefix, module
+            for name, child in module._modules.items():
+                if child is not None:
+                    yield from walk(child, f"{prefix}.{name}" if prefix else name)
+        return walk(self, prefix)
+
+    def modules(self):
+        return (module for _, module in self.named_modules())
+
+    def named_parameters(self, prefix="", recurse=True):
+        """(dotted name, Parameter) for every parameter, each once even when shared, in torch's order."""
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_name, module in modules:
+            for name, param in module._parameters.items():
+                if param is None or id(param) in seen:
+                    continue
+                seen.add(id(param))
+                yield (f"{module_name}.{name}" if module_name else name), param
+
+    def parameters(self, recurse=True):
+        return (param for _, param in self.named_parameters(recurse=recurse))
+
+    def apply(self, fn):
+        """Call ``fn(module)`` on every sub-module, then on this one (torch's order); returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def num_parameters(self):
+        """The number of learnable numbers in the model."""
+        return sum(p.numel() for p in self.parameters())
+
+    # ---- training state ---------------------------------------------------------------------------
+    def zero_grad(self):
+        """Forget every parameter's gradient (set it to None, as torch does by default)."""
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode=True):
+        """Training mode (dropout active) for this module and every descendant; returns self."""
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self):
+        """Evaluation mode (dropout off); returns self."""
+        return self.train(False)
+
+    # ---- device and dtype -------------------------------------------------------------------------
+    def to(self, device):
+        """Move every parameter (and its gradient) to ``device``, in place; returns self."""
+        device = backend.resolve_device(device)
+        for p in self.parameters():
+            p.data = backend.to_device(p.data, device)
+            if p.grad is not None:
+                p.grad = Tensor._wrap(backend.to_device(p.grad.data, device))
+        return self
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
+    def astype(self, dtype):
+        """Cast every parameter (and its gradient) to a floating ``dtype``, in place; returns self."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}.astype: dtype must be a floating type, got {dtype}")
+        for p in self.parameters():
+            p.data = p.data.astype(dtype, copy=False)
+            if p.grad is not None:
+                p.grad = Tensor._wrap(p.grad.data.astype(dtype, copy=False))
+        return self
+
+    def double(self):
+        return self.astype(np.float64)
+
+    def float(self):
+        return self.astype(np.float32)
+
+    # ---- state ------------------------------------------------------------------------------------
+    def state_dict(self):
+        """An ordered dict: dotted parameter name -> a NumPy copy of its values on the host."""
+        return OrderedDict((name, np.array(backend.as_numpy(p.data), copy=True))
+                           for name, p in self.named_parameters())
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy values into the parameters, by name, cast to each parameter's dtype and device.
+
+        Every shape must match (``ShapeError`` listing each mismatch). With ``strict`` (the default)
+        the names must match too: missing or unexpected names raise ``DataError`` listing them.
+        Returns ``(missing_keys, unexpected_keys)``. Nothing is changed when an error is raised.
+        """
+        own = OrderedDict(self.named_parameters())
+        given = OrderedDict((k, backend.as_numpy(v.data if isinstance(v, Tensor) else v))
+                            for k, v in state_dict.items())
+        missing = [k for k in own if k not in given]
+        unexpected = [k for k in given if k not in own]
+        mismatched = [f"{k}: model {own[k].shape}, state_dict {tuple(np.shape(given[k]))}"
+                      for k in own if k in given and tuple(np.shape(given[k])) != own[k].shape]
+        name = type(self).__name__
+        if strict and (missing or unexpected):
+            problems = []
+            if missing:
+                problems.append(f"missing keys {missing}")
+            if unexpected:
+                problems.append(f"unexpected keys {unexpected}")
+            if mismatched:
+                problems.append(f"shape mismatches [{'; '.join(mismatched)}]")
+            raise DataError(f"{name}.load_state_dict: the state dict does not fit the model: "
+                            + ", ".join(problems) + f"; the model expects {list(own)}")
+        if mismatched:
+            raise ShapeError(f"{name}.load_state_dict: shape mismatches: {'; '.join(mismatched)}")
+        for key, param in own.items():
+            if key in given:
+                values = np.asarray(given[key])
+                if values.dtype.kind not in "biuf":
+                    raise DataError(f"{name}.load_state_dict: {key} holds {values.dtype} values, "
+                                    f"not numbers")
+                given[key] = values
+        for key, param in own.items():
+            if key in given:
+                param.data[...] = backend.to_device(given[key].astype(param.dtype, copy=False), param.device)
+        return IncompatibleKeys(missing, unexpected)
+
+    def save(self, path):
+        """Save the parameters to ``path`` as an .npz (atomically; see ``nn.serialization``)."""
+        save_arrays(path, self.state_dict())
+
+    def load(self, path, strict=True):
+        """Load parameters saved by ``save``; a bad file raises ``DataError`` naming it. Returns self."""
+        self.load_state_dict(load_arrays(path), strict=strict)
+        return self
+
+    # ---- printing ---------------------------------------------------------------------------------
+    def extra_repr(self):
+        """The text inside the parentheses of this module's repr (torch's hook)."""
+        return ""
+
+    def __repr__(self):
+        lines = [f"({name}): " + _indent(repr(child)) for name, child in self._modules.items()]
+        extra = self.extra_repr()
+        if not lines:
+            return f"{type(self).__name__}({extra})"
+        body = ([extra] if extra else []) + lines
+        return type(self).__name__ + "(\n  " + "\n  ".join(body) + "\n)"
+
+
+def _indent(text):
+    return text.replace("\n", "\n  ")
+
+
+class Sequential(Module):
+    """Modules applied one after another; named "0", "1", ... like torch. Supports len, [i], [a:b]."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], (dict, OrderedDict)):
+            modules = list(modules[0].items())
+        else:
+            modules = [(str(i), m) for i, m in enumerate(modules)]
+        for name, module in modules:
+            if not isinstance(module, Module):
+                raise TypeError(f"Sequential: item {name} must be a Module, got {type(module).__name__}")
+            setattr(self, name, module)
+
+    def forward(self, x):
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def append(self, module):
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential.append: expected a Module, got {type(module).__name__}")
+        setattr(self, str(len(self)), module)
+        return self
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, index):
+        items = list(self._modules.values())
+        if isinstance(index, slice):
+            return Sequential(*items[index])
+        if not -len(items) <= index < len(items):
+            raise IndexError(f"Sequential index {index} is out of range for {len(items)} modules")
+        return items[index]

@@ -1,0 +1,80 @@
+"""Learning-rate schedules, stepped once per epoch (``scheduler.step()`` after each epoch), as torch's.
+
+| schedule          | lr after epoch e                     |
+|-------------------|--------------------------------------|
+| StepLR            | lr0 * gamma ** (e // step_size)       |
+| ExponentialLR     | lr0 * gamma ** e                      |
+| InverseTimeDecay  | lr0 / (1 + decay_rate * e)            |
+
+StepLR and ExponentialLR multiply the current lr by gamma when it is due, exactly as torch does, so
+the sequences agree to the last bit.
+"""
+
+
+class LRScheduler:
+    """Sets ``lr`` in every param group of ``optimizer``; ``last_epoch`` counts the ``step()`` calls."""
+
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+        for group in optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self.last_epoch = 0
+
+    def step(self):
+        self.last_epoch += 1
+        for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = self.next_lr(group["lr"], base_lr, self.last_epoch)
+
+    def next_lr(self, current_lr, base_lr, epoch):
+        raise NotImplementedError
+
+    def get_last_lr(self):
+        return [group["lr"] for group in self.optimizer.param_groups]
+
+    def state_dict(self):
+        """Flat, like the optimisers': ``last_epoch`` and ``base_lrs.{g}`` (the lrs live in the optimiser)."""
+        out = {"last_epoch": self.last_epoch}
+        out.update({f"base_lrs.{g}": lr for g, lr in enumerate(self.base_lrs)})
+        return out
+
+    def load_state_dict(self, state_dict):
+        self.last_epoch = int(state_dict["last_epoch"])
+        self.base_lrs = [float(state_dict[f"base_lrs.{g}"]) for g in range(len(self.base_lrs))]
+
+
+class StepLR(LRScheduler):
+    """Multiply the lr by ``gamma`` every ``step_size`` epochs."""
+
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        if not isinstance(step_size, int) or step_size <= 0:
+            raise ValueError(f"StepLR: step_size must be a positive int, got {step_size!r}")
+        self.step_size, self.gamma = step_size, gamma
+        super().__init__(optimizer)
+
+    def next_lr(self, current_lr, base_lr, epoch):
+        return current_lr * self.gamma if epoch % self.step_size == 0 else current_lr
+
+
+class ExponentialLR(LRScheduler):
+    """Multiply the lr by ``gamma`` every epoch."""
+
+    def __init__(self, optimizer, gamma):
+        self.gamma = gamma
+        super().__init__(optimizer)
+
+    def next_lr(self, current_lr, base_lr, epoch):
+        return current_lr * self.gamma
+
+
+class InverseTimeDecay(LRScheduler):
+    """lr_e = lr0 / (1 + decay_rate * e) (Keras' InverseTimeDecay with decay_steps=1, staircase)."""
+
+    def __init__(self, optimizer, decay_rate):
+        if not decay_rate >= 0:
+            raise ValueError(f"InverseTimeDecay: decay_rate must be >= 0, got {decay_rate!r}")
+        self.decay_rate = decay_rate
+        super().__init__(optimizer)
+
+    def next_lr(self, current_lr, base_lr, epoch):
+        return base_lr / (1 + self.decay_rate * epoch)

@@ -1,0 +1,52 @@
+"""Stochastic gradient descent with momentum, Nesterov momentum and weight decay: torch's rule."""
+from tinygrad_lite.backend import get_array_module
+
+from .optimizer import Optimizer
+
+
+class SGD(Optimizer):
+    """For each parameter p with gradient g (torch.optim.SGD's update, step for step):
+
+        g = g + weight_decay * p
+        b = g                                     (first step)
+        b = momentum * b + (1 - dampening) * g    (later steps)
+        g = g + momentum * b  if nesterov  else  b
+        p = p - lr * g
+
+    Without momentum the middle lines are skipped: p = p - lr * g.
+    """
+
+    def __init__(self, params, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError(f"SGD: nesterov=True needs momentum > 0 and dampening = 0, got "
+                             f"momentum={momentum}, dampening={dampening}")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      nesterov=nesterov, weight_decay=weight_decay))
+
+    def _check_hyperparameters(self, group):
+        super()._check_hyperparameters(group)
+        if not group["momentum"] >= 0:
+            raise ValueError(f"SGD: momentum must be >= 0, got {group['momentum']!r}")
+
+    def update(self, param, grad, group, state):
+        p = param.data
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * p
+        momentum = group["momentum"]
+        if momentum:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = grad.copy()
+            else:
+                buf *= momentum
+                buf += (1 - group["dampening"]) * grad
+            grad = grad + momentum * buf if group["nesterov"] else buf
+        p -= scaled(grad, group["lr"], state)
+
+
+def scaled(array, factor, state):
+    """factor * array, written into a buffer kept in ``state`` (not saved) so no step allocates memory."""
+    out = state.get("_scratch")
+    if out is None or out.shape != array.shape or out.dtype != array.dtype or type(out) is not type(array):
+        out = state["_scratch"] = array.copy()
+    return get_array_module(array).multiply(array, factor, out=out)

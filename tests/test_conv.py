@@ -1,0 +1,227 @@
+"""im2col, col2im and conv2d (functional and the Conv2d module) against torch, float64.
+
+torch's F.unfold / F.fold hold the same numbers as our im2col / col2im, ordered differently: torch
+gives (N, C*KH*KW, L) ordered (c, i, j); ours is (N*L, KH*KW*C) ordered (i, j, c). ``to_torch_cols``
+and ``from_torch_cols`` translate.
+"""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import nn
+import nn.functional as F
+import tinygrad_lite as tl
+from tests.torch_oracle import check_op, op_settings, random_array
+
+torch = pytest.importorskip("torch", reason="torch is the oracle of these tests: pip install '.[dev]'")
+TF = torch.nn.functional
+
+
+@st.composite
+def conv_cases(draw):
+    """(x shape, weight shape, stride, padding) with the kernel fitting the padded input."""
+    n, c, o = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    h = draw(st.integers(max(1, kh - 2 * padding[0]), 8))
+    w = draw(st.integers(max(1, kw - 2 * padding[1]), 8))
+    return (n, c, h, w), (o, c, kh, kw), stride, padding
+
+
+def from_torch_cols(cols, n, c, kernel):
+    """torch's unfold layout (N, C*KH*KW, L) -> ours (N*L, KH*KW*C)."""
+    kh, kw = kernel
+    return cols.reshape(n, c, kh, kw, -1).permute(0, 4, 2, 3, 1).reshape(-1, kh * kw * c)
+
+
+def to_torch_cols(cols, n, c, kernel):
+    """ours (N*L, KH*KW*C) -> torch's unfold layout (N, C*KH*KW, L)."""
+    kh, kw = kernel
+    return cols.reshape(n, -1, kh, kw, c).permute(0, 4, 2, 3, 1).reshape(n, c * kh * kw, -1)
+
+
+# ---- conv2d: forward and every gradient ------------------------------------------------------------
+
+@op_settings
+@given(case=conv_cases(), bias=st.booleans())
+def test_conv2d_matches_torch(case, bias, device):
+    x_shape, w_shape, stride, padding = case
+    extra = {"w": w_shape, **({"b": (w_shape[0],)} if bias else {})}
+    check_op([x_shape], lambda x, w, b=None: F.conv2d(x, w, b, stride=stride, padding=padding),
+             lambda x, w, b=None: TF.conv2d(x, w, b, stride=stride, padding=padding),
+             extra=extra, device=device)
+
+
+def test_conv2d_first_layer_input_needs_no_grad():
+    """The input of a first layer needs no gradient: its gradient is skipped, the weight's is exact."""
+    result = check_op([(2, 1, 6, 5)], lambda x, w, b: F.conv2d(x, w, b, padding=1),
+                      lambda x, w, b: TF.conv2d(x, w, b, padding=1),
+                      extra={"w": (4, 1, 3, 3), "b": (4,)}, requires_grad=[False])
+    assert "input 0" not in result.grads and set(result.grads) == {"w", "b"}
+
+
+def test_conv2d_float32_keeps_dtype_and_layout():
+    x = tl.Tensor(random_array((2, 3, 7, 6), dtype="float32"), requires_grad=True)
+    w = tl.Tensor(random_array((4, 3, 3, 2), dtype="float32"), requires_grad=True)
+    b = tl.Tensor(random_array((4,), dtype="float32"), requires_grad=True)
+    y = F.conv2d(x, w, b, stride=(2, 1), padding=1)
+    y.sum().backward()
+    assert y.dtype == np.float32 and y.data.flags["C_CONTIGUOUS"]
+    assert all(t.grad.dtype == np.float32 and t.grad.shape == t.shape for t in (x, w, b))
+    check_op([x.numpy()], lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=1),
+             lambda x, w, b: TF.conv2d(x, w, b, stride=(2, 1), padding=1),
+             extra={"w": w.numpy(), "b": b.numpy()}, dtype="float32", rtol=1e-4, atol=1e-5)
+
+
+def test_conv2d_gradcheck():
+    rng = np.random.default_rng(1)
+    x, w, b = rng.standard_normal((2, 2, 5, 4)), rng.standard_normal((3, 2, 3, 2)), rng.standard_normal(3)
+    tl.gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1), x, w, b)
+
+
+def test_conv2d_double_backward_matches_torch():
+    """Gradients of a function of the gradients (create_graph=True), as in a gradient penalty."""
+    rng = np.random.default_rng(2)
+    arrays = [rng.standard_normal(s) for s in ((2, 2, 5, 4), (3, 2, 3, 2), (3,))]
+    seed = rng.standard_normal((2, 3, 5, 3))
+
+    x, w, b = (tl.Tensor(a, requires_grad=True, dtype="float64") for a in arrays)
+    (F.conv2d(x, w, b, stride=(1, 2), padding=1) * tl.Tensor(seed, dtype="float64")).sum().backward(
+        create_graph=True)
+    gx, gw = x.grad, w.grad
+    x.grad = w.grad = b.grad = None
+    ((gx * gx).sum() + (gw * gw * gw).sum()).backward()
+
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in arrays)
+    out = (TF.conv2d(tx, tw, tb, stride=(1, 2), padding=1) * torch.tensor(seed)).sum()
+    tgx, tgw = torch.autograd.grad(out, (tx, tw), create_graph=True)
+    ((tgx * tgx).sum() + (tgw ** 3).sum()).backward()
+
+    np.testing.assert_allclose(gx.numpy(), tgx.detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-7, atol=1e-10)
+
+
+# ---- im2col and col2im -----------------------------------------------------------------------------
+
+@op_settings
+@given(case=conv_cases())
+def test_im2col_matches_torch_unfold(case, device):
+    (n, c, h, w), (_, _, kh, kw), stride, padding = case
+    check_op([(n, c, h, w)], lambda x: F.im2col(x, (kh, kw), stride, padding),
+             lambda x: from_torch_cols(TF.unfold(x, (kh, kw), padding=padding, stride=stride), n, c, (kh, kw)),
+             device=device)
+
+
+@op_settings
+@given(case=conv_cases())
+def test_col2im_matches_torch_fold(case, device):
+    (n, c, h, w), (_, _, kh, kw), stride, padding = case
+    rows = n * ((h + 2 * padding[0] - kh) // stride[0] + 1) * ((w + 2 * padding[1] - kw) // stride[1] + 1)
+    check_op([(rows, kh * kw * c)], lambda cols: F.col2im(cols, (n, c, h, w), (kh, kw), stride, padding),
+             lambda cols: TF.fold(to_torch_cols(cols, n, c, (kh, kw)), (h, w), (kh, kw),
+                                  padding=padding, stride=stride),
+             device=device)
+
+
+@op_settings
+@given(case=conv_cases(), seed=st.integers(0, 2**31))
+def test_im2col_and_col2im_are_adjoint(case, seed):
+    """<im2col(x), y> == <x, col2im(y)> for random x and y: col2im is im2col's transpose."""
+    (n, c, h, w), (_, _, kh, kw), stride, padding = case
+    rng = np.random.default_rng(seed)
+    x = tl.Tensor(rng.standard_normal((n, c, h, w)), dtype="float64")
+    cols = F.im2col(x, (kh, kw), stride, padding)
+    y = tl.Tensor(rng.standard_normal(cols.shape), dtype="float64")
+    back = F.col2im(y, x.shape, (kh, kw), stride, padding)
+    assert back.shape == x.shape
+    np.testing.assert_allclose((cols.numpy() * y.numpy()).sum(), (x.numpy() * back.numpy()).sum(),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_im2col_picture_in_the_docstring():
+    x = tl.Tensor(np.arange(9.0).reshape(1, 1, 3, 3))          # a..i = 0..8
+    expected = [[0, 1, 3, 4], [1, 2, 4, 5], [3, 4, 6, 7], [4, 5, 7, 8]]
+    np.testing.assert_array_equal(F.im2col(x, 2).numpy(), expected)
+
+
+def test_im2col_col2im_gradcheck():
+    rng = np.random.default_rng(3)
+    tl.gradcheck(lambda x: F.im2col(x, (2, 3), 2, 1), rng.standard_normal((1, 2, 4, 3)))
+    tl.gradcheck(lambda c: F.col2im(c, (1, 2, 3, 3), 2, 1, 1), rng.standard_normal((16, 8)))
+
+
+# ---- the Conv2d module -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, kwargs", [((1, 4, 3), {"padding": 1}), ((3, 5, (3, 2)), {"stride": (2, 1)}),
+                                          ((2, 3, 2), {"stride": 2, "padding": (1, 0), "bias": False})])
+def test_conv2d_module_matches_torch(args, kwargs):
+    """Same weights copied into torch's Conv2d: same repr, output, input and parameter gradients."""
+    ours, theirs = nn.Conv2d(*args, **kwargs).double(), torch.nn.Conv2d(*args, **kwargs).double()
+    assert repr(ours) == repr(theirs)
+    torch_params = dict(theirs.named_parameters())
+    assert [n for n, _ in ours.named_parameters()] == list(torch_params)
+    with torch.no_grad():
+        for name, p in ours.named_parameters():
+            assert p.shape == tuple(torch_params[name].shape)
+            torch_params[name].copy_(torch.tensor(p.numpy()))
+    x = random_array((2, args[0], 6, 5))
+    ours_x, torch_x = tl.Tensor(x, requires_grad=True, dtype="float64"), torch.tensor(x, requires_grad=True)
+    y, want = ours(ours_x), theirs(torch_x)
+    np.testing.assert_allclose(y.numpy(), want.detach().numpy(), rtol=1e-10, atol=1e-12)
+    seed = np.random.default_rng(0).standard_normal(y.shape)
+    (y * tl.Tensor(seed, dtype="float64")).sum().backward()
+    (want * torch.tensor(seed)).sum().backward()
+    np.testing.assert_allclose(ours_x.grad.numpy(), torch_x.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), torch_params[name].grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_conv2d_default_init_is_torchs():
+    """weight and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in*kh*kw; seeded; float32."""
+    tl.manual_seed(7)
+    layer = nn.Conv2d(8, 64, (3, 2))
+    bound = 1 / np.sqrt(8 * 3 * 2)
+    w, b = layer.weight.numpy(), layer.bias.numpy()
+    assert w.dtype == np.float32 and w.shape == (64, 8, 3, 2) and b.shape == (64,)
+    assert np.abs(w).max() <= bound and np.abs(b).max() <= bound
+    assert abs(w.std() - bound / np.sqrt(3)) < 0.05 * bound      # a uniform's std, 3072 draws
+    assert abs(w.mean()) < 0.05 * bound
+    tl.manual_seed(7)
+    np.testing.assert_array_equal(nn.Conv2d(8, 64, (3, 2)).weight.numpy(), w)
+
+
+# ---- errors ----------------------------------------------------------------------------------------
+
+def test_conv2d_errors_name_the_layer_and_shapes():
+    layer = nn.Conv2d(1, 4, 3)
+    with pytest.raises(tl.ShapeError, match=r"Conv2d\(1, 4.*4-D input \(N, C, H, W\).*\(1, 28, 28\).*unsqueeze"):
+        layer(tl.zeros(1, 28, 28))
+    with pytest.raises(tl.ShapeError, match=r"Conv2d\(1, 4.*input has 3 channels.*expects 1 input channels"):
+        layer(tl.zeros(2, 3, 28, 28))
+    with pytest.raises(tl.ShapeError, match=r"kernel size \(3, 3\) is larger than the padded input \(2, 6\)"):
+        layer(tl.zeros(2, 1, 2, 6))
+    with pytest.raises(ValueError, match="stride must be a positive int"):
+        nn.Conv2d(1, 4, 3, stride=0)
+    with pytest.raises(ValueError, match="padding must be a non-negative int"):
+        nn.Conv2d(1, 4, 3, padding=-1)
+    with pytest.raises(ValueError, match="kernel_size must be a positive int"):
+        nn.Conv2d(1, 4, (3, 3, 3))
+    with pytest.raises(ValueError, match="in_channels must be a positive int"):
+        nn.Conv2d(0, 4, 3)
+
+
+def test_functional_errors():
+    x, w = tl.zeros(1, 2, 5, 5), tl.zeros(3, 2, 3, 3)
+    with pytest.raises(tl.ShapeError, match=r"conv2d: weight must be a 4-D"):
+        F.conv2d(x, tl.zeros(3, 2, 3))
+    with pytest.raises(tl.ShapeError, match=r"bias must have shape \(3,\)"):
+        F.conv2d(x, w, tl.zeros(2))
+    with pytest.raises(ValueError, match=r"conv2d: stride must be"):
+        F.conv2d(x, w, stride=(1, 0))
+    with pytest.raises(tl.ShapeError, match=r"col2im: cols .* must have shape \(N\*OH\*OW, KH\*KW\*C\) = \(9, 18\)"):
+        F.col2im(tl.zeros(18, 9), (1, 2, 5, 5), 3)
+    with pytest.raises(tl.ShapeError, match=r"im2col: expected a 4-D input"):
+        F.im2col(tl.zeros(5, 5), 3)

@@ -1,0 +1,135 @@
+"""max_pool2d, avg_pool2d, global_avg_pool2d and their modules against torch, float64."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import nn
+import nn.functional as F
+import tinygrad_lite as tl
+from tests.torch_oracle import check_op, op_settings, random_array
+
+torch = pytest.importorskip("torch", reason="torch is the oracle of these tests: pip install '.[dev]'")
+TF = torch.nn.functional
+
+
+@st.composite
+def pool_cases(draw):
+    """(x shape, kernel, stride or None, padding) as torch accepts them (padding <= kernel / 2)."""
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    stride = draw(st.none() | st.tuples(st.integers(1, 3), st.integers(1, 3)))
+    padding = (draw(st.integers(0, kernel[0] // 2)), draw(st.integers(0, kernel[1] // 2)))
+    h = draw(st.integers(max(1, kernel[0] - 2 * padding[0]), 9))
+    w = draw(st.integers(max(1, kernel[1] - 2 * padding[1]), 9))
+    return (draw(st.integers(1, 3)), draw(st.integers(1, 3)), h, w), kernel, stride, padding
+
+
+@op_settings
+@given(case=pool_cases())
+def test_max_pool2d_matches_torch(case, device):
+    shape, kernel, stride, padding = case
+    check_op([shape], lambda x: F.max_pool2d(x, kernel, stride, padding),
+             lambda x: TF.max_pool2d(x, kernel, stride, padding), device=device)
+
+
+@op_settings
+@given(case=pool_cases())
+def test_avg_pool2d_matches_torch(case, device):
+    shape, kernel, stride, padding = case
+    check_op([shape], lambda x: F.avg_pool2d(x, kernel, stride, padding),
+             lambda x: TF.avg_pool2d(x, kernel, stride, padding), device=device)
+
+
+@op_settings
+@given(case=pool_cases(), levels=st.integers(1, 3), seed=st.integers(0, 2**31))
+def test_max_pool2d_ties_go_to_the_first_max_like_torch(case, levels, seed):
+    """Values from a few levels only, so windows hold ties: the gradient goes where torch sends it."""
+    shape, kernel, stride, padding = case
+    x = np.random.default_rng(seed).integers(0, levels, size=shape).astype(np.float64)
+    check_op([x], lambda x: F.max_pool2d(x, kernel, stride, padding),
+             lambda x: TF.max_pool2d(x, kernel, stride, padding))
+
+
+def test_max_pool2d_all_equal_input():
+    x = np.ones((1, 2, 5, 6))
+    result = check_op([x], lambda x: F.max_pool2d(x, 3, 1), lambda x: TF.max_pool2d(x, 3, 1))
+    assert result.grads["input 0"][0, 0, 0, 0] != 0 and result.grads["input 0"][0, 0, 0, 1] != 0
+
+
+def test_global_avg_pool2d_matches_adaptive_avg_pool():
+    check_op([(3, 4, 5, 7)], F.global_avg_pool2d, lambda x: TF.adaptive_avg_pool2d(x, 1))
+    assert F.global_avg_pool2d(tl.zeros(2, 3, 4, 4)).shape == (2, 3, 1, 1)
+
+
+def test_pooling_float32_keeps_dtype():
+    x = tl.Tensor(random_array((2, 3, 7, 6), dtype="float32"), requires_grad=True)
+    for pool in (F.max_pool2d, F.avg_pool2d):
+        x.grad = None
+        y = pool(x, 2)
+        y.sum().backward()
+        assert y.dtype == np.float32 and x.grad.dtype == np.float32 and y.shape == (2, 3, 3, 3)
+
+
+def test_pooling_gradcheck():
+    rng = np.random.default_rng(0)
+    tl.gradcheck(lambda x: F.max_pool2d(x, 3, 2, 1), rng.standard_normal((1, 2, 5, 6)))
+    tl.gradcheck(lambda x: F.avg_pool2d(x, (2, 3), (1, 2), (1, 1)), rng.standard_normal((1, 2, 5, 6)))
+    tl.gradcheck(F.global_avg_pool2d, rng.standard_normal((2, 2, 3, 4)))
+
+
+@pytest.mark.parametrize("pool, torch_pool", [(F.max_pool2d, TF.max_pool2d), (F.avg_pool2d, TF.avg_pool2d)])
+def test_pooling_double_backward_matches_torch(pool, torch_pool):
+    """Pooling is linear in x once the windows (and arg-maxes) are fixed, so the second-order path
+    that matters runs through the upstream gradient: d/dv of sum(dx(v)^2 * x), dx = d<pool(x), v>/dx."""
+    rng = np.random.default_rng(1)
+    x_array, v_array = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((2, 2, 3, 3))
+    x = tl.Tensor(x_array, requires_grad=True, dtype="float64")
+    v = tl.Tensor(v_array, requires_grad=True, dtype="float64")
+    (pool(x, 3, 2, 1) * v).sum().backward(create_graph=True)
+    gx = x.grad
+    v.grad = None                        # the first backward left d<pool(x), v>/dv = pool(x) there
+    (gx * gx * tl.Tensor(x_array, dtype="float64")).sum().backward()
+
+    tx, tv = torch.tensor(x_array, requires_grad=True), torch.tensor(v_array, requires_grad=True)
+    tgx, = torch.autograd.grad((torch_pool(tx, 3, 2, 1) * tv).sum(), tx, create_graph=True)
+    (tgx * tgx * torch.tensor(x_array)).sum().backward()
+    np.testing.assert_allclose(gx.numpy(), tgx.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(v.grad.numpy(), tv.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_floor_mode_crops_like_torch():
+    """7x5 input, kernel 2: the last row and column fill no window and get zero gradient."""
+    result = check_op([(1, 1, 7, 5)], lambda x: F.max_pool2d(x, 2), lambda x: TF.max_pool2d(x, 2))
+    assert result.outputs[0].shape == (1, 1, 3, 2)
+    assert not result.grads["input 0"][0, 0, 6, :].any() and not result.grads["input 0"][0, 0, :, 4].any()
+
+
+# ---- modules ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("ours, theirs", [
+    (nn.MaxPool2d(2), torch.nn.MaxPool2d(2)),
+    (nn.MaxPool2d((3, 2), stride=1, padding=1), torch.nn.MaxPool2d((3, 2), stride=1, padding=1)),
+    (nn.AvgPool2d(2), torch.nn.AvgPool2d(2)),
+    (nn.AvgPool2d(3, stride=2, padding=1), torch.nn.AvgPool2d(3, stride=2, padding=1)),
+    (nn.GlobalAvgPool2d(), torch.nn.AdaptiveAvgPool2d(1)),
+])
+def test_pooling_modules_match_torch(ours, theirs):
+    check_op([(2, 3, 7, 6)], ours, theirs)
+    if isinstance(ours, nn.AvgPool2d):
+        assert repr(ours) == repr(theirs)
+    elif isinstance(ours, nn.MaxPool2d):     # torch adds dilation and ceil_mode, which we do not have
+        assert repr(theirs).startswith(repr(ours)[:-1])
+    assert list(ours.parameters()) == []
+
+
+def test_pooling_errors_name_the_layer_and_shapes():
+    with pytest.raises(tl.ShapeError, match=r"MaxPool2d\(kernel_size=2.*4-D input.*\(3, 8, 8\)"):
+        nn.MaxPool2d(2)(tl.zeros(3, 8, 8))
+    with pytest.raises(tl.ShapeError, match=r"AvgPool2d\(kernel_size=5.*kernel size \(5, 5\) is larger than the padded input \(4, 4\)"):
+        nn.AvgPool2d(5)(tl.zeros(1, 1, 4, 4))
+    with pytest.raises(ValueError, match=r"max_pool2d: padding \(2, 2\) must be at most half the kernel size \(3, 3\)"):
+        F.max_pool2d(tl.zeros(1, 1, 8, 8), 3, padding=2)
+    with pytest.raises(ValueError, match="stride must be a positive int"):
+        nn.AvgPool2d(2, stride=0)
+    with pytest.raises(tl.ShapeError, match=r"GlobalAvgPool2d\(\): expected a 4-D input"):
+        nn.GlobalAvgPool2d()(tl.zeros(2, 8))

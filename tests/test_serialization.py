@@ -1,0 +1,172 @@
+"""Saving and loading: round trips, torch interop, atomic writes, and bad files refused."""
+import os
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+import nn
+import tinygrad_lite as tl
+from nn.serialization import decode_json, encode_json, load_arrays, save_arrays
+from tests.torch_oracle import random_array
+
+torch = pytest.importorskip("torch", reason="torch is the oracle of these tests: pip install '.[dev]'")
+
+
+def mlp():
+    return nn.Sequential(nn.Dense(6, 5), nn.ReLU(), nn.Dense(5, 4), nn.Sigmoid(), nn.Dense(4, 3))
+
+
+def torch_mlp():
+    return torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 4),
+                               torch.nn.Sigmoid(), torch.nn.Linear(4, 3))
+
+
+def to_torch_state(state):
+    """The whole conversion: the names and layouts already agree."""
+    return {k: torch.from_numpy(v) for k, v in state.items()}
+
+
+def test_save_load_round_trip(tmp_path):
+    model = mlp()
+    model.save(tmp_path / "model.npz")
+    copy = mlp().load(tmp_path / "model.npz")
+    for (k, a), b in zip(model.named_parameters(), copy.parameters()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=k)
+        assert b.dtype == np.float32
+    with np.load(tmp_path / "model.npz", allow_pickle=False) as plain:     # a plain npz for anyone
+        assert sorted(plain.files) == sorted(model.state_dict())
+    assert [f for f in os.listdir(tmp_path)] == ["model.npz"]              # no temporary left behind
+
+
+def test_scratch_weights_in_torch_give_the_same_outputs():
+    ours = mlp().double()
+    theirs = torch_mlp().double()
+    theirs.load_state_dict(to_torch_state(ours.state_dict()))
+    x = random_array((7, 6))
+    np.testing.assert_allclose(ours(tl.Tensor(x)).numpy(), theirs(torch.from_numpy(x)).detach().numpy(),
+                               rtol=1e-12, atol=1e-14)
+
+
+def test_torch_weights_in_scratch_give_the_same_outputs():
+    theirs = torch_mlp()
+    ours = mlp()
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    x = random_array((7, 6), dtype="float32")
+    np.testing.assert_allclose(ours(tl.Tensor(x)).numpy(), theirs(torch.from_numpy(x)).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_interrupted_save_leaves_the_original_intact(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    model = mlp()
+    model.save(path)
+    original = path.read_bytes()
+
+    def write_half_then_fail(file, **arrays):
+        file.write(b"PK\x03\x04 half an archive")
+        raise KeyboardInterrupt("simulated interruption in the middle of a save")
+    monkeypatch.setattr(np, "savez", write_half_then_fail)
+    with pytest.raises(KeyboardInterrupt):
+        mlp().save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == original
+    assert os.listdir(tmp_path) == ["model.npz"]
+    fresh = mlp().load(path)
+    np.testing.assert_array_equal(fresh[0].weight.numpy(), model[0].weight.numpy())
+
+
+def test_killed_writer_process_leaves_the_original_intact(tmp_path):
+    """A process killed (SIGKILL) in the middle of writing cannot corrupt the saved file: the target
+    still holds either the old archive or a complete new one (only a stray *.tmp may remain)."""
+    path = tmp_path / "big.npz"
+    save_arrays(path, {"a": np.zeros(3)})
+    original = path.read_bytes()
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(nn.__file__)))
+    script = (f"import sys, numpy as np; sys.path.insert(0, {repo!r});"
+              "from nn.serialization import save_arrays; big = {'a': np.ones(5_000_000)};"
+              f"[save_arrays({str(path)!r}, big) for _ in range(1000)]")
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 60
+        while not any(n.endswith(".tmp") for n in os.listdir(tmp_path)) and time.monotonic() < deadline:
+            time.sleep(0.002)
+        assert proc.poll() is None, "the writer ended before it could be interrupted"
+        proc.kill()
+    finally:
+        proc.wait()
+    content = load_arrays(path)["a"]
+    assert path.read_bytes() == original or (content.shape == (5_000_000,) and (content == 1).all())
+
+
+def test_truncated_file_is_refused(tmp_path):
+    path = tmp_path / "model.npz"
+    mlp().save(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(tl.DataError, match=r"model\.npz: truncated or corrupted"):
+        mlp().load(path)
+
+
+def test_tampered_bytes_fail_the_checksum(tmp_path):
+    path = tmp_path / "model.npz"
+    save_arrays(path, {"w": np.arange(1000.0)})
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(tl.DataError, match=r"model\.npz: truncated or corrupted"):
+        load_arrays(path)
+
+
+def test_pickled_object_arrays_are_never_loaded(tmp_path):
+    path = tmp_path / "evil.npz"
+    np.savez(path, **{"0.weight": np.array([{"payload": 1}], dtype=object)})
+    with pytest.raises(tl.DataError, match=r"evil\.npz: holds pickled \(object\) data"):
+        mlp().load(path)
+
+
+def test_files_of_other_formats_are_refused(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not weights")
+    with pytest.raises(tl.DataError, match=r"notes\.txt: not an \.npz archive"):
+        load_arrays(text)
+    npy = tmp_path / "single.npy"
+    np.save(npy, np.zeros(3))
+    with pytest.raises(tl.DataError, match=r"single\.npy: not an \.npz archive"):
+        load_arrays(npy)
+    other_zip = tmp_path / "other.npz"
+    with zipfile.ZipFile(other_zip, "w") as z:
+        z.writestr("readme.txt", "hello")
+    with pytest.raises(tl.DataError, match=r"other\.npz: member 'readme.txt' is not a \.npy array"):
+        load_arrays(other_zip)
+    with pytest.raises(tl.DataError, match=r"missing\.npz: no such file"):
+        load_arrays(tmp_path / "missing.npz")
+
+
+def test_keys_that_do_not_fit_are_refused_with_their_names(tmp_path):
+    path = tmp_path / "small.npz"
+    nn.Sequential(nn.Dense(6, 5)).save(path)
+    with pytest.raises(tl.DataError, match=r"missing keys \['2.weight', '2.bias', '4.weight', '4.bias'\]"):
+        mlp().load(path)
+    path2 = tmp_path / "wide.npz"
+    nn.Sequential(nn.Dense(6, 9), nn.ReLU(), nn.Dense(9, 4), nn.Sigmoid(), nn.Dense(4, 3)).save(path2)
+    with pytest.raises(tl.ShapeError, match=r"0.weight: model \(5, 6\), state_dict \(9, 6\)"):
+        mlp().load(path2)
+    state = mlp().state_dict()
+    state["5.weight"] = np.zeros(2)
+    save_arrays(tmp_path / "extra.npz", state)
+    with pytest.raises(tl.DataError, match=r"unexpected keys \['5.weight'\]"):
+        mlp().load(tmp_path / "extra.npz")
+
+
+def test_object_arrays_are_not_saved_and_json_metadata_round_trips(tmp_path):
+    with pytest.raises(TypeError, match="entry 'meta' is an object array"):
+        save_arrays(tmp_path / "x.npz", {"meta": np.array([None], dtype=object)})
+    assert not os.listdir(tmp_path)
+    meta = {"epoch": 3, "lr": 0.01, "history": [0.5, 0.25], "name": "mnist-mlp"}
+    save_arrays(tmp_path / "ckpt.npz", {"meta.json": encode_json(meta), "step": 7})
+    loaded = load_arrays(tmp_path / "ckpt.npz")
+    assert decode_json(loaded["meta.json"]) == meta and loaded["step"] == 7
