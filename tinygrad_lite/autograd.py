@@ -13,6 +13,8 @@ import heapq
 import itertools
 import weakref
 
+import numpy as np
+
 from .errors import ShapeError
 
 _grad_enabled = True
@@ -66,7 +68,16 @@ class Function:
     """
 
     def __call__(self, *inputs):
-        output = Tensor._wrap(self.forward(*[x.data for x in inputs]))
+        for x in inputs:
+            if not isinstance(x, Tensor):     # an ndarray's .data is a memoryview: never let it through
+                raise TypeError(f"{self.name}: every input must be a tinygrad_lite.Tensor, got "
+                                f"{type(x).__name__}; wrap arrays with tl.Tensor(...)")
+        arrays = [x.data for x in inputs]
+        try:
+            result = self.forward(*arrays)
+        except RuntimeWarning:          # warnings are errors (pytest, python -W error): see ieee()
+            result = ieee(self.forward, *arrays)
+        output = Tensor._wrap(result)
         if _grad_enabled:
             needs_grad = tuple([x.requires_grad for x in inputs])
             if True in needs_grad:
@@ -115,7 +126,7 @@ def backward(tensor, grad, retain_graph=None, create_graph=False):
     pending = {creator: grad}                # gradient of each queued function's output
     # The heap entries hold each queued function's output tensor, so ops whose backward reads
     # ``self.output()`` still find it after the function that consumed it has been released.
-    heap = [(-creator.generation, next(_tie_breaker), creator, tensor)]
+    heap = [(-getattr(creator, "generation", 0), next(_tie_breaker), creator, tensor)]   # released: see below
     with set_grad_enabled(create_graph):
         while heap:
             _, _, fn, output = heapq.heappop(heap)   # output: kept alive while fn runs
@@ -124,7 +135,10 @@ def backward(tensor, grad, retain_graph=None, create_graph=False):
                     "Trying to backward through the graph a second time: its saved arrays were "
                     "freed by the first backward(). Pass retain_graph=True to the first call.")
             grad_output = pending.pop(fn)
-            grads = fn.backward(grad_output)
+            try:
+                grads = fn.backward(grad_output)
+            except RuntimeWarning:
+                grads = ieee(fn.backward, grad_output)
             if not isinstance(grads, tuple):
                 grads = (grads,)
             if _hooks:
@@ -145,6 +159,14 @@ def backward(tensor, grad, retain_graph=None, create_graph=False):
                     heapq.heappush(heap, (-getattr(parent, "generation", 0), next(_tie_breaker), parent, x))
             if not retain_graph:
                 fn.release()
+
+
+def ieee(compute, *args):
+    """``compute(*args)`` with NumPy's floating-point warnings off, so overflow, 0/0 and log(0) give
+    inf and nan as IEEE 754 (and torch) say, instead of raising where warnings are errors. The ops
+    first run without this (it costs a few microseconds) and come here only when NumPy complained."""
+    with np.errstate(all="ignore"):
+        return compute(*args)
 
 
 def _deliver(fn, index, x, gx):
@@ -168,7 +190,12 @@ def _accumulate(leaf, gx):
     if _hooks:
         for hook in _hooks:
             hook.on_accumulate(leaf, gx)     # before the update: the hook still sees the old leaf.grad
-    leaf.grad = gx if leaf.grad is None else leaf.grad + gx
+    if leaf.grad is not None:
+        leaf.grad = leaf.grad + gx
+    elif _grad_enabled:                     # create_graph: the gradient keeps its graph
+        leaf.grad = gx
+    else:   # own copy: ops may hand one tensor (or a read-only broadcast view) to several inputs
+        leaf.grad = type(gx)._wrap(gx.data.copy())
 
 
 def sum_to(x, shape):

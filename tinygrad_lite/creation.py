@@ -49,6 +49,8 @@ def randn(*shape, dtype=None, device=None, requires_grad=False):
 
 def arange(start, stop=None, step=1, dtype=None, device=None):
     """Like torch.arange: integers give int64, floats give the default float dtype."""
+    if step == 0:
+        raise ValueError(f"arange: step must not be zero, got step={step!r}")
     values = np.arange(start, stop, step) if stop is not None else np.arange(start)
     if dtype is None and values.dtype.kind == "f":
         dtype = backend.get_default_dtype()

@@ -9,6 +9,9 @@ import numpy as np
 from . import autograd, backend
 
 
+NUMBER_KINDS = "biuf"     # bool, signed and unsigned integers, floats: the dtypes a Tensor holds
+
+
 class Tensor:
     __slots__ = ("data", "grad", "requires_grad", "_creator", "_generation", "name", "__weakref__")
     __array_ufunc__ = None      # numpy defers to Tensor's operators: np.float32(2) * t is a Tensor
@@ -20,14 +23,24 @@ class Tensor:
                                         (backend.device_of(data) if _is_array(data) else None))
         xp = backend.xp_for(device)
         if dtype is None and not _is_array(data):
-            probe = np.asarray(data)
-            if probe.dtype == object:
+            try:
+                probe = np.asarray(data)
+            except ValueError as exc:       # ragged nested lists
+                raise ValueError(f"Tensor: data must be a number or a rectangular (nested) list of "
+                                 f"numbers; {exc}") from None
+            if probe.dtype.kind not in NUMBER_KINDS:
                 raise TypeError(f"Tensor: data must be a number, a (nested) list of numbers or an "
-                                f"array, got {type(data).__name__}")
+                                f"array, got {type(data).__name__} (NumPy dtype {probe.dtype})")
             dtype = backend.get_default_dtype() if probe.dtype.kind == "f" else probe.dtype
         if not (_is_array(data) and backend.device_of(data) == device):
             data = backend.to_device(data, device)
-        self.data = xp.asarray(data, dtype=dtype)
+        try:
+            self.data = xp.asarray(data, dtype=dtype)
+        except RuntimeWarning:      # 1e39 as float32: inf, as in torch (see autograd.ieee)
+            self.data = autograd.ieee(xp.asarray, data, dtype)
+        if self.data.dtype.kind not in NUMBER_KINDS:
+            raise TypeError(f"Tensor: the dtype must be bool, an integer or a floating type, got "
+                            f"{self.data.dtype}")
         self.grad = None
         self.requires_grad = False
         self._creator = None
@@ -146,7 +159,7 @@ class Tensor:
         return self.astype(np.float64)
 
     def __repr__(self):
-        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(", precision=4)
+        body = _format_numbers(self.numpy())
         extras = []
         if self.device != "cpu":
             extras.append(f"device='{self.device}'")
@@ -201,6 +214,22 @@ class Tensor:
 
     def argmin(self, axis=None, keepdims=False):
         return Tensor._wrap(self.data.argmin(axis=axis, keepdims=keepdims))
+
+
+def _format_numbers(array):
+    """The numbers as torch prints them: ``1.`` when all are whole, else 4 decimals, or ``1.0000e-05``
+    style when they span more than three orders of magnitude."""
+    options = {}
+    nonzero = np.abs(array[np.isfinite(array) & (array != 0)]) if array.dtype.kind == "f" else array[:0]
+    if nonzero.size:
+        whole = bool((nonzero == np.ceil(nonzero)).all())
+        wide = nonzero.max() / nonzero.min() > 1000 or nonzero.max() > 1e8
+        if wide or (not whole and nonzero.min() < 1e-4):
+            width = max(len(f"{v:.4e}") for v in array.flat)
+            options["formatter"] = {"float_kind": lambda v: f"{v:.4e}".rjust(width)}
+        elif not whole:
+            options["floatmode"] = "fixed"
+    return np.array2string(array, separator=", ", prefix="tensor(", precision=4, **options)
 
 
 def _is_array(data):

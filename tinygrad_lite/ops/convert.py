@@ -3,6 +3,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import to_device as _move
+from ..errors import ShapeError
 from ..tensor import Tensor, as_tensor
 
 
@@ -31,4 +32,7 @@ def to_device(x, device):
 def compare(a, b, how):
     """Elementwise comparison (``how`` is a NumPy ufunc name such as 'less'); never differentiable."""
     b = as_tensor(b, like=a)
-    return Tensor._wrap(getattr(a.xp, how)(a.data, b.data))
+    try:
+        return Tensor._wrap(getattr(a.xp, how)(a.data, b.data))
+    except ValueError:
+        raise ShapeError(f"{how}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None

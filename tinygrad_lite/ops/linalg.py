@@ -16,10 +16,10 @@ class MatMul(Function):
         a, b = self.inputs
         a2 = a.reshape(1, -1) if a.ndim == 1 else a
         b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+        if b.ndim == 1:             # first: for vector @ vector gy is 0-d, and unsqueeze(-2) needs an axis
+            gy = gy.unsqueeze(-1)
         if a.ndim == 1:
             gy = gy.unsqueeze(-2)
-        if b.ndim == 1:
-            gy = gy.unsqueeze(-1)
         ga = gb = None
         if self.needs_grad[0]:
             ga = gy @ b2.swapaxes(-1, -2)

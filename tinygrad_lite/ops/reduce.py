@@ -16,12 +16,24 @@ def _axes(axis, ndim, op):
     """Normalise ``axis`` to a sorted tuple of non-negative axes, or raise naming the op."""
     if axis is None:
         return tuple(range(ndim))
+    if not isinstance(axis, (int, tuple, list)) or isinstance(axis, bool):
+        raise TypeError(f"{op}: axis must be None, an int or a tuple of ints, got {axis!r}")
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     for a in axes:
         if not isinstance(a, int) or not -ndim <= a < builtins.max(ndim, 1):
             raise ShapeError(f"{op}: axis must be an int in [{-ndim}, {ndim}) for a {ndim}-d tensor, "
                              f"got {axis!r}")
-    return tuple(sorted(a % builtins.max(ndim, 1) for a in axes))
+    normalised = tuple(sorted(a % builtins.max(ndim, 1) for a in axes))
+    if len(set(normalised)) != len(normalised):
+        raise ShapeError(f"{op}: axis {axis!r} names the same axis twice")
+    return normalised if ndim else ()     # a 0-d tensor takes axis 0 or -1 and stays as it is (torch)
+
+
+def _nonempty(x, axes, op):
+    """Raise a ShapeError when ``op`` (a max, min or softmax) would reduce over an axis of size 0."""
+    if 0 in [x.shape[a] for a in axes if a < x.ndim]:
+        raise ShapeError(f"{op}: cannot reduce over an empty axis (axis {axes} of a tensor of shape "
+                         f"{x.shape}); the result has no identity")
 
 
 def _expand(gy, x_shape, axes, keepdims):
@@ -41,7 +53,11 @@ class Sum(Function):
 
 class Mean(Sum):
     """y = mean of x over axes (n elements);  dx = gy / n broadcast back"""
-    def forward(self, x): return x.mean(axis=self.axes, keepdims=self.keepdims)
+    def forward(self, x):
+        if x.size == 0:     # the mean of nothing is 0/0 = nan, as in torch (NumPy would warn)
+            shape = x.sum(axis=self.axes, keepdims=self.keepdims).shape
+            return xp_of(x).full(shape, float("nan"), dtype=x.dtype if x.dtype.kind == "f" else "float64")
+        return x.mean(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, gy):
         x_shape = self.inputs[0].shape
@@ -130,28 +146,40 @@ def mean(x, axis=None, keepdims=False):
 
 
 def max(x, axis=None, keepdims=False):  # noqa: A001
-    return Max(_axes(axis, x.ndim, "max"), keepdims, isinstance(axis, int))(x)
+    axes = _axes(axis, x.ndim, "max")
+    _nonempty(x, axes, "max")
+    return Max(axes, keepdims, isinstance(axis, int) and x.ndim > 0)(x)
 
 
 def min(x, axis=None, keepdims=False):  # noqa: A001
-    return Min(_axes(axis, x.ndim, "min"), keepdims, isinstance(axis, int))(x)
+    axes = _axes(axis, x.ndim, "min")
+    _nonempty(x, axes, "min")
+    return Min(axes, keepdims, isinstance(axis, int) and x.ndim > 0)(x)
 
 
 def var(x, axis=None, keepdims=False, ddof=0):
     """Variance, mean((x - mean(x))^2) * n / (n - ddof); NumPy's default ddof=0 (torch's is 1)."""
     axes = _axes(axis, x.ndim, "var")
     n = math.prod(x.shape[a] for a in axes)
+    if n - ddof <= 0:
+        raise ValueError(f"var: ddof must be smaller than the number of reduced elements ({n}), got ddof={ddof}")
     centred = x - x.mean(axis=axes, keepdims=True)
     return (centred * centred).sum(axis=axes, keepdims=keepdims) * (1.0 / (n - ddof))
 
 
 def logsumexp(x, axis=None, keepdims=False):
-    return LogSumExp(_axes(axis, x.ndim, "logsumexp"), keepdims)(x)
+    axes = _axes(axis, x.ndim, "logsumexp")
+    _nonempty(x, axes, "logsumexp")
+    return LogSumExp(axes, keepdims)(x)
 
 
 def softmax(x, axis=-1):
-    return Softmax(_axes(axis, x.ndim, "softmax"))(x)
+    axes = _axes(axis, x.ndim, "softmax")
+    _nonempty(x, axes, "softmax")
+    return Softmax(axes)(x)
 
 
 def log_softmax(x, axis=-1):
-    return LogSoftmax(_axes(axis, x.ndim, "log_softmax"))(x)
+    axes = _axes(axis, x.ndim, "log_softmax")
+    _nonempty(x, axes, "log_softmax")
+    return LogSoftmax(axes)(x)

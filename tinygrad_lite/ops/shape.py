@@ -7,6 +7,30 @@ from ..errors import ShapeError
 from ..tensor import Tensor
 
 
+def check_axis(axis, ndim, op, name="axis", new_axis=False):
+    """``axis`` in [-ndim, ndim) as a non-negative int (a 0-d tensor takes 0 and -1, as in torch;
+    ``new_axis``: a position for an inserted axis, in [-ndim - 1, ndim]), or a TypeError /
+    ShapeError naming the op, the valid range and the value given."""
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{op}: {name} must be an int, got {axis!r}")
+    size = ndim + 1 if new_axis else max(ndim, 1)
+    if not -size <= axis < size:
+        raise ShapeError(f"{op}: {name} must be an int in [{-size}, {size}) for a {ndim}-d tensor, got {axis}")
+    return int(axis) % size
+
+
+def _tensor_list(tensors, op):
+    """The non-empty sequence of Tensors ``tensors`` as a list, or a TypeError / ValueError saying why not."""
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{op}: tensors must be a list or tuple of Tensors, got {type(tensors).__name__}")
+    if not tensors:
+        raise ValueError(f"{op}: tensors must be a non-empty sequence, got an empty one")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: tensors[{i}] must be a Tensor, got {type(t).__name__}")
+    return list(tensors)
+
+
 def _shape_arg(shape):
     """Accept ``reshape(2, 3)`` and ``reshape((2, 3))`` alike."""
     return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
@@ -122,11 +146,12 @@ def reshape(x, *shape):
 
 
 def transpose(x, *axes):
-    """No axes: reverse them. A full permutation (NumPy) or two axes to swap (torch) otherwise."""
+    """No axes: reverse them (NumPy). Two axes: swap them (torch's ``transpose(dim0, dim1)``, so
+    ``x.transpose(0, 1)`` swaps a matrix's axes as a torch user expects). More: a full permutation."""
     axes = _shape_arg(axes)
     if not axes:
         axes = tuple(reversed(range(x.ndim)))
-    elif len(axes) == 2 and x.ndim != 2:
+    elif len(axes) == 2:
         return swapaxes(x, *axes)
     return permute(x, axes)
 
@@ -134,12 +159,16 @@ def transpose(x, *axes):
 def permute(x, *axes):
     """Reorder the axes: ``y.shape[i] == x.shape[axes[i]]``."""
     axes = _shape_arg(axes)
-    if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
+    if (not all(isinstance(a, (int, np.integer)) and -x.ndim <= a < x.ndim for a in axes)
+            or sorted(a % x.ndim for a in axes) != list(range(x.ndim))):
         raise ShapeError(f"permute: axes must be a permutation of {tuple(range(x.ndim))}, got {axes}")
     return Transpose(tuple(a % x.ndim for a in axes))(x)
 
 
 def swapaxes(x, axis1, axis2):
+    if x.ndim == 0:
+        raise ShapeError(f"swapaxes: a 0-d tensor has no axes to swap, got axes {axis1} and {axis2}")
+    axis1, axis2 = check_axis(axis1, x.ndim, "swapaxes", "axis1"), check_axis(axis2, x.ndim, "swapaxes", "axis2")
     axes = list(range(x.ndim))
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
     return Transpose(tuple(axes))(x)
@@ -148,7 +177,9 @@ def swapaxes(x, axis1, axis2):
 def squeeze(x, axis=None):
     if axis is None:
         return reshape(x, tuple(n for n in x.shape if n != 1))
-    axes = {a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis)}
+    axes = {check_axis(a, x.ndim, "squeeze") for a in ((axis,) if isinstance(axis, int) else axis)}
+    if x.ndim == 0:
+        return x
     for a in axes:
         if x.shape[a] != 1:
             raise ShapeError(f"squeeze: axis {a} has size {x.shape[a]}, not 1 (shape {x.shape})")
@@ -156,13 +187,15 @@ def squeeze(x, axis=None):
 
 
 def unsqueeze(x, axis):
-    axis = axis % (x.ndim + 1)
+    axis = check_axis(axis, x.ndim, "unsqueeze", new_axis=True)
     return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
 
 
 def flatten(x, start_dim=0, end_dim=-1):
     """Merge axes start_dim..end_dim into one (torch's names)."""
-    start, end = start_dim % max(x.ndim, 1), end_dim % max(x.ndim, 1)
+    start, end = check_axis(start_dim, x.ndim, "flatten", "start_dim"), check_axis(end_dim, x.ndim, "flatten", "end_dim")
+    if start > end:
+        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a {x.ndim}-d tensor")
     merged = int(np.prod(x.shape[start:end + 1]))
     return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1:])
 
@@ -182,20 +215,20 @@ def getitem(x, index):
 
 
 def concatenate(tensors, axis=0):
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("concatenate: tensors must be a non-empty sequence, got an empty one")
+    tensors = _tensor_list(tensors, "concatenate")
+    if tensors[0].ndim == 0:
+        raise ShapeError("concatenate: 0-d tensors cannot be concatenated; use stack")
+    axis = check_axis(axis, tensors[0].ndim, "concatenate")
     try:
-        return Concatenate(axis % tensors[0].ndim)(*tensors)
+        return Concatenate(axis)(*tensors)
     except ValueError:
         raise ShapeError(f"concatenate: shapes {[t.shape for t in tensors]} do not match except "
                          f"along axis {axis}") from None
 
 
 def stack(tensors, axis=0):
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("stack: tensors must be a non-empty sequence, got an empty one")
+    tensors = _tensor_list(tensors, "stack")
+    axis = check_axis(axis, tensors[0].ndim, "stack", new_axis=True)
     shapes = {t.shape for t in tensors}
     if len(shapes) != 1:
         raise ShapeError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")
@@ -204,11 +237,16 @@ def stack(tensors, axis=0):
 
 def pad(x, pad_width, value=0.0):
     """Constant padding, ``pad_width`` as in ``numpy.pad``: an int, (before, after) or one pair per axis."""
-    width = np.asarray(pad_width, dtype=np.int64)
+    width = np.asarray(pad_width)
+    if width.dtype.kind not in "iu":
+        raise TypeError(f"pad: pad_width must be an int, a (before, after) pair of ints or one pair "
+                        f"per axis, got {pad_width!r}")
     if (width < 0).any():
         raise ValueError(f"pad: pad_width must be non-negative, got {pad_width!r}")
     try:
         width = np.broadcast_to(width, (x.ndim, 2))
     except ValueError:
         raise ShapeError(f"pad: pad_width {pad_width!r} does not fit a {x.ndim}-d tensor") from None
+    if x.ndim == 0:
+        return x                            # nothing to pad around a single number
     return Pad(tuple(map(tuple, width.tolist())), value)(x)
