@@ -1,0 +1,188 @@
+"""The ``tinygrad-lite`` command (also ``python -m experiments``).
+
+    tinygrad-lite list                          every run, the document it replays, its expected time
+    tinygrad-lite run A-sigmoid                 train one run (or several, or a group: all-A .. all-D, all)
+    tinygrad-lite run all-B --epochs 1 --subset 2000 --device cuda --no-torch
+    tinygrad-lite run A-sigmoid --resume        continue after Ctrl-C, to the same final weights
+    tinygrad-lite report [--out runs]           one summary table per document over finished runs
+    tinygrad-lite parity NAME                   scratch vs torch, step by step, on one run
+    tinygrad-lite bench                         speed and memory against torch
+
+Mistakes (an unknown name, a bad value, missing data, ``--device cuda`` without a GPU) print one line
+on stderr and exit with status 2; set TINYGRAD_LITE_DEBUG=1 for the traceback. A run stopped by
+Ctrl-C or SIGTERM saves a checkpoint, says how to resume, and exits with status 130.
+
+Data: TINYGRAD_LITE_DATA (or --data) names a folder holding mnist/ and fashion-mnist/; without it the
+user cache and the public mirrors are tried, and then the bundled sample is used, saying so.
+TINYGRAD_LITE_OFFLINE=1 never downloads; TINYGRAD_LITE_NO_SAMPLE=1 makes missing data an error.
+"""
+import argparse
+import os
+import shlex
+import sys
+
+from tinygrad_lite.errors import TinygradLiteError
+
+EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line on stderr (no usage block) and exit status 2."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _int_at_least(low):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
+        return value
+    parse.__name__ = f"int >= {low}"
+    return parse
+
+
+def build_parser():
+    parser = _Parser(prog="tinygrad-lite", description="Replay the coursework runs with tinygrad_lite.",
+                     epilog="Data: TINYGRAD_LITE_DATA=<folder with mnist/ and fashion-mnist/>; "
+                            "TINYGRAD_LITE_OFFLINE=1 never downloads; TINYGRAD_LITE_NO_SAMPLE=1 turns the "
+                            "bundled-sample fallback off.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    commands.add_parser("list", help="every run, the document it replays, its expected time")
+
+    run = commands.add_parser("run", help="train runs and write metrics.json + REPORT.md for each")
+    run.add_argument("names", nargs="+", metavar="NAME", help="run names or groups (all-A .. all-D, all)")
+    run.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to train (default cpu)")
+    run.add_argument("--epochs", type=_int_at_least(1), help="train this many epochs instead of the document's")
+    run.add_argument("--subset", type=_int_at_least(1),
+                     help="train on N images (validation and test cut to N too), for a quick look")
+    run.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of weights, split and order (0)")
+    run.add_argument("--out", default="runs", help="output folder (default runs/)")
+    run.add_argument("--no-torch", action="store_true", help="skip the torch reference column")
+    run.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    run.add_argument("--sync-every", type=_int_at_least(1), default=50,
+                     help="read the loss from the device every N steps (default 50)")
+    run.add_argument("--grad-plots", action="store_true", help="record and plot gradient norms per layer")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--no-report", action="store_true", help="write metrics.json only (no REPORT.md, PNGs)")
+    run.add_argument("--data", metavar="DIR", help="data folder (default: $TINYGRAD_LITE_DATA, the cache)")
+
+    report = commands.add_parser("report", help="summary tables of the finished runs")
+    report.add_argument("--out", default="runs", help="the folder holding the runs (default runs/)")
+
+    parity = commands.add_parser("parity", help="compare the scratch and torch models step by step")
+    try:
+        from . import parity as parity_module
+    except ImportError:
+        parity_module = None
+    if parity_module is not None:
+        parity_module.add_arguments(parity)
+    else:
+        parity.add_argument("rest", nargs=argparse.REMAINDER)
+
+    bench = commands.add_parser("bench", help="speed and memory against torch (benchmarks package)")
+    bench.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the benchmarks")
+    return parser
+
+
+def cmd_list(args):
+    from .registry import GROUPS, RUNS
+    width = max(len(name) for name in RUNS)
+    document = None
+    for name, config in RUNS.items():
+        if config.document != document:
+            document = config.document
+            print(f"\n{document}")
+        print(f"  {name:<{width}}  {_minutes(config.minutes_cpu):>8}  {config.title}")
+    print("\ngroups:")
+    for group, names in GROUPS.items():
+        print(f"  {group:<{width}}  {_minutes(sum(RUNS[n].minutes_cpu for n in names)):>8}  "
+              f"{len(names)} runs")
+    print("\nexpected times: full data, 2-core CPU, without the torch column (which roughly doubles them)")
+    return 0
+
+
+def _minutes(minutes):
+    return f"~{minutes:.0f} min" if minutes < 90 else f"~{minutes / 60:.1f} h"
+
+
+def cmd_run(args, argv):
+    from tinygrad_lite import backend
+
+    from .registry import resolve
+    from .runner import RunOptions, run
+    from .train import TrainingInterrupted
+    configs = resolve(args.names)
+    backend.resolve_device(args.device)           # --device cuda without a GPU: one line, before any work
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise TinygradLiteError(f"--out {args.out!r} exists and is not a folder")
+    if args.data is not None and not os.path.isdir(args.data):
+        raise TinygradLiteError(f"--data {args.data!r} is not a folder")
+    options = RunOptions(device=args.device, epochs=args.epochs, subset=args.subset, seed=args.seed,
+                         out=args.out, torch=not args.no_torch, resume=args.resume,
+                         sync_every=args.sync_every, grad_plots=args.grad_plots,
+                         progress=not args.no_progress, report=not args.no_report, root=args.data)
+    for config in configs:
+        try:
+            run(config, options)
+        except TrainingInterrupted as exc:
+            again = list(argv) + ([] if args.resume else ["--resume"])
+            print(f"{exc}\nTo continue where it stopped: tinygrad-lite {shlex.join(again)}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+    return 0
+
+
+def cmd_report(args):
+    from .report import write_summary
+    print(write_summary(args.out), end="")
+    return 0
+
+
+def cmd_parity(args):
+    from . import parity
+    return parity.run(args) or 0
+
+
+def cmd_bench(args):
+    try:
+        from benchmarks.__main__ import main as bench_main
+    except ImportError:
+        raise TinygradLiteError("the benchmarks package is not available in this installation") from None
+    rest = [a for a in args.rest if a != "--"]
+    return bench_main(rest) or 0
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "list":
+            return cmd_list(args)
+        if args.command == "run":
+            return cmd_run(args, argv)
+        if args.command == "report":
+            return cmd_report(args)
+        if args.command == "parity":
+            return cmd_parity(args)
+        return cmd_bench(args)
+    except KeyboardInterrupt:
+        print("tinygrad-lite: aborted (no checkpoint saved for the step in progress)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (TinygradLiteError, ValueError, OSError) as exc:
+        if os.environ.get("TINYGRAD_LITE_DEBUG"):
+            raise
+        from .train import NonFiniteLossError
+        status = EXIT_FAILED if isinstance(exc, NonFiniteLossError) else EXIT_USAGE
+        message = " ".join(str(exc).split("\n")[0].split()) or type(exc).__name__
+        print(f"tinygrad-lite: error: {message}", file=sys.stderr)
+        return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""A run's data, ready to train on: load, split (training set only), normalise, subset, reshape.
+
+    data = prepare(config, seed=0, subset=None)
+    data.x_train, data.y_train, data.x_val, data.y_val, data.x_test, data.y_test   # NumPy arrays
+
+Order of the steps, so that nothing about the validation or test set leaks into training:
+1. load the full set (``tinygrad_lite.datasets``); when it cannot be found or fetched, fall back to
+   the bundled sample and say so (``data.used_sample``, a note on stderr);
+2. split the 60,000 training images by ``config.split`` (the test set is never split);
+3. ``subset``: keep N training images, a seeded stratified draw (the validation and test sets are
+   cut to at most N images too, so a quick look stays quick; stated in ``data.notes``);
+4. normalise by ``config.normalisation``; the z-score uses the training split's mean and std only;
+5. reshape to (N, 784) for an MLP, (N, 1, 28, 28) for a CNN (the first layer decides);
+6. ``features_from`` runs: pass every split through the trained backbone's layers up to and
+   including ``flatten`` (batched, in eval mode, under ``no_grad``) and train on those features.
+
+Environment: ``TINYGRAD_LITE_NO_SAMPLE=1`` turns the sample fallback off (missing data is then an
+error), ``TINYGRAD_LITE_OFFLINE=1`` never downloads.
+"""
+import os
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import tinygrad_lite as tl
+from tinygrad_lite import datasets
+from tinygrad_lite.backend import as_numpy
+from tinygrad_lite.errors import DataError
+
+ENV_NO_SAMPLE = "TINYGRAD_LITE_NO_SAMPLE"
+ENV_OFFLINE = "TINYGRAD_LITE_OFFLINE"
+FULL_TRAIN_SIZE = 60000
+FEATURE_BATCH = 500
+
+
+@dataclass
+class RunData:
+    """The arrays a run trains and is evaluated on, and how they were made."""
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list
+    used_sample: bool = False
+    notes: list = field(default_factory=list)    # every data decision, for the report
+
+    @property
+    def input_shape(self):
+        """The shape of one input, without the batch axis: (784,), (1, 28, 28) or (features,)."""
+        return tuple(self.x_train.shape[1:])
+
+
+def _flag(name):
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
+_loaded = {}     # (dataset, root, environment) -> what load returned, so a process reads a set once
+
+
+def load(dataset, root=None):
+    """``((x_train, y_train), (x_test, y_test)), used_sample``; the sample only when the full set is missing.
+
+    Raises ``DataError`` when the full set is missing and the fallback is off (``TINYGRAD_LITE_NO_SAMPLE``).
+    The arrays are shared between calls: treat them as read-only.
+    """
+    key = (dataset, None if root is None else str(root), os.environ.get(datasets.sources.ENV_DATA),
+           _flag(ENV_NO_SAMPLE), _flag(ENV_OFFLINE))
+    if key not in _loaded:
+        _loaded[key] = _load(dataset, root)
+    return _loaded[key]
+
+
+def _load(dataset, root):
+    try:
+        return datasets.load_dataset(dataset, root, download=not _flag(ENV_OFFLINE)), False
+    except DataError as exc:
+        if _flag(ENV_NO_SAMPLE):
+            raise DataError(f"{str(exc).splitlines()[0]} (searched ${datasets.sources.ENV_DATA}, the user "
+                            f"cache{'' if _flag(ENV_OFFLINE) else ' and the mirrors'}; the sample "
+                            f"fallback is off because {ENV_NO_SAMPLE} is set)") from exc
+    data = datasets.load_sample(dataset)
+    print(f"NOTE: the full {dataset} data set could not be found or downloaded, so this run uses the "
+          f"small bundled SAMPLE ({len(data[0][0])} training and {len(data[1][0])} test images). Its numbers are NOT "
+          f"comparable with the document's. Set TINYGRAD_LITE_DATA to a folder holding {dataset}/ "
+          f"for the real thing.", file=sys.stderr)
+    return data, True
+
+
+def split(config, x, y, seed, notes):
+    """The config's split of the training set, scaled down in proportion on the sample."""
+    kind, amount = config.split
+    if kind == "first_last":
+        n_val = amount
+        if len(x) != FULL_TRAIN_SIZE:
+            n_val = max(1, round(amount * len(x) / FULL_TRAIN_SIZE))
+            notes.append(f"split: last {n_val} of {len(x)} training images validate "
+                         f"({amount} of {FULL_TRAIN_SIZE} scaled to this data)")
+        return datasets.split_first_last(x, y, n_val)
+    if kind == "random":
+        return datasets.split_random(x, y, amount, seed)
+    if kind == "stratified":
+        return datasets.split_stratified(x, y, amount, seed)
+    raise ValueError(f"config {config.name}: split must be ('first_last', n), ('random', fraction) or "
+                     f"('stratified', fraction), got {config.split!r}")
+
+
+def _subset(x, y, n, seed):
+    """A seeded, class-stratified draw of ``n`` rows (all rows when ``n >= len(x)``), in original order."""
+    if n >= len(x):
+        return x, y
+    rows = datasets.stratified_indices(y, n, np.random.default_rng(seed))
+    return x[rows], y[rows]
+
+
+def prepare(config, seed=0, subset=None, root=None, backbone=None):
+    """The ``RunData`` of ``config``. ``backbone``: the trained model of ``config.features_from``."""
+    if subset is not None and (isinstance(subset, bool) or not isinstance(subset, int) or subset < 1):
+        raise ValueError(f"subset must be a positive int (the number of training images), got {subset!r}")
+    notes = []
+    ((x_all, y_all), (x_test, y_test)), used_sample = load(config.dataset, root)
+    (x_train, y_train), (x_val, y_val) = split(config, x_all, y_all, seed, notes)
+    if subset is not None:
+        x_train, y_train = _subset(x_train, y_train, subset, seed)
+        x_val, y_val = _subset(x_val, y_val, subset, seed + 1)
+        x_test, y_test = _subset(x_test, y_test, subset, seed + 2)
+        notes.append(f"--subset {subset}: {len(x_train)} training, {len(x_val)} validation and "
+                     f"{len(x_test)} test images (seeded, class-stratified draws)")
+    x_train, x_val, x_test = normalise(config, x_train, x_val, x_test, notes)
+    shape = (1, 28, 28) if _first_layer(config) == "conv" or config.features_from else (784,)
+    x_train, x_val, x_test = (x.reshape((len(x),) + shape) for x in (x_train, x_val, x_test))
+    data = RunData(x_train, y_train.astype(np.int64), x_val, y_val.astype(np.int64), x_test,
+                   y_test.astype(np.int64), datasets.CLASS_NAMES[config.dataset], used_sample, notes)
+    if config.features_from:
+        data = to_features(data, backbone, config.features_from)
+    return data
+
+
+def normalise(config, x_train, x_val, x_test, notes):
+    mode = config.normalisation
+    mean = std = None
+    if mode == "zscore":
+        mean, std = datasets.fit_zscore(x_train)
+        notes.append(f"z-score with the training split's mean {mean:.4f} and std {std:.4f} (of x/255)")
+    return tuple(datasets.normalize(x, mode, mean, std) for x in (x_train, x_val, x_test))
+
+
+def _first_layer(config):
+    kinds = [spec[0] for spec in config.layers if spec[0] not in ("flatten",)]
+    return kinds[0] if kinds else ""
+
+
+def feature_extractor(backbone_model, backbone_layers):
+    """The backbone's modules up to and including its ``flatten`` layer, as a function of a Tensor."""
+    kinds = [spec[0] for spec in backbone_layers]
+    if "flatten" not in kinds:
+        raise ValueError("features_from needs a backbone with a ('flatten',) layer; it has none")
+    modules = list(backbone_model)[:kinds.index("flatten") + 1]
+
+    def extract(x):
+        for module in modules:
+            x = module(x)
+        return x
+    return extract
+
+
+def to_features(data, backbone, backbone_name):
+    """``data`` with every split replaced by the backbone's flattened features (float32)."""
+    if backbone is None:
+        raise ValueError(f"this run trains on the features of {backbone_name}; pass its trained model "
+                         f"(and layer specs) as backbone=(model, layers)")
+    model, layers = backbone
+    extract = feature_extractor(model, layers)
+    device = next(iter(model.parameters())).device
+    model.eval()
+    out = []
+    with tl.no_grad():
+        for x in (data.x_train, data.x_val, data.x_test):
+            parts = [as_numpy(extract(tl.Tensor(x[i:i + FEATURE_BATCH], device=device)).data)
+                     for i in range(0, len(x), FEATURE_BATCH)]
+            out.append(np.concatenate(parts).astype(np.float32, copy=False))
+    notes = data.notes + [f"inputs: the {out[0].shape[1]} flattened features of {backbone_name}'s "
+                          f"trained backbone"]
+    return RunData(out[0], data.y_train, out[1], data.y_val, out[2], data.y_test, data.class_names,
+                   data.used_sample, notes)

@@ -1,0 +1,177 @@
+"""One replay from start to finish: data, training, the torch column, ``metrics.json``, ``REPORT.md``.
+
+    run_dir = run(config, RunOptions(device="cpu", subset=300, epochs=1, torch=False))
+
+Each run writes to ``<out>/<run name>/``: ``metrics.json`` (schema below), then ``REPORT.md`` and the
+PNGs (``experiments.report.write_run_report``), beside the checkpoints ``train`` keeps there.
+
+metrics.json: {"run", "document", "title", "config", "choices", "device", "versions", "seed",
+"subset", "used_sample", "wall_time_s", "history": {"iteration_loss": [[it, loss], ...], "epochs":
+[{"epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"}, ...]},
+"final": {"epoch_used", "train_loss", ..., "test_acc"}, "predictions": {split: {"y_true", "y_pred"}},
+"class_names", "first_layer_filters", "torch", "reported", "notes"}. Accuracies are fractions.
+"""
+import json
+import os
+import platform
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import nn
+import tinygrad_lite as tl
+from nn.serialization import decode_json, load_arrays
+from tinygrad_lite.errors import DataError
+
+from . import data as run_data
+from .registry import RUNS
+from .train import LAST, fingerprint, load_trained, train
+
+
+@dataclass
+class RunOptions:
+    device: str = "cpu"
+    epochs: int = None        # overrides every config's epochs (and its backbone's)
+    subset: int = None
+    seed: int = 0
+    out: str = "runs"
+    torch: bool = True        # train the torch reference too (the report's torch column)
+    resume: bool = False
+    sync_every: int = 50
+    grad_plots: bool = False
+    progress: bool = True
+    report: bool = True       # write REPORT.md and the PNGs (experiments.report)
+    root: str = None          # data folder (else TINYGRAD_LITE_DATA, the cache, the mirrors, the sample)
+    step_hook: object = None  # passed to train (tests)
+
+
+def versions():
+    from importlib import metadata
+    try:
+        torch_version = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        torch_version = None
+    return {"python": platform.python_version(), "numpy": np.__version__,
+            "tinygrad_lite": tl.__version__, "torch": torch_version}
+
+
+def first_layer_filters(model):
+    """The first Conv2d's weights (C_out, C_in, kh, kw) as nested lists, or None for an MLP."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            return module.weight.numpy().astype(float).tolist()
+    return None
+
+
+def write_json(path, payload):
+    """Write ``payload`` as JSON to ``path`` atomically (a temporary file, then os.replace)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(payload, f, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def effective_config(config, options):
+    return config.with_overrides(epochs=options.epochs)
+
+
+def already_finished(config, options):
+    """True when ``--resume`` finds this run finished with the same settings (metrics.json written)."""
+    run_dir = Path(options.out) / config.name
+    if not ((run_dir / "metrics.json").is_file() and (run_dir / LAST).is_file()):
+        return False
+    try:
+        meta = decode_json(load_arrays(run_dir / LAST)["meta"])
+    except (DataError, KeyError, ValueError):
+        return False
+    _, used_sample = run_data.load(config.dataset, options.root)
+    return (meta.get("state", {}).get("finished")
+            and meta.get("fingerprint") == fingerprint(config, options.seed, options.subset, used_sample))
+
+
+def backbone_for(config, options):
+    """(trained backbone model, its layer specs) for a ``features_from`` run; trains it first if needed."""
+    backbone = effective_config(RUNS[config.features_from], options)
+    backbone_dir = Path(options.out) / backbone.name
+    backbone_data = run_data.prepare(backbone, options.seed, options.subset, options.root)
+    expected = fingerprint(backbone, options.seed, options.subset, backbone_data.used_sample)
+    model = load_trained(backbone, backbone_data.input_shape, backbone_dir, expected, options.device)
+    if model is None:
+        print(f"{config.name} trains on the features of {backbone.name}, which has not been trained with "
+              f"these settings in {options.out}: training it first", file=sys.stderr)
+        run(RUNS[config.features_from], options)
+        model = load_trained(backbone, backbone_data.input_shape, backbone_dir, expected, options.device)
+    return model, backbone.layers
+
+
+def torch_column(config, data, options):
+    """The torch reference's results on the same data, or None (saying why) when it cannot run."""
+    try:
+        from .torch_reference import train_torch
+        from .torch_reference import import_torch
+        import_torch()
+    except ImportError as exc:
+        print(f"{config.name}: no torch column ({str(exc).splitlines()[0]})", file=sys.stderr)
+        return None
+    print(f"{config.name}: training the torch reference on the same split", file=sys.stderr)
+    return train_torch(config, data, options.seed, options.device)
+
+
+def run(config, options):
+    """Train ``config`` with ``options``; write metrics.json and REPORT.md; return the run folder."""
+    config = effective_config(config, options)
+    device = tl.backend.resolve_device(options.device)
+    run_dir = Path(options.out) / config.name
+    if options.resume and already_finished(config, options):
+        print(f"{config.name}: already finished with these settings in {run_dir}; nothing to resume")
+        return run_dir
+    backbone = backbone_for(config, options) if config.features_from else None
+    data = run_data.prepare(config, options.seed, options.subset, options.root, backbone)
+    if data.used_sample:
+        print(f"{config.name}: trained on the bundled SAMPLE, not the full {config.dataset}", file=sys.stderr)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    recorder = None
+    if options.grad_plots:
+        from .gradient_flow import GradientFlowRecorder
+        recorder = GradientFlowRecorder()
+    result = train(config, data, device=device, seed=options.seed, run_dir=run_dir, resume=options.resume,
+                   sync_every=options.sync_every, progress=options.progress, subset=options.subset,
+                   grad_recorder=recorder, step_hook=options.step_hook)
+    if recorder is not None and recorder.records:
+        recorder.save(run_dir)
+    torch_block = torch_column(config, data, options) if options.torch else None
+    metrics = {
+        "run": config.name, "document": config.document, "title": config.title,
+        "config": config.to_dict(), "choices": list(config.choices), "device": device,
+        "versions": versions(), "seed": options.seed, "subset": options.subset,
+        "used_sample": data.used_sample, "wall_time_s": result.wall_time_s,
+        "history": result.history, "final": result.final, "predictions": result.predictions,
+        "class_names": list(data.class_names), "first_layer_filters": first_layer_filters(result.model),
+        "torch": torch_block, "reported": dict(config.reported), "notes": data.notes + result.notes,
+    }
+    write_json(run_dir / "metrics.json", metrics)
+    if options.report:
+        write_report(run_dir)
+    final = result.final
+    print(f"{config.name}: done in {result.wall_time_s:.1f} s; epoch {final['epoch_used']}: train acc "
+          f"{final['train_acc']:.4f}, val acc {final['val_acc']:.4f}, test acc {final['test_acc']:.4f} "
+          f"-> {run_dir}")
+    return run_dir
+
+
+def write_report(run_dir):
+    try:
+        from .report import write_run_report
+    except ImportError as exc:
+        print(f"REPORT.md not written: {exc}", file=sys.stderr)
+        return None
+    return write_run_report(run_dir)

@@ -1,0 +1,113 @@
+"""The ``tinygrad-lite`` command: the list, one-line errors with exit status 2, the sample fallback."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tinygrad_lite as tl
+from experiments import cli, registry
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tinygrad_lite(argv, capsys):
+    """Run the command in this process: (exit status, stdout, stderr)."""
+    try:
+        status = cli.main(argv)
+    except SystemExit as exc:          # argparse's own exits (--help, usage errors)
+        status = exc.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_one_line_error(status, err, *needles):
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err and lines[0].startswith("tinygrad-lite")
+    for needle in needles:
+        assert needle in lines[0]
+
+
+@pytest.fixture
+def no_data(tmp_path, monkeypatch):
+    """No full data anywhere: an empty data folder and cache, no downloads."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("TINYGRAD_LITE_DATA", str(empty))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(empty))
+    monkeypatch.setenv("TINYGRAD_LITE_OFFLINE", "1")
+    return empty
+
+
+def test_list_names_every_run_its_document_and_time(capsys):
+    status, out, _ = tinygrad_lite(["list"], capsys)
+    assert status == 0
+    for name, config in registry.RUNS.items():
+        line = next(l for l in out.splitlines() if l.split()[:1] == [name])
+        assert "min" in line or " h " in line
+        assert config.document in out
+    for group in ("all-A", "all-B", "all-C", "all-D", "all"):
+        assert any(l.split()[:1] == [group] for l in out.splitlines())
+
+
+@pytest.mark.parametrize("argv, needles", [
+    (["run", "A-sigmoidd"], ["unknown run 'A-sigmoidd'", "A-sigmoid"]),
+    (["run", "A-sigmoid", "--epochs", "0"], ["--epochs", "0"]),
+    (["run", "A-sigmoid", "--epochs", "ten"], ["--epochs", "ten"]),
+    (["run", "A-sigmoid", "--subset", "-5"], ["--subset"]),
+    (["run", "A-sigmoid", "--device", "tpu"], ["--device", "tpu"]),
+    (["frobnicate"], ["frobnicate"]),
+])
+def test_mistakes_are_one_line_and_exit_2(argv, needles, capsys):
+    assert_one_line_error(*tinygrad_lite(argv, capsys)[::2], *needles)
+
+
+def test_missing_data_without_the_sample_is_one_line(no_data, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("TINYGRAD_LITE_NO_SAMPLE", "1")
+    status, _, err = tinygrad_lite(["run", "A-sigmoid", "--out", str(tmp_path), "--no-torch"], capsys)
+    assert_one_line_error(status, err, "MNIST", "TINYGRAD_LITE_NO_SAMPLE")
+    assert not (tmp_path / "A-sigmoid" / "metrics.json").exists()
+
+
+def test_cuda_without_a_gpu_is_one_line(tmp_path, capsys):
+    if tl.cuda_available():
+        pytest.skip("a CUDA GPU is present here, so --device cuda is not an error")
+    status, _, err = tinygrad_lite(["run", "A-sigmoid", "--device", "cuda", "--out", str(tmp_path)], capsys)
+    assert_one_line_error(status, err, "cuda")
+
+
+def test_main_command_falls_back_to_the_sample_and_says_so(no_data, tmp_path, capsys):
+    status, out, err = tinygrad_lite(["run", "A-sigmoid", "--epochs", "1", "--subset", "200", "--no-torch",
+                                      "--no-progress", "--no-report", "--out", str(tmp_path)], capsys)
+    assert status == 0, err
+    assert "SAMPLE" in err
+    metrics = json.loads((tmp_path / "A-sigmoid" / "metrics.json").read_text())
+    assert metrics["used_sample"] is True
+    assert len(metrics["predictions"]["train"]["y_true"]) == 200
+    # the sample has 3,000 training images: the 10,000-of-60,000 validation split is scaled to 500
+    assert len(metrics["predictions"]["val"]["y_true"]) == 200
+    assert any("500 of 3000" in note for note in metrics["notes"])
+    status, out, err = tinygrad_lite(["report", "--out", str(tmp_path)], capsys)
+    assert status == 0 and "A-sigmoid" in out and "sample" in out
+
+
+def test_resume_with_other_settings_is_refused(data_root, tmp_path, capsys):
+    argv = ["run", "D-mlp-adam", "--subset", "200", "--no-torch", "--no-progress", "--no-report",
+            "--out", str(tmp_path),
+            "--data", str(data_root)]
+    assert tinygrad_lite(argv + ["--epochs", "1"], capsys)[0] == 0
+    status, _, err = tinygrad_lite(argv + ["--epochs", "2", "--resume"], capsys)
+    assert_one_line_error(status, err, "epochs")
+
+
+def test_python_dash_m_experiments_prints_no_traceback(tmp_path):
+    """The real process: an unknown name gives exit status 2 and one line, nothing else."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-m", "experiments", "run", "nope", "--out", str(tmp_path)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "unknown run 'nope'" in done.stderr

@@ -1,0 +1,145 @@
+"""Stopping and resuming, early stopping, and best-model restoration in ``experiments.train``.
+
+The oracle for resuming is an uninterrupted run with the same seed: on the CPU its final weights
+must be bit-identical, whether the stop comes mid-epoch or at an epoch boundary, with dropout
+(the generator's state), Adam (its moments and step count) and a schedule in play.
+"""
+import json
+import os
+import signal
+import threading
+
+import numpy as np
+import pytest
+
+from experiments import cli, data as run_data
+from experiments.config import RunConfig, mlp
+from experiments.train import BEST, FINAL_MODEL, LAST, TrainingInterrupted, load_checkpoint, train
+from nn.serialization import load_arrays
+
+SUBSET = 300
+
+
+def small_config(**changes):
+    """A 784-32-10 ReLU MLP with dropout, Adam and a step schedule: every piece of state a resume needs."""
+    base = RunConfig(name="resume-test", document="test", title="resume test", dataset="mnist",
+                     layers=mlp([784, 32, 10], "relu", dropout=0.2), epochs=3, batch_size=32,
+                     optimizer="adam", lr=0.002, schedule=("step", 1, 0.5), split=("first_last", 10000),
+                     normalisation="zscore", log_every=4)
+    return base.with_overrides(**changes)
+
+
+@pytest.fixture(scope="module")
+def mnist_subset(data_root):
+    return run_data.prepare(small_config(), seed=0, subset=SUBSET, root=data_root)
+
+
+def weights(model):
+    return {k: v.copy() for k, v in model.state_dict().items()}
+
+
+def assert_bit_identical(a, b):
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name].dtype == b[name].dtype and np.array_equal(a[name], b[name]), name
+
+
+def train_quietly(config, data, **kwargs):
+    return train(config, data, seed=3, progress=False, **kwargs)
+
+
+@pytest.mark.parametrize("stop_at", [15, 10])      # 10 batches per epoch: mid-epoch 2, and epoch 1's end
+def test_resume_gives_the_uninterrupted_weights(mnist_subset, tmp_path, stop_at):
+    config = small_config()
+    reference = train_quietly(config, mnist_subset)
+    with pytest.raises(TrainingInterrupted) as stopped:
+        train_quietly(config, mnist_subset, run_dir=tmp_path,
+                      step_hook=lambda epoch, batch, iteration: iteration == stop_at)
+    assert stopped.value.checkpoint == tmp_path / LAST
+    _, _, _, meta = load_checkpoint(tmp_path / LAST)
+    assert meta["state"]["iteration"] == stop_at and not meta["state"]["finished"]
+    resumed = train_quietly(config, mnist_subset, run_dir=tmp_path, resume=True)
+    assert_bit_identical(weights(reference.model), weights(resumed.model))
+    assert resumed.history == reference.history
+    assert resumed.final == reference.final
+
+
+def test_ctrl_c_stops_after_the_step_and_resumes(mnist_subset, tmp_path):
+    """A real SIGINT: the handler lets the step finish, saves, and the resume matches."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers can only be installed from the main thread, and this test runs elsewhere")
+    config = small_config(epochs=2)
+    reference = train_quietly(config, mnist_subset)
+
+    def press_ctrl_c(epoch, batch, iteration):
+        if iteration == 7:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(TrainingInterrupted, match="SIGINT"):
+        train_quietly(config, mnist_subset, run_dir=tmp_path, step_hook=press_ctrl_c)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler      # the handler was put back
+    resumed = train_quietly(config, mnist_subset, run_dir=tmp_path, resume=True)
+    assert_bit_identical(weights(reference.model), weights(resumed.model))
+
+
+def test_cli_resume_writes_the_same_model(data_root, tmp_path, capsys, monkeypatch):
+    """Through the command: a stopped `run`, then `run --resume`, against one uninterrupted `run`."""
+    from experiments import runner
+    argv = ["run", "C-mlp-relu-drop", "--epochs", "2", "--subset", str(SUBSET), "--no-torch",
+            "--no-progress", "--no-report", "--data", str(data_root)]
+    assert cli.main(argv + ["--out", str(tmp_path / "once")]) == 0
+    real_run = runner.run
+    monkeypatch.setattr(runner, "run", lambda config, options: real_run(
+        config, runner.RunOptions(**{**options.__dict__, "step_hook": lambda e, b, i: i == 7})))
+    assert cli.main(argv + ["--out", str(tmp_path / "twice")]) == 130
+    assert "--resume" in capsys.readouterr().err
+    monkeypatch.setattr(runner, "run", real_run)
+    assert cli.main(argv + ["--out", str(tmp_path / "twice"), "--resume"]) == 0
+    once = load_arrays(tmp_path / "once" / "C-mlp-relu-drop" / FINAL_MODEL)
+    twice = load_arrays(tmp_path / "twice" / "C-mlp-relu-drop" / FINAL_MODEL)
+    assert_bit_identical(once, twice)
+    metrics = [json.loads((tmp_path / d / "C-mlp-relu-drop" / "metrics.json").read_text()) for d in ("once", "twice")]
+    assert metrics[0]["history"] == metrics[1]["history"]
+
+
+def test_early_stopping_waits_patience_epochs(mnist_subset):
+    """lr 0 keeps the weights, so the validation loss never improves after epoch 1: with patience 2
+    training ends after epoch 3 of 10."""
+    config = small_config(lr=0.0, schedule=(), layers=mlp([784, 32, 10], "relu"), epochs=10,
+                          early_stopping=("val_loss", 2))
+    result = train_quietly(config, mnist_subset)
+    assert result.stopped_early_at == 3
+    assert [row["epoch"] for row in result.history["epochs"]] == [1, 2, 3]
+    assert len({row["val_loss"] for row in result.history["epochs"]}) == 1
+
+
+def test_early_stopping_on_accuracy_counts_only_real_improvements(mnist_subset):
+    config = small_config(epochs=8, early_stopping=("val_acc", 1), optimizer="sgd", lr=0.05, schedule=())
+    rows = train_quietly(config, mnist_subset).history["epochs"]
+    accuracies = [row["val_acc"] for row in rows]
+    # it stopped at the first epoch that did not beat every earlier one (or ran all 8)
+    first_miss = next((i for i in range(1, 8) if accuracies[i] <= max(accuracies[:i])), None)
+    assert len(rows) == (8 if first_miss is None else first_miss + 1)
+
+
+def test_the_best_epoch_is_restored(mnist_subset, tmp_path):
+    """The lr grows 30x each epoch, so later epochs overshoot: the restored model is the best
+    validation-loss epoch's, not the last one's."""
+    config = small_config(optimizer="sgd", lr=0.03, schedule=("exponential", 30.0),
+                          layers=mlp([784, 32, 10], "relu"), epochs=3, select_best_by="val_loss")
+    result = train_quietly(config, mnist_subset, run_dir=tmp_path)
+    losses = [row["val_loss"] for row in result.history["epochs"]]
+    best = int(np.argmin(losses)) + 1
+    assert best < 3, f"the schedule was meant to make the last epoch worse: {losses}"
+    assert result.final["epoch_used"] == best
+    assert result.final["val_loss"] == pytest.approx(losses[best - 1], rel=1e-6)
+    assert_bit_identical(load_arrays(tmp_path / BEST), weights(result.model))
+    last_epoch = {k[len("model."):]: v for k, v in load_arrays(tmp_path / LAST).items() if k.startswith("model.")}
+    assert any(not np.array_equal(last_epoch[k], v) for k, v in weights(result.model).items())
+
+
+def test_a_nan_loss_names_the_epoch_and_batch(mnist_subset):
+    config = small_config(optimizer="sgd", lr=1e30, schedule=(), layers=mlp([784, 32, 10], "relu"))
+    with np.errstate(over="ignore", invalid="ignore"), \
+            pytest.raises(FloatingPointError, match=r"at epoch 1, batch \d+ \(iteration \d+\)"):
+        train_quietly(config, mnist_subset, sync_every=3)
