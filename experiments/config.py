@@ -72,6 +72,7 @@ class RunConfig:
     select_best_by: str = ""          # "" (keep the last epoch) or "val_acc" / "val_loss": restore the best epoch
     features_from: str = ""           # name of a CNN run whose flattened backbone features feed this model
     log_every: int = 200              # iterations between logged training losses (report A's plots)
+    log_test_loss: bool = False       # also evaluate the test loss every log_every iterations (A's plots)
     reported: dict = field(default_factory=dict)   # the document's numbers, e.g. {"test_acc": 0.86}
     choices: tuple = ()               # every [ours] choice, stated in the report
     minutes_cpu: float = 1.0          # expected wall time on a 2-core CPU, for `tinygrad-lite list`

@@ -13,7 +13,8 @@ COMMON_CHOICES = (
     "pixels /255 then standardised with ONE mean and std over all pixels of the 50,000-image "
     "training split (the report says 'standardised'; per-pixel statistics are not stated)",
     "split: first 50,000 training images train, last 10,000 validate (the report's 10,000 held out)",
-    "plain mini-batch SGD, no momentum; the training loss is logged as the mean of each 200 iterations",
+    "plain mini-batch SGD, no momentum; every 200 iterations the training loss is logged as the mean "
+    "of those 200 iterations and the test loss is evaluated on the whole test set",
 )
 
 
@@ -21,7 +22,7 @@ def _run(name, title, activation, reported, optimizer="sgd", lr=0.01, l2=0.0, ch
     return RunConfig(
         name=name, document=DOC, title=title, dataset="mnist",
         layers=mlp(SIZES, activation), epochs=15, batch_size=64, optimizer=optimizer, lr=lr, l2=l2,
-        init="glorot_uniform", split=("first_last", 10000), normalisation="zscore", log_every=200,
+        init="glorot_uniform", split=("first_last", 10000), normalisation="zscore", log_every=200, log_test_loss=True,
         reported=reported, choices=COMMON_CHOICES + tuple(choices), minutes_cpu=minutes)
 
 

@@ -60,16 +60,22 @@ def _epoch_series(epochs, key):
 
 
 def plot_loss_curves(history, path, title="", log_every=None):
-    """Left: the training loss logged every ``log_every`` iterations (``history["iteration_loss"]``).
+    """Left: the training loss logged every ``log_every`` iterations (``history["iteration_loss"]``)
+    and, where recorded, the test loss at the same iterations (``history["iteration_test_loss"]``).
     Right: train/validation/test loss after each epoch (``history["epochs"]``)."""
     figure = new_figure(11, 4.2, left=0.07, wspace=0.25, top=0.83 if title else 0.9)
     left, right = figure.subplots(1, 2)
-    iterations = history.get("iteration_loss") or []
-    if iterations:
-        steps, losses = zip(*iterations)
-        left.plot(steps, losses, color="tab:blue", marker="." if len(steps) < 60 else None)
-    every = f" (mean of each {log_every} iterations)" if log_every else ""
-    left.set(title=f"training loss{every}", xlabel="iteration", ylabel="cross-entropy loss")
+    logged = (("iteration_loss", "training (mean of the interval)", "tab:blue"),
+              ("iteration_test_loss", "test", "tab:red"))
+    for key, label, color in logged:
+        points = history.get(key) or []
+        if points:
+            steps, losses = zip(*points)
+            left.plot(steps, losses, color=color, label=label, marker="." if len(steps) < 60 else None)
+    if history.get("iteration_test_loss"):
+        _legend(left)
+    every = f" every {log_every} iterations" if log_every else ""
+    left.set(title=f"loss{every}", xlabel="iteration", ylabel="cross-entropy loss")
     for split, (color, label) in SPLIT_STYLE.items():
         x, y = _epoch_series(history.get("epochs", []), f"{split}_loss")
         if x:

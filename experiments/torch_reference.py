@@ -336,6 +336,7 @@ def train_torch(config, data, seed=0, device="cpu", dtype="float32", initial_sta
     order_source = DataLoader(data.x_train, data.y_train, config.batch_size, shuffle=True, seed=seed,
                               check_finite=False)      # the scratch trainer's loader: its batch order
     n_batches, bs = len(order_source), config.batch_size
+    log_every = min(config.log_every, n_batches)          # as the scratch trainer does
     history = {"iteration_loss": [], "epochs": []}
     iteration, window = 0, [0.0, 0]
     best, best_state, early, stopped_early_at = None, None, None, 0
@@ -355,6 +356,10 @@ def train_torch(config, data, seed=0, device="cpu", dtype="float32", initial_sta
             loss.backward()
             optimizer.step()
             losses.append(loss.detach())
+            done = epoch * n_batches + batch + 1
+            if config.log_test_loss and done % log_every == 0:
+                history.setdefault("iteration_test_loss", []).append(
+                    [done, evaluate_torch(model, *splits["test"])[0]])
         for value in torch.stack(losses).double().cpu().numpy():
             iteration += 1
             window[0] += float(value)
@@ -362,7 +367,7 @@ def train_torch(config, data, seed=0, device="cpu", dtype="float32", initial_sta
             if not np.isfinite(value):
                 raise FloatingPointError(f"{config.name} (torch reference): the training loss is {value} "
                                          f"at epoch {epoch + 1}, iteration {iteration}")
-            if iteration % config.log_every == 0:
+            if iteration % log_every == 0:
                 history["iteration_loss"].append([iteration, window[0] / window[1]])
                 window = [0.0, 0]
         row = {"epoch": epoch + 1, "lr": lr}

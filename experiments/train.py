@@ -433,6 +433,9 @@ def train(config, data, *, device="cpu", seed=0, run_dir=None, resume=False, syn
                     grad_recorder.record(model, state["iteration"])
                 optimizer.step()
                 state["batch"] = batch + 1
+                if config.log_test_loss and state["iteration"] % log_every == 0:
+                    history.setdefault("iteration_test_loss", []).append(
+                        [state["iteration"], evaluate(model, *splits["test"])[0]])
                 pending.append((state["iteration"], epoch, batch, loss.data,
                                 (logits.data.argmax(axis=1) == yb.data).sum(), len(yb)))
                 if len(pending) >= sync_every:
