@@ -1,0 +1,118 @@
+"""``python -m benchmarks`` (also ``tinygrad-lite bench``): speed and memory of tinygrad_lite vs torch.
+
+    python -m benchmarks                       full CPU run -> benchmarks/RESULTS-cpu.md (+ .json, .png)
+    python -m benchmarks --quick               shorter runs, same shapes -> out/benchmarks/
+    python -m benchmarks --device cuda         on a GPU (CuPy vs torch.cuda) -> benchmarks/RESULTS-gpu.md
+    python -m benchmarks --only 'cnn-*,matmul*' --repeat 9
+    python -m benchmarks --profile --only mlp-sigmoid     cProfile of the scratch side, no timing table
+"""
+import argparse
+import datetime
+import fnmatch
+import os
+import shlex
+import sys
+
+from tinygrad_lite.errors import TinygradLiteError
+
+from . import cases as cases_module
+from . import harness, report
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks",
+                                     description="Speed and memory of tinygrad_lite against PyTorch, same run.")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="shorter runs, same shapes (for development)")
+    size.add_argument("--tiny", action="store_true", help="tiny layers and a few steps (smoke test only)")
+    parser.add_argument("--repeat", type=int, help="timed runs per framework and case (default 5; quick 3)")
+    parser.add_argument("--warmup", type=int, help="untimed runs per framework before timing (default 1)")
+    parser.add_argument("--only", help="comma-separated case names or patterns, e.g. 'mlp-*,conv-C1'")
+    parser.add_argument("--out", help="output folder (default: benchmarks/ for a full run, "
+                                      "out/benchmarks/ otherwise)")
+    parser.add_argument("--threads", type=int, help="torch's intra-op threads (default: os.cpu_count(); "
+                                                     "NumPy's BLAS threads are left as they are)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
+    parser.add_argument("--memory-cnn", default=None,
+                        help="comma-separated CNNs for the memory measurement (default: cnn-small,cnn-big "
+                             "for a full run, cnn-small otherwise)")
+    parser.add_argument("--profile", action="store_true",
+                        help="print a cProfile of one run of each selected case (scratch only) and stop")
+    parser.add_argument("--list", action="store_true", help="list the cases and stop")
+    args = parser.parse_args(argv)
+    for name, minimum in (("repeat", 1), ("warmup", 0), ("threads", 1)):
+        value = getattr(args, name)
+        if value is not None and value < minimum:
+            parser.error(f"--{name} must be >= {minimum}, got {value}")
+    return args
+
+
+def select(cases, only):
+    if not only:
+        return cases
+    patterns = [p.strip() for p in only.split(",") if p.strip()]
+    chosen = [c for c in cases if any(fnmatch.fnmatch(c.name, p) or p == c.name for p in patterns)]
+    if not chosen:
+        raise ValueError(f"--only {only!r} matches no case; the cases are: "
+                         f"{', '.join(c.name for c in cases)}")
+    return chosen
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
+    mode = "tiny" if args.tiny else "quick" if args.quick else "full"
+    sizes = cases_module.MODES[mode]
+    try:
+        cases = select(cases_module.all_cases(mode), args.only)
+        if args.list:
+            for case in cases:
+                print(f"{case.name:<18} {case.group:<11} {case.title}")
+            return 0
+        if args.profile:
+            for case in cases:
+                print(harness.profile_case(case, args.device))
+            return 0
+        return run(args, mode, sizes, cases, argv)
+    except (TinygradLiteError, ValueError) as exc:
+        print(f"benchmarks: error: {exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:
+        print(f"benchmarks: error: {exc.name or exc} is needed (torch is the referee: pip install "
+              f"'tinygrad_lite[dev]')", file=sys.stderr)
+        return 2
+
+
+def run(args, mode, sizes, cases, argv):
+    repeat = args.repeat or sizes.repeat
+    warmup = sizes.warmup if args.warmup is None else args.warmup
+    out_dir = args.out or (PACKAGE_DIR if mode == "full" else os.path.join("out", "benchmarks"))
+    load_before = report.load_average()
+    print(f"benchmarks: {len(cases)} case(s) on {args.device}, mode {mode}, {repeat} runs + {warmup} "
+          f"warm-up per framework; load average {load_before}", flush=True)
+    rows, threads = harness.run_all(cases, args.device, repeat, warmup, threads=args.threads,
+                                    log=lambda line: print(line, flush=True))
+    memory = []
+    if not args.no_memory:
+        names = (args.memory_cnn.split(",") if args.memory_cnn else
+                 ["cnn-small", "cnn-big"] if mode == "full" else ["cnn-small"])
+        memory = harness.measure_memory(args.device, mode, names, threads=args.threads)
+        for entry in memory:
+            print(f"memory {entry['case']}: ratio {entry.get('ratio')}", flush=True)
+    meta = {"device": args.device, "mode": mode, "repeat": repeat, "warmup": warmup,
+            "date": datetime.datetime.now().isoformat(timespec="seconds"),
+            "command": "python -m benchmarks " + " ".join(shlex.quote(a) for a in argv),
+            "machine": report.machine_info(), "versions": report.versions(args.device),
+            "threads": threads, "data": cases_module.data_source(),
+            "load_before": load_before, "load_after": report.load_average()}
+    paths = report.write_all({"meta": meta, "rows": rows, "memory": memory}, out_dir)
+    for kind, path in paths.items():
+        print(f"wrote {kind}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

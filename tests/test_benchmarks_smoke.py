@@ -1,0 +1,88 @@
+"""Smoke test of ``python -m benchmarks``: with tiny sizes it writes a Markdown table, a JSON file and a
+chart with every expected row and a ratio per row. Never asserts a timing (benchmarks are not tests)."""
+import json
+import math
+
+import pytest
+
+pytest.importorskip("torch", reason="the benchmarks compare against torch, which is not installed")
+
+from benchmarks import cases, harness, report  # noqa: E402
+from benchmarks.__main__ import main  # noqa: E402
+
+TINY = ["--tiny", "--repeat", "1", "--warmup", "0", "--threads", "1"]
+
+
+def expected_rows():
+    return [case.name for case in cases.all_cases("tiny")]
+
+
+def table_rows(markdown):
+    """{case name: {column: cell}} of the main table of a RESULTS file."""
+    lines = [line for line in markdown.splitlines() if line.startswith("| ")]
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    rows = {}
+    for line in lines[1:]:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) == len(header) and cells[0] != "CNN":
+            rows[cells[0]] = dict(zip(header, cells))
+        else:
+            break          # the next table (memory) starts
+    return rows
+
+
+def test_tiny_run_writes_table_json_and_chart(tmp_path, capsys):
+    assert main(TINY + ["--no-memory", "--out", str(tmp_path)]) == 0
+    names = expected_rows()
+    assert {"mlp-sigmoid", "mlp-relu", "cnn-small", "cnn-big", "autograd-overhead", "maxpool-C1",
+            "conv-C1", "conv-B2"} <= set(names)
+
+    rows = table_rows((tmp_path / "RESULTS-cpu-tiny.md").read_text())
+    assert list(rows) == names
+    for name, row in rows.items():
+        assert math.isfinite(float(row["ratio"])), (name, row["ratio"])
+    assert "% ceiling" in " ".join(next(iter(rows.values())))   # GFLOP/s against the matmul ceiling
+
+    data = json.loads((tmp_path / "results-cpu-tiny.json").read_text())
+    assert data["meta"]["device"] == "cpu" and data["meta"]["mode"] == "tiny"
+    assert data["meta"]["threads"]["torch"]["torch_intra_op"] == 1
+    assert [row["name"] for row in data["rows"]] == names
+    for row in data["rows"]:
+        assert set(row["results"]) == {"scratch", "torch"}
+        assert row["ratio"] == pytest.approx(row["results"]["scratch"]["median_s"]
+                                             / row["results"]["torch"]["median_s"])
+        flops = row["flops_per_unit"]
+        assert (row["results"]["scratch"]["gflops"] is None) == (flops == 0)
+    assert (tmp_path / "ratios-cpu-tiny.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_flop_count_matches_hand_count():
+    # one dense 784->10 layer, batch 2: forward + weight gradient (no input gradient for the data)
+    assert cases.training_flops((("flatten",), ("dense", 10)), (784,), 2) == 2 * (2 * 2 * 784 * 10)
+    # conv 1->4 3x3 pad 1 on 28x28, then dense: the dense layer also back-propagates to its input
+    layers = (("conv", 4, 3, 1, 1), ("flatten",), ("dense", 10))
+    conv_macs, dense_macs = 28 * 28 * 4 * 9, 4 * 28 * 28 * 10
+    assert cases.training_flops(layers, (1, 28, 28), 1) == 2 * (2 * conv_macs + 3 * dense_macs)
+
+
+def test_memory_child_reports_bytes_and_table_renders():
+    memory = harness.measure_memory("cpu", "tiny", ["cnn-small"], framework_names=("scratch",))
+    scratch = memory[0]["results"]["scratch"]
+    assert scratch["peak_bytes"] > 0 and scratch["training_bytes"] >= 0
+    fake_torch = dict(scratch, framework="torch")          # only the rendering is checked here
+    memory[0]["results"]["torch"] = fake_torch
+    memory[0].update(ratio=1.0, ratio_process=1.0, target=cases.MEMORY_TARGET)
+    meta = {"device": "cpu", "mode": "tiny", "repeat": 1, "warmup": 0, "date": "2000-01-01T00:00:00",
+            "command": "test", "machine": report.machine_info(), "versions": report.versions("cpu"),
+            "threads": {}, "data": cases.data_source(), "load_before": None, "load_after": None}
+    text = report.markdown({"meta": meta, "rows": [], "memory": memory})
+    assert "| cnn-small | 1 x batch 8 |" in text
+
+
+def test_bad_arguments_are_one_clear_error(capsys):
+    assert main(TINY + ["--only", "no-such-case", "--no-memory"]) == 2
+    assert "matches no case" in capsys.readouterr().err
+    from tinygrad_lite import cuda_available
+    if not cuda_available():
+        assert main(TINY + ["--device", "cuda", "--only", "matmul-*", "--no-memory", "--out", "/nonexistent"]) == 2
+        assert "cuda" in capsys.readouterr().err
