@@ -8,7 +8,8 @@ import json
 import os
 import platform
 import sys
-import tempfile
+
+from tinygrad_lite.files import write_bytes
 
 
 # ---- what ran where ---------------------------------------------------------------------------------
@@ -194,18 +195,8 @@ def markdown(report):
 # ---- files ------------------------------------------------------------------------------------------
 
 def write_atomic(path, data):
-    """Write ``data`` (str or bytes) to ``path`` via a temporary file in the same folder + os.replace."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``data`` (str or bytes) to ``path`` atomically (see ``tinygrad_lite.files``)."""
+    return write_bytes(path, data.encode() if isinstance(data, str) else data)
 
 
 def chart_png(report):

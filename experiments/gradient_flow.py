@@ -11,12 +11,11 @@ is given) and ``recorder.save(run_dir)`` at the end::
 With sigmoid hidden layers (report A) the first layer's norm sits far below the last one's: the
 derivative sigma'(z) <= 1/4 multiplies in at every layer on the way back.
 """
-import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from tinygrad_lite.files import write_json
 
 from . import plots
 
@@ -108,7 +107,7 @@ class GradientFlowRecorder:
             raise ValueError("nothing recorded: call record(model, step) after backward() before save()")
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        written = [_write_json(out_dir / "gradient_flow.json", {"records": self.records})]
+        written = [write_json(out_dir / "gradient_flow.json", {"records": self.records})]
         reason = plots.missing_reason()
         if reason is not None:
             return written
@@ -125,14 +124,3 @@ class GradientFlowRecorder:
         return written
 
 
-def _write_json(path, payload):
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".json.tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as f:
-            json.dump(payload, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path

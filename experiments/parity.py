@@ -10,14 +10,13 @@ visible gap is a bug in the hand-written backward passes.
     compare(config, data, steps=100, dtype="float64")      -> dict (also saved as parity.json)
     tinygrad-lite parity A-relu --steps 200 --subset 2000   -> a table, parity.json and parity.png
 """
-import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from tinygrad_lite.files import write_json
 
 DEFAULT_STEPS = 100
 TABLE_ROWS = 12
@@ -221,17 +220,6 @@ def format_table(result, rows=TABLE_ROWS):
     return "\n".join(lines)
 
 
-def _write_json(path, payload):
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=1)
-        os.chmod(tmp, 0o644)             # mkstemp's 0600 would make the result private
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def plot_losses(result, path):
@@ -258,7 +246,7 @@ def save(result, out_dir, plot=True):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     payload = {k: v for k, v in result.items() if k != "models"}
-    paths = [_write_json(out_dir / "parity.json", payload)]
+    paths = [write_json(out_dir / "parity.json", payload)]
     if plot:
         try:
             import matplotlib  # noqa: F401

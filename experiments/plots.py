@@ -7,11 +7,11 @@ touched and it works on a headless machine. ``missing_reason()`` says why plots 
 Every PNG is written atomically: drawn into a temporary file beside the target, then ``os.replace``-d.
 """
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from tinygrad_lite.files import atomic_write
 
 SPLIT_STYLE = {"train": ("tab:blue", "train"), "val": ("tab:orange", "validation"), "test": ("tab:green", "test")}
 
@@ -40,16 +40,8 @@ def new_figure(width=6.4, height=4.8, **margins):
 def save_png(figure, path):
     """Write ``figure`` to ``path`` as PNG atomically (temp file in the same folder, then os.replace)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png.tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as f:
-            figure.savefig(f, format="png", dpi=100)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path) as f:
+        figure.savefig(f, format="png", dpi=100)
     return path
 
 

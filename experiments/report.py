@@ -10,12 +10,11 @@ the same tables with a "why" column for ``experiments/RESULTS.md``.
 """
 import json
 import math
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from tinygrad_lite.errors import DataError
+from tinygrad_lite.files import write_text
 
 from . import plots
 from .metrics import classification_report
@@ -124,18 +123,6 @@ def _natural_key(text):
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(text))]
 
 
-def _atomic_write_text(path, text):
-    path = Path(path)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix + ".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
 
 
 # ---- one run --------------------------------------------------------------------------------------------
@@ -305,7 +292,7 @@ def write_run_report(run_dir):
     reports = _split_reports(metrics)
     skipped = plots.missing_reason()
     images = [] if skipped else write_plots(run_dir, metrics, reports)
-    return _atomic_write_text(run_dir / "REPORT.md", run_report_markdown(run_dir, metrics, images, skipped))
+    return write_text(run_dir / "REPORT.md", run_report_markdown(run_dir, metrics, images, skipped))
 
 
 # ---- across runs ----------------------------------------------------------------------------------------
@@ -378,7 +365,7 @@ def summarise(out_dir):
 def write_summary(out_dir):
     """Write ``summarise(out_dir)`` to ``out_dir/SUMMARY.md`` atomically and return the text."""
     text = summarise(out_dir)
-    _atomic_write_text(Path(out_dir) / "SUMMARY.md", text)
+    write_text(Path(out_dir) / "SUMMARY.md", text)
     return text
 
 

@@ -11,11 +11,8 @@ metrics.json: {"run", "document", "title", "config", "choices", "device", "versi
 "final": {"epoch_used", "train_loss", ..., "test_acc"}, "predictions": {split: {"y_true", "y_pred"}},
 "class_names", "first_layer_filters", "torch", "reported", "notes"}. Accuracies are fractions.
 """
-import json
-import os
 import platform
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +22,7 @@ import nn
 import tinygrad_lite as tl
 from nn.serialization import decode_json, load_arrays
 from tinygrad_lite.errors import DataError
+from tinygrad_lite.files import write_json
 
 from . import data as run_data
 from .registry import RUNS
@@ -66,18 +64,6 @@ def first_layer_filters(model):
     return None
 
 
-def write_json(path, payload):
-    """Write ``payload`` as JSON to ``path`` atomically (a temporary file, then os.replace)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def effective_config(config, options):

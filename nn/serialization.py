@@ -10,13 +10,13 @@ two functions; ``encode_json`` / ``decode_json`` store a JSON blob of metadata a
 """
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
 from tinygrad_lite.backend import as_numpy
 from tinygrad_lite.errors import DataError
+from tinygrad_lite.files import atomic_write
 
 
 def save_arrays(path, arrays):
@@ -35,21 +35,8 @@ def save_arrays(path, arrays):
             raise TypeError(f"save_arrays: entry {name!r} is an object array ({value.dtype}); only "
                             f"numeric, bool and string arrays can be saved without pickle")
         host[name] = value
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **host)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(temporary, 0o644)     # mkstemp makes it owner-only
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_write(path) as f:
+        np.savez(f, **host)
 
 
 def load_arrays(path):

@@ -8,16 +8,15 @@ constants grey, the tensor you asked about bold.
 No Python graphviz package is needed; rendering to PNG/SVG/PDF runs the ``dot`` program
 (Debian/Ubuntu: ``apt-get install graphviz``, macOS: ``brew install graphviz``).
 """
-import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .backend import as_numpy
 from .errors import TinygradLiteError
+from .files import write_bytes, write_text
 from .tensor import Tensor
 
 DEFAULT_MAX_VALUES = 4          # tensors with at most this many elements show their values
@@ -96,7 +95,7 @@ def save_graph(tensor, path, show_values=None, timeout=60):
                          f"{', '.join('.' + f for f in RENDERED_FORMATS)}; got {str(path)!r}")
     text = to_dot(tensor, show_values=show_values)
     if suffix in DOT_SUFFIXES:
-        _write_atomically(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        write_text(path, text)
         return path
     dot = shutil.which("dot")
     if dot is None:
@@ -106,18 +105,16 @@ def save_graph(tensor, path, show_values=None, timeout=60):
             f"`brew install graphviz` (macOS) or `conda install graphviz`; or save the DOT text instead, "
             f"save_graph(tensor, {str(path.with_suffix('.dot'))!r}), and render it elsewhere.")
 
-    def render(tmp):
-        try:
-            result = subprocess.run([dot, f"-T{suffix[1:]}", "-o", tmp], input=text.encode("utf-8"),
-                                    capture_output=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise RuntimeError(f"save_graph: `dot` took more than {timeout} s to render {str(path)!r}; "
-                               f"save a .dot file instead, or pass a larger timeout=") from None
-        if result.returncode != 0:
-            raise RuntimeError(f"save_graph: `dot` failed (exit code {result.returncode}) rendering "
-                               f"{str(path)!r}: {result.stderr.decode(errors='replace').strip()}")
-
-    _write_atomically(path, render)
+    try:
+        result = subprocess.run([dot, f"-T{suffix[1:]}"], input=text.encode("utf-8"),
+                                capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"save_graph: `dot` took more than {timeout} s to render {str(path)!r}; "
+                           f"save a .dot file instead, or pass a larger timeout=") from None
+    if result.returncode != 0:
+        raise RuntimeError(f"save_graph: `dot` failed (exit code {result.returncode}) rendering "
+                           f"{str(path)!r}: {result.stderr.decode(errors='replace').strip()}")
+    write_bytes(path, result.stdout)
     return path
 
 
@@ -173,22 +170,3 @@ def _op_node(node_id, fn, released):
     return f'  {node_id} [shape=ellipse, label="{label}", style=filled, fillcolor="lightyellow"];'
 
 
-def _write_atomically(path, write):
-    """Call ``write(tmp_path)`` on a temp file beside ``path``, then move it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_current_umask())    # mkstemp makes it private; give it a normal file's mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def _current_umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
