@@ -236,9 +236,11 @@ def plot_histograms(arrays_by_name, path, title="histograms", bins=50):
             low, high = low - 0.5, high + 0.5
         edges = np.linspace(low, high, bins + 1)
         for (label, _), v, color in zip(snapshots, values, _colors(len(snapshots))):
-            counts, _ = np.histogram(v[np.isfinite(v)], bins=edges)
-            axes.stairs(counts, edges, color=color, label=str(label) if label != "" else None)
+            kept = v[np.isfinite(v)]
+            counts, _ = np.histogram(kept, bins=edges)   # as fractions: snapshots may differ in size
+            axes.stairs(counts / max(kept.size, 1), edges, color=color, label=str(label) if label != "" else None)
         axes.set_title(name, fontsize=9)
+        axes.set_ylabel("fraction of values", fontsize=7)
         axes.tick_params(labelsize=7)
         axes.xaxis.set_major_locator(MaxNLocator(5))
         axes.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))

@@ -431,6 +431,7 @@ def train(config, data, *, device="cpu", seed=0, run_dir=None, resume=False, syn
                 if grad_recorder is not None and (state["iteration"] % log_every == 0
                                                   or state["iteration"] == 1):
                     grad_recorder.record(model, state["iteration"])
+                    grad_recorder.record_activations(model, xb, state["iteration"])
                 optimizer.step()
                 state["batch"] = batch + 1
                 if config.log_test_loss and state["iteration"] % log_every == 0:
