@@ -7,6 +7,7 @@ import numpy as np
 
 from tinygrad_lite import backend
 from tinygrad_lite.errors import ShapeError
+from tinygrad_lite.tensor import Tensor
 
 from . import functional as F
 from . import init as initialisers
@@ -43,6 +44,9 @@ class Dense(Module):
             self.to(device)
 
     def forward(self, x):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{self!r}: the input must be a tinygrad_lite.Tensor, got {type(x).__name__}; "
+                            f"wrap arrays with tl.Tensor(...)")
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ShapeError(f"{self!r}: expected input of shape (..., {self.in_features}), got "
                              f"{tuple(x.shape)}; flatten images first (nn.Flatten())")
@@ -65,6 +69,8 @@ class Flatten(Module):
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{self!r}: the input must be a tinygrad_lite.Tensor, got {type(x).__name__}")
         return x.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self):

@@ -220,7 +220,8 @@ def _format_numbers(array):
     """The numbers as torch prints them: ``1.`` when all are whole, else 4 decimals, or ``1.0000e-05``
     style when they span more than three orders of magnitude."""
     options = {}
-    nonzero = np.abs(array[np.isfinite(array) & (array != 0)]) if array.dtype.kind == "f" else array[:0]
+    nonzero = (np.abs(array[np.isfinite(array) & (array != 0)]).astype(np.float64)   # float64: 6e4 / 1e-3
+               if array.dtype.kind == "f" else np.empty(0))                               # overflows float16
     if nonzero.size:
         whole = bool((nonzero == np.ceil(nonzero)).all())
         wide = nonzero.max() / nonzero.min() > 1000 or nonzero.max() > 1e8

@@ -24,6 +24,8 @@ def dropout(x, p=0.5, training=True, mask=None):
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be a probability in [0, 1], got {p!r}")
+    if not isinstance(x, Tensor):
+        raise TypeError(f"dropout: x must be a Tensor, got {type(x).__name__}")
     if not training or (p == 0.0 and mask is None):
         return x
     xp = x.xp

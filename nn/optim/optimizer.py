@@ -19,6 +19,9 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.param_groups = []
         self.state = []          # one dict per parameter, in the order of the groups
+        if isinstance(params, Tensor) or hasattr(params, "named_parameters") or not hasattr(params, "__iter__"):
+            raise TypeError(f"{type(self).__name__}: params must be an iterable of Parameters, such as "
+                            f"model.parameters(), got {type(params).__name__}")
         params = list(params)
         if not params:
             raise ValueError(f"{type(self).__name__}: got an empty list of parameters "
@@ -47,6 +50,9 @@ class Optimizer:
 
     def _check_hyperparameters(self, group):
         """Raise ValueError naming any hyper-parameter out of range (subclasses extend this)."""
+        for key in self.defaults:
+            if not isinstance(group[key], (bool, int, float, tuple, list, np.number)):
+                raise TypeError(f"{type(self).__name__}: {key} must be a number, got {group[key]!r}")
         if not group["lr"] >= 0:
             raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {group['lr']!r}")
         if not group.get("weight_decay", 0) >= 0:
@@ -59,13 +65,16 @@ class Optimizer:
                 p.grad = None
 
     def step(self):
-        """Update every parameter that has a gradient, in place."""
+        """Update every parameter that has a gradient, in place. Overflowing or NaN gradients give inf
+        and NaN weights silently, as in torch (the training loop reports the NaN loss that follows);
+        NumPy's warnings are off here so that they cannot stop an update half-way."""
         index = 0
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    self.update(p, p.grad.data, group, self.state[index])
-                index += 1
+        with np.errstate(all="ignore"):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        self.update(p, p.grad.data, group, self.state[index])
+                    index += 1
 
     def update(self, param, grad, group, state):
         raise NotImplementedError
