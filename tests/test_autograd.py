@@ -39,6 +39,22 @@ def test_leaves_get_their_own_writable_gradients(device):
     assert b.grad.numpy().tolist() == [1.0, 1.0, 1.0]
 
 
+@pytest.mark.parametrize("build", [lambda a, b: a + b, lambda a, b: a - b, lambda a, b: (a * 1) + b,
+                                   lambda a, b: (a + b) * 1])
+def test_kept_gradients_share_no_memory_with_each_other_or_the_seed(build):
+    """The engine keeps a fresh gradient array without copying it; never one another leaf or the
+    caller's seed also holds, so writing into one gradient changes no other."""
+    a, b = tl.ones((2, 3), requires_grad=True), tl.ones((2, 3), requires_grad=True)
+    seed = tl.Tensor(np.full((2, 3), 2.0, dtype=np.float32))
+    build(a, b).backward(seed)
+    arrays = [a.grad.data, b.grad.data, seed.data]
+    for i in range(3):
+        for j in range(i + 1, 3):
+            assert not np.shares_memory(arrays[i], arrays[j]), (i, j)
+    a.grad.data[...] = 7.0
+    assert abs(b.grad.numpy()).tolist() == [[2.0] * 3] * 2 and seed.numpy().tolist() == [[2.0] * 3] * 2
+
+
 def test_retain_graph_allows_a_second_backward(device):
     x, tx = pair(random_array((3,)), device)
     y, ty = (x.exp() * x).sum(), (tx.exp() * tx).sum()

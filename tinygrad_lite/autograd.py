@@ -124,6 +124,7 @@ def backward(tensor, grad, retain_graph=None, create_graph=False):
         _accumulate(tensor, grad)
         return
     pending = {creator: grad}                # gradient of each queued function's output
+    handed_out = {id(grad.data)}             # arrays a leaf may not keep without a copy (see _accumulate)
     # The heap entries hold each queued function's output tensor, so ops whose backward reads
     # ``self.output()`` still find it after the function that consumed it has been released.
     heap = [(-getattr(creator, "generation", 0), next(_tie_breaker), creator, tensor)]   # released: see below
@@ -150,7 +151,7 @@ def backward(tensor, grad, retain_graph=None, create_graph=False):
                 gx = _deliver(fn, index, x, gx)
                 parent = x._creator
                 if parent is None:
-                    _accumulate(x, gx)
+                    _accumulate(x, gx, handed_out)
                 elif parent in pending:
                     pending[parent] = pending[parent] + gx
                 else:
@@ -185,8 +186,14 @@ def _deliver(fn, index, x, gx):
     return gx
 
 
-def _accumulate(leaf, gx):
-    """leaf.grad += gx, out of place, so a gradient tensor handed out earlier is never changed."""
+def _accumulate(leaf, gx, handed_out=None):
+    """leaf.grad += gx, out of place, so a gradient tensor handed out earlier is never changed.
+
+    A leaf's first gradient must be an array of its own: ops may hand one array to several inputs
+    (``a + b``), or a read-only broadcast view (``sum``), or the caller's seed. So it is copied,
+    unless the array owns its memory (not a view) and no other leaf got it in this backward:
+    ``handed_out`` holds the ids of the seed and of every array a leaf already kept.
+    """
     if _hooks:
         for hook in _hooks:
             hook.on_accumulate(leaf, gx)     # before the update: the hook still sees the old leaf.grad
@@ -194,7 +201,10 @@ def _accumulate(leaf, gx):
         leaf.grad = leaf.grad + gx
     elif _grad_enabled:                     # create_graph: the gradient keeps its graph
         leaf.grad = gx
-    else:   # own copy: ops may hand one tensor (or a read-only broadcast view) to several inputs
+    elif handed_out is not None and gx.data.flags.owndata and id(gx.data) not in handed_out:
+        handed_out.add(id(gx.data))         # kept without a copy (saves a pass over every weight)
+        leaf.grad = type(gx)._wrap(gx.data)
+    else:
         leaf.grad = type(gx)._wrap(gx.data.copy())
 
 

@@ -80,8 +80,10 @@ def window_slice(i, j, out_hw, stride, channels_last=False):
     return (slice(None), rows, cols, slice(None)) if channels_last else (slice(None), slice(None), rows, cols)
 
 
-def im2col_array(x, kernel, stride, padding):
-    """cols[(n, oh, ow), (i, j, c)] = x_padded[n, c, oh*sh + i, ow*sw + j]: a strided view, one copy."""
+def im2col_array(x, kernel, stride, padding, offset_major=False):
+    """cols[(n, oh, ow), (i, j, c)] = x_padded[n, c, oh*sh + i, ow*sw + j]: a strided view, one copy.
+    ``offset_major=True`` gives the same numbers as (KH*KW, N*OH*OW, C): one (N*OH*OW, C) block per
+    kernel offset (the layout ``col2im_array`` adds fastest when C is small)."""
     xp = get_array_module(x)
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     n, c, h, w = x.shape
@@ -91,6 +93,8 @@ def im2col_array(x, kernel, stride, padding):
     s_n, s_h, s_w, s_c = image.strides
     windows = xp.lib.stride_tricks.as_strided(   # no copy yet: every window, as a 6-D view
         image, shape=(n, oh, ow, kh, kw, c), strides=(s_n, s_h * sh, s_w * sw, s_h, s_w, s_c))
+    if offset_major:
+        return windows.transpose(3, 4, 0, 1, 2, 5).reshape(kh * kw, n * oh * ow, c)
     if kw * c >= ow:                                   # the one copy, reading the longer runs:
         return windows.reshape(n * oh * ow, kh * kw * c)   # a window row's kw*c numbers, or
     by_offset = windows.transpose(3, 4, 5, 0, 1, 2)        # (few channels) an image row's ow pixels;
@@ -99,16 +103,21 @@ def im2col_array(x, kernel, stride, padding):
 
 def col2im_array(cols, input_shape, kernel, stride, padding):
     """The adjoint of ``im2col_array``: each entry of cols is added back onto the pixel it was copied
-    from (overlapping windows add up), one strided slice per kernel offset; then the padding is cut."""
+    from (overlapping windows add up), one strided slice per kernel offset; then the padding is cut.
+    ``cols`` is (N*OH*OW, KH*KW*C), or offset-major (KH*KW, N*OH*OW, C), where each offset's block
+    is contiguous: NumPy then adds runs of OW*C numbers instead of runs of C (3x faster for C = 16)."""
     xp = get_array_module(cols)
     n, c, h, w = input_shape
     (kh, kw), (ph, pw) = kernel, padding
     out_hw = output_size((h, w), kernel, stride, padding, "col2im")
-    cols = cols.reshape(n, *out_hw, kh, kw, c)
+    if cols.ndim == 3:                                      # offset-major
+        by_offset = cols.reshape(kh, kw, n, *out_hw, c)
+    else:                                                   # a view, no copy
+        by_offset = cols.reshape(n, *out_hw, kh, kw, c).transpose(3, 4, 0, 1, 2, 5)
     image = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=cols.dtype)   # padded, channels-last
     for i in range(kh):
         for j in range(kw):
-            image[window_slice(i, j, out_hw, stride, channels_last=True)] += cols[:, :, :, i, j, :]
+            image[window_slice(i, j, out_hw, stride, channels_last=True)] += by_offset[i, j]
     return image[:, ph:ph + h, pw:pw + w, :].transpose(0, 3, 1, 2).copy()   # contiguous NCHW
 
 
@@ -116,11 +125,12 @@ def col2im_array(cols, input_shape, kernel, stride, padding):
 
 class Im2Col(Function):
     """cols = im2col(x);  dx = col2im(gcols) (the adjoint), so every order of gradient comes free"""
-    def __init__(self, kernel, stride, padding): self.geometry = (kernel, stride, padding)
+    def __init__(self, kernel, stride, padding, offset_major=False):
+        self.geometry, self.offset_major = (kernel, stride, padding), offset_major
 
     def forward(self, x):
         self.input_shape = x.shape
-        return im2col_array(x, *self.geometry)
+        return im2col_array(x, *self.geometry, offset_major=self.offset_major)
 
     def backward(self, gcols): return Col2Im(self.input_shape, *self.geometry)(gcols)
 
@@ -131,7 +141,7 @@ class Col2Im(Function):
         self.input_shape, self.geometry = tuple(input_shape), (kernel, stride, padding)
 
     def forward(self, cols): return col2im_array(cols, self.input_shape, *self.geometry)
-    def backward(self, gx): return Im2Col(*self.geometry)(gx)
+    def backward(self, gx): return Im2Col(*self.geometry, offset_major=self.inputs[0].ndim == 3)(gx)
 
 
 class Conv2d(Function):
@@ -152,8 +162,10 @@ class Conv2d(Function):
         oh, ow = output_size(x.shape[2:], self.kernel, self.stride, self.padding, "conv2d")
         self.cols = im2col_array(x, self.kernel, self.stride, self.padding)
         w_mat = weight.transpose(0, 2, 3, 1).reshape(out_channels, -1)
-        y = w_mat @ self.cols.T                                          # THE matmul: (O, N*OH*OW)
-        y = y.reshape(out_channels, n, oh, ow).transpose(1, 0, 2, 3)     # a view in NCHW order
+        if self.cols.flags.c_contiguous:     # THE matmul; OpenBLAS runs (N*OH*OW, K) @ (K, O) faster
+            y = (self.cols @ w_mat.T).reshape(n, oh, ow, out_channels).transpose(0, 3, 1, 2)
+        else:                                # cols column-major (few channels): the transposed product
+            y = (w_mat @ self.cols.T).reshape(out_channels, n, oh, ow).transpose(1, 0, 2, 3)
         out = xp.empty(y.shape, dtype=y.dtype)                           # contiguous NCHW
         if bias is None:
             out[...] = y
@@ -168,7 +180,7 @@ class Conv2d(Function):
         w_mat = weight.permute(0, 2, 3, 1).reshape(out_channels, -1)      # (O, KH*KW*C)
         gx = gw = gb = None
         if self.needs_grad[0]:
-            gx = Col2Im(x.shape, self.kernel, self.stride, self.padding)(gy_mat.T @ w_mat)
+            gx = Col2Im(x.shape, self.kernel, self.stride, self.padding)(self.input_gradient_cols(gy_mat, w_mat))
         if self.needs_grad[1]:
             if is_grad_enabled() and x.requires_grad:     # create_graph: gW must stay linked to x
                 cols = Im2Col(self.kernel, self.stride, self.padding)(x)
@@ -179,6 +191,16 @@ class Conv2d(Function):
         if len(self.inputs) == 3 and self.needs_grad[2]:
             gb = gy_mat.sum(axis=1)
         return (gx, gw, gb)[:len(self.inputs)]
+
+    def input_gradient_cols(self, gy_mat, w_mat):
+        """gcols = gy_mat^T @ W_mat, (N*OH*OW, KH*KW*C); for C <= 32 channels offset-major instead,
+        (KH*KW, N*OH*OW, C), one product per kernel offset: col2im then adds contiguous blocks,
+        which saves more than the narrower products cost (runs of C <= 32 floats are too short
+        for NumPy's strided add; for wider C the single product wins)."""
+        (kh, kw), channels = self.kernel, self.inputs[0].shape[1]
+        if channels > 32:
+            return gy_mat.T @ w_mat
+        return gy_mat.T @ w_mat.reshape(-1, kh * kw, channels).permute(1, 0, 2)
 
 
 # ---- the functions users call ---------------------------------------------------------------------
