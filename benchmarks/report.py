@@ -11,6 +11,8 @@ import sys
 
 from tinygrad_lite.files import write_bytes
 
+OPTIMISATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "OPTIMISATIONS.md")
+
 
 # ---- what ran where ---------------------------------------------------------------------------------
 
@@ -188,6 +190,9 @@ def markdown(report):
                 f"| {'-' if ratio is None else f'{ratio:.2f}'} "
                 f"| {'-' if entry.get('ratio_process') is None else format(entry['ratio_process'], '.2f')} "
                 f"| <= {entry.get('target', '-')}{verdict} |")
+    if meta["device"] == "cpu" and meta["mode"] == "full" and os.path.isfile(OPTIMISATIONS):
+        with open(OPTIMISATIONS, encoding="utf-8") as log:        # what each optimisation bought
+            lines += ["", log.read().rstrip()]
     lines.append("")
     return "\n".join(lines)
 

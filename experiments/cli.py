@@ -46,6 +46,16 @@ def _int_at_least(low):
     return parse
 
 
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
+
+
 def build_parser():
     parser = _Parser(prog="tinygrad-lite", description="Replay the coursework runs with tinygrad_lite.",
                      epilog="Data: TINYGRAD_LITE_DATA=<folder with mnist/ and fashion-mnist/>; "
@@ -59,6 +69,10 @@ def build_parser():
     run.add_argument("names", nargs="+", metavar="NAME", help="run names or groups (all-A .. all-D, all)")
     run.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to train (default cpu)")
     run.add_argument("--epochs", type=_int_at_least(1), help="train this many epochs instead of the document's")
+    run.add_argument("--lr", type=_positive_float,
+                     help="learning rate instead of the document's (the report flags the run)")
+    run.add_argument("--batch-size", type=_int_at_least(1),
+                     help="batch size instead of the document's (the report flags the run)")
     run.add_argument("--subset", type=_int_at_least(1),
                      help="train on N images (validation and test cut to N too), for a quick look")
     run.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of weights, split and order (0)")
@@ -123,7 +137,8 @@ def cmd_run(args, argv):
         raise TinygradLiteError(f"--out {args.out!r} exists and is not a folder")
     if args.data is not None and not os.path.isdir(args.data):
         raise TinygradLiteError(f"--data {args.data!r} is not a folder")
-    options = RunOptions(device=args.device, epochs=args.epochs, subset=args.subset, seed=args.seed,
+    options = RunOptions(device=args.device, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                         subset=args.subset, seed=args.seed,
                          out=args.out, torch=not args.no_torch, resume=args.resume,
                          sync_every=args.sync_every, grad_plots=args.grad_plots,
                          progress=not args.no_progress, report=not args.no_report, root=args.data)

@@ -229,6 +229,9 @@ def run_report_markdown(run_dir, metrics, images, plots_skipped=None):
     if metrics.get("subset"):
         out += [f"> **Note: trained on a subset of {metrics['subset']} images**, not the full training split; "
                 "the figures are a quick look, not a replay of the document's.", ""]
+    for key, values in (metrics.get("overrides") or {}).items():
+        out += [f"> **Note: {key} {values['used']:g} from the command line instead of the run's "
+                f"{values['document']:g}**: a variation, not the document's setting.", ""]
     torch_time = f" (torch reference: {format_duration(torch.get('wall_time_s'))})" if torch else ""
     version_text = ", ".join(f"{k} {v}" for k, v in versions.items() if v) or DASH
     images_used = f"subset of {metrics['subset']}" if metrics.get("subset") else "all of the split"
@@ -311,6 +314,8 @@ def _flags(metrics):
         flags.append("⚠ bundled sample data")
     if metrics.get("subset"):
         flags.append(f"⚠ subset of {metrics['subset']} images")
+    for key, values in (metrics.get("overrides") or {}).items():
+        flags.append(f"⚠ {key} {values['used']:g} instead of {values['document']:g}")
     return flags
 
 
@@ -353,7 +358,8 @@ def _tables(out_dir, notes=None):
         lines.append("")
     lines.append("Accuracies in %; differences in percentage points (pp). \"compared on\" is the document's "
                  "headline figure for the run (its test accuracy where it reports one). Flagged runs trained "
-                 "on less than the full data and are not comparable with the document.")
+                 "on less than the full data, or with settings changed on the command line, and are not "
+                 "comparable with the document.")
     return "\n".join(lines).rstrip() + "\n"
 
 

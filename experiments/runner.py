@@ -33,6 +33,8 @@ from .train import LAST, fingerprint, load_trained, train
 class RunOptions:
     device: str = "cpu"
     epochs: int = None        # overrides every config's epochs (and its backbone's)
+    lr: float = None          # overrides every config's learning rate (likewise)
+    batch_size: int = None    # overrides every config's batch size (likewise)
     subset: int = None
     seed: int = 0
     out: str = "runs"
@@ -67,7 +69,14 @@ def first_layer_filters(model):
 
 
 def effective_config(config, options):
-    return config.with_overrides(epochs=options.epochs)
+    return config.with_overrides(epochs=options.epochs, lr=options.lr, batch_size=options.batch_size)
+
+
+def overridden(config, options):
+    """{field: {"document": the run's own value, "used": the command line's}} for --lr / --batch-size."""
+    return {key: {"document": getattr(config, key), "used": getattr(options, key)}
+            for key in ("lr", "batch_size")
+            if getattr(options, key) is not None and getattr(options, key) != getattr(config, key)}
 
 
 def already_finished(config, options):
@@ -114,6 +123,7 @@ def torch_column(config, data, options):
 
 def run(config, options):
     """Train ``config`` with ``options``; write metrics.json and REPORT.md; return the run folder."""
+    overrides = overridden(config, options)
     config = effective_config(config, options)
     device = tl.backend.resolve_device(options.device)
     run_dir = Path(options.out) / config.name
@@ -139,7 +149,7 @@ def run(config, options):
         "run": config.name, "document": config.document, "title": config.title,
         "config": config.to_dict(), "choices": list(config.choices), "device": device,
         "versions": versions(), "seed": options.seed, "subset": options.subset,
-        "used_sample": data.used_sample, "wall_time_s": result.wall_time_s,
+        "used_sample": data.used_sample, "overrides": overrides, "wall_time_s": result.wall_time_s,
         "history": result.history, "final": result.final, "predictions": result.predictions,
         "class_names": list(data.class_names), "first_layer_filters": first_layer_filters(result.model),
         "torch": torch_block, "reported": dict(config.reported), "notes": data.notes + result.notes,

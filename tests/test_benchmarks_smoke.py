@@ -2,6 +2,7 @@
 chart with every expected row and a ratio per row. Never asserts a timing (benchmarks are not tests)."""
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -54,6 +55,18 @@ def test_tiny_run_writes_table_json_and_chart(tmp_path, capsys):
         flops = row["flops_per_unit"]
         assert (row["results"]["scratch"]["gflops"] is None) == (flops == 0)
     assert (tmp_path / "ratios-cpu-tiny.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_full_cpu_results_file_says_what_each_optimisation_bought():
+    """The committed RESULTS-cpu.md is regenerated from its JSON with the optimisation log appended;
+    a shortened run's file does not carry it (its numbers are not the ones the log discusses)."""
+    committed = json.loads((Path(report.__file__).parent / "results-cpu.json").read_text())
+    full = report.markdown(committed)
+    log = Path(report.OPTIMISATIONS).read_text()
+    assert "## What each optimisation bought" in log and full.rstrip().endswith(log.rstrip())
+    assert table_rows(full).keys() == {row["name"] for row in committed["rows"]}
+    quick = report.markdown(dict(committed, meta=dict(committed["meta"], mode="quick")))
+    assert "What each optimisation bought" not in quick
 
 
 def test_flop_count_matches_hand_count():

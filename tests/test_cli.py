@@ -60,6 +60,9 @@ def test_list_names_every_run_its_document_and_time(capsys):
     (["run", "A-sigmoid", "--epochs", "ten"], ["--epochs", "ten"]),
     (["run", "A-sigmoid", "--subset", "-5"], ["--subset"]),
     (["run", "A-sigmoid", "--device", "tpu"], ["--device", "tpu"]),
+    (["run", "A-sigmoid", "--lr", "-0.1"], ["--lr", "-0.1", "> 0"]),
+    (["run", "A-sigmoid", "--lr", "nan"], ["--lr", "nan"]),
+    (["run", "A-sigmoid", "--batch-size", "0"], ["--batch-size", "0"]),
     (["frobnicate"], ["frobnicate"]),
 ])
 def test_mistakes_are_one_line_and_exit_2(argv, needles, capsys):
@@ -102,6 +105,22 @@ def test_resume_with_other_settings_is_refused(data_root, tmp_path, capsys):
     assert tinygrad_lite(argv + ["--epochs", "1"], capsys)[0] == 0
     status, _, err = tinygrad_lite(argv + ["--epochs", "2", "--resume"], capsys)
     assert_one_line_error(status, err, "epochs")
+
+
+def test_lr_and_batch_size_overrides_are_used_recorded_and_flagged(data_root, tmp_path, capsys):
+    """A variation of a run (here the investigation of C's slow MLPs): the run trains with the command
+    line's lr and batch size, metrics.json keeps both values, and both reports flag the run."""
+    status, _, err = tinygrad_lite(["run", "C-mlp-relu", "--lr", "0.004", "--batch-size", "32", "--epochs", "1",
+                                    "--subset", "320", "--no-torch", "--no-progress", "--out", str(tmp_path),
+                                    "--data", str(data_root)], capsys)
+    assert status == 0, err
+    metrics = json.loads((tmp_path / "C-mlp-relu" / "metrics.json").read_text())
+    assert metrics["config"]["lr"] == 0.004 and metrics["config"]["batch_size"] == 32
+    assert metrics["overrides"] == {"lr": {"document": registry.RUNS["C-mlp-relu"].lr, "used": 0.004},
+                                    "batch_size": {"document": 64, "used": 32}}
+    assert "lr 0.004 from the command line" in (tmp_path / "C-mlp-relu" / "REPORT.md").read_text()
+    status, out, _ = tinygrad_lite(["report", "--out", str(tmp_path)], capsys)
+    assert status == 0 and "⚠ lr 0.004 instead of 0.001" in out and "⚠ batch_size 32 instead of 64" in out
 
 
 def test_python_dash_m_experiments_prints_no_traceback(tmp_path):
