@@ -137,13 +137,14 @@ def test_unknown_device_is_refused():
 def test_nan_in_a_batch_is_refused_naming_the_batch():
     x, y = traced(20)
     x[13, 1] = np.nan
-    loader = DataLoader(x, y, 4)                                 # row 13 is in batch 3
-    with pytest.raises(DataError, match=r"batch 3 of epoch 0 holds NaN or Inf values \(data rows \[13\]\)"):
+    loader = DataLoader(x, y, 4)                                 # row 13 is in the 4th batch
+    with pytest.raises(DataError, match=r"batch 4 of 5 in epoch 1 \(both counted from 1\) holds NaN or Inf "
+                                        r"values \(data rows \[13\]\)"):
         list(loader)
     assert len(list(DataLoader(x, y, 4, check_finite=False))) == 5
     targets = y.astype(np.float64)
     targets[2] = np.inf                                          # targets are checked too
-    with pytest.raises(DataError, match="batch 0 of epoch 0"):
+    with pytest.raises(DataError, match="batch 1 of 5 in epoch 1 "):
         list(DataLoader(traced(20)[0], targets, 4))
 
 

@@ -143,8 +143,9 @@ def test_nan_or_inf_in_the_training_data_names_the_batch(bad):
     data = tiny_data()
     data.x_train[13, 5] = bad                # row 13 lands in the batch where epoch 0's shuffle puts it
     order = DataLoader(data.x_train, data.y_train, 8, shuffle=True, seed=0).epoch_order(0)
-    batch = int(np.flatnonzero(order == 13)[0]) // 8
-    with pytest.raises(DataError, match=rf"batch {batch} of epoch 0 holds NaN or Inf values \(data rows \[13\]\)"):
+    batch = int(np.flatnonzero(order == 13)[0]) // 8 + 1     # messages count batches and epochs from 1
+    with pytest.raises(DataError, match=rf"batch {batch} of 5 in epoch 1 \(both counted from 1\) holds NaN or Inf "
+                                        r"values \(data rows \[13\]\)"):
         train(tiny_config(), data, seed=0, progress=False)
 
 
@@ -154,7 +155,7 @@ def test_training_on_data_that_overflows_names_the_epoch_and_batch():
     then stops naming the first bad epoch and batch."""
     data = tiny_data()
     data.x_train[:] *= np.float32(1e30)
-    with pytest.raises(NonFiniteLossError, match=r"loss is nan at epoch 1, batch \d \(iteration \d\)"):
+    with pytest.raises(NonFiniteLossError, match=r"loss is nan at epoch 1, batch [1-5] of 5 \(iteration \d\)"):
         train(tiny_config(), data, seed=0, progress=False, sync_every=4)
 
 

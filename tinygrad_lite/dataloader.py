@@ -87,7 +87,8 @@ class DataLoader:
     def _check_finite(self, rows, batch, epoch):
         if self._bad_rows.size and np.isin(rows, self._bad_rows).any():
             bad = np.intersect1d(rows, self._bad_rows)
-            raise DataError(f"batch {batch} of epoch {epoch} holds NaN or Inf values (data rows "
+            raise DataError(f"batch {batch + 1} of {len(self)} in epoch {epoch + 1} (both counted from 1) "
+                            f"holds NaN or Inf values (data rows "
                             f"{bad[:10].tolist()}{' ...' if bad.size > 10 else ''}); fix the "
                             "data or its normalisation, or pass check_finite=False")
 
