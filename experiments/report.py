@@ -320,7 +320,8 @@ def _flags(metrics):
 
 
 def summary_rows(runs, out_dir):
-    """{document: [row, ...]} for ``runs`` ([(run_dir, metrics)]), documents and runs in a stable order."""
+    """{document: [row, ...]} for ``runs`` ([(run_dir, metrics)]), documents in section order (A-D), runs
+    in natural order within each."""
     names = [m["run"] for _, m in runs]
     by_document = {}
     for run_dir, metrics in sorted(runs, key=lambda r: (_natural_key(r[1]["run"]), str(r[0]))):
@@ -335,7 +336,8 @@ def summary_rows(runs, out_dir):
              format_value(key, torch), format_value(key, theirs), format_difference(key, ours, theirs),
              metrics.get("device") or DASH, format_duration(metrics.get("wall_time_s")),
              "; ".join(_flags(metrics)), metrics["run"]])
-    return {doc: by_document[doc] for doc in sorted(by_document)}
+    in_section_order = sorted(by_document, key=lambda doc: _natural_key(by_document[doc][0][-1]))
+    return {doc: by_document[doc] for doc in in_section_order}     # A, B, C, D: run names start with it
 
 
 SUMMARY_HEADER = ["run", "compared on", "ours (scratch)", "torch", "document", "ours − document", "device",

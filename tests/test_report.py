@@ -210,3 +210,14 @@ def test_summary_has_one_table_per_document(tmp_path):
     results = results_markdown(tmp_path, notes={"A-tanh": "a real finding"})
     assert table_row(results, "`A-tanh`")[-1] == "a real finding"
     assert table_row(results, "`A-sigmoid`")[-1] == ""
+
+
+def test_summary_lists_documents_in_section_order_not_by_file_name(tmp_path):
+    """Section D's document name sorts before section B's; the summary still reads A, B, C, D."""
+    for run, document in (("D-mlp-adam", "report-fashion-mlp-cnn-adam.txt"),
+                          ("B-mlp", "report-fashion-mlp-cnn-backbone.txt"),
+                          ("A-sigmoid", "report-mnist-mlp-scratch.txt")):
+        write_metrics(tmp_path / run, synthetic_metrics(run, document, 3, reported={"test_acc": 0.9}))
+    headings = re.findall(r"^## (\S+)$", summarise(tmp_path), flags=re.M)
+    assert headings == ["report-mnist-mlp-scratch.txt", "report-fashion-mlp-cnn-backbone.txt",
+                        "report-fashion-mlp-cnn-adam.txt"]
