@@ -117,11 +117,14 @@ def cmd_list(args):
     for group, names in GROUPS.items():
         print(f"  {group:<{width}}  {_minutes(sum(RUNS[n].minutes_cpu for n in names)):>8}  "
               f"{len(names)} runs")
-    print("\nexpected times: full data, 2-core CPU, without the torch column (which roughly doubles them)")
+    print("\nexpected times: measured on a 2-core CPU, one replay per core, full data, without the torch "
+          "column (which roughly doubles them)")
     return 0
 
 
 def _minutes(minutes):
+    if minutes < 1:
+        return "<1 min"
     return f"~{minutes:.0f} min" if minutes < 90 else f"~{minutes / 60:.1f} h"
 
 

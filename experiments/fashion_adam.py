@@ -17,7 +17,7 @@ RUNS = [
               batch_size=100, optimizer="adam", lr=0.001, split=("random", 0.2), normalisation="unit",
               select_best_by="val_acc", reported={"test_acc": 0.8832},
               choices=CHOICES + ("hidden widths 256 and 128 (the report says two hidden layers)",),
-              minutes_cpu=3.0),
+              minutes_cpu=2.0),
     RunConfig(name="D-cnn-lenet", document=DOC,
               title="LeNet-style CNN (conv 5x5 6, avg-pool, conv 5x5 16, avg-pool, 120-84-10), Adam, batch 1024",
               dataset="fashion-mnist", layers=cnn([6, 16], 5, "avg", padding=0, hidden=(120, 84)),
@@ -25,5 +25,5 @@ RUNS = [
               normalisation="unit", select_best_by="val_acc", reported={"test_acc": 0.8966},
               choices=CHOICES + ("conv stride 1 with 2x2 average pooling (stride 2), LeNet-style, for the "
                                  "report's 'kernel 5, stride 2' convolutions",),
-              minutes_cpu=30.0),
+              minutes_cpu=50.0),
 ]

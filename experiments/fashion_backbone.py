@@ -17,7 +17,7 @@ DECAY_CHOICE = "decay rate 0.02 as inverse-time decay per epoch: lr_t = lr / (1 
 
 
 def _mlp(name, title, epochs=10, lr=0.01, schedule=(), dropout=0.0, l2=0.0, reported=None, choices=(),
-         minutes=1.0):
+         minutes=0.5):
     return RunConfig(name=name, document=DOC, title=title, dataset="fashion-mnist",
                      layers=mlp([784, 128, 10], "relu", dropout=dropout), epochs=epochs, batch_size=64,
                      lr=lr, schedule=schedule, l2=l2, split=SPLIT, normalisation="unit",
@@ -35,12 +35,12 @@ RUNS = [
     _mlp("B-mlp", "MLP 784-128-10 ReLU, SGD lr 0.01, 10 epochs",
          reported={"train_acc": 0.8594, "train_f1": 0.8588, "val_acc": 0.8448, "val_f1": 0.8443}),
     _mlp("B-mlp-decay", "MLP with lr decay 0.02, 100 epochs", epochs=100, schedule=DECAY,
-         choices=(DECAY_CHOICE,), minutes=4.0),
+         choices=(DECAY_CHOICE,), minutes=2.0),
     _mlp("B-mlp-decay-dropout", "MLP with lr decay 0.02 and dropout 0.2, 100 epochs", epochs=100,
-         schedule=DECAY, dropout=0.2, choices=(DECAY_CHOICE,), minutes=5.0),
+         schedule=DECAY, dropout=0.2, choices=(DECAY_CHOICE,), minutes=2.0),
     _mlp("B-mlp-decay-l2", "MLP with lr decay 0.02 and L2, 100 epochs", epochs=100, schedule=DECAY,
          l2=1e-4, choices=(DECAY_CHOICE, "L2 alpha 1e-4 (the report's value is not stated)"),
-         minutes=5.0),
+         minutes=2.0),
     _cnn("B-cnn", "5-block CNN backbone (49..784 filters, kernels 3,2,2,2,2), lr 0.01",
          lr=0.01, reported={"test_acc": 0.885, "test_loss": 0.3229}),
     _cnn("B-cnn-lr0.1", "the backbone at lr 0.1 (filters doubling, kernels 3 then four 2x2)", lr=0.1,

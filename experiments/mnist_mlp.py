@@ -18,7 +18,7 @@ COMMON_CHOICES = (
 )
 
 
-def _run(name, title, activation, reported, optimizer="sgd", lr=0.01, l2=0.0, choices=(), minutes=6.0):
+def _run(name, title, activation, reported, optimizer="sgd", lr=0.01, l2=0.0, choices=(), minutes=2.0):
     return RunConfig(
         name=name, document=DOC, title=title, dataset="mnist",
         layers=mlp(SIZES, activation), epochs=15, batch_size=64, optimizer=optimizer, lr=lr, l2=l2,
