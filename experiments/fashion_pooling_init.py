@@ -84,7 +84,7 @@ def _cnn_pair(pool, channels, kernel, init, hidden, cnn_acc, features_acc):
         lr=0.001, split=SPLIT, normalisation="symmetric", early_stopping=STOP, select_best_by="val_loss",
         features_from=backbone.name, reported={"test_acc": features_acc / 100},
         choices=MLP_CHOICES + ("the backbone's features are used as they are (no normalisation)",),
-        minutes_cpu=1.0)
+        minutes_cpu={NARROW: 1.0, WIDE: 6.0, WIDER: 8.0}[channels])
     return backbone, head
 
 
