@@ -123,6 +123,14 @@ def _natural_key(text):
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(text))]
 
 
+def _run_order(name):
+    """Sort key: the order of `tinygrad-lite list` (documents A-D, each in its tables' order), then
+    unknown names in natural order after them."""
+    from .registry import RUNS
+    position = {run: i for i, run in enumerate(RUNS)}
+    return position.get(name, len(position)), _natural_key(name)
+
+
 
 
 # ---- one run --------------------------------------------------------------------------------------------
@@ -320,11 +328,11 @@ def _flags(metrics):
 
 
 def summary_rows(runs, out_dir):
-    """{document: [row, ...]} for ``runs`` ([(run_dir, metrics)]), documents in section order (A-D), runs
-    in natural order within each."""
+    """{document: [row, ...]} for ``runs`` ([(run_dir, metrics)]), documents and runs in the order of
+    `tinygrad-lite list` (sections A-D, each in its document's table order)."""
     names = [m["run"] for _, m in runs]
     by_document = {}
-    for run_dir, metrics in sorted(runs, key=lambda r: (_natural_key(r[1]["run"]), str(r[0]))):
+    for run_dir, metrics in sorted(runs, key=lambda r: (_run_order(r[1]["run"]), str(r[0]))):
         key = headline_metric(metrics)
         ours, torch = our_figure(metrics, key), _torch_figure(metrics, key)
         theirs = (metrics.get("reported") or {}).get(key)
@@ -336,8 +344,8 @@ def summary_rows(runs, out_dir):
              format_value(key, torch), format_value(key, theirs), format_difference(key, ours, theirs),
              metrics.get("device") or DASH, format_duration(metrics.get("wall_time_s")),
              "; ".join(_flags(metrics)), metrics["run"]])
-    in_section_order = sorted(by_document, key=lambda doc: _natural_key(by_document[doc][0][-1]))
-    return {doc: by_document[doc] for doc in in_section_order}     # A, B, C, D: run names start with it
+    in_section_order = sorted(by_document, key=lambda doc: _run_order(by_document[doc][0][-1]))
+    return {doc: by_document[doc] for doc in in_section_order}
 
 
 SUMMARY_HEADER = ["run", "compared on", "ours (scratch)", "torch", "document", "ours − document", "device",

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from experiments import plots
+from experiments.registry import RUNS
 from experiments.report import results_markdown, summarise, write_run_report, write_summary
 from tinygrad_lite.errors import DataError
 
@@ -212,12 +213,20 @@ def test_summary_has_one_table_per_document(tmp_path):
     assert table_row(results, "`A-sigmoid`")[-1] == ""
 
 
-def test_summary_lists_documents_in_section_order_not_by_file_name(tmp_path):
-    """Section D's document name sorts before section B's; the summary still reads A, B, C, D."""
-    for run, document in (("D-mlp-adam", "report-fashion-mlp-cnn-adam.txt"),
-                          ("B-mlp", "report-fashion-mlp-cnn-backbone.txt"),
-                          ("A-sigmoid", "report-mnist-mlp-scratch.txt")):
+def test_summary_lists_documents_and_runs_in_the_order_of_the_list_command(tmp_path):
+    """Section D's document name sorts before section B's, and 'C-cnn' before 'C-mlp'; the summary
+    still reads A, B, C, D, with each document's runs in its own tables' order (`tinygrad-lite list`)."""
+    runs = (("D-mlp-adam", "report-fashion-mlp-cnn-adam.txt"), ("B-mlp", "report-fashion-mlp-cnn-backbone.txt"),
+            ("A-sigmoid", "report-mnist-mlp-scratch.txt"), ("C-cnnmlp-max-16-random", "report-c.txt"),
+            ("C-cnn-max-16-random", "report-c.txt"), ("C-mlp-relu-drop", "report-c.txt"),
+            ("C-cnn-avg-16-random", "report-c.txt"))
+    for run, document in runs:
         write_metrics(tmp_path / run, synthetic_metrics(run, document, 3, reported={"test_acc": 0.9}))
-    headings = re.findall(r"^## (\S+)$", summarise(tmp_path), flags=re.M)
-    assert headings == ["report-mnist-mlp-scratch.txt", "report-fashion-mlp-cnn-backbone.txt",
-                        "report-fashion-mlp-cnn-adam.txt"]
+    text = summarise(tmp_path)
+    assert re.findall(r"^## (\S+)$", text, flags=re.M) == [
+        "report-mnist-mlp-scratch.txt", "report-fashion-mlp-cnn-backbone.txt", "report-c.txt",
+        "report-fashion-mlp-cnn-adam.txt"]
+    listed = [name for name in RUNS if name.startswith("C-")]
+    in_table = re.findall(r"^\| `(C-[^`]+)`", text, flags=re.M)
+    assert in_table == sorted(in_table, key=listed.index)
+    assert in_table[:3] == ["C-mlp-relu-drop", "C-cnn-max-16-random", "C-cnnmlp-max-16-random"]
