@@ -131,8 +131,6 @@ def _run_order(name):
     return position.get(name, len(position)), _natural_key(name)
 
 
-
-
 # ---- one run --------------------------------------------------------------------------------------------
 def _split_reports(metrics):
     """{split: classification report} for every split whose predictions metrics.json holds."""

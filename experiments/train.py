@@ -386,9 +386,9 @@ def train(config, data, *, device="cpu", seed=0, run_dir=None, resume=False, syn
             iteration, epoch, batch = pending[bad[0]][:3]
             pending.clear()
             raise NonFiniteLossError(
-                f"{config.name}: the training loss is {losses[bad[0]]} at epoch {epoch + 1}, batch {batch + 1} "
-                f"of {len(loader)} (iteration {iteration}); the learning rate ({current_lr(optimizer):g}) may be too high "
-                "for this model, or the inputs are not normalised")
+                f"{config.name}: the training loss is {losses[bad[0]]} at epoch {epoch + 1}, batch "
+                f"{batch + 1} of {len(loader)} (iteration {iteration}); the learning rate "
+                f"({current_lr(optimizer):g}) may be too high for this model, or the inputs are not normalised")
         for (iteration, _, _, _, _, n), loss, hits in zip(pending, losses, correct):
             state["window"][0] += float(loss)
             state["window"][1] += 1
