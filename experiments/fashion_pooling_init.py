@@ -30,7 +30,7 @@ def _mlp(name, sizes, activation, dropout, test_acc, choices=()):
                      layers=mlp(sizes, activation, dropout=dropout), epochs=200, batch_size=64, lr=0.001,
                      split=SPLIT, normalisation="zscore", early_stopping=STOP, select_best_by="val_loss",
                      reported={"test_acc": test_acc}, choices=MLP_CHOICES + SLOWER_THAN_REPORT + choices,
-                     minutes_cpu=6.0 if len(sizes) == 3 else 10.0)
+                     minutes_cpu=6.0 if len(sizes) == 3 else 15.0)
 
 
 MLP_RUNS = [
