@@ -386,7 +386,8 @@ def write_summary(out_dir):
 def results_markdown(out_dir, notes=None):
     """The summary tables for ``experiments/RESULTS.md``, with a "why" column: ``notes`` maps a run name
     to what was found when investigating it (left empty for runs without a finding)."""
-    intro = ("# Results\n\nEvery coursework run replayed with the scratch framework, beside the torch reference "
+    intro = ("# Results\n\nThe coursework runs replayed with the scratch framework, beside the torch reference "
              "on the same split and the document's own figure. Per-run details (configuration, [ours] "
-             "choices, per-class tables, plots) are in each run's REPORT.md.\n\n")
+             "choices, per-class tables, plots) are in the REPORT.md that `tinygrad-lite run NAME` writes "
+             "into the run's output folder.\n\n")
     return intro + _tables(out_dir, notes=dict(notes or {}))
