@@ -8,6 +8,7 @@ beside the torch reference and the document's number, per-class precision/recall
 one table per coursework document, in ``out_dir/SUMMARY.md``. ``results_markdown(out_dir, notes)`` gives
 the same tables with a "why" column for ``experiments/RESULTS.md``.
 """
+import functools
 import json
 import math
 import re
@@ -123,12 +124,17 @@ def _natural_key(text):
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(text))]
 
 
+@functools.lru_cache(maxsize=1)
+def _list_positions():
+    from .registry import RUNS
+    return {run: i for i, run in enumerate(RUNS)}
+
+
 def _run_order(name):
     """Sort key: the order of `tinygrad-lite list` (documents A-D, each in its tables' order), then
     unknown names in natural order after them."""
-    from .registry import RUNS
-    position = {run: i for i, run in enumerate(RUNS)}
-    return position.get(name, len(position)), _natural_key(name)
+    positions = _list_positions()
+    return positions.get(name, len(positions)), _natural_key(name)
 
 
 # ---- one run --------------------------------------------------------------------------------------------
