@@ -67,6 +67,8 @@ def _cnn_pair(pool, channels, kernel, init, hidden, cnn_acc, features_acc):
     tag = f"{pool}-{_width(channels)}{'-k5' if kernel == 5 else ''}-{init}"
     layers = cnn(channels, kernel, pool, padding=kernel // 2, hidden=(hidden,), pool_last=False)
     minutes = {NARROW: 5.0, WIDE: 14.0, WIDER: 28.0}[channels] * (1.2 if kernel == 5 else 1.0)
+    if pool == "gap":
+        minutes /= 5          # the map is 1x1 after the first pooling: only the first conv costs much
     choices = CNN_CHOICES + (("padding 2 for the 5x5 kernels (padding 1 would shrink the map to nothing)",)
                              if kernel == 5 else ())
     backbone = RunConfig(
