@@ -348,8 +348,7 @@ def summary_rows(runs, out_dir):
              format_value(key, torch), format_value(key, theirs), format_difference(key, ours, theirs),
              metrics.get("device") or DASH, format_duration(metrics.get("wall_time_s")),
              "; ".join(_flags(metrics)), metrics["run"]])
-    in_section_order = sorted(by_document, key=lambda doc: _run_order(by_document[doc][0][-1]))
-    return {doc: by_document[doc] for doc in in_section_order}
+    return by_document          # filled in list order, so the documents come in section order too
 
 
 SUMMARY_HEADER = ["run", "compared on", "ours (scratch)", "torch", "document", "ours − document", "device",
