@@ -33,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _int_at_least(low):
+def int_at_least(low):
     def parse(text):
         try:
             value = int(text)
@@ -68,18 +68,18 @@ def build_parser():
     run = commands.add_parser("run", help="train runs and write metrics.json + REPORT.md for each")
     run.add_argument("names", nargs="+", metavar="NAME", help="run names or groups (all-A .. all-D, all)")
     run.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to train (default cpu)")
-    run.add_argument("--epochs", type=_int_at_least(1), help="train this many epochs instead of the document's")
+    run.add_argument("--epochs", type=int_at_least(1), help="train this many epochs instead of the document's")
     run.add_argument("--lr", type=_positive_float,
                      help="learning rate instead of the document's (the report flags the run)")
-    run.add_argument("--batch-size", type=_int_at_least(1),
+    run.add_argument("--batch-size", type=int_at_least(1),
                      help="batch size instead of the document's (the report flags the run)")
-    run.add_argument("--subset", type=_int_at_least(1),
+    run.add_argument("--subset", type=int_at_least(1),
                      help="train on N images (validation and test cut to N too), for a quick look")
-    run.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of weights, split and order (0)")
+    run.add_argument("--seed", type=int_at_least(0), default=0, help="seed of weights, split and order (0)")
     run.add_argument("--out", default="runs", help="output folder (default runs/)")
     run.add_argument("--no-torch", action="store_true", help="skip the torch reference column")
     run.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    run.add_argument("--sync-every", type=_int_at_least(1), default=50,
+    run.add_argument("--sync-every", type=int_at_least(1), default=50,
                      help="read the loss from the device every N steps (default 50)")
     run.add_argument("--grad-plots", action="store_true", help="record and plot gradient norms per layer")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")

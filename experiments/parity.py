@@ -18,6 +18,8 @@ import numpy as np
 
 from tinygrad_lite.files import write_json
 
+from .cli import int_at_least
+
 DEFAULT_STEPS = 100
 TABLE_ROWS = 12
 
@@ -260,40 +262,18 @@ def save(result, out_dir, plot=True):
 
 # ---- command line --------------------------------------------------------------------------------
 
-def _positive_int(text):
-    import argparse
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _seed(text):
-    import argparse
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
-
-
 def add_arguments(parser):
     """The options of ``tinygrad-lite parity``."""
     parser.add_argument("name", metavar="NAME", help="a run name from `tinygrad-lite list`")
-    parser.add_argument("--steps", type=_positive_int, default=DEFAULT_STEPS,
+    parser.add_argument("--steps", type=int_at_least(1), default=DEFAULT_STEPS,
                         help=f"optimiser steps to compare (default {DEFAULT_STEPS})")
-    parser.add_argument("--epochs", type=_positive_int, default=None,
+    parser.add_argument("--epochs", type=int_at_least(1), default=None,
                         help="train whole epochs instead of --steps, with accuracies after each")
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                         help="precision of both models (default float64: differences are then bugs)")
-    parser.add_argument("--subset", type=_positive_int, default=2000,
+    parser.add_argument("--subset", type=int_at_least(1), default=2000,
                         help="training images to use (default 2000; the split and normalisation are the run's)")
-    parser.add_argument("--seed", type=_seed, default=0, help="weights, batch order and dropout masks (default 0)")
+    parser.add_argument("--seed", type=int_at_least(0), default=0, help="weights, batch order and dropout masks (default 0)")
     parser.add_argument("--out", default="runs", help="folder; results go to OUT/NAME/parity.json, parity.png")
     parser.add_argument("--data", metavar="DIR", default=None,
                         help="data folder (default: $TINYGRAD_LITE_DATA, the cache)")

@@ -40,12 +40,7 @@ class Conv2d(Module):
             self.bias = Parameter(np.zeros(self.out_channels), dtype=dtype)
         else:
             self.register_parameter("bias", None)
-        if init is None:
-            initialisers.torch_default_(self)
-        elif callable(init):
-            init(self)
-        else:
-            initialisers.initialiser(init)(self)
+        initialisers.initialise_layer(self, init)
         if device is not None:
             self.to(device)
 

@@ -162,6 +162,17 @@ def initialiser(name):
     return INITIALISERS[name]
 
 
+def initialise_layer(layer, init=None):
+    """Draw one layer's ``weight`` and ``bias`` by ``init``: None for torch's default
+    (``torch_default_``), a name from ``INITIALISERS``, or a callable taking the layer."""
+    if init is None:
+        init = torch_default_
+    elif not callable(init):
+        init = initialiser(init)
+    init(layer)
+    return layer
+
+
 def apply(module, name):
     """Initialise every layer of ``module`` with a 2-D (Dense) or 4-D (Conv2d) ``weight`` by ``name``,
     in the order of ``module.modules()``. Returns the module."""

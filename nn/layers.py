@@ -34,12 +34,7 @@ class Dense(Module):
             self.bias = Parameter(np.zeros(self.out_features), dtype=dtype)
         else:
             self.register_parameter("bias", None)
-        if init is None:
-            initialisers.torch_default_(self)
-        elif callable(init):
-            init(self)
-        else:
-            initialisers.initialiser(init)(self)
+        initialisers.initialise_layer(self, init)
         if device is not None:
             self.to(device)
 
