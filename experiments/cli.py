@@ -4,6 +4,7 @@
     tinygrad-lite run A-sigmoid                 train one run (or several, or a group: all-A .. all-D, all)
     tinygrad-lite run all-B --epochs 1 --subset 2000 --device cuda --no-torch
     tinygrad-lite run A-sigmoid --resume        continue after Ctrl-C, to the same final weights
+    tinygrad-lite run A-sigmoid --resume        (after --no-torch) train torch alone, add its column
     tinygrad-lite report [--out runs]           one summary table per document over finished runs
     tinygrad-lite parity NAME                   scratch vs torch, step by step, on one run
     tinygrad-lite bench                         speed and memory against torch
@@ -78,7 +79,9 @@ def build_parser():
     run.add_argument("--seed", type=int_at_least(0), default=0, help="seed of weights, split and order (0)")
     run.add_argument("--out", default="runs", help="output folder (default runs/)")
     run.add_argument("--no-torch", action="store_true", help="skip the torch reference column")
-    run.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    run.add_argument("--resume", action="store_true",
+                     help="continue from the last checkpoint; on a run finished with --no-torch, add the "
+                          "torch column")
     run.add_argument("--sync-every", type=int_at_least(1), default=50,
                      help="read the loss from the device every N steps (default 50)")
     run.add_argument("--grad-plots", action="store_true", help="record and plot gradient norms per layer")

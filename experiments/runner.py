@@ -11,6 +11,7 @@ metrics.json: {"run", "document", "title", "config", "choices", "device", "versi
 "final": {"epoch_used", "train_loss", ..., "test_acc"}, "predictions": {split: {"y_true", "y_pred"}},
 "class_names", "first_layer_filters", "torch", "reported", "notes"}. Accuracies are fractions.
 """
+import json
 import platform
 import sys
 from dataclasses import dataclass
@@ -121,6 +122,25 @@ def torch_column(config, data, options):
     return train_torch(config, data, options.seed, options.device)
 
 
+def missing_torch_column(run_dir):
+    return json.loads((run_dir / "metrics.json").read_text()).get("torch") is None
+
+
+def add_torch_column(config, options, run_dir):
+    """``--resume`` without ``--no-torch`` on a run finished with it: train only the torch reference
+    (same split, batch order and initial weights) and add its column to metrics.json and REPORT.md."""
+    print(f"{config.name}: already finished in {run_dir}, without the torch column; adding it")
+    backbone = backbone_for(config, options) if config.features_from else None
+    data = run_data.prepare(config, options.seed, options.subset, options.root, backbone)
+    torch_block = torch_column(config, data, options)
+    if torch_block is not None:
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        write_json(run_dir / "metrics.json", {**metrics, "torch": torch_block})
+        if options.report:
+            write_report(run_dir)
+    return run_dir
+
+
 def run(config, options):
     """Train ``config`` with ``options``; write metrics.json and REPORT.md; return the run folder."""
     overrides = overridden(config, options)
@@ -128,6 +148,8 @@ def run(config, options):
     device = tl.backend.resolve_device(options.device)
     run_dir = Path(options.out) / config.name
     if options.resume and already_finished(config, options):
+        if options.torch and missing_torch_column(run_dir):
+            return add_torch_column(config, options, run_dir)
         print(f"{config.name}: already finished with these settings in {run_dir}; nothing to resume")
         return run_dir
     backbone = backbone_for(config, options) if config.features_from else None

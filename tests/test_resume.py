@@ -103,6 +103,29 @@ def test_cli_resume_writes_the_same_model(data_root, tmp_path, capsys, monkeypat
     assert metrics[0]["history"] == metrics[1]["history"]
 
 
+def test_resume_adds_the_torch_column_to_a_run_finished_without_it(data_root, tmp_path, capsys):
+    """`run --no-torch`, then `run --resume`: only torch trains, and its column is the one a run with
+    torch from the start gets; the scratch figures stay as they were."""
+    pytest.importorskip("torch", reason="the torch column needs torch (pip install torch==2.13.0)")
+    argv = ["run", "B-mlp", "--epochs", "1", "--subset", str(SUBSET), "--no-progress", "--no-report",
+            "--data", str(data_root)]
+    assert cli.main(argv + ["--out", str(tmp_path / "together")]) == 0
+    assert cli.main(argv + ["--out", str(tmp_path / "later"), "--no-torch"]) == 0
+    path = tmp_path / "later" / "B-mlp" / "metrics.json"
+    without = json.loads(path.read_text())
+    assert without["torch"] is None
+    assert cli.main(argv + ["--out", str(tmp_path / "later"), "--resume"]) == 0
+    assert "adding it" in capsys.readouterr().out
+    added = json.loads(path.read_text())
+    together = json.loads((tmp_path / "together" / "B-mlp" / "metrics.json").read_text())
+    for key in ("final", "history"):
+        assert added["torch"][key] == together["torch"][key]
+    scratch_side = [{k: v for k, v in m.items() if k != "torch"} for m in (without, added)]
+    assert scratch_side[0] == scratch_side[1]
+    assert cli.main(argv + ["--out", str(tmp_path / "later"), "--resume"]) == 0
+    assert "nothing to resume" in capsys.readouterr().out
+
+
 def test_early_stopping_waits_patience_epochs(mnist_subset):
     """lr 0 keeps the weights, so the validation loss never improves after epoch 1: with patience 2
     training ends after epoch 3 of 10."""
