@@ -4,7 +4,7 @@
     tinygrad-lite run A-sigmoid                 train one run (or several, or a group: all-A .. all-D, all)
     tinygrad-lite run all-B --epochs 1 --subset 2000 --device cuda --no-torch
     tinygrad-lite run A-sigmoid --resume        continue after Ctrl-C, to the same final weights
-    tinygrad-lite run A-sigmoid --resume        (after --no-torch) train torch alone, add its column
+    tinygrad-lite run B-cnn --resume            after --no-torch: train torch alone, add its column
     tinygrad-lite report [--out runs]           one summary table per document over finished runs
     tinygrad-lite parity NAME                   scratch vs torch, step by step, on one run
     tinygrad-lite bench                         speed and memory against torch

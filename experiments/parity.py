@@ -273,7 +273,8 @@ def add_arguments(parser):
                         help="precision of both models (default float64: differences are then bugs)")
     parser.add_argument("--subset", type=int_at_least(1), default=2000,
                         help="training images to use (default 2000; the split and normalisation are the run's)")
-    parser.add_argument("--seed", type=int_at_least(0), default=0, help="weights, batch order and dropout masks (default 0)")
+    parser.add_argument("--seed", type=int_at_least(0), default=0,
+                        help="weights, batch order and dropout masks (default 0)")
     parser.add_argument("--out", default="runs", help="folder; results go to OUT/NAME/parity.json, parity.png")
     parser.add_argument("--data", metavar="DIR", default=None,
                         help="data folder (default: $TINYGRAD_LITE_DATA, the cache)")
