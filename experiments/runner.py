@@ -122,11 +122,7 @@ def torch_column(config, data, options):
     return train_torch(config, data, options.seed, options.device)
 
 
-def missing_torch_column(run_dir):
-    return json.loads((run_dir / "metrics.json").read_text()).get("torch") is None
-
-
-def add_torch_column(config, options, run_dir):
+def add_torch_column(config, options, run_dir, metrics):
     """``--resume`` without ``--no-torch`` on a run finished with it: train only the torch reference
     (same split, batch order and initial weights) and add its column to metrics.json and REPORT.md."""
     print(f"{config.name}: already finished in {run_dir}, without the torch column; adding it")
@@ -134,7 +130,6 @@ def add_torch_column(config, options, run_dir):
     data = run_data.prepare(config, options.seed, options.subset, options.root, backbone)
     torch_block = torch_column(config, data, options)
     if torch_block is not None:
-        metrics = json.loads((run_dir / "metrics.json").read_text())
         write_json(run_dir / "metrics.json", {**metrics, "torch": torch_block})
         if options.report:
             write_report(run_dir)
@@ -148,8 +143,9 @@ def run(config, options):
     device = tl.backend.resolve_device(options.device)
     run_dir = Path(options.out) / config.name
     if options.resume and already_finished(config, options):
-        if options.torch and missing_torch_column(run_dir):
-            return add_torch_column(config, options, run_dir)
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        if options.torch and metrics.get("torch") is None:
+            return add_torch_column(config, options, run_dir, metrics)
         print(f"{config.name}: already finished with these settings in {run_dir}; nothing to resume")
         return run_dir
     backbone = backbone_for(config, options) if config.features_from else None
