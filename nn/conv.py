@@ -5,14 +5,10 @@ Constructor arguments, parameter layouts and reprs follow torch.nn: ``Conv2d.wei
 unchanged. The computation lives in ``nn.functional.conv`` (im2col + one matmul) and
 ``nn.functional.pooling``.
 """
-import numpy as np
-
-from tinygrad_lite import backend
-
 from . import init as initialisers
 from .functional.conv import conv2d, pair
 from .functional.pooling import avg_pool2d, global_avg_pool2d, max_pool2d
-from .module import Module, Parameter
+from .module import Module
 
 
 class Conv2d(Module):
@@ -27,22 +23,13 @@ class Conv2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
                  init=None, dtype=None, device=None):
         super().__init__()
-        for arg, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"Conv2d: {arg} must be a positive int, got {value!r}")
+        initialisers.check_sizes("Conv2d", in_channels=in_channels, out_channels=out_channels)
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d", 1)
         self.stride = pair(stride, "stride", "Conv2d", 1)
         self.padding = pair(padding, "padding", "Conv2d", 0)
-        dtype = np.dtype(dtype or backend.get_default_dtype())
-        self.weight = Parameter(np.zeros((self.out_channels, self.in_channels) + self.kernel_size), dtype=dtype)
-        if bias:
-            self.bias = Parameter(np.zeros(self.out_channels), dtype=dtype)
-        else:
-            self.register_parameter("bias", None)
-        initialisers.initialise_layer(self, init)
-        if device is not None:
-            self.to(device)
+        initialisers.create_parameters(self, (self.out_channels, self.in_channels) + self.kernel_size,
+                                       bias, init, dtype, device)
 
     def forward(self, x):
         return conv2d(x, self.weight, self.bias, self.stride, self.padding, layer=repr(self))

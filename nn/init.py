@@ -25,6 +25,8 @@ import numpy as np
 
 from tinygrad_lite import backend
 
+from .module import Parameter
+
 _GAINS = {"linear": 1.0, "identity": 1.0, "conv1d": 1.0, "conv2d": 1.0, "sigmoid": 1.0,
           "tanh": 5.0 / 3, "relu": math.sqrt(2.0), "selu": 0.75}
 
@@ -171,6 +173,28 @@ def initialise_layer(layer, init=None):
         init = initialiser(init)
     init(layer)
     return layer
+
+
+def check_sizes(layer_name, **sizes):
+    """Raise a ValueError naming the first of ``sizes`` (e.g. in_features=784) that is not a positive int."""
+    for arg, value in sizes.items():
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"{layer_name}: {arg} must be a positive int, got {value!r}")
+
+
+def create_parameters(layer, weight_shape, bias=True, init=None, dtype=None, device=None):
+    """Give ``layer`` a ``weight`` of ``weight_shape`` and a ``bias`` of (weight_shape[0],) (or
+    ``bias = None``), in ``dtype`` (default: the package's), drawn by ``init`` as
+    ``initialise_layer`` does, then moved to ``device`` when one is given."""
+    dtype = np.dtype(dtype or backend.get_default_dtype())
+    layer.weight = Parameter(np.zeros(weight_shape), dtype=dtype)
+    if bias:
+        layer.bias = Parameter(np.zeros(weight_shape[0]), dtype=dtype)
+    else:
+        layer.register_parameter("bias", None)
+    initialise_layer(layer, init)
+    if device is not None:
+        layer.to(device)
 
 
 def apply(module, name):

@@ -3,16 +3,13 @@
 Parameter layouts and constructor arguments follow torch.nn, so weights copy across unchanged:
 ``Dense.weight`` is (out_features, in_features), ``Dense.bias`` (out_features,).
 """
-import numpy as np
-
-from tinygrad_lite import backend
 from tinygrad_lite.errors import ShapeError
 from tinygrad_lite.tensor import Tensor
 
 from . import functional as F
 from . import init as initialisers
 from .functional.activations import Linear as LinearOp
-from .module import Module, Parameter
+from .module import Module
 
 
 class Dense(Module):
@@ -24,19 +21,9 @@ class Dense(Module):
 
     def __init__(self, in_features, out_features, bias=True, init=None, dtype=None, device=None):
         super().__init__()
-        for arg, value in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"Dense: {arg} must be a positive int, got {value!r}")
+        initialisers.check_sizes("Dense", in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = int(in_features), int(out_features)
-        dtype = np.dtype(dtype or backend.get_default_dtype())
-        self.weight = Parameter(np.zeros((self.out_features, self.in_features)), dtype=dtype)
-        if bias:
-            self.bias = Parameter(np.zeros(self.out_features), dtype=dtype)
-        else:
-            self.register_parameter("bias", None)
-        initialisers.initialise_layer(self, init)
-        if device is not None:
-            self.to(device)
+        initialisers.create_parameters(self, (self.out_features, self.in_features), bias, init, dtype, device)
 
     def forward(self, x):
         if not isinstance(x, Tensor):
