@@ -183,9 +183,9 @@ def check_sizes(layer_name, **sizes):
 
 
 def create_parameters(layer, weight_shape, bias=True, init=None, dtype=None, device=None):
-    """Give ``layer`` a ``weight`` of ``weight_shape`` and a ``bias`` of (weight_shape[0],) (or
-    ``bias = None``), in ``dtype`` (default: the package's), drawn by ``init`` as
-    ``initialise_layer`` does, then moved to ``device`` when one is given."""
+    """Give ``layer`` a ``weight`` of ``weight_shape`` and a ``bias`` of (weight_shape[0],) (None when
+    ``bias`` is false), in ``dtype`` (default: the package's), drawn by ``init`` as ``initialise_layer``
+    does, then moved to ``device`` when one is given."""
     dtype = np.dtype(dtype or backend.get_default_dtype())
     layer.weight = Parameter(np.zeros(weight_shape), dtype=dtype)
     if bias:
