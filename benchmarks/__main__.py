@@ -28,7 +28,7 @@ def parse_args(argv):
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="shorter runs, same shapes (for development)")
     size.add_argument("--tiny", action="store_true", help="tiny layers and a few steps (smoke test only)")
-    parser.add_argument("--repeat", type=int, help="timed runs per framework and case (default 5; quick 3)")
+    parser.add_argument("--repeat", type=int, help="timed runs per framework and case (default 9; quick 3)")
     parser.add_argument("--warmup", type=int, help="untimed runs per framework before timing (default 1)")
     parser.add_argument("--only", help="comma-separated case names or patterns, e.g. 'mlp-*,conv-C1'")
     parser.add_argument("--out", help="output folder (default: benchmarks/ for a full run, "

@@ -49,7 +49,7 @@ class Sizes:
     matmul_n: int = 1024
     matmul_calls: int = 5
     memory_steps: int = 5             # training steps of the peak-memory child process
-    repeat: int = 5
+    repeat: int = 9                  # a shared VM drifts 1.5-2x within seconds: more runs, steadier medians
     warmup: int = 1
     tiny: bool = False
 

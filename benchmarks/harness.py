@@ -66,6 +66,7 @@ def summarise(case, seconds, memory):
         median = statistics.median(per_unit)
         row["results"][name] = {
             "median_s": median, "min_s": min(per_unit), "max_s": max(per_unit), "runs": len(times),
+            "per_run_s": per_unit,
             "gflops": case.flops_per_unit / median / 1e9 if case.flops_per_unit else None,
             "memory": memory.get(name)}
     if {"scratch", "torch"} <= set(row["results"]):
