@@ -3,7 +3,7 @@
     python -m benchmarks                       full CPU run -> benchmarks/RESULTS-cpu.md (+ .json, .png)
     python -m benchmarks --quick               shorter runs, same shapes -> out/benchmarks/
     python -m benchmarks --device cuda         on a GPU (CuPy vs torch.cuda) -> benchmarks/RESULTS-gpu.md
-    python -m benchmarks --only 'cnn-*,matmul*' --repeat 9
+    python -m benchmarks --only 'cnn-*,matmul*' --repeat 15
     python -m benchmarks --profile --only mlp-sigmoid     cProfile of the scratch side, no timing table
 """
 import argparse

@@ -2,6 +2,7 @@
 chart with every expected row and a ratio per row. Never asserts a timing (benchmarks are not tests)."""
 import json
 import math
+import statistics
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ pytest.importorskip("torch", reason="the benchmarks compare against torch, which
 from benchmarks import cases, harness, report  # noqa: E402
 from benchmarks.__main__ import main  # noqa: E402
 
-TINY = ["--tiny", "--repeat", "1", "--warmup", "0", "--threads", "1"]
+TINY = ["--tiny", "--repeat", "2", "--warmup", "0", "--threads", "1"]
 
 
 def expected_rows():
@@ -50,6 +51,9 @@ def test_tiny_run_writes_table_json_and_chart(tmp_path, capsys):
     assert [row["name"] for row in data["rows"]] == names
     for row in data["rows"]:
         assert set(row["results"]) == {"scratch", "torch"}
+        for result in row["results"].values():       # every run kept, and the median is theirs
+            assert len(result["per_run_s"]) == result["runs"] == 2
+            assert result["median_s"] == statistics.median(result["per_run_s"])
         assert row["ratio"] == pytest.approx(row["results"]["scratch"]["median_s"]
                                              / row["results"]["torch"]["median_s"])
         flops = row["flops_per_unit"]
