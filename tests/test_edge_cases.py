@@ -34,6 +34,17 @@ def test_sigmoid_and_tanh_saturate_without_overflow(dtype, device):
     assert tl.Tensor(x, dtype=dtype).sigmoid().numpy()[[0, -1]].tolist() == [0.0, 1.0]
 
 
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_sigmoid_far_below_zero_is_torchs(dtype):
+    """Where e^-x overflows, 1 / (1 + e^-x) is exactly 0, as torch's; float16 goes through float32,
+    so its small values (6e-8 at x = -17) are not flushed to 0 early."""
+    x = np.array([-1000.0, -120.0, -95.0, -88.0, -50.0, -17.0, -15.0, -12.0, 0.0, 0.5, 20.0, 1000.0])
+    ours = tl.Tensor(x, dtype=dtype).sigmoid().numpy()
+    theirs = torch.sigmoid(torch.tensor(x, dtype=getattr(torch, dtype))).numpy()
+    assert ours.dtype == theirs.dtype and ((ours == 0) == (theirs == 0)).all()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-3 if dtype == "float16" else 1e-5, atol=0)
+
+
 # ---- ties ------------------------------------------------------------------------------------------
 
 TIES = np.array([[1.0, 3.0, 3.0, 0.0], [2.0, 2.0, 1.0, 2.0], [-1.0, -1.0, -1.0, -1.0]])

@@ -143,6 +143,8 @@ class Sigmoid(Function):
         xp = xp_of(x)
         if x.dtype.kind != "f":
             x = x.astype("float64")     # -x of an unsigned integer would wrap around
+        elif x.itemsize < 4:            # float16's e^-x overflows already at x < -11: go through float32
+            return self.forward(x.astype("float32")).astype(x.dtype)
         y = xp.negative(x, out=xp.empty_like(x))                  # out=: a 0-d input stays an array
         with np.errstate(over="ignore"):
             xp.exp(y, out=y)
