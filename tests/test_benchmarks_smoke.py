@@ -15,6 +15,14 @@ from benchmarks.__main__ import main  # noqa: E402
 TINY = ["--tiny", "--repeat", "2", "--warmup", "0", "--threads", "1"]
 
 
+@pytest.fixture(autouse=True)
+def synthetic_data(monkeypatch):
+    """These tests check what a run writes, not what it reads: synthetic inputs (the benchmark's own
+    fallback) keep them independent of TINYGRAD_LITE_DATA, in this process and its memory children."""
+    monkeypatch.delenv("TINYGRAD_LITE_DATA", raising=False)
+    monkeypatch.setattr(cases, "_data_cache", {})
+
+
 def expected_rows():
     return [case.name for case in cases.all_cases("tiny")]
 
@@ -48,6 +56,7 @@ def test_tiny_run_writes_table_json_and_chart(tmp_path, capsys):
     data = json.loads((tmp_path / "results-cpu-tiny.json").read_text())
     assert data["meta"]["device"] == "cpu" and data["meta"]["mode"] == "tiny"
     assert data["meta"]["threads"]["torch"]["torch_intra_op"] == 1
+    assert data["meta"]["data"].startswith("synthetic")          # the header says what was read
     assert [row["name"] for row in data["rows"]] == names
     for row in data["rows"]:
         assert set(row["results"]) == {"scratch", "torch"}
