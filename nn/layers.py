@@ -4,6 +4,7 @@ Parameter layouts and constructor arguments follow torch.nn, so weights copy acr
 ``Dense.weight`` is (out_features, in_features), ``Dense.bias`` (out_features,).
 """
 from tinygrad_lite.errors import ShapeError
+from tinygrad_lite.ops.torch_names import axis_or_dim
 from tinygrad_lite.tensor import Tensor
 
 from . import functional as F
@@ -135,7 +136,7 @@ class Softmax(Module):
 
     def __init__(self, axis=-1, dim=None):
         super().__init__()
-        self.axis = axis if dim is None else dim
+        self.axis = axis_or_dim(type(self).__name__, axis, dim, default=-1)
 
     def forward(self, x):
         return F.softmax(x, self.axis)

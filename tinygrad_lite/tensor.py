@@ -1,8 +1,9 @@
 """``Tensor``: an array (NumPy or CuPy) plus what autograd needs (``grad``, ``requires_grad``, creator).
 
-Every op is also a method with PyTorch's name and NumPy's argument names, so ``x.sum(axis=1,
-keepdims=True)``, ``x.relu()`` and ``x @ w`` all read as a student expects. The ops themselves live
-in ``tinygrad_lite.ops``; the engine in ``tinygrad_lite.autograd``.
+The whole API a user calls is written here: every op is also a method with PyTorch's name, taking
+NumPy's argument names or torch's (``x.sum(axis=1, keepdims=True)`` is ``x.sum(dim=1, keepdim=True)``),
+so ``x.relu()`` and ``x @ w`` read as a student expects. Each method is one line that calls its op
+in ``tinygrad_lite.ops`` (where the forward and the gradient are); the engine is ``tinygrad_lite.autograd``.
 """
 import numpy as np
 
@@ -204,17 +205,144 @@ class Tensor:
         return bool(self.data)
 
     def any(self):
+        """True where any element is (not differentiable)."""
         return Tensor._wrap(self.xp.asarray(self.data.any()))
 
     def all(self):
+        """True where every element is (not differentiable)."""
         return Tensor._wrap(self.xp.asarray(self.data.all()))
 
-    def argmax(self, axis=None, keepdims=False):
-        return Tensor._wrap(self.data.argmax(axis=axis, keepdims=keepdims))
+    # ---- elementwise ops (see ops/elementwise.py for each formula and its gradient) -------------------
+    def abs(self):
+        """|x|."""
+        return ops.abs(self)
 
-    def argmin(self, axis=None, keepdims=False):
-        return Tensor._wrap(self.data.argmin(axis=axis, keepdims=keepdims))
+    def exp(self):
+        """e^x."""
+        return ops.exp(self)
 
+    def log(self):
+        """The natural logarithm."""
+        return ops.log(self)
+
+    def sqrt(self):
+        """x^(1/2)."""
+        return ops.sqrt(self)
+
+    def tanh(self):
+        """tanh(x)."""
+        return ops.tanh(self)
+
+    def sigmoid(self):
+        """1 / (1 + e^-x)."""
+        return ops.sigmoid(self)
+
+    def relu(self):
+        """max(x, 0)."""
+        return ops.relu(self)
+
+    def pow(self, exponent):
+        """x ** exponent (a number or a tensor)."""
+        return ops.pow(self, exponent)
+
+    def maximum(self, other):
+        """The elementwise larger of x and ``other`` (broadcasting)."""
+        return ops.maximum(self, other)
+
+    def minimum(self, other):
+        """The elementwise smaller of x and ``other`` (broadcasting)."""
+        return ops.minimum(self, other)
+
+    def clip(self, min=None, max=None):  # noqa: A002  (NumPy's names)
+        """x clamped to [min, max] (either may be None)."""
+        return ops.clip(self, min, max)
+
+    # ---- reductions (ops/reduce.py); NumPy's axis= / keepdims= or torch's dim= / keepdim= -----------
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """The sum over ``axis`` (None: all axes; an int or a tuple)."""
+        return ops.sum(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """The mean over ``axis`` (None: all axes)."""
+        return ops.mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """The largest element over ``axis``; with torch's ``dim=``, torch's ``(values, indices)``."""
+        return ops.max(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """The smallest element over ``axis``; with torch's ``dim=``, torch's ``(values, indices)``."""
+        return ops.min(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """The index of the largest element over ``axis`` (None: of the flattened tensor)."""
+        return ops.argmax(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """The index of the smallest element over ``axis`` (None: of the flattened tensor)."""
+        return ops.argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def var(self, axis=None, keepdims=False, ddof=None, *, dim=None, keepdim=None):
+        """The variance over ``axis``; ``ddof`` defaults to NumPy's 0 with ``axis=``, torch's 1 with ``dim=``."""
+        return ops.var(self, axis, keepdims, ddof, dim=dim, keepdim=keepdim)
+
+    def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """log(sum(exp(x))) over ``axis``, without overflow."""
+        return ops.logsumexp(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def softmax(self, axis=-1, *, dim=None):
+        """exp(x) / sum(exp(x)) along ``axis`` (default the last)."""
+        return ops.softmax(self, axis, dim=dim)
+
+    def log_softmax(self, axis=-1, *, dim=None):
+        """x - logsumexp(x) along ``axis`` (default the last)."""
+        return ops.log_softmax(self, axis, dim=dim)
+
+    # ---- shape ops (ops/shape.py) -------------------------------------------------------------------
+    def reshape(self, *shape):
+        """The same elements in a new shape: ``reshape(2, 3)`` or ``reshape((2, 3))``, -1 inferred."""
+        return ops.reshape(self, *shape)
+
+    def view(self, *shape):
+        """torch's name for ``reshape``."""
+        return ops.reshape(self, *shape)
+
+    def transpose(self, *axes):
+        """No axes: reverse them; two: swap them (torch's ``transpose(0, 1)``); more: a permutation."""
+        return ops.transpose(self, *axes)
+
+    @property
+    def T(self):
+        """The axes reversed (a matrix's transpose)."""
+        return ops.transpose(self)
+
+    def permute(self, *axes):
+        """The axes reordered: ``y.shape[i] == x.shape[axes[i]]``."""
+        return ops.permute(self, *axes)
+
+    def swapaxes(self, axis1, axis2):
+        """Axes ``axis1`` and ``axis2`` exchanged."""
+        return ops.swapaxes(self, axis1, axis2)
+
+    def squeeze(self, axis=None, *, dim=None):
+        """The axes of size 1 dropped (``axis``: only those)."""
+        return ops.squeeze(self, axis, dim=dim)
+
+    def unsqueeze(self, axis=None, *, dim=None):
+        """An axis of size 1 inserted at position ``axis``."""
+        return ops.unsqueeze(self, axis, dim=dim)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        """Axes ``start_dim``..``end_dim`` merged into one."""
+        return ops.flatten(self, start_dim, end_dim)
+
+    def broadcast_to(self, shape):
+        """x repeated along new or size-1 axes to ``shape`` (NumPy's rules)."""
+        return ops.broadcast_to(self, shape)
+
+    def pad(self, pad_width, value=0.0):
+        """``value`` added around x, ``pad_width`` as in ``numpy.pad``."""
+        return ops.pad(self, pad_width, value)
 
 def _format_numbers(array):
     """The numbers as torch prints them: ``1.`` when all are whole, else 4 decimals, or ``1.0000e-05``
@@ -248,4 +376,7 @@ def as_tensor(value, like=None):
     return Tensor(value, device=like.device)
 
 
-from . import ops  # noqa: E402  (the methods above look ops up at call time)
+# The engine's one import knot: Tensor's methods are ops, and every op makes Tensors, so ops/ imports
+# this module and this module imports ops/. It is imported last, once Tensor exists, and the methods
+# above look ``ops`` up at call time. (autograd.py, which Tensor.backward calls, closes the same knot.)
+from . import ops  # noqa: E402

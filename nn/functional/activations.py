@@ -131,14 +131,14 @@ def gelu(x, approximate="none"):
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
-def softmax(x, axis=-1):
-    """y_i = exp(x_i) / sum_j exp(x_j) along ``axis`` (stable: the max is subtracted first)."""
-    return tl.softmax(x, axis=axis)
+def softmax(x, axis=-1, *, dim=None):
+    """y_i = exp(x_i) / sum_j exp(x_j) along ``axis`` or torch's ``dim`` (stable: the max is subtracted first)."""
+    return tl.softmax(x, axis, dim=dim)
 
 
-def log_softmax(x, axis=-1):
-    """y_i = x_i - log(sum_j exp(x_j)) along ``axis`` (stable)."""
-    return tl.log_softmax(x, axis=axis)
+def log_softmax(x, axis=-1, *, dim=None):
+    """y_i = x_i - log(sum_j exp(x_j)) along ``axis`` or torch's ``dim`` (stable)."""
+    return tl.log_softmax(x, axis, dim=dim)
 
 
 def identity(x):

@@ -4,12 +4,16 @@ This module defines ``sum``, ``max`` and ``min``, so the builtins are reached as
 """
 import builtins
 import math
+from collections import namedtuple
+
+import numpy as np
 
 from ..autograd import Function
 from ..backend import get_array_module as xp_of
 from ..errors import ShapeError
 from ..tensor import Tensor
 from .shape import broadcast_to
+from .torch_names import axis_and_keepdims, axis_or_dim, keepdims_or_keepdim
 
 
 def _axes(axis, ndim, op):
@@ -136,29 +140,69 @@ class LogSoftmax(Function):
 
 
 # ---- the functions users call ---------------------------------------------------------------------
+# Each takes NumPy's axis= / keepdims= or torch's dim= / keepdim= (see torch_names).
 
-def sum(x, axis=None, keepdims=False):  # noqa: A001
+def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
+    """The sum over ``axis`` (None: all axes; an int or a tuple)."""
+    axis, keepdims = axis_and_keepdims("sum", axis, keepdims, dim, keepdim)
     return Sum(_axes(axis, x.ndim, "sum"), keepdims)(x)
 
 
-def mean(x, axis=None, keepdims=False):
+def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """The mean over ``axis`` (None: all axes); nan when there is nothing to average, as in torch."""
+    axis, keepdims = axis_and_keepdims("mean", axis, keepdims, dim, keepdim)
     return Mean(_axes(axis, x.ndim, "mean"), keepdims)(x)
 
 
-def max(x, axis=None, keepdims=False):  # noqa: A001
-    axes = _axes(axis, x.ndim, "max")
-    _nonempty(x, axes, "max")
-    return Max(axes, keepdims, isinstance(axis, int) and x.ndim > 0)(x)
+def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
+    """The largest element over ``axis`` (None: all). With torch's ``dim=`` (one int) the answer is
+    torch's too: the pair ``(values, indices)``."""
+    return _max_or_min(Max, x, axis, keepdims, dim, keepdim)
 
 
-def min(x, axis=None, keepdims=False):  # noqa: A001
-    axes = _axes(axis, x.ndim, "min")
-    _nonempty(x, axes, "min")
-    return Min(axes, keepdims, isinstance(axis, int) and x.ndim > 0)(x)
+def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
+    """The smallest element over ``axis`` (None: all); with ``dim=``, ``(values, indices)`` (see ``max``)."""
+    return _max_or_min(Min, x, axis, keepdims, dim, keepdim)
 
 
-def var(x, axis=None, keepdims=False, ddof=0):
-    """Variance, mean((x - mean(x))^2) * n / (n - ddof); NumPy's default ddof=0 (torch's is 1)."""
+MaxResult = namedtuple("max", ["values", "indices"])     # torch.return_types.max, min
+MinResult = namedtuple("min", ["values", "indices"])
+
+
+def _max_or_min(fn_class, x, axis, keepdims, dim, keepdim):
+    op = fn_class.reduce
+    keepdims = keepdims_or_keepdim(op, keepdims, keepdim)
+    if dim is not None:
+        axis = axis_or_dim(op, axis, dim)
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"{op}: dim must be one int (torch's {op}(dim=) gives the values and their "
+                            f"indices along one axis), got {dim!r}; reduce over several axes with axis=")
+        result = MaxResult if op == "max" else MinResult
+        return result(_max_or_min(fn_class, x, axis, keepdims, None, None),
+                      (argmax if op == "max" else argmin)(x, axis, keepdims))
+    axes = _axes(axis, x.ndim, op)
+    _nonempty(x, axes, op)
+    return fn_class(axes, keepdims, isinstance(axis, int) and x.ndim > 0)(x)
+
+
+def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """The index of the largest element over ``axis`` (None: of the flattened tensor); not differentiable."""
+    axis, keepdims = axis_and_keepdims("argmax", axis, keepdims, dim, keepdim)
+    return Tensor._wrap(x.data.argmax(axis=axis, keepdims=keepdims))
+
+
+def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """The index of the smallest element over ``axis`` (None: of the flattened tensor); not differentiable."""
+    axis, keepdims = axis_and_keepdims("argmin", axis, keepdims, dim, keepdim)
+    return Tensor._wrap(x.data.argmin(axis=axis, keepdims=keepdims))
+
+
+def var(x, axis=None, keepdims=False, ddof=None, *, dim=None, keepdim=None):
+    """Variance, mean((x - mean(x))^2) * n / (n - ddof). ``ddof`` defaults to NumPy's 0 with ``axis=``
+    and to torch's 1 (the unbiased estimate) with ``dim=``."""
+    if ddof is None:
+        ddof = 0 if dim is None else 1
+    axis, keepdims = axis_and_keepdims("var", axis, keepdims, dim, keepdim)
     axes = _axes(axis, x.ndim, "var")
     n = math.prod(x.shape[a] for a in axes)
     if n - ddof <= 0:
@@ -167,19 +211,23 @@ def var(x, axis=None, keepdims=False, ddof=0):
     return (centred * centred).sum(axis=axes, keepdims=keepdims) * (1.0 / (n - ddof))
 
 
-def logsumexp(x, axis=None, keepdims=False):
+def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """log(sum(exp(x))) over ``axis`` (None: all), computed without overflow."""
+    axis, keepdims = axis_and_keepdims("logsumexp", axis, keepdims, dim, keepdim)
     axes = _axes(axis, x.ndim, "logsumexp")
     _nonempty(x, axes, "logsumexp")
     return LogSumExp(axes, keepdims)(x)
 
 
-def softmax(x, axis=-1):
-    axes = _axes(axis, x.ndim, "softmax")
+def softmax(x, axis=-1, *, dim=None):
+    """exp(x) / sum(exp(x)) along ``axis`` (default the last)."""
+    axes = _axes(axis_or_dim("softmax", axis, dim, default=-1), x.ndim, "softmax")
     _nonempty(x, axes, "softmax")
     return Softmax(axes)(x)
 
 
-def log_softmax(x, axis=-1):
-    axes = _axes(axis, x.ndim, "log_softmax")
+def log_softmax(x, axis=-1, *, dim=None):
+    """x - logsumexp(x) along ``axis`` (default the last)."""
+    axes = _axes(axis_or_dim("log_softmax", axis, dim, default=-1), x.ndim, "log_softmax")
     _nonempty(x, axes, "log_softmax")
     return LogSoftmax(axes)(x)

@@ -5,6 +5,7 @@ from ..autograd import Function
 from ..backend import get_array_module as xp_of, scatter_add
 from ..errors import ShapeError
 from ..tensor import Tensor
+from .torch_names import axis_or_dim
 
 
 def check_axis(axis, ndim, op, name="axis", new_axis=False):
@@ -174,7 +175,9 @@ def swapaxes(x, axis1, axis2):
     return Transpose(tuple(axes))(x)
 
 
-def squeeze(x, axis=None):
+def squeeze(x, axis=None, *, dim=None):
+    """Drop the axes of size 1 (``axis``: only those; an int or a tuple)."""
+    axis = axis_or_dim("squeeze", axis, dim)
     if axis is None:
         return reshape(x, tuple(n for n in x.shape if n != 1))
     axes = {check_axis(a, x.ndim, "squeeze") for a in ((axis,) if isinstance(axis, int) else axis)}
@@ -186,8 +189,9 @@ def squeeze(x, axis=None):
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
 
-def unsqueeze(x, axis):
-    axis = check_axis(axis, x.ndim, "unsqueeze", new_axis=True)
+def unsqueeze(x, axis=None, *, dim=None):
+    """Insert an axis of size 1 at position ``axis`` (in [-ndim - 1, ndim])."""
+    axis = check_axis(axis_or_dim("unsqueeze", axis, dim), x.ndim, "unsqueeze", new_axis=True)
     return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
 
 
@@ -214,7 +218,9 @@ def getitem(x, index):
     return GetItem(_plain_index(index))(x)
 
 
-def concatenate(tensors, axis=0):
+def concatenate(tensors, axis=0, *, dim=None):
+    """The tensors joined along an existing ``axis`` (torch's ``cat``)."""
+    axis = axis_or_dim("concatenate", axis, dim, default=0)
     tensors = _tensor_list(tensors, "concatenate")
     if tensors[0].ndim == 0:
         raise ShapeError("concatenate: 0-d tensors cannot be concatenated; use stack")
@@ -226,7 +232,9 @@ def concatenate(tensors, axis=0):
                          f"along axis {axis}") from None
 
 
-def stack(tensors, axis=0):
+def stack(tensors, axis=0, *, dim=None):
+    """The same-shaped tensors joined along a new ``axis``."""
+    axis = axis_or_dim("stack", axis, dim, default=0)
     tensors = _tensor_list(tensors, "stack")
     axis = check_axis(axis, tensors[0].ndim, "stack", new_axis=True)
     shapes = {t.shape for t in tensors}
