@@ -8,3 +8,4 @@ from .conv import AvgPool2d, Conv2d, GlobalAvgPool2d, MaxPool2d
 from .layers import (GELU, Dense, Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU,
                      Sigmoid, Softmax, Tanh)
 from .module import Module, Parameter, Sequential
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm

@@ -3,6 +3,10 @@
 A Module registers every ``Parameter`` and sub-``Module`` assigned to it as an attribute, in the order
 of assignment; ``named_parameters()`` then walks the tree and names each parameter by its path
 ("fc1.weight", "0.bias"), exactly as torch does, so state dicts line up with torch's.
+
+A *buffer* (``register_buffer``, torch's) is state that is not learned, such as batch norm's running
+mean: it is saved by ``state_dict`` (after the module's parameters, as torch orders them), moved by
+``to`` and cast by ``astype``, but not returned by ``parameters()``, so no optimiser touches it.
 """
 from collections import OrderedDict, namedtuple
 
@@ -35,6 +39,8 @@ class Module:
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
 
@@ -46,10 +52,17 @@ class Module:
                                      f"Module.__init__() is called; call super().__init__() first")
         elif isinstance(value, Parameter):
             self._modules.pop(name, None)
+            self._buffers.pop(name, None)
             params[name] = value
         elif isinstance(value, Module):
             params.pop(name, None)
+            self._buffers.pop(name, None)
             self._modules[name] = value
+        elif name in self._buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign a {type(value).__name__} to buffer '{name}' of "
+                                f"{type(self).__name__} (a Tensor or None is expected)")
+            self._buffers[name] = value
         elif name in params or name in self._modules:
             if value is not None:
                 kind = "parameter" if name in params else "module"
@@ -61,8 +74,31 @@ class Module:
 
     def __delattr__(self, name):
         self._parameters.pop(name, None)
+        self._buffers.pop(name, None)
+        self._non_persistent_buffers.discard(name)
         self._modules.pop(name, None)
         object.__delattr__(self, name)
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Register ``tensor`` (a Tensor, or None for an absent one) as the buffer ``name``: state that
+        is not learned (batch norm's running mean). It is reached as ``self.name``, moved by ``to``,
+        saved by ``state_dict`` when ``persistent``, and never returned by ``parameters()``."""
+        if "_buffers" not in self.__dict__:
+            raise AttributeError("cannot register a buffer before Module.__init__() is called")
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"register_buffer: the name must be a non-empty str without '.', got {name!r}")
+        if tensor is not None and (not isinstance(tensor, Tensor) or isinstance(tensor, Parameter)):
+            raise TypeError(f"register_buffer: '{name}' must be a Tensor (not a Parameter) or None, got "
+                            f"{type(tensor).__name__}")
+        if name in self._parameters or name in self._modules or (
+                hasattr(self, name) and name not in self._buffers):
+            raise KeyError(f"register_buffer: attribute '{name}' already exists")
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
+        object.__setattr__(self, name, tensor)
 
     def register_parameter(self, name, param):
         """Register ``param`` (a Parameter, or None for an absent one such as ``bias=False``)."""
@@ -116,6 +152,32 @@ class Module:
     def parameters(self, recurse=True):
         return (param for _, param in self.named_parameters(recurse=recurse))
 
+    def named_buffers(self, prefix="", recurse=True):
+        """(dotted name, Tensor) for every buffer that is not None, each once, in torch's order."""
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_name, module in modules:
+            for name, buffer in module._buffers.items():
+                if buffer is None or id(buffer) in seen:
+                    continue
+                seen.add(id(buffer))
+                yield (f"{module_name}.{name}" if module_name else name), buffer
+
+    def buffers(self, recurse=True):
+        return (buffer for _, buffer in self.named_buffers(recurse=recurse))
+
+    def _named_state(self):
+        """What ``state_dict`` holds, in torch's order: each module's parameters, then its persistent
+        buffers, module by module depth first."""
+        seen = set()
+        for module_name, module in self.named_modules():
+            persistent = [(n, b) for n, b in module._buffers.items() if n not in module._non_persistent_buffers]
+            for name, tensor in list(module._parameters.items()) + persistent:
+                if tensor is None or id(tensor) in seen:
+                    continue
+                seen.add(id(tensor))
+                yield (f"{module_name}.{name}" if module_name else name), tensor
+
     def apply(self, fn):
         """Call ``fn(module)`` on every sub-module, then on this one (torch's order); returns self."""
         for child in self.children():
@@ -145,12 +207,14 @@ class Module:
 
     # ---- device and dtype -------------------------------------------------------------------------
     def to(self, device):
-        """Move every parameter (and its gradient) to ``device``, in place; returns self."""
+        """Move every parameter (and its gradient) and every buffer to ``device``, in place; returns self."""
         device = backend.resolve_device(device)
         for p in self.parameters():
             p.data = backend.to_device(p.data, device)
             if p.grad is not None:
                 p.grad = Tensor._wrap(backend.to_device(p.grad.data, device))
+        for buffer in self.buffers():
+            buffer.data = backend.to_device(buffer.data, device)
         return self
 
     def cpu(self):
@@ -160,7 +224,8 @@ class Module:
         return self.to("cuda")
 
     def astype(self, dtype):
-        """Cast every parameter (and its gradient) to a floating ``dtype``, in place; returns self."""
+        """Cast every parameter (and its gradient) and every floating buffer to a floating ``dtype``, in
+        place (integer buffers such as ``num_batches_tracked`` stay as they are, as in torch); returns self."""
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"{type(self).__name__}.astype: dtype must be a floating type, got {dtype}")
@@ -168,6 +233,9 @@ class Module:
             p.data = p.data.astype(dtype, copy=False)
             if p.grad is not None:
                 p.grad = Tensor._wrap(p.grad.data.astype(dtype, copy=False))
+        for buffer in self.buffers():
+            if buffer.dtype.kind == "f":
+                buffer.data = buffer.data.astype(dtype, copy=False)
         return self
 
     def double(self):
@@ -178,18 +246,18 @@ class Module:
 
     # ---- state ------------------------------------------------------------------------------------
     def state_dict(self):
-        """An ordered dict: dotted parameter name -> a NumPy copy of its values on the host."""
+        """An ordered dict: dotted parameter or buffer name -> a NumPy copy of its values on the host."""
         return OrderedDict((name, np.array(backend.as_numpy(p.data), copy=True))
-                           for name, p in self.named_parameters())
+                           for name, p in self._named_state())
 
     def load_state_dict(self, state_dict, strict=True):
-        """Copy values into the parameters, by name, cast to each parameter's dtype and device.
+        """Copy values into the parameters and buffers, by name, cast to each one's dtype and device.
 
         Every shape must match (``ShapeError`` listing each mismatch). With ``strict`` (the default)
         the names must match too: missing or unexpected names raise ``DataError`` listing them.
         Returns ``(missing_keys, unexpected_keys)``. Nothing is changed when an error is raised.
         """
-        own = OrderedDict(self.named_parameters())
+        own = OrderedDict(self._named_state())
         given = OrderedDict((k, backend.as_numpy(v.data if isinstance(v, Tensor) else v))
                             for k, v in state_dict.items())
         missing = [k for k in own if k not in given]

@@ -4,43 +4,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from torch_oracle import arrays, op_settings, random_array, shapes, torch
+from torch_oracle import arrays, check_double_backward, op_settings, random_array, shapes, torch
 
 import tinygrad_lite as tl
-
-
-def _second_order(leaves, fn, v, w, backend):
-    """First gradients g_i of sum(fn(*leaves) * v), then the gradients of sum_i sum(g_i * w_i)."""
-    if backend == "torch":
-        y = (fn(*leaves) * torch.tensor(v)).sum()
-        first = torch.autograd.grad(y, leaves, create_graph=True, allow_unused=True)
-        first = [torch.zeros_like(x) if g is None else g for x, g in zip(leaves, first)]
-        s = sum((g * torch.tensor(wi)).sum() for g, wi in zip(first, w))
-        second = torch.autograd.grad(s, leaves, allow_unused=True) if s.requires_grad else [None] * len(leaves)
-        return ([g.detach().numpy() for g in first],
-                [np.zeros(x.shape) if g is None else g.numpy() for x, g in zip(leaves, second)])
-    (fn(*leaves) * tl.Tensor(v, device=leaves[0].device)).sum().backward(create_graph=True)
-    first = [tl.zeros_like(x) if x.grad is None else x.grad for x in leaves]
-    for x in leaves:
-        x.grad = None
-    s = sum((g * tl.Tensor(wi, device=x.device)).sum() for g, wi, x in zip(first, w, leaves))
-    if s.requires_grad:
-        s.backward()
-    return ([g.numpy() for g in first], [np.zeros(x.shape) if x.grad is None else x.grad.numpy() for x in leaves])
-
-
-def check_double_backward(arrays_in, fn, torch_fn=None, device="cpu", rtol=1e-7, atol=1e-10):
-    """Compare first and second derivatives of ``fn`` (random directions v, w) with torch's."""
-    rng = np.random.default_rng(0)
-    out_shape = tuple(fn(*[torch.tensor(a) for a in arrays_in]).shape) if torch_fn is None else \
-        tuple(torch_fn(*[torch.tensor(a) for a in arrays_in]).shape)
-    v = rng.standard_normal(out_shape)
-    w = [rng.standard_normal(a.shape) for a in arrays_in]
-    ours = _second_order([tl.Tensor(a, requires_grad=True, device=device) for a in arrays_in], fn, v, w, "tl")
-    theirs = _second_order([torch.tensor(a, requires_grad=True) for a in arrays_in], torch_fn or fn, v, w, "torch")
-    for order, (mine, ref) in enumerate(zip(ours, theirs), start=1):
-        for i, (m, r) in enumerate(zip(mine, ref)):
-            np.testing.assert_allclose(m, r, rtol=rtol, atol=atol, err_msg=f"order {order} grad of input {i}")
 
 
 X, Y = random_array((3, 4)), random_array((3, 4), rng=np.random.default_rng(1))

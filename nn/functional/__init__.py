@@ -3,5 +3,6 @@ from .activations import gelu, identity, leaky_relu, linear, log_softmax, relu, 
 from .conv import col2im, conv2d, im2col
 from .dropout import dropout
 from .losses import cross_entropy, l1_penalty, l2_penalty, mse_loss, nll_loss
+from .normalization import batch_norm, layer_norm, normalize
 from .special import erf
 from .pooling import avg_pool2d, global_avg_pool2d, max_pool2d

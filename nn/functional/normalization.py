@@ -1,0 +1,142 @@
+"""Normalisation as functions on Tensors: ``batch_norm``, ``layer_norm`` and ``normalize``, torch's.
+
+Each is a composition of existing ops (mean, sub, mul, add, sqrt, div), so the backward and the
+second derivative come from theirs, exactly:
+
+    standardise(x) over axes A:   mu = mean_A(x),  var = mean_A((x - mu)^2)  (biased),
+                                  x_hat = (x - mu) / sqrt(var + eps)
+    batch_norm  (training):       y = x_hat * weight + bias, A = every axis but the channel axis 1
+    batch_norm  (evaluation):     y = (x - running_mean) / sqrt(running_var + eps) * weight + bias
+    layer_norm:                   y = x_hat * weight + bias, A = the last len(normalized_shape) axes
+    normalize:                    y = x / max(||x||_p, eps) along ``dim``
+
+In training, ``batch_norm`` also updates the running statistics in place, as torch does:
+
+    running_mean = momentum * mu + (1 - momentum) * running_mean
+    running_var  = momentum * var * n / (n - 1) + (1 - momentum) * running_var     (unbiased var)
+
+with n the number of values per channel (N, or N*L, or N*H*W).
+"""
+import math
+
+from tinygrad_lite.errors import ShapeError
+from tinygrad_lite.ops.elementwise import where
+from tinygrad_lite.tensor import Tensor
+
+
+def _standardise(x, axes, eps):
+    """(x_hat, mu, var) over ``axes`` (see the module docstring); mu and var keep their axes."""
+    mu = x.mean(axis=axes, keepdims=True)
+    centred = x - mu
+    var = (centred * centred).mean(axis=axes, keepdims=True)
+    return centred / (var + eps).sqrt(), mu, var
+
+
+def _affine(y, weight, bias, shape):
+    """y * weight + bias, with weight and bias (either may be None) reshaped to broadcast as ``shape``."""
+    if weight is not None:
+        y = y * weight.reshape(*shape)
+    if bias is not None:
+        y = y + bias.reshape(*shape)
+    return y
+
+
+def _check_tensor(x, name, op):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: {name} must be a tinygrad_lite.Tensor, got {type(x).__name__}")
+
+
+def _check_per_channel(tensor, name, channels, op):
+    if tensor is None:
+        return
+    _check_tensor(tensor, name, op)
+    if tensor.shape != (channels,):
+        raise ShapeError(f"{op}: {name} must have shape ({channels},) (one value per channel of the "
+                         f"input), got {tensor.shape}")
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5):
+    """Batch normalisation of x (N, C, ...) per channel (axis 1), torch's ``F.batch_norm``.
+
+    ``training``: normalise with the batch's mean and biased variance, and update ``running_mean``
+    and ``running_var`` in place when they are given (see the module docstring). Otherwise
+    normalise with ``running_mean`` and ``running_var`` (which must then be given).
+    ``weight`` and ``bias`` (C,) are the affine scale and shift, or None.
+    """
+    _check_tensor(x, "input", "batch_norm")
+    if x.ndim < 2:
+        raise ShapeError(f"batch_norm: input must have shape (N, C, ...), at least 2-d, got {x.shape}")
+    channels = x.shape[1]
+    for name, tensor in (("running_mean", running_mean), ("running_var", running_var),
+                         ("weight", weight), ("bias", bias)):
+        _check_per_channel(tensor, name, channels, "batch_norm")
+    shape = (1, channels) + (1,) * (x.ndim - 2)
+    if not training:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: running_mean and running_var must be given when training=False")
+        mean, var = running_mean.detach().reshape(*shape), running_var.detach().reshape(*shape)
+        return _affine((x - mean) / (var + eps).sqrt(), weight, bias, shape)
+    n = x.numel() // channels
+    if n <= 1:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
+                         f"of shape {x.shape}")
+    axes = (0,) + tuple(range(2, x.ndim))
+    x_hat, mu, var = _standardise(x, axes, eps)
+    if running_mean is not None:
+        running_mean.data[...] = momentum * mu.data.reshape(channels) + (1 - momentum) * running_mean.data
+    if running_var is not None:
+        unbiased = var.data.reshape(channels) * (n / (n - 1))
+        running_var.data[...] = momentum * unbiased + (1 - momentum) * running_var.data
+    return _affine(x_hat, weight, bias, shape)
+
+
+def _normalized_shape(normalized_shape):
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape):
+        raise ValueError(f"layer_norm: normalized_shape must be a positive int or a tuple of them, got "
+                         f"{normalized_shape!r}")
+    return shape
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Layer normalisation over the last ``len(normalized_shape)`` axes, torch's ``F.layer_norm``;
+    ``weight`` and ``bias`` have shape ``normalized_shape`` (or are None)."""
+    _check_tensor(x, "input", "layer_norm")
+    shape = _normalized_shape(normalized_shape)
+    if x.shape[x.ndim - len(shape):] != shape or x.ndim < len(shape):
+        raise ShapeError(f"layer_norm: the input's last axes must be normalized_shape {shape}, got input "
+                         f"of shape {x.shape}")
+    for name, tensor in (("weight", weight), ("bias", bias)):
+        if tensor is not None:
+            _check_tensor(tensor, name, "layer_norm")
+            if tensor.shape != shape:
+                raise ShapeError(f"layer_norm: {name} must have normalized_shape {shape}, got {tensor.shape}")
+    x_hat, _, _ = _standardise(x, tuple(range(x.ndim - len(shape), x.ndim)), eps)
+    return _affine(x_hat, weight, bias, shape)
+
+
+def normalize(x, p=2.0, dim=1, eps=1e-12):
+    """x / max(||x||_p, eps) along ``dim``, torch's ``F.normalize``; ||x||_p = (sum |x|^p)^(1/p), and
+    max |x| for p = inf (its gradient shared evenly among tied maxima, as torch's).
+
+    A zero vector gives zeros and a zero gradient (the norm's gradient at 0 is taken as 0, as torch's).
+    """
+    _check_tensor(x, "input", "normalize")
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not p > 0:
+        raise ValueError(f"normalize: p must be a number > 0 (or math.inf), got {p!r}")
+    if not isinstance(dim, int) or isinstance(dim, bool) or not -max(x.ndim, 1) <= dim < max(x.ndim, 1):
+        raise ShapeError(f"normalize: dim must be an int in [{-max(x.ndim, 1)}, {max(x.ndim, 1)}) for a "
+                         f"{x.ndim}-d tensor, got {dim!r}")
+    magnitude = x.abs()
+    if math.isinf(p):
+        norm = magnitude.max(axis=(dim,), keepdims=True)
+    else:
+        total = (magnitude if p == 1 else magnitude ** p).sum(axis=dim, keepdims=True)
+        if p == 1:
+            norm = total
+        else:                           # where twice: (0)^(1/p) has an infinite slope; torch's is 0
+            positive = total > 0
+            safe = where(positive, total, 1.0)
+            norm = where(positive, safe ** (1.0 / p) if p != 2 else safe.sqrt(), 0.0)
+    return x / norm.clip(min=eps)
