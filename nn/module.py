@@ -140,28 +140,14 @@ class Module:
 
     def named_parameters(self, prefix="", recurse=True):
         """(dotted name, Parameter) for every parameter, each once even when shared, in torch's order."""
-        seen = set()
-        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
-        for module_name, module in modules:
-            for name, param in module._parameters.items():
-                if param is None or id(param) in seen:
-                    continue
-                seen.add(id(param))
-                yield (f"{module_name}.{name}" if module_name else name), param
+        return self._named_members(lambda module: module._parameters.items(), prefix, recurse)
 
     def parameters(self, recurse=True):
         return (param for _, param in self.named_parameters(recurse=recurse))
 
     def named_buffers(self, prefix="", recurse=True):
         """(dotted name, Tensor) for every buffer that is not None, each once, in torch's order."""
-        seen = set()
-        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
-        for module_name, module in modules:
-            for name, buffer in module._buffers.items():
-                if buffer is None or id(buffer) in seen:
-                    continue
-                seen.add(id(buffer))
-                yield (f"{module_name}.{name}" if module_name else name), buffer
+        return self._named_members(lambda module: module._buffers.items(), prefix, recurse)
 
     def buffers(self, recurse=True):
         return (buffer for _, buffer in self.named_buffers(recurse=recurse))
@@ -169,10 +155,16 @@ class Module:
     def _named_state(self):
         """What ``state_dict`` holds, in torch's order: each module's parameters, then its persistent
         buffers, module by module depth first."""
+        return self._named_members(lambda module: list(module._parameters.items()) + [
+            (n, b) for n, b in module._buffers.items() if n not in module._non_persistent_buffers])
+
+    def _named_members(self, members, prefix="", recurse=True):
+        """(dotted name, tensor) for each ``members(module)`` entry of every module (or this one alone),
+        depth first, skipping None and yielding a tensor shared by several modules once."""
         seen = set()
-        for module_name, module in self.named_modules():
-            persistent = [(n, b) for n, b in module._buffers.items() if n not in module._non_persistent_buffers]
-            for name, tensor in list(module._parameters.items()) + persistent:
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_name, module in modules:
+            for name, tensor in members(module):
                 if tensor is None or id(tensor) in seen:
                     continue
                 seen.add(id(tensor))
