@@ -181,6 +181,9 @@ def cmd_bench(args):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
+    if not argv:                       # a newcomer's first try: the help, not an error
+        parser.print_help()
+        return 0
     args = parser.parse_args(argv)
     try:
         if args.command == "list":

@@ -54,10 +54,13 @@ class Module:
             self._modules.pop(name, None)
             self._buffers.pop(name, None)
             params[name] = value
+            if value.name is None:
+                value.name = name               # shown by viz and trace_backward; see _prefix_names
         elif isinstance(value, Module):
             params.pop(name, None)
             self._buffers.pop(name, None)
             self._modules[name] = value
+            _prefix_names(value, name)
         elif name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign a {type(value).__name__} to buffer '{name}' of "
@@ -302,6 +305,15 @@ class Module:
             return f"{type(self).__name__}({extra})"
         body = ([extra] if extra else []) + lines
         return type(self).__name__ + "(\n  " + "\n  ".join(body) + "\n)"
+
+
+def _prefix_names(child, prefix):
+    """Name each parameter of ``child`` by its path in the enclosing module ("0.weight", "conv1.bias"),
+    as long as it still bears the name its path in ``child`` gave it (a name set by hand is kept, and a
+    module shared by two parents keeps the first one's)."""
+    for path, param in child.named_parameters():
+        if param.name == path:
+            param.name = f"{prefix}.{path}"
 
 
 def _indent(text):

@@ -1,12 +1,12 @@
-"""Regenerate the pictures of docs/tutorial.md (docs/images/*.png) by running the tutorial's blocks.
+"""Redraw the pictures of docs/tutorial.md (docs/images/*.png) by running the notebook in a Jupyter kernel.
 
-    TINYGRAD_LITE_DATA=../shared/data python scripts/build_tutorial_images.py [--images DIR]
+    TINYGRAD_LITE_DATA=/path/to/data python scripts/build_tutorial_images.py [--images DIR]
 
-It runs every ```python block of the tutorial in order, from the repository root, exactly as
-``tests/test_tutorial.py`` does (both use ``tinygrad_lite.docs_runner``), and fails on the first block
-that raises or prints something other than the output shown under it. The graph picture needs
-Graphviz's ``dot``; without it the tutorial writes ``graph.dot`` instead and says so. Commit the
-PNGs it writes (each should stay under 200 KB).
+It executes the tutorial (a Jupytext Markdown notebook) cell by cell through nbclient, in docs/, as
+``tests/test_notebooks.py`` does, and fails on the first cell that raises. The graph picture needs
+Graphviz's ``dot``; without it that cell shows the graph as text and writes no graph.png. Commit the
+PNGs it writes (each should stay under 200 KB). Needs the ``notebook`` extra (jupytext, nbclient,
+ipykernel).
 """
 import argparse
 import os
@@ -14,12 +14,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))   # run from a checkout
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")   # before NumPy loads: as the test runs it (small matmuls, no thread fights)
-
-from tinygrad_lite.docs_runner import TUTORIAL, DocumentError, run_document  # noqa: E402
-
+TUTORIAL = REPO / "docs" / "tutorial.md"
 PNG_BUDGET_BYTES = 200_000
 
 
@@ -28,14 +23,21 @@ def main(argv=None):
     parser.add_argument("--images", default=str(REPO / "docs" / "images"),
                         help="where to write the pictures (default: docs/images)")
     args = parser.parse_args(argv)
+    import jupytext
+    import nbclient
     images = Path(args.images).resolve()
-    data = os.environ.get("TINYGRAD_LITE_DATA")
-    if data:                              # a relative data folder must survive the chdir below
-        os.environ["TINYGRAD_LITE_DATA"] = str(Path(data).resolve())
-    os.chdir(REPO)
+    env = dict(os.environ, TUTORIAL_IMAGE_DIR=str(images), MPLBACKEND="Agg",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")          # small matmuls: one BLAS thread is fastest
+    if env.get("TINYGRAD_LITE_DATA"):     # a relative data folder must survive the change of folder
+        env["TINYGRAD_LITE_DATA"] = str(Path(env["TINYGRAD_LITE_DATA"]).resolve())
+    notebook = jupytext.read(TUTORIAL)
+    client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
+                                     resources={"metadata": {"path": str(TUTORIAL.parent)}})
     try:
-        run_document(TUTORIAL, image_dir=images, echo=sys.stdout)
-    except DocumentError as exc:
+        client.execute(env=env)
+    except nbclient.exceptions.CellExecutionError as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
     too_big = []

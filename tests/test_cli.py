@@ -130,3 +130,17 @@ def test_python_dash_m_experiments_prints_no_traceback(tmp_path):
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "unknown run 'nope'" in done.stderr
+
+
+def test_no_arguments_prints_the_help_and_succeeds(capsys):
+    status, out, err = tinygrad_lite([], capsys)
+    assert status == 0 and err == ""
+    assert out.startswith("usage: tinygrad-lite") and "list" in out and "run" in out
+
+
+def test_python_dash_m_tinygrad_lite_says_what_to_run():
+    result = subprocess.run([sys.executable, "-m", "tinygrad_lite"], capture_output=True, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=60, check=False)
+    assert result.returncode == 0 and result.stderr == ""
+    for command in ("tinygrad-lite run A-sigmoid", "docs/tutorial.md", "docs/replay_A.md"):
+        assert command in result.stdout

@@ -1,4 +1,5 @@
 """to_dot's DOT text for a known graph, and save_graph writing .dot / rendering .png and .svg."""
+import io
 import re
 import shutil
 
@@ -123,3 +124,58 @@ def test_unknown_suffix_is_refused(tmp_path):
     _, _, loss = known_graph()
     with pytest.raises(ValueError, match=r"\.dot.*\.png.*got"):
         viz.save_graph(loss, tmp_path / "graph.jpg")
+
+
+# ---- in a notebook: rich display, show(), the text form ------------------------------------------------
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's `dot` is not installed")
+def test_the_graph_displays_itself_as_svg_in_jupyter():
+    _, _, loss = known_graph()
+    svg = viz.to_dot(loss)._repr_svg_()
+    assert svg.lstrip().startswith(("<?xml", "<!DOCTYPE", "<svg")) and "<svg" in svg
+    assert "Mul" in svg and "loss () float32" in svg
+    assert viz.to_dot(loss).render("png")[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_without_graphviz_the_graph_shows_as_text_saying_how_to_get_the_picture(monkeypatch, capsys):
+    monkeypatch.setattr(viz.shutil, "which", lambda name: None)
+    a, b, loss = known_graph()
+    graph = viz.to_dot(loss)
+    assert graph._repr_svg_() is None                       # Jupyter then shows repr(graph)
+    text = repr(graph)
+    assert text.splitlines()[0] == "autograd graph of loss (): 3 ops, 5 tensors"
+    assert "loss () = 14 = Sum(" in text and "apt-get install graphviz" in text
+    assert "  a (2,) = [1, 2]: leaf, requires grad" in text
+    assert re.search(r"= Mul\(a \(2,\), b \(2,\)\)", text)
+    viz.show(loss)                                           # no IPython kernel here: printed
+    assert capsys.readouterr().out.strip() == text.strip()
+
+
+def test_a_models_parameters_carry_their_names_into_the_graph_and_the_trace():
+    import nn
+    from tinygrad_lite.debug import trace_backward
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 2, kernel_size=3)
+            self.head = nn.Sequential(nn.Flatten(), nn.Dense(2 * 2 * 2, 3))
+
+        def forward(self, x):
+            return self.head(self.conv1(x).relu())
+
+    model = Net()
+    assert [p.name for p in model.parameters()] == [name for name, _ in model.named_parameters()] == [
+        "conv1.weight", "conv1.bias", "head.1.weight", "head.1.bias"]
+    loss = model(tl.randn(1, 1, 4, 4)).sum()
+    labels = [label for _, label in parse(viz.to_dot(loss, show_values=False))[0].values()]
+    for name, p in model.named_parameters():
+        assert f"{{{name} {tuple(p.shape)} float32}}" in labels
+    with trace_backward(file=io.StringIO()) as tracer:
+        loss.backward()
+    delivered = [r[1] for r in tracer.records if r[0] == "accumulate"]
+    assert sorted(delivered) == sorted(name for name, _ in model.named_parameters())
+    assert any("head.1.weight: (3, 8)" in line for line in tracer.lines)
+    named_by_hand = nn.Dense(2, 2)
+    named_by_hand.weight.name = "W"
+    assert [p.name for p in nn.Sequential(named_by_hand).parameters()] == ["W", "0.bias"]

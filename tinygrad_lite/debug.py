@@ -224,6 +224,30 @@ def _is_library_file(filename):
     return hit
 
 
+def _notebook_cell(filename):
+    """'Cell In[3]' when ``filename`` is the temporary file IPython (Jupyter's kernel) compiled a cell
+    under, as its own tracebacks name it; else None."""
+    ipython = sys.modules.get("IPython")          # never imported here: only asked when already loaded
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    name_of = getattr(getattr(shell, "compile", None), "format_code_name", None)
+    found = name_of(filename) if name_of is not None else None
+    return " ".join(found) if found else None
+
+
+def _place(filename, line):
+    """'Cell In[3], line 5' in a notebook, else 'path:line' (relative to the current folder when below it)."""
+    cell = _notebook_cell(filename)
+    if cell is not None:
+        return f"{cell}, line {line}"
+    try:
+        rel = os.path.relpath(filename)
+        if not rel.startswith(".."):
+            filename = rel
+    except ValueError:       # another drive on Windows
+        pass
+    return f"{filename}:{line}"
+
+
 def _where_created():
     """(user code site, op whose backward is running) for an op being created now.
 
@@ -238,16 +262,9 @@ def _where_created():
         if code is _BACKWARD_CODE:
             return None, frame.f_locals.get("fn")
         if site is None and not _is_library_file(code.co_filename):
-            filename = code.co_filename
-            try:
-                rel = os.path.relpath(filename)
-                if not rel.startswith(".."):
-                    filename = rel
-            except ValueError:       # another drive on Windows
-                pass
             source = linecache.getline(code.co_filename, frame.f_lineno).strip()
-            site = f"{filename}:{frame.f_lineno} (in {code.co_name}: {source})" if source else \
-                f"{filename}:{frame.f_lineno} (in {code.co_name})"
+            site = f"{_place(code.co_filename, frame.f_lineno)} (in {code.co_name}" + \
+                (f": {source})" if source else ")")
         frame = frame.f_back
     return site, None
 

@@ -1,0 +1,172 @@
+"""The notebooks run: docs/tutorial.md and docs/replay_A.md (Jupytext Markdown) are executed cell by cell
+through a real Jupyter kernel (nbclient), as a student's Jupyter runs them.
+
+Every ```output block right under a code cell is the text that cell must print; the pictures go to a
+temporary folder (``$TUTORIAL_IMAGE_DIR``, ``$REPLAY_OUT``), so a test run never rewrites the committed
+ones. The replay notebook runs on a small subset for one epoch (``$REPLAY_SUBSET``, ``$REPLAY_EPOCHS``).
+"""
+import base64
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+jupytext = pytest.importorskip("jupytext", reason="jupytext is not installed (pip install -e '.[dev]')")
+nbclient = pytest.importorskip("nbclient", reason="nbclient is not installed (pip install -e '.[dev]')")
+pytest.importorskip("ipykernel", reason="ipykernel (the Jupyter kernel) is not installed (pip install -e '.[dev]')")
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "docs"
+TUTORIAL = DOCS / "tutorial.md"
+REPLAY = DOCS / "replay_A.md"
+COMMITTED_IMAGES = DOCS / "images"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(images/([^)\s]+)\)")
+OUTPUT_FENCE = re.compile(r"\A```output\n(.*?)^```", re.S | re.M)
+
+
+def kernel_env(**extra):
+    """The kernel's environment: this checkout first on the path, one BLAS thread (a loaded 2-core machine
+    runs the small matmuls several times slower with more), no display, setup.cfg's warning filters."""
+    env = dict(os.environ, MPLBACKEND="Agg", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
+               MKL_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+               PYTHONWARNINGS="error,ignore::DeprecationWarning,ignore::PendingDeprecationWarning")
+    if os.environ.get("TINYGRAD_LITE_DATA"):     # a relative data folder must survive the change of folder
+        env["TINYGRAD_LITE_DATA"] = str(Path(os.environ["TINYGRAD_LITE_DATA"]).resolve())
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def execute(path, workdir, **env):
+    """Run the notebook at ``path`` in a fresh kernel with ``workdir`` as its folder; the executed notebook.
+    A cell that raises fails the test with the kernel's traceback (nbclient's CellExecutionError)."""
+    notebook = jupytext.read(path)
+    client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
+                                     resources={"metadata": {"path": str(workdir)}})
+    try:
+        client.execute(env=kernel_env(**env))
+    except nbclient.exceptions.CellExecutionError as exc:
+        pytest.fail(f"{path.name}: a cell failed in the kernel:\n{str(exc)[-4000:]}")
+    return notebook
+
+
+def printed(cell):
+    """What a code cell wrote to stdout."""
+    return "".join(out.get("text", "") for out in cell.get("outputs", [])
+                   if out.get("output_type") == "stream" and out.get("name") == "stdout")
+
+
+def _normalise(text):
+    return "\n".join(line.rstrip() for line in text.rstrip().splitlines())
+
+
+def checked_outputs(notebook):
+    """[(code cell, the text of the ```output block right under it)]."""
+    pairs = []
+    for cell, after in zip(notebook.cells, notebook.cells[1:]):
+        match = OUTPUT_FENCE.match(after.source) if after.cell_type == "markdown" else None
+        if cell.cell_type == "code" and match:
+            pairs.append((cell, match.group(1)))
+    return pairs
+
+
+def rich_outputs(notebook, mime):
+    return [out["data"][mime] for cell in notebook.cells for out in cell.get("outputs", [])
+            if mime in out.get("data", {})]
+
+
+@pytest.fixture(scope="module")
+def tutorial(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("tutorial")
+    images = workdir / "images"
+    return execute(TUTORIAL, workdir, TUTORIAL_IMAGE_DIR=images), images
+
+
+@pytest.mark.slow          # the whole tutorial in a kernel, once for the tests below: ~15 s
+def test_the_tutorial_runs_in_a_kernel_and_prints_the_output_shown(tutorial):
+    notebook, _ = tutorial
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert len(code) >= 10 and all(c.execution_count for c in code)
+    pairs = checked_outputs(notebook)
+    assert len(pairs) >= 9
+    for cell, expected in pairs:
+        assert _normalise(printed(cell)) == _normalise(expected), (
+            f"the cell\n{cell.source}\nprinted\n{printed(cell)}\nbut the output block under it says\n{expected}")
+
+
+@pytest.mark.slow
+def test_the_tutorial_names_the_notebook_cell_where_the_nan_was_made(tutorial):
+    notebook, _ = tutorial
+    anomaly = next(c for c in notebook.cells if c.cell_type == "code" and "detect_anomaly()" in c.source)
+    place = re.search(r"created at Cell In\[(\d+)\], line (\d+) \(in <module>: (.*)\)", printed(anomaly))
+    assert place, printed(anomaly)
+    cell_number, line, source = int(place.group(1)), int(place.group(2)), place.group(3)
+    assert cell_number == anomaly.execution_count
+    assert anomaly.source.splitlines()[line - 1].strip() == source
+    assert "ipykernel" not in printed(anomaly) and ".py:" not in printed(anomaly)
+
+
+@pytest.mark.slow
+def test_the_tutorial_shows_its_graph_and_pictures_inline(tutorial):
+    notebook, images = tutorial
+    pictures = rich_outputs(notebook, "image/png")
+    assert len(pictures) >= 2
+    assert all(base64.b64decode(p)[:8] == PNG_SIGNATURE for p in pictures)
+    if shutil.which("dot"):
+        assert any("<svg" in svg and "MulBackward" not in svg and ">Mul<" in svg
+                   for svg in rich_outputs(notebook, "image/svg+xml"))
+    else:
+        text = "\n".join(rich_outputs(notebook, "text/plain"))
+        assert "autograd graph of y (): 3 ops, 5 tensors" in text and "apt-get install graphviz" in text
+
+
+@pytest.mark.slow
+def test_every_referenced_picture_is_drawn_and_committed_within_budget(tutorial):
+    _, images = tutorial
+    referenced = IMAGE_LINK.findall(TUTORIAL.read_text(encoding="utf-8"))
+    assert {"graph.png", "im2col_digit.png", "cnn_filters.png"} <= set(referenced)
+    total = 0
+    for name in referenced:
+        committed = COMMITTED_IMAGES / name
+        assert committed.read_bytes()[:8] == PNG_SIGNATURE, f"docs/images/{name} is not committed"
+        assert committed.stat().st_size < 200_000, f"docs/images/{name} is over 200 KB"
+        total += committed.stat().st_size
+        if name != "graph.png" or shutil.which("dot"):
+            assert (images / name).read_bytes()[:8] == PNG_SIGNATURE, f"no cell of the tutorial draws images/{name}"
+    assert total < 1_000_000
+
+
+def test_an_anomaly_in_a_cell_is_placed_at_the_cell_and_its_line(tmp_path):
+    """The detector names the cell as IPython's tracebacks do, not the kernel's temporary file."""
+    import nbformat
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import tinygrad_lite as tl\nfrom tinygrad_lite.debug import detect_anomaly"),
+        nbformat.v4.new_code_cell("x = tl.Tensor([0.0, 1.0], requires_grad=True)\n\ntry:\n"
+                                  "    with detect_anomaly():\n        y = x.log()\n"
+                                  "except tl.AnomalyError as error:\n    print(error)"),
+    ])
+    path = tmp_path / "anomaly.ipynb"
+    nbformat.write(notebook, path)
+    executed = execute(path, tmp_path)
+    assert "created at Cell In[2], line 5 (in <module>: y = x.log())" in printed(executed.cells[1])
+
+
+@pytest.mark.slow
+def test_the_replay_notebook_trains_and_shows_curves_confusion_and_graph(tmp_path):
+    notebook = execute(REPLAY, tmp_path, REPLAY_OUT=tmp_path / "runs", REPLAY_SUBSET=600, REPLAY_EPOCHS=1,
+                       REPLAY_TORCH=0)
+    run_dir = tmp_path / "runs" / "A-sigmoid"
+    for cell, expected in checked_outputs(notebook):
+        assert _normalise(printed(cell)) == _normalise(expected)
+    assert (run_dir / "metrics.json").is_file() and (run_dir / "REPORT.md").is_file()
+    pictures = rich_outputs(notebook, "image/png")
+    assert len(pictures) >= 3                      # curves, confusion matrix, one more
+    assert any("test accuracy" in text for text in map(printed, notebook.cells))
+    if shutil.which("dot"):
+        assert any("1.weight" in svg for svg in rich_outputs(notebook, "image/svg+xml"))
+    else:
+        assert any("1.weight" in text for text in rich_outputs(notebook, "text/plain"))
