@@ -13,9 +13,11 @@ Mistakes (an unknown name, a bad value, missing data, ``--device cuda`` without 
 on stderr and exit with status 2; set TINYGRAD_LITE_DEBUG=1 for the traceback. A run stopped by
 Ctrl-C or SIGTERM saves a checkpoint, says how to resume, and exits with status 130.
 
-Data: TINYGRAD_LITE_DATA (or --data) names a folder holding mnist/ and fashion-mnist/; without it the
-user cache and the public mirrors are tried, and then the bundled sample is used, saying so.
-TINYGRAD_LITE_OFFLINE=1 never downloads; TINYGRAD_LITE_NO_SAMPLE=1 makes missing data an error.
+Data: TINYGRAD_LITE_DATA names a folder holding mnist/ and fashion-mnist/; without it the user cache
+and the public mirrors are tried, and then the bundled sample is used, saying so. --data DIR is the
+only place looked at; --sample uses the bundled sample on purpose. A copy that fails verification is an
+error (never replaced by the sample). TINYGRAD_LITE_OFFLINE=1 never downloads;
+TINYGRAD_LITE_NO_SAMPLE=1 makes missing data an error.
 """
 import argparse
 import os
@@ -87,7 +89,12 @@ def build_parser():
     run.add_argument("--grad-plots", action="store_true", help="record and plot gradient norms per layer")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--no-report", action="store_true", help="write metrics.json only (no REPORT.md, PNGs)")
-    run.add_argument("--data", metavar="DIR", help="data folder (default: $TINYGRAD_LITE_DATA, the cache)")
+    source = run.add_mutually_exclusive_group()
+    source.add_argument("--data", metavar="DIR",
+                        help="data folder, the only place looked at (default: $TINYGRAD_LITE_DATA, the "
+                             "cache, the mirrors, then the bundled sample)")
+    source.add_argument("--sample", action="store_true",
+                        help="train on the small bundled sample (a quick look; not comparable figures)")
 
     report = commands.add_parser("report", help="summary tables of the finished runs")
     report.add_argument("--out", default="runs", help="the folder holding the runs (default runs/)")
@@ -147,7 +154,8 @@ def cmd_run(args, argv):
                          subset=args.subset, seed=args.seed,
                          out=args.out, torch=not args.no_torch, resume=args.resume,
                          sync_every=args.sync_every, grad_plots=args.grad_plots,
-                         progress=not args.no_progress, report=not args.no_report, root=args.data)
+                         progress=not args.no_progress, report=not args.no_report, root=args.data,
+                         sample=args.sample)
     for config in configs:
         try:
             run(config, options)

@@ -5,7 +5,9 @@
 
 Order of the steps, so that nothing about the validation or test set leaks into training:
 1. load the full set (``tinygrad_lite.datasets``); when it cannot be found or fetched, fall back to
-   the bundled sample and say so (``data.used_sample``, a note on stderr);
+   the bundled sample and say so (``data.used_sample``, a note on stderr). Never when a copy exists
+   but fails verification (that ``CorruptDataError`` is raised), nor when ``root`` (``--data``) names
+   the folder (the only place then looked at); ``sample=True`` (``--sample``) asks for the sample;
 2. split the 60,000 training images by ``config.split`` (the test set is never split);
 3. ``subset``: keep N training images, a seeded stratified draw (the validation and test sets are
    cut to at most N images too, so a quick look stays quick; stated in ``data.notes``);
@@ -26,7 +28,7 @@ import numpy as np
 import tinygrad_lite as tl
 from tinygrad_lite import datasets
 from tinygrad_lite.backend import as_numpy
-from tinygrad_lite.errors import DataError
+from tinygrad_lite.errors import CorruptDataError, DataError
 
 ENV_NO_SAMPLE = "TINYGRAD_LITE_NO_SAMPLE"
 ENV_OFFLINE = "TINYGRAD_LITE_OFFLINE"
@@ -57,26 +59,40 @@ def _flag(name):
     return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
 
 
-_loaded = {}     # (dataset, root, environment) -> what load returned, so a process reads a set once
+_loaded = {}     # (dataset, root, sample, environment) -> what load returned: a process reads a set once
 
 
-def load(dataset, root=None):
-    """``((x_train, y_train), (x_test, y_test)), used_sample``; the sample only when the full set is missing.
+def load(dataset, root=None, sample=False):
+    """``((x_train, y_train), (x_test, y_test)), used_sample``: the bundled sample when ``sample`` is
+    true, or when the full set is missing everywhere (no ``root`` given, fallback not turned off).
 
-    Raises ``DataError`` when the full set is missing and the fallback is off (``TINYGRAD_LITE_NO_SAMPLE``).
+    Raises ``CorruptDataError`` when a copy exists but fails verification, and ``DataError`` when the
+    full set is not in ``root`` or is missing and the fallback is off (``TINYGRAD_LITE_NO_SAMPLE``).
     The arrays are shared between calls: treat them as read-only.
     """
-    key = (dataset, None if root is None else str(root), os.environ.get(datasets.sources.ENV_DATA),
-           _flag(ENV_NO_SAMPLE), _flag(ENV_OFFLINE))
+    key = (dataset, None if root is None else str(root), bool(sample),
+           os.environ.get(datasets.sources.ENV_DATA), _flag(ENV_NO_SAMPLE), _flag(ENV_OFFLINE))
     if key not in _loaded:
-        _loaded[key] = _load(dataset, root)
+        _loaded[key] = _load(dataset, root, sample)
     return _loaded[key]
 
 
-def _load(dataset, root):
+def _load(dataset, root, sample):
+    if sample:
+        data = datasets.load_sample(dataset)
+        print(f"NOTE: --sample: this run uses the small bundled SAMPLE of {dataset} ({len(data[0][0])} "
+              f"training and {len(data[1][0])} test images); its numbers are NOT comparable with the "
+              f"document's.", file=sys.stderr)
+        return data, True
     try:
         return datasets.load_dataset(dataset, root, download=not _flag(ENV_OFFLINE)), False
+    except CorruptDataError as exc:
+        raise CorruptDataError(f"{str(exc).splitlines()[0]}; or pass --sample to train on the bundled "
+                               f"sample") from exc
     except DataError as exc:
+        if root is not None:
+            raise DataError(f"--data {root}: {str(exc).splitlines()[0]} (an explicit data folder is the "
+                            f"only place looked at; pass --sample to train on the bundled sample)") from exc
         if _flag(ENV_NO_SAMPLE):
             raise DataError(f"{str(exc).splitlines()[0]} (searched ${datasets.sources.ENV_DATA}, the user "
                             f"cache{'' if _flag(ENV_OFFLINE) else ' and the mirrors'}; the sample "
@@ -115,12 +131,13 @@ def _subset(x, y, n, seed):
     return x[rows], y[rows]
 
 
-def prepare(config, seed=0, subset=None, root=None, backbone=None):
-    """The ``RunData`` of ``config``. ``backbone``: the trained model of ``config.features_from``."""
+def prepare(config, seed=0, subset=None, root=None, backbone=None, sample=False):
+    """The ``RunData`` of ``config``. ``backbone``: the trained model of ``config.features_from``;
+    ``root``, ``sample``: where the data comes from (see ``load``)."""
     if subset is not None and (isinstance(subset, bool) or not isinstance(subset, int) or subset < 1):
         raise ValueError(f"subset must be a positive int (the number of training images), got {subset!r}")
     notes = []
-    ((x_all, y_all), (x_test, y_test)), used_sample = load(config.dataset, root)
+    ((x_all, y_all), (x_test, y_test)), used_sample = load(config.dataset, root, sample)
     (x_train, y_train), (x_val, y_val) = split(config, x_all, y_all, seed, notes)
     if subset is not None:
         x_train, y_train = _subset(x_train, y_train, subset, seed)

@@ -45,7 +45,9 @@ class RunOptions:
     grad_plots: bool = False
     progress: bool = True
     report: bool = True       # write REPORT.md and the PNGs (experiments.report)
-    root: str = None          # data folder (else TINYGRAD_LITE_DATA, the cache, the mirrors, the sample)
+    root: str = None          # data folder, the only place looked at (else TINYGRAD_LITE_DATA, the cache,
+                              # the mirrors, the sample)
+    sample: bool = False      # train on the bundled sample, on purpose
     step_hook: object = None  # passed to train (tests)
 
 
@@ -89,7 +91,7 @@ def already_finished(config, options):
         meta = decode_json(load_arrays(run_dir / LAST)["meta"])
     except (DataError, KeyError, ValueError):
         return False
-    _, used_sample = run_data.load(config.dataset, options.root)
+    _, used_sample = run_data.load(config.dataset, options.root, options.sample)
     return (meta.get("state", {}).get("finished")
             and meta.get("fingerprint") == fingerprint(config, options.seed, options.subset, used_sample))
 
@@ -98,7 +100,8 @@ def backbone_for(config, options):
     """(trained backbone model, its layer specs) for a ``features_from`` run; trains it first if needed."""
     backbone = effective_config(RUNS[config.features_from], options)
     backbone_dir = Path(options.out) / backbone.name
-    backbone_data = run_data.prepare(backbone, options.seed, options.subset, options.root)
+    backbone_data = run_data.prepare(backbone, options.seed, options.subset, options.root,
+                                     sample=options.sample)
     expected = fingerprint(backbone, options.seed, options.subset, backbone_data.used_sample)
     model = load_trained(backbone, backbone_data.input_shape, backbone_dir, expected, options.device)
     if model is None:
@@ -127,7 +130,7 @@ def add_torch_column(config, options, run_dir, metrics):
     (same split, batch order and initial weights) and add its column to metrics.json and REPORT.md."""
     print(f"{config.name}: already finished in {run_dir}, without the torch column; adding it")
     backbone = backbone_for(config, options) if config.features_from else None
-    data = run_data.prepare(config, options.seed, options.subset, options.root, backbone)
+    data = run_data.prepare(config, options.seed, options.subset, options.root, backbone, options.sample)
     torch_block = torch_column(config, data, options)
     if torch_block is not None:
         write_json(run_dir / "metrics.json", {**metrics, "torch": torch_block})
@@ -149,7 +152,7 @@ def run(config, options):
         print(f"{config.name}: already finished with these settings in {run_dir}; nothing to resume")
         return run_dir
     backbone = backbone_for(config, options) if config.features_from else None
-    data = run_data.prepare(config, options.seed, options.subset, options.root, backbone)
+    data = run_data.prepare(config, options.seed, options.subset, options.root, backbone, options.sample)
     if data.used_sample:
         print(f"{config.name}: trained on the bundled SAMPLE, not the full {config.dataset}", file=sys.stderr)
     run_dir.mkdir(parents=True, exist_ok=True)

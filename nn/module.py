@@ -8,6 +8,7 @@ A *buffer* (``register_buffer``, torch's) is state that is not learned, such as 
 mean: it is saved by ``state_dict`` (after the module's parameters, as torch orders them), moved by
 ``to`` and cast by ``astype``, but not returned by ``parameters()``, so no optimiser touches it.
 """
+import math
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -289,8 +290,15 @@ class Module:
         save_arrays(path, self.state_dict())
 
     def load(self, path, strict=True):
-        """Load parameters saved by ``save``; a bad file raises ``DataError`` naming it. Returns self."""
-        self.load_state_dict(load_arrays(path), strict=strict)
+        """Load parameters saved by ``save``; a bad file raises ``DataError`` naming it. Returns self.
+
+        With ``strict``, a file whose arrays declare more bytes than this model's parameters could
+        fill (8 bytes a value, plus 1 MiB for the headers) is refused before anything is read.
+        """
+        bound = None
+        if strict:
+            bound = 8 * sum(math.prod(p.shape) for p in self.parameters()) + (1 << 20)
+        self.load_state_dict(load_arrays(path, max_bytes=bound), strict=strict)
         return self
 
     # ---- printing ---------------------------------------------------------------------------------

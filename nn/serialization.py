@@ -2,21 +2,21 @@
 
 ``save_arrays`` writes to a temporary file in the target's folder and renames it over the target
 (``os.replace`` is atomic), so a crash or an exception mid-save leaves the old file as it was.
-``load_arrays`` reads with ``allow_pickle=False`` and turns every kind of bad file (missing,
-truncated, corrupted, not an ``.npz``, holding object arrays) into one ``DataError`` naming the file.
+``load_arrays`` reads with ``allow_pickle=False``, checks every array's declared size before
+allocating it, and turns every kind of bad file (missing, truncated, corrupted, not an ``.npz``,
+holding object arrays, declaring more than it holds) into one ``DataError`` naming the file.
 
 Model checkpoints (``Module.save``), optimiser state and the experiments' checkpoints all use these
 two functions; ``encode_json`` / ``decode_json`` store a JSON blob of metadata as a uint8 array.
 """
 import json
 import os
-import zipfile
 
 import numpy as np
 
 from tinygrad_lite.backend import as_numpy
-from tinygrad_lite.errors import DataError
 from tinygrad_lite.files import atomic_write
+from tinygrad_lite.npz import read_npz
 
 
 def save_arrays(path, arrays):
@@ -39,34 +39,15 @@ def save_arrays(path, arrays):
         np.savez(f, **host)
 
 
-def load_arrays(path):
+def load_arrays(path, max_bytes=None):
     """Read an .npz written by ``save_arrays`` (or ``np.savez``) into a dict name -> NumPy array.
 
-    Raises ``DataError`` naming the file when it is missing, truncated, corrupted (a CRC mismatch),
-    not an .npz archive, or holds pickled (object) data.
+    Every array's declared size is checked against the file's real size, and their total against
+    ``max_bytes`` when given, before anything is allocated (``tinygrad_lite.npz.read_npz``). Raises
+    ``DataError`` naming the file when it is missing, truncated, corrupted (a CRC mismatch), not an
+    .npz archive, holds pickled (object) data or declares more than it can hold.
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise DataError(f"{path}: no such file")
-    try:
-        with open(path, "rb") as f:
-            magic = f.read(4)
-            if magic not in (b"PK\x03\x04", b"PK\x05\x06"):
-                raise DataError(f"{path}: not an .npz archive (it does not start with a zip header; "
-                                f"first bytes {magic!r})")
-            f.seek(0)
-            with np.load(f, allow_pickle=False) as archive:
-                arrays = {name: archive[name] for name in archive.files}
-    except ValueError as exc:
-        if "pickle" in str(exc).lower():
-            raise DataError(f"{path}: holds pickled (object) data, which is never loaded ({exc})") from None
-        raise DataError(f"{path}: not a readable .npz archive ({exc})") from None
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError, NotImplementedError) as exc:
-        raise DataError(f"{path}: truncated or corrupted .npz archive ({type(exc).__name__}: {exc})") from None
-    for name, value in arrays.items():
-        if not isinstance(value, np.ndarray):
-            raise DataError(f"{path}: member {name!r} is not a .npy array; not a file save_arrays wrote")
-    return arrays
+    return read_npz(path, max_bytes)
 
 
 def encode_json(obj):

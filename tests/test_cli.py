@@ -1,4 +1,6 @@
 """The ``tinygrad-lite`` command: the list, one-line errors with exit status 2, the sample fallback."""
+import gzip
+import hashlib
 import json
 import os
 import subprocess
@@ -9,6 +11,7 @@ import pytest
 
 import tinygrad_lite as tl
 from experiments import cli, registry
+from tinygrad_lite.datasets import DATASETS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -96,6 +99,43 @@ def test_main_command_falls_back_to_the_sample_and_says_so(no_data, tmp_path, ca
     assert any("500 of 3000" in note for note in metrics["notes"])
     status, out, err = tinygrad_lite(["report", "--out", str(tmp_path)], capsys)
     assert status == 0 and "A-sigmoid" in out and "sample" in out
+
+
+def test_a_corrupt_data_file_is_an_error_never_replaced_by_the_sample(data_root, tmp_path, monkeypatch,
+                                                                     capsys):
+    """One byte flipped in $TINYGRAD_LITE_DATA/mnist/t10k-labels-idx1-ubyte: one line naming the file and
+    both digests, exit 2, nothing trained; with --sample the user asks for the sample and gets it."""
+    folder = tmp_path / "data" / "mnist"
+    folder.mkdir(parents=True)
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"):
+        (folder / f"{name}.gz").symlink_to(data_root / "mnist" / f"{name}.gz")
+    labels = bytearray(gzip.decompress((data_root / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes()))
+    labels[100] ^= 0x01
+    (folder / "t10k-labels-idx1-ubyte").write_bytes(bytes(labels))
+    monkeypatch.setenv("TINYGRAD_LITE_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("TINYGRAD_LITE_OFFLINE", "1")
+    argv = ["run", "A-sigmoid", "--epochs", "1", "--subset", "200", "--no-torch", "--no-progress",
+            "--no-report", "--out", str(tmp_path / "runs")]
+    status, _, err = tinygrad_lite(argv, capsys)
+    assert_one_line_error(status, err, str(folder / "t10k-labels-idx1-ubyte"), "SHA-256 mismatch",
+                          DATASETS["mnist"].files["test_labels"].sha256, hashlib.sha256(labels).hexdigest(),
+                          "t10k-labels-idx1-ubyte.gz from http", "--sample")
+    assert "SAMPLE" not in err and not (tmp_path / "runs" / "A-sigmoid").exists()
+    status, _, err = tinygrad_lite(argv + ["--sample"], capsys)
+    assert status == 0, err
+    assert json.loads((tmp_path / "runs" / "A-sigmoid" / "metrics.json").read_text())["used_sample"] is True
+
+
+def test_an_explicit_data_folder_is_the_only_place_looked_at(data_root, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TINYGRAD_LITE_DATA", str(data_root))        # good data that --data must not fall to
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    status, _, err = tinygrad_lite(["run", "A-sigmoid", "--epochs", "1", "--subset", "200", "--no-torch",
+                                    "--no-progress", "--no-report", "--data", str(empty),
+                                    "--out", str(tmp_path / "runs")], capsys)
+    assert_one_line_error(status, err, f"--data {empty}", "no verified copy", "only place looked at")
+    assert not (tmp_path / "runs" / "A-sigmoid").exists()
 
 
 def test_resume_with_other_settings_is_refused(data_root, tmp_path, capsys):

@@ -8,8 +8,10 @@ import hashlib
 import importlib.util
 import shutil
 import socket
+import tracemalloc
 import urllib.request
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +26,7 @@ from tinygrad_lite.datasets import (CLASS_NAMES, DATASETS, SampleDataWarning, fi
 from tinygrad_lite.datasets import sources
 from tinygrad_lite.datasets.catalog import get_spec
 from tinygrad_lite.datasets.sample import SAMPLE_DIR, read_sample, save_sample
-from tinygrad_lite.errors import DataError
+from tinygrad_lite.errors import CorruptDataError, DataError
 
 REPO = Path(__file__).resolve().parents[1]
 LABEL_COUNTS = {   # from the shared data README (MNIST); Fashion-MNIST is balanced by design
@@ -197,6 +199,63 @@ def test_trailing_bytes_are_refused(tmp_path):
         read_idx(path)
 
 
+def _gzip_bomb(path, head, inflated_bytes):
+    """A gzip file of ``head`` followed by ``inflated_bytes`` zeros, written in 1 MiB pieces."""
+    packer, zeros = zlib.compressobj(9, zlib.DEFLATED, 31), bytes(1 << 20)
+    with open(path, "wb") as f:
+        f.write(packer.compress(head))
+        for _ in range(inflated_bytes >> 20):
+            f.write(packer.compress(zeros))
+        f.write(packer.flush())
+    return path
+
+
+def _peak_traced_bytes(call):
+    """The most memory Python allocated while ``call()`` ran (it must raise ``DataError``)."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError) as info:
+            call()
+        return tracemalloc.get_traced_memory()[1], str(info.value)
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("head", [b"", b"\x00\x00\x08\x01" + (10000).to_bytes(4, "big")],
+                         ids=["only zeros", "labels header, then zeros"])
+def test_a_gzip_bomb_in_the_data_folder_is_refused_before_it_inflates(isolated, monkeypatch, head):
+    """A small .gz that inflates to 256 MiB, under a published file's name: decompression stops at
+    the size the header (and the published file, 10,008 bytes) allows."""
+    folder = isolated / "data" / "mnist"
+    folder.mkdir(parents=True)
+    bomb = _gzip_bomb(folder / "t10k-labels-idx1-ubyte.gz", head, 256 << 20)
+    assert bomb.stat().st_size < 1 << 20
+    monkeypatch.setenv("TINYGRAD_LITE_DATA", str(isolated / "data"))
+    peak, message = _peak_traced_bytes(lambda: load_mnist(download=False))
+    assert peak < 16 << 20, f"{peak} bytes allocated reading a bomb"
+    assert f"{bomb}: " in message and "10008" in message
+
+
+def test_a_header_declaring_more_than_the_published_file_is_refused_unread(isolated, monkeypatch):
+    folder = isolated / "data" / "mnist"
+    folder.mkdir(parents=True)
+    huge = b"\x00\x00\x08\x03" + b"".join((60000 * 1000).to_bytes(4, "big") for _ in range(3))
+    (folder / "train-images-idx3-ubyte").write_bytes(huge + bytes(100))
+    monkeypatch.setenv("TINYGRAD_LITE_DATA", str(isolated / "data"))
+    peak, message = _peak_traced_bytes(lambda: load_mnist(download=False))
+    assert peak < 16 << 20
+    assert "more than the 47040016 bytes of the published file; refused before reading it" in message
+
+
+def test_a_header_declaring_terabytes_reads_only_what_is_there(tmp_path):
+    """Without a published size (``read_idx`` on any file), memory follows the data, not the header."""
+    path = _gzip_bomb(tmp_path / "x.gz", b"\x00\x00\x08\x02" + (2**32 - 1).to_bytes(4, "big") * 2,
+                      8 << 20)
+    peak, message = _peak_traced_bytes(lambda: read_idx(path))
+    assert peak < 64 << 20
+    assert "truncated" in message
+
+
 @settings(max_examples=30, deadline=None)
 @given(shape=st.lists(st.integers(0, 5), min_size=1, max_size=4), seed=st.integers(0, 2**32 - 1))
 def test_parse_idx_round_trip(shape, seed):
@@ -225,19 +284,56 @@ def test_bad_copy_falls_through_to_a_good_one_with_a_warning(data_root, full, is
                                                              monkeypatch):
     folder = _copy_set(data_root, "mnist", isolated / "bad")
     (folder / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x01"))
-    monkeypatch.setenv("TINYGRAD_LITE_DATA", str(data_root))
+    _copy_set(data_root, "mnist", isolated / "cache" / "tinygrad_lite" / "mnist")
+    monkeypatch.setenv("TINYGRAD_LITE_DATA", str(folder))
     with pytest.warns(UserWarning, match=r"train-labels-idx1-ubyte: used .*refused"):
-        (_, y_train), _ = load_mnist(folder, download=False)
+        (_, y_train), _ = load_mnist(download=False)
     np.testing.assert_array_equal(y_train, full["mnist"][0][1])
 
 
-def test_missing_everywhere_is_one_error_listing_every_place(isolated):
+def test_a_corrupt_copy_is_an_error_naming_the_file_digests_and_a_good_source(data_root, isolated,
+                                                                              monkeypatch):
+    """One byte off in $TINYGRAD_LITE_DATA and no good copy elsewhere: a ``CorruptDataError`` whose
+    first line (what the command prints) says which file, both digests and where to get it."""
+    folder = _copy_set(data_root, "mnist", isolated / "data" / "mnist")
+    raw = bytearray(_raw(data_root, "mnist", "t10k-labels-idx1-ubyte"))
+    raw[-1] = (raw[-1] + 1) % 10
+    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(bytes(raw)))
+    monkeypatch.setenv("TINYGRAD_LITE_DATA", str(isolated / "data"))
+    monkeypatch.setitem(sources.MIRRORS, "mnist", list(DATASETS["mnist"].mirrors))
+    with pytest.raises(CorruptDataError) as info:
+        load_mnist(download=False)
+    first = str(info.value).splitlines()[0]
+    assert first.startswith(f"{folder / 't10k-labels-idx1-ubyte.gz'}: SHA-256 mismatch")
+    assert DATASETS["mnist"].files["test_labels"].sha256 in first
+    assert hashlib.sha256(bytes(raw)).hexdigest() in first
+    assert f"{DATASETS['mnist'].mirrors[0]}t10k-labels-idx1-ubyte.gz" in first
+    with pytest.raises(CorruptDataError):        # the offline fallback does not hide it either
+        load_or_sample("mnist", download=False)
+
+
+def test_an_explicit_root_is_the_only_place_looked_at(data_root, isolated, monkeypatch):
+    monkeypatch.setenv("TINYGRAD_LITE_DATA", str(data_root))     # a good copy that must not be used
+    _copy_set(data_root, "mnist", isolated / "cache" / "tinygrad_lite" / "mnist")
+    empty = isolated / "empty"
+    empty.mkdir()
     with pytest.raises(DataError) as info:
-        load_fashion_mnist(isolated / "nowhere", download=False)
+        load_mnist(empty)
+    message = str(info.value)
+    assert "root= argument" in message and str(empty) in message
+    assert "$TINYGRAD_LITE_DATA:" not in message and "user cache:" not in message
+    assert "not tried (root= is the only place looked at)" in message
+
+
+def test_missing_everywhere_is_one_error_listing_every_place(isolated, monkeypatch):
+    monkeypatch.setenv("TINYGRAD_LITE_DATA", str(isolated / "nowhere"))
+    with pytest.raises(DataError) as info:
+        load_fashion_mnist(download=False)
+    assert not isinstance(info.value, CorruptDataError)        # missing, not corrupt
     message = str(info.value)
     for file in DATASETS["fashion-mnist"].files.values():
         assert f"  {file.name}:" in message
-    assert "root= argument" in message and "user cache" in message
+    assert "$TINYGRAD_LITE_DATA" in message and "user cache" in message
     assert str(isolated / "cache" / "tinygrad_lite" / "fashion-mnist") in message
     assert "disabled (download=False)" in message
     assert "To supply the files by hand" in message and "TINYGRAD_LITE_DATA=<folder>" in message

@@ -1,8 +1,10 @@
 """Saving and loading: round trips, torch interop, atomic writes, and bad files refused."""
+import io
 import os
 import subprocess
 import sys
 import time
+import tracemalloc
 import zipfile
 
 import numpy as np
@@ -144,6 +146,60 @@ def test_files_of_other_formats_are_refused(tmp_path):
         load_arrays(other_zip)
     with pytest.raises(tl.DataError, match=r"missing\.npz: no such file"):
         load_arrays(tmp_path / "missing.npz")
+
+
+def _npy_header(shape, dtype="<f4"):
+    """The bytes of a .npy header declaring ``shape``, as ``np.save`` writes it."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": dtype, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+def test_an_array_declaring_more_than_its_file_holds_is_refused_before_allocating(tmp_path):
+    """The 242-byte checkpoint whose member declares shape (10^6, 10^6): 3.6 TiB np.load would ask for."""
+    path = tmp_path / "checkpoint-last.npz"
+    with zipfile.ZipFile(path, "w") as archive:                    # stored, as np.savez writes
+        archive.writestr("model.0.weight.npy", _npy_header((10**6, 10**6)) + bytes(8))
+    assert path.stat().st_size < 400
+    tracemalloc.start()
+    try:
+        with pytest.raises(tl.DataError, match=r"checkpoint-last\.npz: member 'model\.0\.weight\.npy' "
+                                               r"declares shape \(1000000, 1000000\) of float32 "
+                                               r"\(4000000000128 bytes\).*refused before allocating"):
+            load_arrays(path)
+        assert tracemalloc.get_traced_memory()[1] < 1 << 20
+    finally:
+        tracemalloc.stop()
+    with zipfile.ZipFile(path, "w") as archive:          # the zip directory lying as well: too big for the file
+        archive.writestr("w.npy", _npy_header((10**6, 10**6)) + bytes(8))
+    data = bytearray(path.read_bytes())
+    for at in (18, 22):                                  # the local header's sizes, then the directory's
+        data[at:at + 4] = (2**32 - 2).to_bytes(4, "little")
+    start = data.rindex(b"PK\x01\x02")
+    for at in (start + 20, start + 24):
+        data[at:at + 4] = (2**32 - 2).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(tl.DataError, match=r"checkpoint-last\.npz: .*refused before"):
+        load_arrays(path)
+
+
+def test_a_deflated_member_is_refused_beyond_the_expected_size(tmp_path):
+    """256 MiB of zeros deflated into a ~250 KB 'model file': ``Module.load`` expects at most its own size."""
+    path = tmp_path / "model.npz"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("0.weight.npy", "w", force_zip64=True) as member:
+            member.write(_npy_header((1 << 26,)))
+            for _ in range(256):
+                member.write(bytes(1 << 20))
+    assert path.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(tl.DataError, match=r"model\.npz: its arrays declare 268435584 bytes, more than "
+                                               r"the \d+ expected here; refused before reading"):
+            mlp().load(path)
+        assert tracemalloc.get_traced_memory()[1] < 8 << 20
+    finally:
+        tracemalloc.stop()
 
 
 def test_keys_that_do_not_fit_are_refused_with_their_names(tmp_path):

@@ -21,6 +21,11 @@ class DataError(TinygradLiteError, ValueError):
     """A data or model file that is missing, truncated, of the wrong format or fails verification."""
 
 
+class CorruptDataError(DataError):
+    """A copy of a data file exists but fails verification (its size or SHA-256 is wrong), and no
+    good copy was found: an error to fix, never a reason to fall back to the bundled sample."""
+
+
 class AnomalyError(TinygradLiteError, FloatingPointError):
     """Raised by ``detect_anomaly()`` at the first NaN or Inf in a forward output or a gradient."""
 

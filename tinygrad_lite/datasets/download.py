@@ -14,22 +14,29 @@ USER_AGENT = "tinygrad_lite-datasets"
 CHUNK_BYTES = 1 << 16
 
 
-def download(url, out, timeout, desc=None):
+def download(url, out, timeout, desc=None, max_bytes=None):
     """Stream ``url`` into the binary file object ``out`` and return the number of bytes written.
 
     Raises ``OSError`` for network failures, HTTP error statuses (``urllib.error.HTTPError``) and
     time-outs (``timeout`` seconds without data), and ``DataError`` when the server sends fewer
-    bytes than its ``Content-Length`` announced (a dropped connection looks like a short file).
+    bytes than its ``Content-Length`` announced (a dropped connection looks like a short file) or,
+    given ``max_bytes``, announces or sends more than that (stopped as soon as it does).
     """
     print(f"tinygrad_lite: downloading {url}", file=sys.stderr)
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         total = _content_length(response)
+        if max_bytes is not None and total is not None and total > max_bytes:
+            raise DataError(f"{url}: the server announces {total} bytes, more than the {max_bytes} "
+                            f"this file can take; refused")
         received = 0
         with _progress_bar(total, desc) as advance:
             while chunk := _read_chunk(response, url):
-                out.write(chunk)
                 received += len(chunk)
+                if max_bytes is not None and received > max_bytes:
+                    raise DataError(f"{url}: the server sent more than the {max_bytes} bytes this "
+                                    f"file can take; stopped")
+                out.write(chunk)
                 advance(len(chunk))
     if total is not None and received != total:
         raise DataError(f"{url}: the connection ended after {received} of {total} bytes")

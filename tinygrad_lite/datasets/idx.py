@@ -5,9 +5,14 @@ An IDX file is a 4-byte magic number ``00 00 <dtype code> <number of dims>``, on
 (unsigned byte). Everything that can go wrong with a downloaded or copied file (cut off, gzip
 damaged, wrong type, extra bytes) is caught here and reported as a ``DataError`` that names the
 file, what was expected and what was found, instead of surfacing later as a reshape error or as
-silently wrong pixels.
+silently wrong pixels. Reads are bounded by the size the header declares (and, for the published
+files, by their known size), so a tiny crafted file cannot make the reader allocate gigabytes.
 """
+import contextlib
 import gzip
+import io
+import math
+import os
 import zlib
 from pathlib import Path
 
@@ -17,6 +22,7 @@ from ..errors import DataError
 
 GZIP_MAGIC = b"\x1f\x8b"
 UINT8_CODE = 0x08
+CHUNK_BYTES = 1 << 20
 _DTYPE_NAMES = {0x08: "uint8", 0x09: "int8", 0x0B: "int16", 0x0C: "int32",
                 0x0D: "float32", 0x0E: "float64"}
 
@@ -26,27 +32,109 @@ def is_gzip(data):
     return data[:2] == GZIP_MAGIC
 
 
-def read_bytes(path):
-    """The uncompressed content of ``path``: gunzipped when it is gzip data, as is otherwise."""
+def read_bytes(path, max_size=None, name=None):
+    """The uncompressed content of ``path`` (gunzipped when it is gzip data), read with a bound.
+
+    No more is read or decompressed than the IDX header declares (plus one byte, to notice trailing
+    data), and never more than ``max_size`` bytes when given (the published file's size): a small
+    file that declares or inflates to gigabytes is refused before the memory is taken. ``name``
+    (default: the path) is used in error messages.
+    """
     path = Path(path)
+    name = str(path) if name is None else name
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            compressed = is_gzip(f.read(2))
+            f.seek(0)
+            if not compressed:
+                return read_idx_stream(f, name, max_size, total=os.fstat(f.fileno()).st_size)
+            with _gzip_errors(name, os.fstat(f.fileno()).st_size), gzip.GzipFile(fileobj=f) as stream:
+                return read_idx_stream(stream, name, max_size)
+    except DataError:
+        raise
     except OSError as exc:
-        raise DataError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    return decompress_if_gzip(data, str(path))
+        raise DataError(f"{name}: cannot be read ({exc.strerror or exc})") from exc
 
 
-def decompress_if_gzip(data, name):
-    """Gunzip ``data`` if it is gzip data; a cut-off or damaged stream is a ``DataError``."""
+def decompress_if_gzip(data, name, max_size=None):
+    """``read_bytes`` for bytes already in memory (a download): gunzipped if gzip data, with the
+    same bounds."""
     if not is_gzip(data):
-        return data
+        return read_idx_stream(io.BytesIO(data), name, max_size, total=len(data))
+    with _gzip_errors(name, len(data)), gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+        return read_idx_stream(stream, name, max_size)
+
+
+def read_idx_stream(stream, name, max_size=None, total=None):
+    """Read one IDX file from the binary ``stream``: the header, then at most the bytes it declares.
+
+    A declared size above ``max_size`` is refused before any data is read, and so is data beyond
+    the declared size (or beyond ``max_size`` when the header is not IDX) after one extra byte;
+    ``total``, the stream's length when known, only makes that message exact. Without
+    ``max_size``, a header that is not IDX is returned as it is, for ``parse_idx`` to name.
+    """
+    head = _read_at_most(stream, 4)
+    shape = declared = None
+    if _is_idx_magic(head):
+        head += _read_at_most(stream, 4 * head[3])
+        if len(head) == 4 + 4 * head[3]:
+            shape, declared = _declared(head)
+    if declared is not None and max_size is not None and declared > max_size:
+        raise DataError(f"{name}: the header declares shape {shape}, so {declared} bytes, more than "
+                        f"the {max_size} bytes of the published file; refused before reading it")
+    limit = declared if declared is not None else max_size
+    if limit is None:
+        return head
+    data = head + _read_at_most(stream, limit - len(head) + 1)
+    if len(data) > limit:
+        got = total if total is not None else f"more than {limit}"
+        if declared is not None:
+            raise _size_error(name, shape, declared, got)
+        raise DataError(f"{name}: {got} bytes, larger than the {max_size}-byte published file "
+                        f"(and not an IDX file); refused")
+    return data
+
+
+def _is_idx_magic(head):
+    """True when ``head`` starts like an IDX file of unsigned bytes: ``00 00 08 <ndim > 0>``."""
+    return len(head) >= 4 and head[:2] == b"\x00\x00" and head[2] == UINT8_CODE and head[3] > 0
+
+
+def _read_at_most(stream, n):
+    """Up to ``n`` bytes of ``stream``, read in chunks so that memory grows only with real data."""
+    parts, left = [], n
+    while left > 0:
+        part = stream.read(min(left, CHUNK_BYTES))
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
+@contextlib.contextmanager
+def _gzip_errors(name, compressed_size):
+    """Turn a cut-off or damaged gzip stream into a ``DataError`` naming the file."""
     try:
-        return gzip.decompress(data)
+        yield
     except EOFError as exc:
-        raise DataError(f"{name}: the gzip stream is truncated ({len(data)} compressed bytes "
+        raise DataError(f"{name}: the gzip stream is truncated ({compressed_size} compressed bytes "
                         f"end before the end-of-stream marker); the file is incomplete") from exc
     except (gzip.BadGzipFile, zlib.error) as exc:
         raise DataError(f"{name}: the gzip data is corrupt ({exc})") from exc
+
+
+def _declared(header):
+    """(shape, total file size) that a complete IDX ``header`` declares."""
+    ndim = header[3]
+    shape = tuple(int(d) for d in np.frombuffer(header, dtype=">u4", count=ndim, offset=4))
+    return shape, 4 + 4 * ndim + math.prod(shape)      # Python ints: no int64 overflow
+
+
+def _size_error(name, shape, expected, got):
+    what = "truncated" if isinstance(got, int) and got < expected else "has trailing bytes"
+    return DataError(f"{name}: {what}: the header declares shape {shape}, so expected "
+                     f"{expected} bytes, got {got}")
 
 
 def parse_idx(data, name="<bytes>"):
@@ -70,12 +158,9 @@ def parse_idx(data, name="<bytes>"):
     if len(data) < header:
         raise DataError(f"{name}: truncated IDX header: expected {header} bytes for "
                         f"{ndim} dimensions, got {len(data)}")
-    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    expected = header + int(np.prod(shape, dtype=np.int64))
+    shape, expected = _declared(data[:header])
     if len(data) != expected:
-        what = "truncated" if len(data) < expected else "has trailing bytes"
-        raise DataError(f"{name}: {what}: the header declares shape {shape}, so expected "
-                        f"{expected} bytes, got {len(data)}")
+        raise _size_error(name, shape, expected, len(data))
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape).copy()
 
 

@@ -6,7 +6,7 @@ They return ``(x_train, y_train), (x_test, y_test)`` as ``uint8`` arrays of shap
 """
 import warnings
 
-from ..errors import DataError
+from ..errors import CorruptDataError, DataError
 from .catalog import get_spec
 from .idx import parse_idx
 from .sample import SampleDataWarning, load_sample
@@ -16,8 +16,9 @@ from .sources import locate
 def load_dataset(name, root=None, *, download=True):
     """Load "mnist" or "fashion-mnist" from the first verified source (see ``sources``).
 
-    ``root``: a folder holding ``<name>/`` or the four IDX files (gzipped or raw), tried first.
-    ``download=False`` never touches the network. Raises ``DataError`` listing every place tried.
+    ``root``: a folder holding ``<name>/`` or the four IDX files (gzipped or raw), then the only
+    place looked at. ``download=False`` never touches the network. Raises ``DataError`` listing
+    every place tried (``CorruptDataError`` when a copy exists but fails verification).
     """
     spec = get_spec(name)
     found = locate(spec, root, download)
@@ -40,10 +41,13 @@ def load_or_sample(name, root=None, *, download=True):
     """``(load_dataset(...), False)``, or ``(load_sample(name), True)`` without the full set.
 
     Falling back emits a ``SampleDataWarning`` that says why; anything reporting results must also
-    say it used the sample (the returned flag is there for that).
+    say it used the sample (the returned flag is there for that). Only missing data falls back: a
+    copy that fails verification raises its ``CorruptDataError``.
     """
     try:
         return load_dataset(name, root, download=download), False
+    except CorruptDataError:
+        raise
     except DataError as exc:
         data = load_sample(name)
         (x_train, _), (x_test, _) = data

@@ -1,16 +1,23 @@
 """Where the data files come from, tried in order; the first copy that verifies wins.
 
-1. ``root=`` given to the loader, then the ``TINYGRAD_LITE_DATA`` environment variable: a folder
-   holding ``mnist/`` and ``fashion-mnist/`` (or, for ``root=``, the four files directly);
+1. the ``TINYGRAD_LITE_DATA`` environment variable: a folder holding ``mnist/`` and
+   ``fashion-mnist/``;
 2. the user cache, ``$XDG_CACHE_HOME/tinygrad_lite/<set>/`` or ``~/.cache/tinygrad_lite/<set>/``;
 3. system folders (Debian's and Ubuntu's ``dataset-fashion-mnist`` package);
 4. the public mirrors (``MIRRORS``, or ``TINYGRAD_LITE_MIRRORS``), downloaded into the cache.
 
+``root=`` given to the loader (a folder holding ``<set>/`` or the four files directly) replaces all
+four: an explicit folder is the only place looked at, and nothing is downloaded.
+
 Every file, found or downloaded, gzipped or raw, is checked against the SHA-256 of its uncompressed
-content before anyone sees an array. A download is written to a temporary file in the cache folder,
+content before anyone sees an array; it is read with a bound (``idx.read_bytes``), so a small
+crafted file cannot inflate to more than the published file's size. A download is written to a temporary file in the cache folder,
 verified, and only then renamed into place with ``os.replace`` (atomic), so an interrupted or bad
 download never leaves a file that looks complete. When nothing works, one ``DataError`` lists every
-place tried, why each failed, and how to put the files in place by hand.
+place tried, why each failed, and how to put the files in place by hand. When a copy exists on
+disk but fails verification and no good copy is found, that error is a ``CorruptDataError`` whose
+first line names the file, the expected and actual SHA-256 and where a good copy comes from: a
+corrupt file is never a reason to fall back to the bundled sample.
 """
 import hashlib
 import os
@@ -21,10 +28,10 @@ import urllib.error
 import warnings
 from pathlib import Path
 
-from ..errors import DataError
+from ..errors import CorruptDataError, DataError
 from .catalog import DATASETS
 from .download import download
-from .idx import decompress_if_gzip, is_gzip, read_bytes
+from .idx import is_gzip, read_bytes
 
 ENV_DATA = "TINYGRAD_LITE_DATA"
 ENV_MIRRORS = "TINYGRAD_LITE_MIRRORS"
@@ -45,7 +52,8 @@ def locate(spec, root=None, download=True):
     """Find (or fetch) every file of ``spec`` and return ``{role: (source, uncompressed bytes)}``.
 
     ``source`` is the path or URL the verified bytes came from. Raises one ``DataError`` naming
-    every place tried when any file cannot be found anywhere.
+    every place tried when any file cannot be found anywhere (a ``CorruptDataError`` when a copy
+    on disk was refused). With ``root``, only that folder is searched and nothing is downloaded.
     """
     found, tried = {}, {}                   # tried: file name -> [(label, message, refused)]
     unreachable = set()                     # mirrors that failed at the network level: skip them
@@ -53,7 +61,9 @@ def locate(spec, root=None, download=True):
     for role, file in spec.files.items():
         attempts = tried[file.name] = []
         hit = _search_folders(spec, file, folders, attempts)
-        if hit is None and not download:
+        if hit is None and root is not None:
+            attempts.append(("download", "not tried (root= is the only place looked at)", False))
+        elif hit is None and not download:
             attempts.append(("download", "disabled (download=False)", False))
         elif hit is None:
             hit = _download_any(spec, file, attempts, unreachable)
@@ -62,7 +72,12 @@ def locate(spec, root=None, download=True):
             _warn_skipped(spec, file, hit[0], attempts)
     if len(found) < len(spec.files):
         missing = [f.name for r, f in spec.files.items() if r not in found]
-        raise DataError(_failure_message(spec, missing, tried))
+        corrupt = [(file, message) for role, file in spec.files.items() if role not in found
+                   for label, message, refused in tried[file.name] if refused and label != "download"]
+        details = _failure_message(spec, missing, tried)
+        if corrupt:
+            raise CorruptDataError(_corrupt_message(spec, *corrupt[0]) + "\n" + details)
+        raise DataError(details)
     return found
 
 
@@ -84,10 +99,10 @@ def verify(data, file, spec, name):
 # ---- local folders ------------------------------------------------------------------------------
 
 def _folders(spec, root):
-    """(label, folder) pairs of sources 1-3, in search order."""
-    folders = []
+    """(label, folder) pairs of sources 1-3, in search order; only ``root`` when it is given."""
     if root is not None:
-        folders.append(("root= argument", _set_folder(root, spec)))
+        return [("root= argument", _set_folder(root, spec))]
+    folders = []
     if os.environ.get(ENV_DATA):
         folders.append((f"${ENV_DATA}", _set_folder(os.environ[ENV_DATA], spec)))
     folders.append(("user cache", cache_dir() / spec.name))
@@ -114,7 +129,7 @@ def _search_folders(spec, file, folders, attempts):
             attempts.append((label, f"{folder}: no {file.name} or {file.name}.gz", False))
         for path in copies:
             try:
-                return path, verify(read_bytes(path), file, spec, str(path))
+                return path, verify(read_bytes(path, max_size=file.size), file, spec, str(path))
             except DataError as exc:
                 attempts.append((label, str(exc), True))
     return None
@@ -163,10 +178,11 @@ def _download_verified(url, spec, file):
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
-            download(url, out, DOWNLOAD_TIMEOUT, desc=file.name)
-        payload = tmp.read_bytes()
-        data = verify(decompress_if_gzip(payload, url), file, spec, url)
-        final = folder / (file.name + (".gz" if is_gzip(payload) else ""))
+            download(url, out, DOWNLOAD_TIMEOUT, desc=file.name, max_bytes=max_download_bytes(file))
+        data = verify(read_bytes(tmp, max_size=file.size, name=url), file, spec, url)
+        with open(tmp, "rb") as f:
+            compressed = is_gzip(f.read(2))
+        final = folder / (file.name + (".gz" if compressed else ""))
         for stale in _copies(folder, file):   # copies that failed verification, or we'd not be here
             stale.unlink()
         os.replace(tmp, final)
@@ -174,6 +190,12 @@ def _download_verified(url, spec, file):
     finally:
         tmp.unlink(missing_ok=True)
         _remove_empty_dirs(folder, stop=cache_dir().parent)
+
+
+def max_download_bytes(file):
+    """The most bytes a mirror may send for ``file``: its size, plus what gzip adds when the data
+    does not compress (5 bytes per 64 KiB block, header and trailer)."""
+    return file.size + file.size // 1000 + 4096
 
 
 def _remove_empty_dirs(folder, stop):
@@ -214,6 +236,14 @@ def _warn_skipped(spec, file, source, attempts):
     if refused:
         warnings.warn(f"{spec.title} {file.name}: used {source}; refused copies that failed "
                       "verification:\n  " + "\n  ".join(refused), stacklevel=4)
+
+
+def _corrupt_message(spec, file, refusal):
+    """One line: the refused copy of ``file`` (path, expected and actual digest) and where a good
+    one comes from."""
+    urls = " or ".join(url for _, url in mirror_urls(spec, file)[:2])
+    return (f"{refusal}; this copy is not the published file, so it is not used (nor the bundled "
+            f"sample instead): replace it with {file.name}.gz from {urls}")
 
 
 def _failure_message(spec, missing, tried):
