@@ -292,12 +292,13 @@ class Module:
     def load(self, path, strict=True):
         """Load parameters saved by ``save``; a bad file raises ``DataError`` naming it. Returns self.
 
-        With ``strict``, a file whose arrays declare more bytes than this model's parameters could
-        fill (8 bytes a value, plus 1 MiB for the headers) is refused before anything is read.
+        With ``strict``, a file whose arrays declare more bytes than this model's parameters and
+        buffers could fill (8 bytes a value, plus 1 MiB for the headers) is refused before anything
+        is read.
         """
         bound = None
         if strict:
-            bound = 8 * sum(math.prod(p.shape) for p in self.parameters()) + (1 << 20)
+            bound = 8 * sum(math.prod(t.shape) for _, t in self._named_state()) + (1 << 20)
         self.load_state_dict(load_arrays(path, max_bytes=bound), strict=strict)
         return self
 
