@@ -3,7 +3,7 @@
 Parameter layouts and constructor arguments follow ``torch.nn``, so weights move between the two
 without thought: ``Dense.weight`` is (out_features, in_features), ``Conv2d.weight`` (out, in, kh, kw).
 """
-from . import functional, init, optim
+from . import functional, init, optim, utils
 from .conv import AvgPool2d, Conv2d, GlobalAvgPool2d, MaxPool2d
 from .layers import (GELU, Dense, Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU,
                      Sigmoid, Softmax, Tanh)

@@ -1,4 +1,5 @@
-"""SGD and Adam equal torch.optim step for step; the schedules give torch's learning rates."""
+"""SGD, Adam, AdamW, RMSprop and Adagrad equal torch.optim step for step (their state too);
+clip_grad_norm_ equals torch's; the schedules give torch's learning rates."""
 import numpy as np
 import pytest
 
@@ -19,7 +20,22 @@ CONFIGS = [
     ("SGD", dict(lr=0.1, weight_decay=0.05)),
     ("Adam", dict(lr=0.01)),
     ("Adam", dict(lr=0.02, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.01)),
+    ("AdamW", dict()),
+    ("AdamW", dict(lr=0.02, betas=(0.85, 0.995), eps=1e-7, weight_decay=0.1)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.0)),
+    ("RMSprop", dict()),
+    ("RMSprop", dict(lr=0.005, alpha=0.9, eps=1e-6, weight_decay=0.02)),
+    ("RMSprop", dict(lr=0.003, momentum=0.9)),
+    ("RMSprop", dict(lr=0.002, alpha=0.95, momentum=0.5, centered=True, weight_decay=0.01)),
+    ("RMSprop", dict(lr=0.002, centered=True)),
+    ("Adagrad", dict()),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.02, initial_accumulator_value=0.1, eps=1e-8)),
+    ("Adagrad", dict(lr=0.05, initial_accumulator_value=0.5)),
 ]
+# what each optimiser keeps per parameter, by torch's names
+STATE_NAMES = {"SGD": ["momentum_buffer"], "Adam": ["step", "exp_avg", "exp_avg_sq"],
+               "AdamW": ["step", "exp_avg", "exp_avg_sq"],
+               "RMSprop": ["step", "square_avg", "momentum_buffer", "grad_avg"], "Adagrad": ["step", "sum"]}
 
 
 def _models():
@@ -35,6 +51,7 @@ def _data():
 
 @pytest.mark.parametrize("name, config", CONFIGS, ids=[f"{n}-{'-'.join(c)}" for n, c in CONFIGS])
 def test_optimiser_equals_torch_at_every_step(name, config):
+    """Parameters after each of 50 steps, then every state entry, against torch's."""
     ours, theirs = _models()
     opt = getattr(nn.optim, name)(ours.parameters(), **config)
     topt = getattr(torch.optim, name)(theirs.parameters(), **config)
@@ -51,9 +68,18 @@ def test_optimiser_equals_torch_at_every_step(name, config):
         for (key, p), q in zip(ours.named_parameters(), theirs.parameters()):
             np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=1e-12, atol=1e-13,
                                        err_msg=f"{key} after step {step + 1}")
+    ours_state = opt.state_dict()
+    for i, q in enumerate(theirs.parameters()):
+        for key, value in topt.state[q].items():
+            assert key in STATE_NAMES[name], f"torch keeps {key}, which this test does not know"
+            np.testing.assert_allclose(ours_state[f"state.{i}.{key}"], value.numpy(), rtol=1e-12, atol=1e-13,
+                                       err_msg=f"state.{i}.{key}")
+        assert {k for k in ours_state if k.startswith(f"state.{i}.")} == {f"state.{i}.{k}" for k in topt.state[q]}
 
 
-@pytest.mark.parametrize("name, config", [("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict(lr=0.01))])
+@pytest.mark.parametrize("name, config", [("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict(lr=0.01)),
+                                          ("AdamW", dict(lr=0.01)), ("Adagrad", dict(lr=0.1)),
+                                          ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True))])
 def test_updates_are_in_place_in_float32(name, config):
     model = nn.Sequential(nn.Dense(5, 4), nn.ReLU(), nn.Dense(4, 3))
     arrays = [p.data for p in model.parameters()]
@@ -89,7 +115,10 @@ def test_param_groups_take_their_own_lr():
 
 
 @pytest.mark.parametrize("name, config", [("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
-                                          ("Adam", dict(lr=0.01, weight_decay=0.1))])
+                                          ("Adam", dict(lr=0.01, weight_decay=0.1)),
+                                          ("AdamW", dict(lr=0.01, weight_decay=0.1)),
+                                          ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True)),
+                                          ("Adagrad", dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1))])
 def test_state_dict_resumes_bit_identically_through_a_file(name, config, tmp_path):
     x, y = _data()
 
@@ -140,6 +169,63 @@ def test_hyperparameter_errors():
         nn.optim.Adam([])
     with pytest.raises(ValueError, match="more than one place"):
         nn.optim.SGD(p + p, lr=0.1)
+    with pytest.raises(ValueError, match=r"AdamW: betas must be two numbers in \[0, 1\)"):
+        nn.optim.AdamW(p, betas=(1.5, 0.9))
+    with pytest.raises(ValueError, match="RMSprop: alpha must be >= 0, got -0.5"):
+        nn.optim.RMSprop(p, alpha=-0.5)
+    with pytest.raises(ValueError, match="RMSprop: momentum must be >= 0"):
+        nn.optim.RMSprop(p, momentum=-1)
+    with pytest.raises(ValueError, match="Adagrad: lr_decay must be >= 0"):
+        nn.optim.Adagrad(p, lr_decay=-0.1)
+    with pytest.raises(ValueError, match="AdamW: weight_decay must be >= 0"):
+        nn.optim.AdamW(p, weight_decay=-0.1)
+
+
+# ---- clip_grad_norm_ -----------------------------------------------------------------------------
+
+def _with_gradients(dtype="float64", scale=1.0):
+    ours, theirs = _models()
+    if dtype == "float32":
+        ours.float()
+        theirs.float()
+    x, y = _data()
+    F.cross_entropy(ours(tl.Tensor(x * scale, dtype=dtype)), y).backward()
+    torch.nn.functional.cross_entropy(theirs(torch.tensor(x * scale, dtype=getattr(torch, dtype))),
+                                      torch.from_numpy(y)).backward()
+    return ours, theirs
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("norm_type", [2.0, 1, 3.0, float("inf"), "inf"])
+@pytest.mark.parametrize("max_norm", [0.05, 1e3])
+def test_clip_grad_norm_equals_torch(max_norm, norm_type, dtype):
+    ours, theirs = _with_gradients(dtype)
+    total = nn.utils.clip_grad_norm_(ours.parameters(), max_norm, norm_type)
+    want = torch.nn.utils.clip_grad_norm_(theirs.parameters(), max_norm, norm_type)
+    rtol = 1e-12 if dtype == "float64" else 1e-6
+    assert isinstance(total, tl.Tensor) and total.shape == () and total.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(total.numpy(), want.numpy(), rtol=rtol)
+    for (key, p), q in zip(ours.named_parameters(), theirs.parameters()):
+        assert p.grad.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=rtol, atol=rtol * 1e-2, err_msg=key)
+    clipped = nn.utils.clip_grad_norm_(ours.parameters(), max_norm, norm_type).item()
+    assert clipped == pytest.approx(min(max_norm, want.item()), rel=1e-5)
+
+
+def test_clip_grad_norm_single_tensor_missing_gradients_and_nonfinite():
+    a, b = nn.Parameter(np.array([3.0, 4.0])), nn.Parameter(np.ones(2))
+    (a * a).sum().backward()                      # b has no gradient: skipped
+    assert nn.utils.clip_grad_norm_([a, b], 1.0).item() == 10.0
+    np.testing.assert_allclose(a.grad.numpy(), np.array([6.0, 8.0]) / (10 + 1e-6))
+    assert nn.utils.clip_grad_norm_(b, 1.0).item() == 0.0
+    a.grad = tl.Tensor(np.array([np.inf, 1.0]))
+    with pytest.raises(RuntimeError, match="non-finite, so it cannot be clipped"):
+        nn.utils.clip_grad_norm_(a, 1.0, error_if_nonfinite=True)
+    np.testing.assert_array_equal(a.grad.numpy(), [np.inf, 1.0])
+    assert nn.utils.clip_grad_norm_(a, 1.0).item() == np.inf        # scaled by 1/inf, as torch
+    np.testing.assert_array_equal(a.grad.numpy(), [np.nan, 0.0])
+    with pytest.raises(ValueError, match="norm_type must be > 0"):
+        nn.utils.clip_grad_norm_(a, 1.0, norm_type=0)
 
 
 # ---- schedules -----------------------------------------------------------------------------------
@@ -192,7 +278,9 @@ def test_scheduler_state_dict_round_trip():
     assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"] == pytest.approx(0.3 / 1.5)
 
 
-@pytest.mark.parametrize("name, config", [("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict(lr=0.01))])
+@pytest.mark.parametrize("name, config", [("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict(lr=0.01)),
+                                          ("AdamW", dict(lr=0.01)), ("Adagrad", dict(lr=0.1)),
+                                          ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True))])
 def test_optimiser_on_every_device_equals_torch(name, config, device):
     ours, theirs = _models()
     ours.to(device)

@@ -1,4 +1,5 @@
-"""Adam (Kingma and Ba, 2015) with L2 weight decay and bias correction: torch's rule."""
+"""Adam (Kingma and Ba, 2015) with L2 weight decay and bias correction, and AdamW (Loshchilov and
+Hutter, 2019) with decoupled weight decay: torch's rules."""
 import math
 
 from .optimizer import Optimizer
@@ -13,6 +14,7 @@ class Adam(Optimizer):
         p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
     """
     scalar_state = ("step",)
+    decoupled_weight_decay = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
@@ -21,15 +23,17 @@ class Adam(Optimizer):
         super()._check_hyperparameters(group)
         betas = tuple(group["betas"])
         if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"Adam: betas must be two numbers in [0, 1), got {group['betas']!r}")
+            raise ValueError(f"{type(self).__name__}: betas must be two numbers in [0, 1), got {group['betas']!r}")
         if not group["eps"] >= 0:
-            raise ValueError(f"Adam: eps must be >= 0, got {group['eps']!r}")
+            raise ValueError(f"{type(self).__name__}: eps must be >= 0, got {group['eps']!r}")
 
     def update(self, param, grad, group, state):
         p = param.data
         xp = param.xp
         beta1, beta2 = group["betas"]
-        if group["weight_decay"]:
+        if group["weight_decay"] and self.decoupled_weight_decay:
+            p *= 1 - group["lr"] * group["weight_decay"]
+        elif group["weight_decay"]:
             grad = grad + group["weight_decay"] * p
         if not state:
             state["step"] = 0
@@ -52,3 +56,15 @@ class Adam(Optimizer):
         update = m / denom
         update *= group["lr"] / (1 - beta1 ** step)
         p -= update
+
+
+class AdamW(Adam):
+    """Adam with the weight decay taken out of the gradient (torch.optim.AdamW's update):
+
+        p = p * (1 - lr * weight_decay)           (first, with p's value before this step)
+        then Adam's update of m, v and p with the plain gradient g.
+    """
+    decoupled_weight_decay = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)

@@ -1,0 +1,40 @@
+"""Adagrad (Duchi, Hazan and Singer, 2011) with learning-rate decay and weight decay: torch's rule."""
+from .optimizer import Optimizer
+
+
+class Adagrad(Optimizer):
+    """For each parameter p with gradient g, at step t = 1, 2, ... (torch.optim.Adagrad's update; the
+    sum starts at initial_accumulator_value):
+
+        g = g + weight_decay * p
+        lr_t = lr / (1 + (t - 1) * lr_decay)
+        sum = sum + g^2
+        p = p - lr_t * g / (sqrt(sum) + eps)
+    """
+    scalar_state = ("step",)
+
+    def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
+                 eps=1e-10):
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value, eps=eps))
+
+    def _check_hyperparameters(self, group):
+        super()._check_hyperparameters(group)
+        for key in ("lr_decay", "initial_accumulator_value", "eps"):
+            if not group[key] >= 0:
+                raise ValueError(f"Adagrad: {key} must be >= 0, got {group[key]!r}")
+
+    def update(self, param, grad, group, state):
+        p, xp = param.data, param.xp
+        if not state:
+            state["step"] = 0
+            state["sum"] = xp.full_like(p, group["initial_accumulator_value"])
+        state["step"] = step = state["step"] + 1
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * p
+        lr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+        total = state["sum"]
+        total += grad * grad
+        denom = xp.sqrt(total)
+        denom += group["eps"]
+        p -= lr * grad / denom
