@@ -12,17 +12,12 @@ class Adagrad(Optimizer):
         p = p - lr_t * g / (sqrt(sum) + eps)
     """
     scalar_state = ("step",)
+    nonnegative = ("lr_decay", "initial_accumulator_value", "eps")
 
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
                  eps=1e-10):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value, eps=eps))
-
-    def _check_hyperparameters(self, group):
-        super()._check_hyperparameters(group)
-        for key in ("lr_decay", "initial_accumulator_value", "eps"):
-            if not group[key] >= 0:
-                raise ValueError(f"Adagrad: {key} must be >= 0, got {group[key]!r}")
 
     def update(self, param, grad, group, state):
         p, xp = param.data, param.xp

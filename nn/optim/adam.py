@@ -14,6 +14,7 @@ class Adam(Optimizer):
         p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
     """
     scalar_state = ("step",)
+    nonnegative = ("eps",)
     decoupled_weight_decay = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
@@ -24,8 +25,6 @@ class Adam(Optimizer):
         betas = tuple(group["betas"])
         if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
             raise ValueError(f"{type(self).__name__}: betas must be two numbers in [0, 1), got {group['betas']!r}")
-        if not group["eps"] >= 0:
-            raise ValueError(f"{type(self).__name__}: eps must be >= 0, got {group['eps']!r}")
 
     def update(self, param, grad, group, state):
         p = param.data

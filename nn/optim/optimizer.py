@@ -14,6 +14,7 @@ class Optimizer:
     """``params``: an iterable of Parameters, or of dicts ``{"params": [...], "lr": ..., ...}`` (param
     groups, each overriding the defaults)."""
     scalar_state = ()        # per-parameter state entries that are numbers, not arrays (Adam's "step")
+    nonnegative = ()         # hyper-parameters that must be >= 0 besides lr and weight_decay
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
@@ -55,8 +56,9 @@ class Optimizer:
                 raise TypeError(f"{type(self).__name__}: {key} must be a number, got {group[key]!r}")
         if not group["lr"] >= 0:
             raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {group['lr']!r}")
-        if not group.get("weight_decay", 0) >= 0:
-            raise ValueError(f"{type(self).__name__}: weight_decay must be >= 0, got {group['weight_decay']!r}")
+        for key in ("weight_decay",) + self.nonnegative:
+            if not group.get(key, 0) >= 0:
+                raise ValueError(f"{type(self).__name__}: {key} must be >= 0, got {group[key]!r}")
 
     def zero_grad(self):
         """Forget every parameter's gradient (set to None, torch's default)."""

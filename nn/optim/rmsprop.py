@@ -14,17 +14,12 @@ class RMSprop(Optimizer):
         p = p - lr * g / d                                (momentum = 0)
     """
     scalar_state = ("step",)
+    nonnegative = ("alpha", "eps", "momentum")
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
                  centered=False):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered))
-
-    def _check_hyperparameters(self, group):
-        super()._check_hyperparameters(group)
-        for key in ("alpha", "eps", "momentum"):
-            if not group[key] >= 0:
-                raise ValueError(f"RMSprop: {key} must be >= 0, got {group[key]!r}")
 
     def update(self, param, grad, group, state):
         p, xp = param.data, param.xp

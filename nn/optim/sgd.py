@@ -15,6 +15,7 @@ class SGD(Optimizer):
 
     Without momentum the middle lines are skipped: p = p - lr * g.
     """
+    nonnegative = ("momentum",)
 
     def __init__(self, params, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
         if nesterov and (momentum <= 0 or dampening != 0):
@@ -22,11 +23,6 @@ class SGD(Optimizer):
                              f"momentum={momentum}, dampening={dampening}")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       nesterov=nesterov, weight_decay=weight_decay))
-
-    def _check_hyperparameters(self, group):
-        super()._check_hyperparameters(group)
-        if not group["momentum"] >= 0:
-            raise ValueError(f"SGD: momentum must be >= 0, got {group['momentum']!r}")
 
     def update(self, param, grad, group, state):
         p = param.data
