@@ -8,7 +8,8 @@ import pytest
 
 import tinygrad_lite as tl
 from tinygrad_lite import autograd
-from tinygrad_lite.debug import Hook, detect_anomaly, installed, trace_backward
+from tinygrad_lite.autograd import Hook, installed
+from tinygrad_lite.debug import detect_anomaly, trace_backward
 
 
 def named(values, name):
@@ -105,6 +106,64 @@ def test_anomaly_mode_is_silent_on_finite_values_and_with_create_graph():
         first.sum().backward()
     t = np.tanh([0.5, 2.0])
     np.testing.assert_allclose(x.grad.numpy(), -2 * t * (1 - t * t))
+
+
+def test_nan_made_by_a_second_backward_names_the_gradient_op_and_the_line_of_the_first():
+    """d/dx x^1.5 = 1.5 x^0.5 is finite at 0, its own derivative 0.75 x^-0.5 is not: the op that fails
+    was created inside PowScalar's backward, so the message names that backward and the user's line."""
+    x = tl.Tensor([0.0, 4.0], dtype="float64", requires_grad=True)
+    with pytest.raises(tl.AnomalyError) as info:
+        with detect_anomaly():
+            line = next_line()
+            (x ** 1.5).sum().backward(create_graph=True)
+            first, x.grad = x.grad, None
+            first.sum().backward()
+    message = str(info.value)
+    assert message.startswith("PowScalar's backward produced inf in the gradient of its input 0")
+    assert "was created at the backward of PowScalar (created at " in message
+    assert f"{os.path.basename(__file__)}:{line} " in message
+
+
+class EventLog(Hook):
+    """Records every event the engine announces, by name."""
+    def __init__(self):
+        self.events = []
+
+    def on_forward(self, fn, inputs, output):
+        running = autograd.running_backward()
+        self.events.append(("forward", fn.name) + ((running.name,) if running else ()))
+
+    def on_backward_start(self, tensor, grad):
+        self.events.append(("backward_start", tensor.shape))
+
+    def on_backward_step(self, fn, grad_output, grads):
+        self.events.append(("backward_step", fn.name, autograd.running_backward() is fn))
+
+    def on_broadcast(self, fn, input_index, from_shape, to_shape):
+        self.events.append(("broadcast", fn.name, input_index, from_shape, to_shape))
+
+    def on_accumulate(self, leaf, grad):
+        self.events.append(("accumulate", leaf.name))
+
+
+def test_the_engine_announces_each_event_once_in_order():
+    x = named([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], "x")
+    bias = named([1.0, 2.0, 3.0], "bias")
+    with installed(EventLog()) as log:
+        loss = (x + bias).sum()
+        assert autograd.running_backward() is None
+        loss.backward()
+    assert autograd.running_backward() is None
+    assert log.events == [
+        ("forward", "Add"), ("forward", "Sum"),
+        ("backward_start", ()),
+        ("forward", "Reshape", "Sum"), ("forward", "BroadcastTo", "Sum"),   # ops of Sum's gradient
+        ("backward_step", "Sum", True),
+        ("backward_step", "Add", True),
+        ("accumulate", "x"),
+        ("forward", "SumTo", "Add"), ("broadcast", "Add", 1, (2, 3), (3,)),  # bias's gradient summed back
+        ("accumulate", "bias"),
+    ]
 
 
 def test_anomaly_says_when_the_nan_came_in_with_the_data():

@@ -8,7 +8,11 @@ How it works, in four lines:
 3. Each ``Function.backward`` is written in Tensor ops; with ``create_graph=True`` those ops are
    recorded too, which is all that higher-order gradients need.
 4. Gradients of broadcast inputs are summed back to the input's shape in one place, ``_deliver``.
+
+The engine announces what it does to *hooks* (``Hook``, installed with ``installed``): the debug
+tools in ``debug.py`` listen. With none installed it pays one ``if _hooks:`` test per event.
 """
+import contextlib
 import heapq
 import itertools
 import weakref
@@ -18,7 +22,8 @@ import numpy as np
 from .errors import ShapeError
 
 _grad_enabled = True
-_hooks = []           # observers (trace, anomaly detection): subclass tinygrad_lite.debug.Hook
+_hooks = []                # the installed Hooks, in installation order
+_running_backward = None   # the Function whose backward the engine runs now (see running_backward)
 _tie_breaker = itertools.count()
 
 
@@ -58,6 +63,59 @@ class no_grad:
         return wrapper
 
 
+class Hook:
+    """An observer of the engine. Override the moments you care about; each default does nothing.
+
+    - ``on_forward(fn, inputs, output)``: after every op's forward, recorded in the graph or not.
+    - ``on_backward_start(tensor, grad)``: a ``backward()`` call begins from ``tensor``, seeded with ``grad``.
+    - ``on_backward_step(fn, grad_output, grads)``: after ``fn.backward``, in the order the engine runs
+      them; ``grads`` has one entry (a Tensor or None) per input, still at the broadcast shape.
+    - ``on_broadcast(fn, input_index, from_shape, to_shape)``: a gradient was summed back to its input's shape.
+    - ``on_accumulate(leaf, grad)``: ``grad`` is about to be added to ``leaf.grad`` (which still holds the
+      old value, or None for the first contribution).
+    """
+
+    def on_forward(self, fn, inputs, output):
+        pass
+
+    def on_backward_start(self, tensor, grad):
+        pass
+
+    def on_backward_step(self, fn, grad_output, grads):
+        pass
+
+    def on_broadcast(self, fn, input_index, from_shape, to_shape):
+        pass
+
+    def on_accumulate(self, leaf, grad):
+        pass
+
+
+@contextlib.contextmanager
+def installed(hook):
+    """Install ``hook`` for the ``with`` block and remove exactly that hook afterwards (even on error).
+
+    Nesting is fine: each block removes only its own hook, so inner and outer hooks both see every op.
+    """
+    if not isinstance(hook, Hook):
+        raise TypeError(f"installed: hook must be a tinygrad_lite.autograd.Hook, got {type(hook).__name__}")
+    _hooks.append(hook)
+    try:
+        yield hook
+    finally:
+        for i in range(len(_hooks) - 1, -1, -1):
+            if _hooks[i] is hook:
+                del _hooks[i]
+                break
+
+
+def _notify(event, *args):
+    """Tell every installed hook that ``event`` happened: call its ``on_<event>(*args)``.
+    The engine calls this only under ``if _hooks:``, so without hooks an event costs one test."""
+    for hook in tuple(_hooks):
+        getattr(hook, "on_" + event)(*args)
+
+
 class Function:
     """One op. Subclasses write ``forward(*arrays) -> array`` and ``backward(grad_output) -> grads``.
 
@@ -75,8 +133,8 @@ class Function:
         arrays = [x.data for x in inputs]
         try:
             result = self.forward(*arrays)
-        except RuntimeWarning:          # warnings are errors (pytest, python -W error): see ieee()
-            result = ieee(self.forward, *arrays)
+        except RuntimeWarning:          # warnings are errors (pytest, python -W error): see there
+            result = without_float_warnings(self.forward, *arrays)
         output = Tensor._wrap(result)
         if _grad_enabled:
             needs_grad = tuple([x.requires_grad for x in inputs])
@@ -89,8 +147,7 @@ class Function:
                 output._creator = self
                 output._generation = self.generation + 1
         if _hooks:
-            for hook in _hooks:
-                hook.on_forward(self, inputs, output)
+            _notify("forward", self, inputs, output)
         return output
 
     @property
@@ -117,8 +174,11 @@ def backward(tensor, grad, retain_graph=None, create_graph=False):
     ``retain_graph`` defaults to ``create_graph`` (as in torch): the graph of the gradients points
     into this graph (e.g. tanh's backward uses its output), so it must survive for a second backward.
     """
+    global _running_backward
     if retain_graph is None:
         retain_graph = create_graph
+    if _hooks:
+        _notify("backward_start", tensor, grad)
     creator = tensor._creator
     if creator is None:                      # a leaf: its gradient is the seed itself
         _accumulate(tensor, grad)
@@ -128,41 +188,52 @@ def backward(tensor, grad, retain_graph=None, create_graph=False):
     # The heap entries hold each queued function's output tensor, so ops whose backward reads
     # ``self.output()`` still find it after the function that consumed it has been released.
     heap = [(-getattr(creator, "generation", 0), next(_tie_breaker), creator, tensor)]   # released: see below
-    with set_grad_enabled(create_graph):
-        while heap:
-            _, _, fn, output = heapq.heappop(heap)   # output: kept alive while fn runs
-            if getattr(fn, "released", False):
-                raise RuntimeError(
-                    "Trying to backward through the graph a second time: its saved arrays were "
-                    "freed by the first backward(). Pass retain_graph=True to the first call.")
-            grad_output = pending.pop(fn)
-            try:
-                grads = fn.backward(grad_output)
-            except RuntimeWarning:
-                grads = ieee(fn.backward, grad_output)
-            if not isinstance(grads, tuple):
-                grads = (grads,)
-            if _hooks:
-                for hook in _hooks:
-                    hook.on_backward(fn, grad_output, grads)
-            for index, (x, gx) in enumerate(zip(fn.inputs, grads)):
-                if gx is None or not x.requires_grad:
-                    continue
-                gx = _deliver(fn, index, x, gx)
-                parent = x._creator
-                if parent is None:
-                    _accumulate(x, gx, handed_out)
-                elif parent in pending:
-                    pending[parent] = pending[parent] + gx
-                else:
-                    pending[parent] = gx
-                    # a released parent has no generation left; the check above reports it when popped
-                    heapq.heappush(heap, (-getattr(parent, "generation", 0), next(_tie_breaker), parent, x))
-            if not retain_graph:
-                fn.release()
+    outer = _running_backward                # not None when this backward runs inside another one's step
+    try:
+        with set_grad_enabled(create_graph):
+            while heap:
+                _, _, fn, output = heapq.heappop(heap)   # output: kept alive while fn runs
+                if getattr(fn, "released", False):
+                    raise RuntimeError(
+                        "Trying to backward through the graph a second time: its saved arrays were "
+                        "freed by the first backward(). Pass retain_graph=True to the first call.")
+                grad_output = pending.pop(fn)
+                _running_backward = fn
+                try:
+                    grads = fn.backward(grad_output)
+                except RuntimeWarning:
+                    grads = without_float_warnings(fn.backward, grad_output)
+                if not isinstance(grads, tuple):
+                    grads = (grads,)
+                if _hooks:
+                    _notify("backward_step", fn, grad_output, grads)
+                for index, (x, gx) in enumerate(zip(fn.inputs, grads)):
+                    if gx is None or not x.requires_grad:
+                        continue
+                    gx = _deliver(fn, index, x, gx)
+                    parent = x._creator
+                    if parent is None:
+                        _accumulate(x, gx, handed_out)
+                    elif parent in pending:
+                        pending[parent] = pending[parent] + gx
+                    else:
+                        pending[parent] = gx
+                        # a released parent has no generation left; the check above reports it when popped
+                        heapq.heappush(heap, (-getattr(parent, "generation", 0), next(_tie_breaker), parent, x))
+                if not retain_graph:
+                    fn.release()
+    finally:
+        _running_backward = outer
 
 
-def ieee(compute, *args):
+def running_backward():
+    """The Function whose gradient the engine is computing now (its ``backward``, and the summing and
+    accumulating of what it returned), or None outside ``backward()``. Ops created meanwhile are part
+    of that gradient: ``debug.detect_anomaly`` names them so."""
+    return _running_backward
+
+
+def without_float_warnings(compute, *args):
     """``compute(*args)`` with NumPy's floating-point warnings off, so overflow, 0/0 and log(0) give
     inf and nan as IEEE 754 (and torch) say, instead of raising where warnings are errors. The ops
     first run without this (it costs a few microseconds) and come here only when NumPy complained."""
@@ -178,8 +249,7 @@ def _deliver(fn, index, x, gx):
             raise ShapeError(f"{fn.name}.backward returned a gradient of shape {gx.shape} for input "
                              f"{index} of shape {x.shape}; it cannot be summed back to that shape")
         if _hooks:
-            for hook in _hooks:
-                hook.on_broadcast(fn, index, gx.shape, x.shape)
+            _notify("broadcast", fn, index, gx.shape, x.shape)
         gx = summed
     if gx.dtype != x.dtype:
         gx = gx.astype(x.dtype)
@@ -195,8 +265,7 @@ def _accumulate(leaf, gx, handed_out=None):
     ``handed_out`` holds the ids of the seed and of every array a leaf already kept.
     """
     if _hooks:
-        for hook in _hooks:
-            hook.on_accumulate(leaf, gx)     # before the update: the hook still sees the old leaf.grad
+        _notify("accumulate", leaf, gx)     # before the update: the hook still sees the old leaf.grad
     if leaf.grad is not None:
         leaf.grad = leaf.grad + gx
     elif _grad_enabled:                     # create_graph: the gradient keeps its graph

@@ -1,8 +1,9 @@
 """Watching the engine work: ``trace_backward()`` prints the chain rule step by step,
 ``detect_anomaly()`` stops at the first NaN or Inf and names the op and the line that made it.
 
-Both are *hooks*: objects in ``autograd._hooks`` that the engine calls at four moments
-(see ``Hook``). With no hook installed the engine pays one ``if _hooks:`` test per op.
+Both are *hooks* (``autograd.Hook``): the engine announces each forward, the start of each
+``backward()`` call, each backward step, each broadcast summed back and each gradient handed to a
+leaf; these tools listen. With no hook installed the engine pays one ``if _hooks:`` test per event.
 
     >>> import tinygrad_lite as tl
     >>> from tinygrad_lite.debug import trace_backward
@@ -16,63 +17,20 @@ Both are *hooks*: objects in ``autograd._hooks`` that the engine calls at four m
         a (2,): .grad ACCUMULATES += contribution #2 |g|=2.236 (it held |g|=2.236 from earlier in this backward() call; now |g|=4.472)
 """
 import contextlib
-import linecache
+import importlib.util
 import os
 import sys
+import traceback
 
 import numpy as np
 
-from . import autograd
+from .autograd import Hook, installed, running_backward
 from .backend import get_array_module
 from .errors import AnomalyError
 from .tensor import Tensor
 
 
-class Hook:
-    """An observer of the engine. Override the moments you care about; each default does nothing.
-
-    - ``on_forward(fn, inputs, output)``: after every op's forward, recorded in the graph or not.
-    - ``on_backward(fn, grad_output, grads)``: after ``fn.backward``, in the order the engine runs them;
-      ``grads`` has one entry (a Tensor or None) per input, still at the broadcast shape.
-    - ``on_broadcast(fn, input_index, from_shape, to_shape)``: a gradient was summed back to its input's shape.
-    - ``on_accumulate(leaf, grad)``: ``grad`` is about to be added to ``leaf.grad`` (which still holds the
-      old value, or None for the first contribution).
-    """
-
-    def on_forward(self, fn, inputs, output):
-        pass
-
-    def on_backward(self, fn, grad_output, grads):
-        pass
-
-    def on_broadcast(self, fn, input_index, from_shape, to_shape):
-        pass
-
-    def on_accumulate(self, leaf, grad):
-        pass
-
-
-@contextlib.contextmanager
-def installed(hook):
-    """Install ``hook`` for the ``with`` block and remove exactly that hook afterwards (even on error).
-
-    Nesting is fine: each block removes only its own hook, so inner and outer hooks both see every op.
-    """
-    if not isinstance(hook, Hook):
-        raise TypeError(f"installed: hook must be a tinygrad_lite.debug.Hook, got {type(hook).__name__}")
-    autograd._hooks.append(hook)          # in place: the engine holds this very list
-    try:
-        yield hook
-    finally:
-        for i in range(len(autograd._hooks) - 1, -1, -1):
-            if autograd._hooks[i] is hook:
-                del autograd._hooks[i]
-                break
-
-
 # ---- small helpers ------------------------------------------------------------------------------------
-
-_BACKWARD_CODE = autograd.backward.__code__     # finds the engine's frame on the stack
 
 def _norm(tensor_or_array):
     """The L2 norm of a tensor's (or an array's) data, as a Python float (inf/nan pass through silently)."""
@@ -126,7 +84,6 @@ class BackwardTracer(Hook):
         self.file = file
         self.records = []
         self.lines = []
-        self._backward_frame = None  # the engine's frame of the backward() call being traced
         self._calls = 0
         self._contributions = {}     # id(leaf) -> (leaf, gradients it received in this backward() call)
 
@@ -134,27 +91,17 @@ class BackwardTracer(Hook):
         self.lines.append(line)
         print(line, file=self.file if self.file is not None else sys.stdout)
 
-    def _note_backward_call(self):
-        """Print a header when these events belong to a backward() call not seen before."""
-        frame = sys._getframe(2)
-        while frame is not None and frame.f_code is not _BACKWARD_CODE:
-            frame = frame.f_back
-        if frame is None or frame is self._backward_frame:
-            return
-        self._backward_frame = frame
+    def close(self):
+        self._contributions.clear()  # let go of the leaves
+
+    def on_backward_start(self, tensor, grad):
         self._calls += 1
         self._contributions.clear()
-        root = frame.f_locals.get("tensor")
-        shape = tuple(root.shape) if root is not None else ()
+        shape = tuple(tensor.shape)
         self.records.append(("start", shape, self._calls))
-        self._print(f"== backward() call #{self._calls} from {_label(root, 'a tensor')} of shape {shape} ==")
+        self._print(f"== backward() call #{self._calls} from {_label(tensor, 'a tensor')} of shape {shape} ==")
 
-    def close(self):
-        self._backward_frame = None  # let go of the engine's frame (and the tensors it holds)
-        self._contributions.clear()
-
-    def on_backward(self, fn, grad_output, grads):
-        self._note_backward_call()
+    def on_backward_step(self, fn, grad_output, grads):
         inputs = getattr(fn, "inputs", ())
         parts = []
         for i, g in enumerate(grads):
@@ -174,7 +121,6 @@ class BackwardTracer(Hook):
                     f"{tuple(from_shape)} -> {tuple(to_shape)}")
 
     def on_accumulate(self, leaf, grad):
-        self._note_backward_call()
         _, count = self._contributions.get(id(leaf), (leaf, 0))
         count += 1
         self._contributions[id(leaf)] = (leaf, count)   # the leaf is kept so its id stays unique
@@ -211,16 +157,30 @@ def trace_backward(file=None):
 
 # ---- detect_anomaly -----------------------------------------------------------------------------------
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-_LIBRARY_DIRS = (_PACKAGE_DIR + os.sep, os.path.join(os.path.dirname(_PACKAGE_DIR), "nn") + os.sep)
+LIBRARY_PACKAGES = ("tinygrad_lite", "nn")    # code in these is the library's, not the line to show
+
+
+def _package_folders(names):
+    """The folders the import system loads ``names`` from (none for a package it cannot find)."""
+    folders = []
+    for name in names:
+        spec = importlib.util.find_spec(name)
+        for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+            folders.append(os.path.abspath(folder) + os.sep)
+    return tuple(folders)
+
+
+_library_folders = None
 _library_file_cache = {}
 
 
 def _is_library_file(filename):
+    global _library_folders
     hit = _library_file_cache.get(filename)
     if hit is None:
-        path = os.path.abspath(filename)
-        hit = _library_file_cache[filename] = path.startswith(_LIBRARY_DIRS)
+        if _library_folders is None:
+            _library_folders = _package_folders(LIBRARY_PACKAGES)
+        hit = _library_file_cache[filename] = os.path.abspath(filename).startswith(_library_folders)
     return hit
 
 
@@ -248,25 +208,15 @@ def _place(filename, line):
     return f"{filename}:{line}"
 
 
-def _where_created():
-    """(user code site, op whose backward is running) for an op being created now.
-
-    The site is 'file:line (in function: source line)' of the innermost frame outside tinygrad_lite/ and
-    nn/. When the op is created by the engine's backward (create_graph=True) the second item is the
-    Function whose backward is running, and the site is None.
-    """
-    frame = sys._getframe(2)
-    site = None
-    while frame is not None:
-        code = frame.f_code
-        if code is _BACKWARD_CODE:
-            return None, frame.f_locals.get("fn")
-        if site is None and not _is_library_file(code.co_filename):
-            source = linecache.getline(code.co_filename, frame.f_lineno).strip()
-            site = f"{_place(code.co_filename, frame.f_lineno)} (in {code.co_name}" + \
-                (f": {source})" if source else ")")
-        frame = frame.f_back
-    return site, None
+def _user_site():
+    """'file:line (in function: source line)' of the innermost caller outside the library packages:
+    the line of the user's code that is running the op now (None when there is none)."""
+    calls = traceback.StackSummary.extract(traceback.walk_stack(None), lookup_lines=False)
+    for call in calls:      # innermost first
+        if not _is_library_file(call.filename):
+            source = (call.line or "").strip()
+            return f"{_place(call.filename, call.lineno)} (in {call.name}" + (f": {source})" if source else ")")
+    return None
 
 
 def _site_of(fn):
@@ -279,12 +229,12 @@ class AnomalyDetector(Hook):
     """Raises ``AnomalyError`` at the first NaN/Inf in a forward output or in a gradient."""
 
     def on_forward(self, fn, inputs, output):
-        site, running = _where_created()
-        if running is not None:          # an op inside some backward: its gradient is checked there
+        running = running_backward()
+        if running is not None:          # an op of some op's gradient: that gradient is checked there
             fn.__dict__["_anomaly_site"] = (f"the backward of {running.name} "
                                             f"(created at {_site_of(running)})")
             return
-        fn.__dict__["_anomaly_site"] = site
+        site = fn.__dict__["_anomaly_site"] = _user_site()
         if not _has_nonfinite(output):
             return
         kinds, count = _nonfinite_summary(output.data)
@@ -297,7 +247,7 @@ class AnomalyDetector(Hook):
                         f"earlier (in the data, or before detect_anomaly() was entered)")
         raise AnomalyError(message)
 
-    def on_backward(self, fn, grad_output, grads):
+    def on_backward_step(self, fn, grad_output, grads):
         shapes = ", ".join(str(tuple(x.shape)) for x in getattr(fn, "inputs", ()))
         if _has_nonfinite(grad_output):
             kinds, count = _nonfinite_summary(grad_output.data)

@@ -37,8 +37,8 @@ class Tensor:
             data = backend.to_device(data, device)
         try:
             self.data = xp.asarray(data, dtype=dtype)
-        except RuntimeWarning:      # 1e39 as float32: inf, as in torch (see autograd.ieee)
-            self.data = autograd.ieee(xp.asarray, data, dtype)
+        except RuntimeWarning:      # 1e39 as float32: inf, as in torch
+            self.data = autograd.without_float_warnings(xp.asarray, data, dtype)
         if self.data.dtype.kind not in NUMBER_KINDS:
             raise TypeError(f"Tensor: the dtype must be bool, an integer or a floating type, got "
                             f"{self.data.dtype}")
