@@ -1,12 +1,13 @@
 """The higher-order-gradient examples converge to the truth; the worked Dense gradients equal torch's."""
 import importlib.util
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-from tinygrad_lite import worked_gradients
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -66,6 +67,7 @@ def test_tanh_plot_is_written(tmp_path):
 
 
 def test_worked_dense_gradients_equal_torchs_and_are_printed(capsys):
+    worked_gradients = load_example("worked_gradients")
     torch = pytest.importorskip("torch", reason="torch is the oracle for the Dense layer's gradients")
     result = worked_gradients.main([])
     printed = capsys.readouterr().out
@@ -93,7 +95,18 @@ def test_worked_dense_gradients_equal_torchs_and_are_printed(capsys):
 
 
 def test_worked_gradients_catch_a_wrong_formula():
+    worked_gradients = load_example("worked_gradients")
     results = worked_gradients.dense_gradients()
     results["db_formula"] = results["dZ"].sum(axis=1)[:2]          # summed over the wrong axis
     with pytest.raises(AssertionError, match="db: the formula gives"):
         worked_gradients.report(results)
+
+
+def test_worked_gradients_run_as_the_readme_says():
+    """``python examples/worked_gradients.py`` from a checkout prints the three checks."""
+    root = EXAMPLES.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, str(EXAMPLES / "worked_gradients.py")], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("formula == autograd: yes") == 3

@@ -16,7 +16,6 @@ from .errors import (AnomalyError, DataError, DeviceError, GradcheckError, Shape
                      TinygradLiteError)
 from .gradcheck import gradcheck
 from .ops import *  # noqa: F401,F403  (every op as a function: tl.exp(x), tl.matmul(a, b), ...)
-from .ops import __doc__ as _ops_table  # noqa: F401
 from .tensor import Tensor, as_tensor
 from . import debug, viz  # noqa: E402  (tl.viz.show(t), tl.debug.trace_backward())
 

@@ -5,7 +5,7 @@ WHAT_TO_RUN = """tinygrad_lite is a library: import it (import tinygrad_lite as 
 
   tinygrad-lite list                     the coursework replays and their expected times
   tinygrad-lite run A-sigmoid            train one (also: python -m experiments run A-sigmoid)
-  python -m tinygrad_lite.worked_gradients   one Dense layer's gradients, worked out by hand
+  python examples/worked_gradients.py    one Dense layer's gradients, worked out by hand
   python -m pytest -n 2                  the tests
 
 Notebooks (pip install -e '.[notebook]'):

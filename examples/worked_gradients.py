@@ -1,6 +1,6 @@
 """Backprop through one Dense layer, by hand and by autograd, number by number.
 
-Run ``python -m tinygrad_lite.worked_gradients``. A batch of 2 inputs with 3 features each goes
+Run ``python examples/worked_gradients.py``. A batch of 2 inputs with 3 features each goes
 through a Dense layer with 2 outputs and a squared-error loss:
 
     Z = X W^T + b            X: (2, 3), W: (2, 3) in torch's (out, in) layout, b: (2,)
@@ -15,9 +15,11 @@ and the chain rule gives
 The reports write the weight the other way round, W_r = W^T of shape (in, out) and Z = X W_r + b;
 in that layout the same numbers read ``dW_r = X^T dZ`` and ``dX = dZ W_r^T``.
 """
+import sys
+
 import numpy as np
 
-from .tensor import Tensor
+from tinygrad_lite import Tensor
 
 # Small integers and halves, so every product can be checked by hand.
 X_DEFAULT = [[1.0, 2.0, -1.0],
@@ -111,12 +113,11 @@ def report(results):
 def main(argv=None):
     """Print the worked gradients of one Dense layer (no arguments)."""
     if argv:
-        raise SystemExit(f"usage: python -m tinygrad_lite.worked_gradients (takes no arguments, got {argv})")
+        raise SystemExit(f"usage: python examples/worked_gradients.py (takes no arguments, got {argv})")
     results = dense_gradients()
     print(report(results))
     return results
 
 
 if __name__ == "__main__":
-    import sys
     main(sys.argv[1:])
