@@ -279,7 +279,7 @@ def _accumulate(leaf, gx, handed_out=None):
 
 def sum_to(x, shape):
     """Sum ``x`` down to ``shape``, undoing NumPy broadcasting (leading axes, then axes of size 1)."""
-    from .ops.shape import SumTo
+    from .ops.shape import SumTo     # at call time: ops/ imports this module (the tensor/ops/autograd knot)
     if x.shape == tuple(shape):
         return x
     return SumTo(shape)(x)

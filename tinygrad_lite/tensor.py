@@ -205,11 +205,11 @@ class Tensor:
         return bool(self.data)
 
     def any(self):
-        """True where any element is (not differentiable)."""
+        """Whether any element is nonzero, as a 0-d boolean tensor (not differentiable)."""
         return Tensor._wrap(self.xp.asarray(self.data.any()))
 
     def all(self):
-        """True where every element is (not differentiable)."""
+        """Whether every element is nonzero, as a 0-d boolean tensor (not differentiable)."""
         return Tensor._wrap(self.xp.asarray(self.data.all()))
 
     # ---- elementwise ops (see ops/elementwise.py for each formula and its gradient) -------------------
