@@ -258,6 +258,48 @@ def test_tensor_accepts_lists_scalars_arrays_and_refuses_objects():
         tl.Tensor({"a": 1})
 
 
+# ---- custom Functions: mistakes name the op and what was expected ---------------------------------
+
+class Double(tl.Function):
+    def forward(self, x): return x * 2
+    def backward(self, gy): return gy * 2
+
+
+class BackwardReturnsAnArray(Double):
+    def backward(self, gy): return gy.data * 2
+
+
+class BackwardReturnsTooMany(Double):
+    def backward(self, gy): return gy * 2, gy
+
+
+class ForwardReturnsATensor(Double):
+    def forward(self, x): return tl.Tensor(x * 2)
+
+
+class NoBackward(tl.Function):
+    def forward(self, x): return x * 2
+
+
+@pytest.mark.parametrize("fn, error, message", [
+    (BackwardReturnsAnArray, TypeError, r"BackwardReturnsAnArray.backward returned a value of type ndarray as "
+                                        r"the gradient of input 0; return a Tensor \(or None\)"),
+    (BackwardReturnsTooMany, TypeError, r"BackwardReturnsTooMany.backward returned 2 gradient\(s\) for 1 input"),
+    (ForwardReturnsATensor, TypeError, r"ForwardReturnsATensor.forward must return an array .* got Tensor"),
+    (NoBackward, NotImplementedError, r"NoBackward has no backward: a Function subclass must define "
+                                      r"backward\(self, grad_output\)"),
+])
+def test_a_custom_function_with_a_mistake_names_the_op_and_what_was_expected(fn, error, message):
+    """The memoryview AttributeErrors and the bare NotImplementedError that students used to get."""
+    x = tl.Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(error, match=message):
+        fn()(x).sum().backward()
+
+
+def test_a_correct_custom_function_matches_torch():
+    check_op([(3,)], lambda x: Double()(x) * x, lambda x: (x * 2) * x)
+
+
 # ---- creation ----------------------------------------------------------------------------------------
 
 def test_creation_functions():
@@ -275,6 +317,41 @@ def test_creation_functions():
     assert abs(n.mean()) < 0.1 and abs(n.std() - 1) < 0.1
     with pytest.raises(ValueError, match=r"non-negative ints, got \(2, -1\)"):
         tl.zeros(2, -1)
+
+
+@pytest.mark.parametrize("data, dtype", [([3 + 4j], "float32"), (np.array([1 + 2j]), None), (1j, None),
+                                         (["1.5", "2"], "float32"), (np.array(["1"]), "float64"),
+                                         (np.array([1.0], dtype=object), "float32")])
+def test_complex_string_and_object_data_are_a_type_error_even_with_a_dtype(data, dtype):
+    """They were cast (the imaginary part dropped with a ComplexWarning, strings parsed); torch
+    refuses strings, and a real tensor of a complex value loses its imaginary part silently nowhere."""
+    with pytest.raises(TypeError, match="Tensor: data must"):
+        tl.Tensor(data, dtype=dtype)
+
+
+def test_arange_with_only_a_stop_keeps_the_step_like_numpy_and_torch():
+    for args, kwargs in [((10,), dict(step=2)), ((10,), dict(step=3)), ((10,), dict(step=-1)),
+                         ((2.5,), dict(step=0.5)), ((-5,), dict(step=-2))]:
+        ours = tl.arange(*args, **kwargs).numpy()
+        np.testing.assert_array_equal(ours, np.arange(0, *args, kwargs["step"]))
+        if kwargs["step"] > 0 or args[0] < 0:       # torch refuses a step pointing away from stop
+            np.testing.assert_allclose(ours, torch.arange(0, *args, kwargs["step"]).numpy())
+
+
+def test_full_rand_and_huge_shapes_at_their_edges():
+    assert tl.full(3, True).dtype == torch.full((3,), True).numpy().dtype == np.bool_
+    assert tl.full(3, 2.0).dtype == np.float32 and tl.full(2, 1, dtype="int64").numpy().tolist() == [1, 1]
+    with pytest.raises(TypeError, match="data must hold bool, integer or floating numbers, got an array of dtype complex"):
+        tl.full((2,), 1 + 2j)
+    for make in (tl.rand, tl.randn):
+        with pytest.raises(TypeError, match=rf"{make.__name__}: dtype must be a floating type .* got int32"):
+            make(3, dtype="int32")
+        with pytest.raises((TypeError, RuntimeError, NotImplementedError)):
+            getattr(torch, make.__name__)(3, dtype=torch.int32)
+    with pytest.raises(ValueError, match=r"zeros: shape \(100000000000000000000,\) has 1e\+20 elements, more than"):
+        tl.zeros(10**20)
+    with pytest.raises(ValueError, match=r"ones: shape must be non-negative ints, got \(True, 2\)"):
+        tl.ones(True, 2)
 
 
 def test_manual_seed_makes_random_tensors_reproducible():

@@ -18,6 +18,10 @@ class SquareWithRightBackward(SquareWithWrongBackward):
     def backward(self, gy): return gy * 2 * self.inputs[0]
 
 
+class SquareWithNanBackward(SquareWithWrongBackward):
+    def backward(self, gy): return gy * float("nan")
+
+
 def test_passes_on_correct_ops_and_reports_each_input():
     a, b = random_array((3, 4)), random_array((4,), "positive")
     report = tl.gradcheck(lambda a, b: (a * b.log()).softmax(axis=-1) @ b.sqrt(), a, b)
@@ -74,3 +78,22 @@ def test_an_input_that_does_not_matter_gets_zero_gradient():
 def test_hypothesis_drawn_inputs(data, op):
     x = data.draw(arrays(data.draw(shapes(min_dims=1, max_side=3))))
     assert tl.gradcheck(lambda t: getattr(t, op)(), x).ok
+
+
+def test_a_backward_that_returns_nan_fails_like_torchs_gradcheck():
+    """NaN > tol is False, so a NaN gradient used to pass."""
+    x = np.array([0.5, -1.0])
+    with pytest.raises(tl.GradcheckError, match="NO"):
+        tl.gradcheck(lambda x: SquareWithNanBackward()(x), x)
+    report = tl.gradcheck(lambda x: SquareWithNanBackward()(x), x, raise_on_failure=False)
+    assert not report.ok and np.isnan(report.inputs[0].analytic)
+    torch = pytest.importorskip("torch")
+
+    class TorchSquareWithNanBackward(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x): return x * x
+
+        @staticmethod
+        def backward(ctx, gy): return gy * float("nan")
+    with pytest.raises(RuntimeError, match="Jacobian mismatch"):     # torch.autograd.GradcheckError
+        torch.autograd.gradcheck(TorchSquareWithNanBackward.apply, torch.tensor(x, requires_grad=True))

@@ -226,6 +226,19 @@ def test_dropout_edge_cases_and_errors():
         F.dropout(x, 0.5, mask=np.ones(5, dtype=bool))
 
 
+def test_dropout_in_float16_keeps_float16_like_torch():
+    """The mask is drawn in float32 (NumPy has no float16 generator), the output stays float16."""
+    x = tl.Tensor(np.ones((200, 100), np.float16), requires_grad=True)
+    y = nn.Dropout(0.5)(x)
+    theirs = torch.nn.Dropout(0.5)(torch.ones((200, 100), dtype=torch.float16))
+    assert y.dtype == np.float16 and theirs.dtype == torch.float16
+    assert set(np.unique(y.numpy())) == set(np.unique(theirs.numpy())) == {0.0, 2.0}
+    assert abs(float((y.numpy() == 0).mean()) - 0.5) < 5 * math.sqrt(0.25 / y.numpy().size)
+    y.sum().backward()
+    assert x.grad.dtype == np.float16
+    np.testing.assert_array_equal(x.grad.numpy(), y.numpy())
+
+
 def test_dropout_is_reproducible_from_the_seed():
     tl.manual_seed(7)
     a = F.dropout(tl.ones(10, 10), 0.5).numpy()

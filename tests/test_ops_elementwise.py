@@ -167,3 +167,78 @@ def test_gradcheck(name):
     fn, inputs = GRADCHECKS[name]
     report = check_gradcheck(fn, *inputs)
     assert report.ok and len(report.inputs) == len(inputs)
+
+
+# ---- edges (each against torch): base 0, NaN in maximum/minimum, casts and conditions -----------------
+
+@op_settings
+@given(exponent=st.floats(-3, 3), zeros=st.integers(1, 3), scalar_base=st.booleans())
+def test_pow_at_base_0_follows_torchs_limits(exponent, zeros, scalar_base):
+    """0 ** b: the exponent's gradient is 0 for b >= 0 (not 0 * log 0 = NaN), the base's is 0 at b = 0;
+    with a tensor base, a scalar base, and x ** x."""
+    b = np.array([exponent, 0.0, 2.0, -1.5, 0.3])
+    if scalar_base:
+        check_op([b], lambda b: 0.0 ** b)
+    else:
+        base = np.array([0.0] * zeros + [0.5] * (5 - zeros))
+        check_op([base, b], lambda a, b: a ** b)
+    check_op([np.array([0.0, 0.0, 1.5])], lambda x: x ** x)
+
+
+def test_pow_at_base_0_is_the_issues_repro():
+    b = tl.Tensor([0.0, 1.0, 2.0], requires_grad=True)
+    (0.0 ** b).sum().backward()
+    assert b.grad.numpy().tolist() == [0.0, 0.0, 0.0]
+    a, b = tl.Tensor([0.0], requires_grad=True), tl.Tensor([0.0], requires_grad=True)
+    (a ** b).sum().backward()
+    assert a.grad.numpy().tolist() == b.grad.numpy().tolist() == [0.0]
+
+
+@pytest.mark.parametrize("name", ["maximum", "minimum"])
+def test_maximum_minimum_send_the_gradient_to_a_nan_like_torch(name):
+    """Where either side is NaN the output is NaN and neither side loses: both get the gradient."""
+    a = np.array([1.0, np.nan, np.nan, 3.0, 2.0])
+    b = np.array([2.0, 0.0, np.nan, 3.0, np.nan])
+    check_op([a, b], lambda a, b: getattr(a, name)(b))
+
+
+@op_settings
+@given(data=st.data(), dtype=st.sampled_from(["int8", "int32", "int64", "uint8", "bool"]))
+def test_astype_to_an_integer_type_is_not_differentiable_like_torch(data, dtype):
+    x = np.round(data.draw(arrays(data.draw(shapes()))) * 10, 1)     # in int8's range; no 1e-300 (bool)
+    ours = tl.Tensor(x, requires_grad=True).astype(dtype)
+    theirs = torch.tensor(x, requires_grad=True).to(getattr(torch, dtype))
+    assert not ours.requires_grad and not theirs.requires_grad and ours.grad_fn is None
+    assert ours.dtype == np.dtype(dtype)
+    if dtype != "uint8":                           # a negative float to uint8 is undefined in C
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("dtype", ["object", "complex64", "<U3", "datetime64[s]"])
+def test_astype_refuses_what_the_constructor_refuses(dtype):
+    with pytest.raises(TypeError, match=rf"astype: the dtype must be bool, an integer or a floating type, got"):
+        tl.Tensor([1.5], requires_grad=True).astype(dtype)
+
+
+@pytest.mark.parametrize("operand", [np.complex128(1j), 1j, "2", [1j, 2]])
+def test_a_complex_or_string_operand_is_a_type_error(operand):
+    """It used to be made real with a ComplexWarning (t * 1j gave zeros)."""
+    with pytest.raises(TypeError, match="Tensor: data must"):
+        tl.Tensor([1.0, 2.0]) * operand
+
+
+@pytest.mark.parametrize("condition", [0.5, [True, False], "yes", np.array([1.0, 0.0]), np.array([1, 0])])
+def test_where_refuses_a_condition_that_is_not_bool(condition):
+    """torch refuses a non-tensor or non-bool condition; NumPy's truthiness would pick silently."""
+    with pytest.raises(TypeError, match="where: condition must be a bool Tensor or array"):
+        tl.where(condition, tl.Tensor([1.0, 3.0]), tl.Tensor([2.0, 4.0]))
+    with pytest.raises((TypeError, RuntimeError)):
+        torch.where(torch.from_numpy(condition) if isinstance(condition, np.ndarray) else condition,
+                    torch.tensor([1.0, 3.0]), torch.tensor([2.0, 4.0]))
+
+
+def test_comparing_with_none_is_false_like_torch():
+    t = tl.Tensor([1.0, 2.0])
+    assert (t == None) is (torch.tensor([1.0, 2.0]) == None) is False      # noqa: E711  (the point)
+    assert (t != None) is (torch.tensor([1.0, 2.0]) != None) is True       # noqa: E711
+    assert t is not None and None not in [t]

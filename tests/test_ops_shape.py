@@ -243,3 +243,23 @@ def test_transpose_with_two_axes_swaps_them_like_torch():
     y = np.arange(24.0).reshape(2, 3, 4)
     assert np.array_equal(tl.Tensor(y).transpose(0, 2).numpy(), torch.tensor(y).transpose(0, 2).numpy())
     assert np.array_equal(tl.Tensor(y).transpose(2, 0, 1).numpy(), y.transpose(2, 0, 1))
+
+
+# ---- target shapes at their edges, against torch ---------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(-2, 3), (-1, -1), (True, 6), (2.0, 3), ("2", 3)])
+def test_reshape_refuses_what_torch_refuses(shape):
+    """reshape(-2, 3) used to pass (NumPy reads any negative as 'unknown'); True was read as 1."""
+    with pytest.raises((TypeError, ValueError), match=r"reshape: shape must be"):
+        tl.zeros(6).reshape(*shape)
+    with pytest.raises((TypeError, RuntimeError, ValueError)):
+        torch.zeros(6).reshape(*shape)
+
+
+def test_broadcast_to_takes_an_int_like_torch(device):
+    check_op([(1,)], lambda x: x.broadcast_to(3), device=device)
+    check_op([(2, 1)], lambda x: x.broadcast_to((np.int64(2), 4)), lambda x: x.broadcast_to((2, 4)), device=device)
+    with pytest.raises(TypeError, match=r"broadcast_to: shape must be ints, got \(2.5,\)"):
+        tl.zeros(1).broadcast_to((2.5,))
+    with pytest.raises(ValueError, match=r"broadcast_to: shape must be non-negative ints, got \(-1,\)"):
+        tl.zeros(1).broadcast_to(-1)

@@ -56,6 +56,19 @@ def test_max_pool2d_all_equal_input():
     assert result.grads["input 0"][0, 0, 0, 0] != 0 and result.grads["input 0"][0, 0, 0, 1] != 0
 
 
+@op_settings
+@given(case=pool_cases(), seed=st.integers(0, 2**31), nan_fraction=st.sampled_from([0.1, 0.3, 1.0]))
+def test_max_pool2d_sends_the_gradient_to_a_nan_like_torch(case, seed, nan_fraction):
+    """A window with a NaN outputs NaN; its gradient goes to the NaN (the last one in row-major
+    order, where torch's kernel leaves it), not to the largest number."""
+    shape, kernel, stride, padding = case
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 3, size=shape).astype(np.float64)
+    x[rng.random(shape) < nan_fraction] = np.nan
+    check_op([x], lambda x: F.max_pool2d(x, kernel, stride, padding),
+             lambda x: TF.max_pool2d(x, kernel, stride, padding))
+
+
 def test_global_avg_pool2d_matches_adaptive_avg_pool():
     check_op([(3, 4, 5, 7)], F.global_avg_pool2d, lambda x: TF.adaptive_avg_pool2d(x, 1))
     assert F.global_avg_pool2d(tl.zeros(2, 3, 4, 4)).shape == (2, 3, 1, 1)

@@ -135,6 +135,9 @@ class Function:
             result = self.forward(*arrays)
         except RuntimeWarning:          # warnings are errors (pytest, python -W error): see there
             result = without_float_warnings(self.forward, *arrays)
+        if isinstance(result, Tensor) or not hasattr(result, "dtype"):
+            raise TypeError(f"{self.name}.forward must return an array (it works on the inputs' raw "
+                            f"arrays, x.data), got {type(result).__name__}")
         output = Tensor._wrap(result)
         if _grad_enabled:
             needs_grad = tuple([x.requires_grad for x in inputs])
@@ -155,10 +158,13 @@ class Function:
         return type(self).__name__
 
     def forward(self, *arrays):
-        raise NotImplementedError
+        raise NotImplementedError(f"{self.name} has no forward: a Function subclass must define "
+                                  f"forward(self, *arrays) returning the output array")
 
     def backward(self, grad_output):
-        raise NotImplementedError
+        raise NotImplementedError(f"{self.name} has no backward: a Function subclass must define "
+                                  f"backward(self, grad_output) returning one gradient Tensor (or None) "
+                                  f"per input")
 
     def release(self):
         """Free the inputs and every array this op saved; a second backward then says so."""
@@ -203,8 +209,7 @@ def backward(tensor, grad, retain_graph=None, create_graph=False):
                     grads = fn.backward(grad_output)
                 except RuntimeWarning:
                     grads = without_float_warnings(fn.backward, grad_output)
-                if not isinstance(grads, tuple):
-                    grads = (grads,)
+                grads = _checked_grads(fn, grads)
                 if _hooks:
                     _notify("backward_step", fn, grad_output, grads)
                 for index, (x, gx) in enumerate(zip(fn.inputs, grads)):
@@ -231,6 +236,22 @@ def running_backward():
     accumulating of what it returned), or None outside ``backward()``. Ops created meanwhile are part
     of that gradient: ``debug.detect_anomaly`` names them so."""
     return _running_backward
+
+
+def _checked_grads(fn, grads):
+    """``fn.backward``'s answer as a tuple with one Tensor or None per input, or a TypeError naming
+    the op and what it returned (custom Functions are where students meet this)."""
+    if not isinstance(grads, (tuple, list)):
+        grads = (grads,)
+    if len(grads) != len(fn.inputs):
+        raise TypeError(f"{fn.name}.backward returned {len(grads)} gradient(s) for {len(fn.inputs)} "
+                        f"input(s); return one Tensor (or None) per input of forward")
+    for index, gx in enumerate(grads):
+        if gx is not None and not isinstance(gx, Tensor):
+            raise TypeError(f"{fn.name}.backward returned a value of type {type(gx).__name__} as the gradient "
+                            f"of input {index}; return a Tensor (or None), computed with Tensor ops from "
+                            f"grad_output, so that higher-order gradients work")
+    return tuple(grads)
 
 
 def without_float_warnings(compute, *args):

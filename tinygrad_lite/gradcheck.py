@@ -45,8 +45,8 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_on_fail
     """Compare ``fn``'s gradients with finite differences; return a ``GradcheckReport``.
 
     ``inputs`` are Tensors or arrays; each is copied to float64 with requires_grad. An element passes
-    when |analytic - numeric| <= atol + rtol * |numeric|. Raises ``GradcheckError`` on failure unless
-    ``raise_on_failure=False``.
+    when |analytic - numeric| <= atol + rtol * |numeric| (so a NaN on either side fails, as in torch).
+    Raises ``GradcheckError`` on failure unless ``raise_on_failure=False``.
     """
     xs = [Tensor(np.array(x.numpy() if isinstance(x, Tensor) else x, dtype=np.float64), requires_grad=True)
           for x in inputs]
@@ -71,7 +71,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_on_fail
                 x.data[i] = original
                 numeric[i] = (plus - minus) / (2 * eps)
         error = np.abs(analytic - numeric)
-        bad = error > atol + rtol * np.abs(numeric)
+        bad = ~(error <= atol + rtol * np.abs(numeric))      # not error > ...: NaN > tol is False
         worst = np.unravel_index(np.argmax(error - atol - rtol * np.abs(numeric)), x.shape) if x.shape else ()
         reports.append(InputReport(k, tuple(int(i) for i in worst), float(analytic[worst]),
                                    float(numeric[worst]), float(error[worst]), not bad.any()))

@@ -23,7 +23,7 @@ class Tensor:
         device = backend.resolve_device(device if device is not None else
                                         (backend.device_of(data) if _is_array(data) else None))
         xp = backend.xp_for(device)
-        if dtype is None and not _is_array(data):
+        if not _is_array(data):
             try:
                 probe = np.asarray(data)
             except ValueError as exc:       # ragged nested lists
@@ -32,7 +32,12 @@ class Tensor:
             if probe.dtype.kind not in NUMBER_KINDS:
                 raise TypeError(f"Tensor: data must be a number, a (nested) list of numbers or an "
                                 f"array, got {type(data).__name__} (NumPy dtype {probe.dtype})")
-            dtype = backend.get_default_dtype() if probe.dtype.kind == "f" else probe.dtype
+            if dtype is None:
+                dtype = backend.get_default_dtype() if probe.dtype.kind == "f" else probe.dtype
+            data = probe
+        elif data.dtype.kind not in NUMBER_KINDS:    # complex parts or strings would be dropped or parsed
+            raise TypeError(f"Tensor: data must hold bool, integer or floating numbers, got an array of "
+                            f"dtype {data.dtype}")
         if not (_is_array(data) and backend.device_of(data) == device):
             data = backend.to_device(data, device)
         try:
@@ -371,7 +376,7 @@ def as_tensor(value, like=None):
         return value
     if like is None:
         return Tensor(value)
-    if like.dtype.kind == "f" and isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+    if like.dtype.kind == "f" and isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         return Tensor._wrap(like.xp.asarray(value, dtype=like.dtype))
     return Tensor(value, device=like.device)
 

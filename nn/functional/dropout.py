@@ -34,7 +34,8 @@ def dropout(x, p=0.5, training=True, mask=None):
         if p == 1.0:
             keep = xp.zeros(x.shape, dtype=dtype)
         else:
-            keep = backend.rng(x.device).random(x.shape, dtype=dtype) >= dtype.type(p)
+            draw_dtype = dtype if dtype.itemsize >= 4 else np.dtype("float32")   # no float16 generator
+            keep = backend.rng(x.device).random(x.shape, dtype=draw_dtype) >= draw_dtype.type(p)
     else:
         keep = mask.data if isinstance(mask, Tensor) else backend.to_device(mask, x.device)
         if not _broadcasts_to(keep.shape, x.shape):

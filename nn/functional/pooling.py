@@ -80,25 +80,37 @@ class MaxPool2d(_PoolFunction):
         _, (kh, kw), (sh, sw), padding, (oh, ow) = self.geometry
         xp = get_array_module(x)
         x = pad_hw(x, padding, -float("inf"))
+        best, winner = self._two_passes(xp, x, kh, kw, sh, sw, oh, ow, nan_wins=False)
+        if xp.isnan(best).any():              # rare: find the NaNs' positions in a second, slower run
+            best, winner = self._two_passes(xp, x, kh, kw, sh, sw, oh, ow, nan_wins=True)
+        self.winner = xp.ascontiguousarray(winner)
+        return xp.ascontiguousarray(best)
+
+    @staticmethod
+    def _two_passes(xp, x, kh, kw, sh, sw, oh, ow, nan_wins):
+        """(max, winning offset) of every window. ``nan_wins``: a NaN beats everything before it, so
+        the last NaN of a window wins and takes the gradient, as in torch's kernel."""
         index_type = xp.int8 if kh * kw <= 127 else xp.int32
 
         def column(a, j): return a[:, :, :, j:j + sw * (ow - 1) + 1:sw]
         def row(a, i): return a[:, :, i:i + sh * (oh - 1) + 1:sh]
 
+        def beats(candidate, best):
+            return (candidate > best) | xp.isnan(candidate) if nan_wins else candidate > best
+
         # A later offset only wins when strictly greater (so ties keep the earlier one), and its
         # number is larger than every earlier one: winner = max(winner, better * offset).
         row_best, row_winner = column(x, 0), xp.zeros(column(x, 0).shape, dtype=index_type)
         for j in range(1, kw):                # pass 1: across the columns of each window row
-            better = (column(x, j) > row_best).astype(index_type)
+            better = beats(column(x, j), row_best).astype(index_type)
             row_winner = xp.maximum(row_winner, better * j)
             row_best = xp.maximum(row_best, column(x, j))      # like torch, a NaN propagates
         best, winner = row(row_best, 0), row(row_winner, 0)
         for i in range(1, kh):                # pass 2: down the rows of each window
-            better = (row(row_best, i) > best).astype(index_type)
+            better = beats(row(row_best, i), best).astype(index_type)
             winner = xp.maximum(winner, better * (row(row_winner, i) + i * kw))
             best = xp.maximum(best, row(row_best, i))
-        self.winner = xp.ascontiguousarray(winner)
-        return xp.ascontiguousarray(best)
+        return best, winner
 
     def backward(self, gy): return RouteToWinner(self.winner, *self.geometry)(gy)
 

@@ -1,10 +1,10 @@
 """Casts, device moves and comparisons."""
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, without_float_warnings
 from ..backend import to_device as _move
 from ..errors import ShapeError
-from ..tensor import Tensor, as_tensor
+from ..tensor import NUMBER_KINDS, Tensor, as_tensor
 
 
 class AsType(Function):
@@ -22,6 +22,16 @@ class ToDevice(Function):
 
 
 def astype(x, dtype):
+    """``x`` cast to ``dtype``: differentiable to a floating dtype; to an integer or bool dtype the
+    result is a plain tensor that does not require grad (rounding has no gradient), as in torch."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"astype: dtype must be a NumPy dtype or its name, got {dtype!r}") from None
+    if dtype.kind not in NUMBER_KINDS:
+        raise TypeError(f"astype: the dtype must be bool, an integer or a floating type, got {dtype}")
+    if dtype.kind != "f":                  # NaN and inf to an integer: NumPy's value, without its warning
+        return Tensor._wrap(without_float_warnings(x.data.astype, dtype))
     return AsType(dtype)(x)
 
 
@@ -30,7 +40,10 @@ def to_device(x, device):
 
 
 def compare(a, b, how):
-    """Elementwise comparison (``how`` is a NumPy ufunc name such as 'less'); never differentiable."""
+    """Elementwise comparison (``how`` is a NumPy ufunc name such as 'less'); never differentiable.
+    ``t == None`` is False and ``t != None`` True, as in torch (and Python)."""
+    if b is None and how in ("equal", "not_equal"):
+        return how == "not_equal"
     b = as_tensor(b, like=a)
     try:
         return Tensor._wrap(getattr(a.xp, how)(a.data, b.data))

@@ -87,14 +87,28 @@ class PowScalar(Function):
 
 
 class Pow(Function):
-    """y = a ** b;  da = gy * b * a ** (b - 1), db = gy * y * log(a)"""
+    """y = a ** b;  da = gy * b * a ** (b - 1), db = gy * y * log(a)
+
+    At the points where those formulas give 0 * inf, torch's limits: da = 0 where b = 0 (y is the
+    constant 1), db = 0 where a = 0 and b >= 0 (y is 0, or 1 at b = 0, on both sides of b).
+    """
     def forward(self, a, b): return a ** b
 
     def backward(self, gy):
         a, b = self.inputs
-        ga = gy * b * a ** (b - 1) if self.needs_grad[0] else None
-        gb = gy * self.output() * log(a) if self.needs_grad[1] else None
+        ga = gb = None
+        if self.needs_grad[0]:
+            ga = _zero_where(b.data == 0, gy * b * a ** (b - 1))
+        if self.needs_grad[1]:
+            gb = _zero_where((a.data == 0) & (b.data >= 0), gy * self.output() * log(a))
         return ga, gb
+
+
+def _zero_where(mask, g):
+    """``g`` with zeros where ``mask`` holds; ``g`` itself (no extra op) where it holds nowhere."""
+    if not mask.any():
+        return g
+    return where(Tensor._wrap(mask), Tensor._wrap(g.xp.zeros((), dtype=g.dtype)), g)
 
 
 class Exp(Function):
@@ -166,22 +180,25 @@ class ReLU(Function):
 
 
 class Maximum(Function):
-    """y = max(a, b);  the gradient goes to the larger input, split in half on ties (as torch)"""
-    pick, wins = "maximum", "greater"
+    """y = max(a, b);  the gradient goes to the larger input, split in half on ties, and to both
+    where either is NaN (y is NaN and neither loses; torch's rule)"""
+    pick, loses = "maximum", "less"
 
     def forward(self, a, b): return getattr(xp_of(a), self.pick)(a, b)
 
     def backward(self, gy):
         a, b = self.inputs
-        xp = a.xp
-        a_wins = getattr(xp, self.wins)(a.data, b.data)
-        share_a = Tensor._wrap(xp.where(a_wins, 1.0, xp.where(a.data == b.data, 0.5, 0.0)).astype(gy.dtype))
-        return gy * share_a, gy * (1 - share_a)
+        xp, loses = a.xp, getattr(a.xp, self.loses)
+        tie = a.data == b.data
+
+        def share(x, other):
+            return Tensor._wrap(xp.where(tie, 0.5, xp.where(loses(x, other), 0.0, 1.0)).astype(gy.dtype))
+        return gy * share(a.data, b.data), gy * share(b.data, a.data)
 
 
 class Minimum(Maximum):
-    """y = min(a, b);  the gradient goes to the smaller input, split in half on ties (as torch)"""
-    pick, wins = "minimum", "less"
+    """y = min(a, b);  the gradient goes to the smaller input, split in half on ties, to both at a NaN"""
+    pick, loses = "minimum", "greater"
 
 
 class Clip(Function):
@@ -249,6 +266,10 @@ def where(condition, a, b):
     """Pick from ``a`` where ``condition`` holds, else from ``b`` (condition is not differentiated)."""
     if isinstance(condition, Tensor):
         condition = condition.data
+    if getattr(condition, "dtype", None) != bool or not hasattr(condition, "shape"):
+        raise TypeError(f"where: condition must be a bool Tensor or array (a comparison such as x > 0), "
+                        f"got {type(condition).__name__}"
+                        f"{' of dtype ' + str(condition.dtype) if hasattr(condition, 'dtype') else ''}")
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
     a, b = as_tensor(a, like=like), as_tensor(b, like=like)
     try:

@@ -20,14 +20,17 @@ def _axes(axis, ndim, op):
     """Normalise ``axis`` to a sorted tuple of non-negative axes, or raise naming the op."""
     if axis is None:
         return tuple(range(ndim))
-    if not isinstance(axis, (int, tuple, list)) or isinstance(axis, bool):
+    if not isinstance(axis, (int, np.integer, tuple, list)) or isinstance(axis, bool):
         raise TypeError(f"{op}: axis must be None, an int or a tuple of ints, got {axis!r}")
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    size = builtins.max(ndim, 1)            # a 0-d tensor takes axis 0 or -1, as in torch
     for a in axes:
-        if not isinstance(a, int) or not -ndim <= a < builtins.max(ndim, 1):
-            raise ShapeError(f"{op}: axis must be an int in [{-ndim}, {ndim}) for a {ndim}-d tensor, "
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+            raise TypeError(f"{op}: axis must be None, an int or a tuple of ints, got {axis!r}")
+        if not -size <= a < size:
+            raise ShapeError(f"{op}: axis must be an int in [{-size}, {size}) for a {ndim}-d tensor, "
                              f"got {axis!r}")
-    normalised = tuple(sorted(a % builtins.max(ndim, 1) for a in axes))
+    normalised = tuple(sorted(int(a) % size for a in axes))
     if len(set(normalised)) != len(normalised):
         raise ShapeError(f"{op}: axis {axis!r} names the same axis twice")
     return normalised if ndim else ()     # a 0-d tensor takes axis 0 or -1 and stays as it is (torch)
@@ -66,6 +69,8 @@ class Mean(Sum):
     def backward(self, gy):
         x_shape = self.inputs[0].shape
         n = math.prod(x_shape[a] for a in self.axes)
+        if n == 0:          # x is empty, and so is its gradient (torch's answer)
+            return _expand(gy, x_shape, self.axes, self.keepdims)
         return _expand(gy * (1.0 / n), x_shape, self.axes, self.keepdims)
 
 
@@ -86,7 +91,10 @@ class Max(Function):
             positions = xp.arange(data.shape[axis]).reshape([-1 if i == axis else 1 for i in range(data.ndim)])
             mask = positions == xp.expand_dims(index, axis)
         else:
-            mask = data == getattr(data, self.reduce)(axis=self.axes, keepdims=True)
+            extreme = getattr(data, self.reduce)(axis=self.axes, keepdims=True)
+            mask = data == extreme
+            if xp.isnan(extreme).any():     # a NaN result came from the NaNs: they share the gradient (torch)
+                mask |= xp.isnan(data) & xp.isnan(extreme)
             mask = mask / mask.sum(axis=self.axes, keepdims=True)
         return _expand(gy, x.shape, self.axes, self.keepdims) * Tensor._wrap(mask.astype(x.dtype))
 
@@ -113,30 +121,40 @@ class LogSumExp(Function):
         return _expand(gy, x.shape, self.axes, self.keepdims) * (x - y).exp()
 
 
-class Softmax(Function):
-    """y = exp(x - max) / sum(exp(x - max));  dx = y * (gy - sum(gy * y))"""
+class _SoftmaxFamily(Function):
+    """float16 is computed in float32 both ways, as torch does: forward from x in float32, rounded
+    once to float16; backward from the float16 output and gradient in float32 (the engine rounds
+    the gradient to float16). In float16 alone the sums over the axis would lose digits."""
     def __init__(self, axis): self.axis = axis
 
     def forward(self, x):
+        if x.dtype.kind == "f" and x.itemsize < 4:
+            return self.forward(x.astype("float32")).astype(x.dtype)
+        return self.compute(x)
+
+    def backward(self, gy):
+        y = self.output()
+        if y.dtype.itemsize < 4:
+            y, gy = y.astype("float32"), gy.astype("float32")
+        return self.gradient(y, gy)
+
+
+class Softmax(_SoftmaxFamily):
+    """y = exp(x - max) / sum(exp(x - max));  dx = y * (gy - sum(gy * y))"""
+    def compute(self, x):
         e = xp_of(x).exp(x - x.max(axis=self.axis, keepdims=True))
         return e / e.sum(axis=self.axis, keepdims=True)
 
-    def backward(self, gy):
-        y = self.output()
-        return y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
+    def gradient(self, y, gy): return y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
 
 
-class LogSoftmax(Function):
+class LogSoftmax(_SoftmaxFamily):
     """y = x - logsumexp(x);  dx = gy - exp(y) * sum(gy)"""
-    def __init__(self, axis): self.axis = axis
-
-    def forward(self, x):
+    def compute(self, x):
         shifted = x - x.max(axis=self.axis, keepdims=True)
         return shifted - xp_of(x).log(xp_of(x).exp(shifted).sum(axis=self.axis, keepdims=True))
 
-    def backward(self, gy):
-        y = self.output()
-        return gy - y.exp() * gy.sum(axis=self.axis, keepdims=True)
+    def gradient(self, y, gy): return gy - y.exp() * gy.sum(axis=self.axis, keepdims=True)
 
 
 # ---- the functions users call ---------------------------------------------------------------------
@@ -182,7 +200,7 @@ def _max_or_min(fn_class, x, axis, keepdims, dim, keepdim):
                       (argmax if op == "max" else argmin)(x, axis, keepdims))
     axes = _axes(axis, x.ndim, op)
     _nonempty(x, axes, op)
-    return fn_class(axes, keepdims, isinstance(axis, int) and x.ndim > 0)(x)
+    return fn_class(axes, keepdims, isinstance(axis, (int, np.integer)) and x.ndim > 0)(x)
 
 
 def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):

@@ -37,6 +37,21 @@ def _shape_arg(shape):
     return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
 
 
+def _new_shape(shape, op, unknown_allowed):
+    """A target shape (an int, or a sequence of ints) as a tuple of Python ints; ``unknown_allowed``:
+    one entry may be -1 (reshape). A TypeError or ValueError names the op and the shape otherwise."""
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else shape
+    if not isinstance(shape, (tuple, list)) or any(isinstance(n, bool) or not isinstance(n, (int, np.integer))
+                                                  for n in shape):
+        raise TypeError(f"{op}: shape must be ints, got {shape!r}")
+    shape = tuple(int(n) for n in shape)
+    lowest = -1 if unknown_allowed else 0
+    if any(n < lowest for n in shape) or shape.count(-1) > 1:
+        raise ValueError(f"{op}: shape must be non-negative ints{' (with at most one -1)' if unknown_allowed else ''}, "
+                         f"got {shape}")
+    return shape
+
+
 class Reshape(Function):
     """y = x viewed with a new shape;  dx = gy reshaped back"""
     def __init__(self, shape): self.shape = shape
@@ -138,7 +153,7 @@ def _plain_index(index):
 # ---- the functions users call ---------------------------------------------------------------------
 
 def reshape(x, *shape):
-    shape = _shape_arg(shape)
+    shape = _new_shape(_shape_arg(shape), "reshape", unknown_allowed=True)
     try:
         return Reshape(shape)(x)
     except ValueError:
@@ -205,7 +220,7 @@ def flatten(x, start_dim=0, end_dim=-1):
 
 
 def broadcast_to(x, shape):
-    shape = tuple(shape)
+    shape = _new_shape(shape, "broadcast_to", unknown_allowed=False)
     if x.shape == shape:
         return x
     try:
