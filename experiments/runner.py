@@ -27,6 +27,7 @@ from tinygrad_lite.files import write_json
 
 from . import data as run_data
 from .registry import RUNS
+from .run_folder import claim
 from .train import LAST, fingerprint, load_trained, train
 
 
@@ -140,11 +141,20 @@ def add_torch_column(config, options, run_dir, metrics):
 
 
 def run(config, options):
-    """Train ``config`` with ``options``; write metrics.json and REPORT.md; return the run folder."""
+    """Train ``config`` with ``options``; write metrics.json and REPORT.md; return the run folder.
+
+    The run folder is claimed first (``run_folder.claim``: writable, its files are files, and no
+    other run in it), and held until the run ends.
+    """
     overrides = overridden(config, options)
     config = effective_config(config, options)
     device = tl.backend.resolve_device(options.device)
     run_dir = Path(options.out) / config.name
+    with claim(run_dir):
+        return _run_claimed(config, options, overrides, device, run_dir)
+
+
+def _run_claimed(config, options, overrides, device, run_dir):
     if options.resume and already_finished(config, options):
         metrics = json.loads((run_dir / "metrics.json").read_text())
         if options.torch and metrics.get("torch") is None:

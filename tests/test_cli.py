@@ -121,7 +121,7 @@ def test_a_corrupt_data_file_is_an_error_never_replaced_by_the_sample(data_root,
     assert_one_line_error(status, err, str(folder / "t10k-labels-idx1-ubyte"), "SHA-256 mismatch",
                           DATASETS["mnist"].files["test_labels"].sha256, hashlib.sha256(labels).hexdigest(),
                           "t10k-labels-idx1-ubyte.gz from http", "--sample")
-    assert "SAMPLE" not in err and not (tmp_path / "runs" / "A-sigmoid").exists()
+    assert "SAMPLE" not in err and not (tmp_path / "runs" / "A-sigmoid" / "metrics.json").exists()
     status, _, err = tinygrad_lite(argv + ["--sample"], capsys)
     assert status == 0, err
     assert json.loads((tmp_path / "runs" / "A-sigmoid" / "metrics.json").read_text())["used_sample"] is True
@@ -135,7 +135,7 @@ def test_an_explicit_data_folder_is_the_only_place_looked_at(data_root, tmp_path
                                     "--no-progress", "--no-report", "--data", str(empty),
                                     "--out", str(tmp_path / "runs")], capsys)
     assert_one_line_error(status, err, f"--data {empty}", "no verified copy", "only place looked at")
-    assert not (tmp_path / "runs" / "A-sigmoid").exists()
+    assert not (tmp_path / "runs" / "A-sigmoid" / "metrics.json").exists()
 
 
 def test_resume_with_other_settings_is_refused(data_root, tmp_path, capsys):
