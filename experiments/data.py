@@ -48,6 +48,7 @@ class RunData:
     class_names: list
     used_sample: bool = False
     notes: list = field(default_factory=list)    # every data decision, for the report
+    subset_applied: bool = False                 # --subset cut at least one split (not just asked for)
 
     @property
     def input_shape(self):
@@ -139,17 +140,25 @@ def prepare(config, seed=0, subset=None, root=None, backbone=None, sample=False)
     notes = []
     ((x_all, y_all), (x_test, y_test)), used_sample = load(config.dataset, root, sample)
     (x_train, y_train), (x_val, y_val) = split(config, x_all, y_all, seed, notes)
+    subset_applied = False
     if subset is not None:
+        sizes = (len(x_train), len(x_val), len(x_test))
         x_train, y_train = _subset(x_train, y_train, subset, seed)
         x_val, y_val = _subset(x_val, y_val, subset, seed + 1)
         x_test, y_test = _subset(x_test, y_test, subset, seed + 2)
-        notes.append(f"--subset {subset}: {len(x_train)} training, {len(x_val)} validation and "
-                     f"{len(x_test)} test images (seeded, class-stratified draws)")
+        subset_applied = (len(x_train), len(x_val), len(x_test)) != sizes
+        if subset_applied:
+            notes.append(f"--subset {subset}: {len(x_train)} training, {len(x_val)} validation and "
+                         f"{len(x_test)} test images (seeded, class-stratified draws)")
+        else:
+            notes.append(f"--subset {subset}: no split is larger, so all {len(x_train)} training, "
+                         f"{len(x_val)} validation and {len(x_test)} test images are used")
     x_train, x_val, x_test = normalise(config, x_train, x_val, x_test, notes)
     shape = (1, 28, 28) if _first_layer(config) == "conv" or config.features_from else (784,)
     x_train, x_val, x_test = (x.reshape((len(x),) + shape) for x in (x_train, x_val, x_test))
     data = RunData(x_train, y_train.astype(np.int64), x_val, y_val.astype(np.int64), x_test,
-                   y_test.astype(np.int64), datasets.CLASS_NAMES[config.dataset], used_sample, notes)
+                   y_test.astype(np.int64), datasets.CLASS_NAMES[config.dataset], used_sample, notes,
+                   subset_applied)
     if config.features_from:
         data = to_features(data, backbone, config.features_from)
     return data
@@ -201,4 +210,4 @@ def to_features(data, backbone, backbone_name):
     notes = data.notes + [f"inputs: the {out[0].shape[1]} flattened features of {backbone_name}'s "
                           f"trained backbone"]
     return RunData(out[0], data.y_train, out[1], data.y_val, out[2], data.y_test, data.class_names,
-                   data.used_sample, notes)
+                   data.used_sample, notes, data.subset_applied)

@@ -238,7 +238,7 @@ def run_report_markdown(run_dir, metrics, images, plots_skipped=None):
     if metrics.get("used_sample"):
         out += ["> **WARNING: this run used the small bundled sample, not the full dataset.** Its figures say "
                 "nothing about the document's; run again with the full data for a real comparison.", ""]
-    if metrics.get("subset"):
+    if subset_in_effect(metrics):
         out += [f"> **Note: trained on a subset of {metrics['subset']} images**, not the full training split; "
                 "the figures are a quick look, not a replay of the document's.", ""]
     for key, values in (metrics.get("overrides") or {}).items():
@@ -246,7 +246,7 @@ def run_report_markdown(run_dir, metrics, images, plots_skipped=None):
                 f"{values['document']:g}**: a variation, not the document's setting.", ""]
     torch_time = f" (torch reference: {format_duration(torch.get('wall_time_s'))})" if torch else ""
     version_text = ", ".join(f"{k} {v}" for k, v in versions.items() if v) or DASH
-    images_used = f"subset of {metrics['subset']}" if metrics.get("subset") else "all of the split"
+    images_used = f"subset of {metrics['subset']}" if subset_in_effect(metrics) else "all of the split"
     header_rows = [["device", metrics.get("device") or DASH],
                    ["wall time", format_duration(metrics.get("wall_time_s")) + torch_time],
                    ["seed", str(metrics.get("seed", DASH))],
@@ -320,11 +320,18 @@ def headline_metric(metrics):
     return "test_acc"
 
 
+def subset_in_effect(metrics):
+    """True when --subset cut the data; a --subset at least as large as every split changes nothing.
+    (metrics.json files from before ``subset_applied`` existed count any --subset.)"""
+    return bool(metrics.get("subset")) and metrics.get("subset_applied", True) is not False
+
+
 def _flags(metrics):
+    """What makes a run not the document's replay: sample data, a subset, command-line overrides."""
     flags = []
     if metrics.get("used_sample"):
         flags.append("⚠ bundled sample data")
-    if metrics.get("subset"):
+    if subset_in_effect(metrics):
         flags.append(f"⚠ subset of {metrics['subset']} images")
     for key, values in (metrics.get("overrides") or {}).items():
         flags.append(f"⚠ {key} {values['used']:g} instead of {values['document']:g}")

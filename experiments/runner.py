@@ -5,8 +5,9 @@
 Each run writes to ``<out>/<run name>/``: ``metrics.json`` (schema below), then ``REPORT.md`` and the
 PNGs (``experiments.report.write_run_report``), beside the checkpoints ``train`` keeps there.
 
-metrics.json: {"run", "document", "title", "config", "choices", "device", "versions", "seed",
-"subset", "used_sample", "wall_time_s", "history": {"iteration_loss": [[it, loss], ...], "epochs":
+metrics.json: {"run", "document", "title" (followed by what --epochs/--lr/--batch-size changed),
+"config", "choices", "device", "versions", "seed", "subset" (as asked), "subset_applied" (whether it cut
+any split), "used_sample", "overrides": {field: {"document", "used"}}, "wall_time_s", "history": {"iteration_loss": [[it, loss], ...], "epochs":
 [{"epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"}, ...]},
 "final": {"epoch_used", "train_loss", ..., "test_acc"}, "predictions": {split: {"y_true", "y_pred"}},
 "class_names", "first_layer_filters", "torch", "reported", "notes"}. Accuracies are fractions.
@@ -77,10 +78,20 @@ def effective_config(config, options):
 
 
 def overridden(config, options):
-    """{field: {"document": the run's own value, "used": the command line's}} for --lr / --batch-size."""
+    """{field: {"document": the run's own value, "used": the command line's}} for --epochs, --lr and
+    --batch-size, where the command line's value differs from the run's."""
     return {key: {"document": getattr(config, key), "used": getattr(options, key)}
-            for key in ("lr", "batch_size")
+            for key in ("epochs", "lr", "batch_size")
             if getattr(options, key) is not None and getattr(options, key) != getattr(config, key)}
+
+
+def title_as_run(title, overrides):
+    """The run's title, followed by what this run changed, so that a title saying "10 epochs" does
+    not stand for a run of 1: 'MLP ..., 10 epochs (run with epochs 1 instead of 10)'."""
+    if not overrides:
+        return title
+    changes = ", ".join(f"{key} {v['used']:g} instead of {v['document']:g}" for key, v in overrides.items())
+    return f"{title} (run with {changes})"
 
 
 def already_finished(config, options):
@@ -177,9 +188,10 @@ def _run_claimed(config, options, overrides, device, run_dir):
         recorder.save(run_dir)
     torch_block = torch_column(config, data, options) if options.torch else None
     metrics = {
-        "run": config.name, "document": config.document, "title": config.title,
+        "run": config.name, "document": config.document, "title": title_as_run(config.title, overrides),
         "config": config.to_dict(), "choices": list(config.choices), "device": device,
         "versions": versions(), "seed": options.seed, "subset": options.subset,
+        "subset_applied": data.subset_applied,
         "used_sample": data.used_sample, "overrides": overrides, "wall_time_s": result.wall_time_s,
         "history": result.history, "final": result.final, "predictions": result.predictions,
         "class_names": list(data.class_names), "first_layer_filters": first_layer_filters(result.model),

@@ -157,7 +157,8 @@ def test_lr_and_batch_size_overrides_are_used_recorded_and_flagged(data_root, tm
     metrics = json.loads((tmp_path / "C-mlp-relu" / "metrics.json").read_text())
     assert metrics["config"]["lr"] == 0.004 and metrics["config"]["batch_size"] == 32
     assert metrics["overrides"] == {"lr": {"document": registry.RUNS["C-mlp-relu"].lr, "used": 0.004},
-                                    "batch_size": {"document": 64, "used": 32}}
+                                    "batch_size": {"document": 64, "used": 32},
+                                    "epochs": {"document": registry.RUNS["C-mlp-relu"].epochs, "used": 1}}
     assert "lr 0.004 from the command line" in (tmp_path / "C-mlp-relu" / "REPORT.md").read_text()
     status, out, _ = tinygrad_lite(["report", "--out", str(tmp_path)], capsys)
     assert status == 0 and "⚠ lr 0.004 instead of 0.001" in out and "⚠ batch_size 32 instead of 64" in out

@@ -10,7 +10,8 @@ import re
 import numpy as np
 import pytest
 
-from experiments import plots
+from experiments import cli, plots
+from experiments import data as run_data
 from experiments.registry import RUNS
 from experiments.report import results_markdown, summarise, write_run_report, write_summary
 from tinygrad_lite.errors import DataError
@@ -169,6 +170,27 @@ def test_sample_and_subset_flagged_and_missing_matplotlib_said(tmp_path, monkeyp
     assert "- the full data was not found: trained on the bundled sample" in text
     assert "Plots were skipped: matplotlib is not installed (test)" in text
     assert not list(run_dir.glob("*.png"))
+
+
+def test_flags_say_what_was_used_an_unused_subset_no_and_an_epochs_override_yes(tmp_path, capsys):
+    """`run B-mlp --epochs 1 --subset 1000000`: every training image of the split is used, so no subset
+    flag; the 1 epoch of 10 is flagged, in the summary's flags and in the title. (On the bundled sample,
+    to stay quick: the rule does not depend on the data's size.)"""
+    assert cli.main(["run", "B-mlp", "--epochs", "1", "--subset", "1000000", "--no-torch", "--no-progress",
+                     "--no-report", "--sample", "--out", str(tmp_path)]) == 0
+    metrics = json.loads((tmp_path / "B-mlp" / "metrics.json").read_text())
+    whole_split = run_data.prepare(RUNS["B-mlp"], sample=True).y_train
+    assert metrics["predictions"]["train"]["y_true"] == whole_split.tolist()
+    assert metrics["subset_applied"] is False
+    assert metrics["overrides"] == {"epochs": {"document": 10, "used": 1}}
+    assert metrics["title"] == f"{RUNS['B-mlp'].title} (run with epochs 1 instead of 10)"
+    capsys.readouterr()
+    assert cli.main(["report", "--out", str(tmp_path)]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "`B-mlp`" in line)
+    assert "⚠ epochs 1 instead of 10" in row and "subset" not in row
+    text = write_run_report(tmp_path / "B-mlp").read_text()
+    assert "(run with epochs 1 instead of 10)" in text.splitlines()[0]
+    assert "subset of" not in text and "| training images | all of the split |" in text
 
 
 def test_missing_or_broken_metrics_give_a_clear_error(tmp_path):
