@@ -12,9 +12,12 @@ any split), "used_sample", "overrides": {field: {"document", "used"}}, "wall_tim
 "final": {"epoch_used", "train_loss", ..., "test_acc"}, "predictions": {split: {"y_true", "y_pred"}},
 "class_names", "first_layer_filters", "torch", "reported", "notes"}. Accuracies are fractions.
 """
+import contextlib
 import json
 import platform
+import signal
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +32,7 @@ from tinygrad_lite.files import write_json
 from . import data as run_data
 from .registry import RUNS
 from .run_folder import claim
-from .train import LAST, fingerprint, load_trained, train
+from .train import LAST, TrainingInterrupted, fingerprint, load_trained, train
 
 
 @dataclass
@@ -137,13 +140,40 @@ def torch_column(config, data, options):
     return train_torch(config, data, options.seed, options.device)
 
 
+def torch_column_or_stop(config, data, options, run_dir, kept="kept"):
+    """``torch_column``, turning Ctrl-C (or SIGTERM) during it into a ``TrainingInterrupted`` that says
+    the scratch run is complete and ``kept`` in ``run_dir`` (the caller keeps its metrics.json), so
+    that ``--resume`` then adds only the torch column."""
+    try:
+        with _sigterm_as_ctrl_c():
+            return torch_column(config, data, options)
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(
+            f"{config.name}: stopped while training the torch reference; the scratch run is complete and "
+            f"{kept} in {run_dir} (model.npz, metrics.json{', REPORT.md' if options.report else ''}; "
+            f"no torch column yet)") from None
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c():
+    """SIGTERM raises KeyboardInterrupt while the block runs, as Ctrl-C does (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def add_torch_column(config, options, run_dir, metrics):
     """``--resume`` without ``--no-torch`` on a run finished with it: train only the torch reference
     (same split, batch order and initial weights) and add its column to metrics.json and REPORT.md."""
     print(f"{config.name}: already finished in {run_dir}, without the torch column; adding it")
     backbone = backbone_for(config, options) if config.features_from else None
     data = run_data.prepare(config, options.seed, options.subset, options.root, backbone, options.sample)
-    torch_block = torch_column(config, data, options)
+    torch_block = torch_column_or_stop(config, data, options, run_dir, kept="unchanged")
     if torch_block is not None:
         write_json(run_dir / "metrics.json", {**metrics, "torch": torch_block})
         if options.report:
@@ -186,7 +216,6 @@ def _run_claimed(config, options, overrides, device, run_dir):
                    grad_recorder=recorder, step_hook=options.step_hook)
     if recorder is not None and recorder.records:
         recorder.save(run_dir)
-    torch_block = torch_column(config, data, options) if options.torch else None
     metrics = {
         "run": config.name, "document": config.document, "title": title_as_run(config.title, overrides),
         "config": config.to_dict(), "choices": list(config.choices), "device": device,
@@ -195,8 +224,16 @@ def _run_claimed(config, options, overrides, device, run_dir):
         "used_sample": data.used_sample, "overrides": overrides, "wall_time_s": result.wall_time_s,
         "history": result.history, "final": result.final, "predictions": result.predictions,
         "class_names": list(data.class_names), "first_layer_filters": first_layer_filters(result.model),
-        "torch": torch_block, "reported": dict(config.reported), "notes": data.notes + result.notes,
+        "torch": None, "reported": dict(config.reported), "notes": data.notes + result.notes,
     }
+    if options.torch:
+        try:
+            metrics["torch"] = torch_column_or_stop(config, data, options, run_dir)
+        except TrainingInterrupted:
+            write_json(run_dir / "metrics.json", metrics)        # the scratch run is complete: keep it
+            if options.report:
+                write_report(run_dir)
+            raise
     write_json(run_dir / "metrics.json", metrics)
     if options.report:
         write_report(run_dir)

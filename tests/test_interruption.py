@@ -8,6 +8,7 @@ chance at all, so only the atomic checkpoint writes (temporary file + ``os.repla
 The random moment is a uniformly drawn fraction of an epoch, printed with every failure so that a
 failing case can be replayed.
 """
+import json
 import os
 import random
 import select
@@ -151,6 +152,45 @@ while True:
     models[i % 2].save({path!r})
     i += 1
 """
+
+
+# A real signal, sent by the process to itself at the start of the torch reference's training.
+SIGNAL_IN_THE_TORCH_PHASE = """
+import os, signal, sys
+from experiments import cli, torch_reference
+train_torch = torch_reference.train_torch
+def signalled(*args, **kwargs):
+    os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+    return train_torch(*args, **kwargs)
+torch_reference.train_torch = signalled
+sys.exit(cli.main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_signal_during_the_torch_reference_keeps_the_scratch_run_and_says_how_to_finish(
+        sig, data_root, tmp_path):
+    """Ctrl-C (or SIGTERM) while the torch column trains: the finished scratch run is kept (metrics.json,
+    model.npz), the message says so and gives the --resume command, which adds only the torch column and
+    counts the epochs right."""
+    pytest.importorskip("torch", reason="the torch reference phase needs torch")
+    argv = ["run", "A-sigmoid", "--subset", "64", "--epochs", "2", "--no-progress", "--no-report",
+            "--out", str(tmp_path), "--data", str(data_root)]
+    stopped = subprocess.run([sys.executable, "-c", SIGNAL_IN_THE_TORCH_PHASE, sig, *argv], cwd=REPO, env=ENV,
+                             capture_output=True, text=True, timeout=300)
+    assert stopped.returncode == 130, stopped.stderr[-3000:]
+    assert "stopped while training the torch reference; the scratch run is complete and kept in" in stopped.stderr
+    assert f"To continue where it stopped: tinygrad-lite {' '.join(argv)} --resume" in stopped.stderr
+    assert "aborted" not in stopped.stderr
+    run_dir = tmp_path / "A-sigmoid"
+    kept = json.loads((run_dir / "metrics.json").read_text())
+    assert kept["torch"] is None and len(kept["history"]["epochs"]) == 2 and (run_dir / FINAL_MODEL).is_file()
+    finished = subprocess.run([sys.executable, "-m", "experiments", *argv, "--resume"], cwd=REPO, env=ENV,
+                              capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert "without the torch column; adding it" in finished.stdout and "resuming at epoch" not in finished.stderr
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["torch"] is not None and metrics["history"] == kept["history"]
 
 
 def test_a_writer_killed_mid_save_leaves_a_whole_model_file(tmp_path):

@@ -145,6 +145,19 @@ def test_state_dict_resumes_bit_identically_through_a_file(name, config, tmp_pat
         np.testing.assert_array_equal(p.numpy(), q.numpy())
 
 
+@pytest.mark.parametrize("key, value, words", [("lr", -1.0, "lr must be >= 0, got -1"),
+                                               ("lr", float("nan"), "lr must be >= 0, got nan"),
+                                               ("weight_decay", -0.5, "weight_decay must be >= 0"),
+                                               ("lr", "fast", "lr must be a number, got 'fast'")])
+def test_a_state_dict_with_a_hyperparameter_out_of_range_is_refused_and_changes_nothing(key, value, words):
+    """A saved state (a checkpoint) holding lr -1 must not train with lr -1: the constructor's checks apply."""
+    opt = nn.optim.Adam([nn.Parameter(np.ones(3))], lr=0.01)
+    state = {**opt.state_dict(), f"param_groups.0.{key}": value}
+    with pytest.raises((ValueError, TypeError), match=words):
+        opt.load_state_dict(state)
+    assert opt.param_groups[0]["lr"] == 0.01 and opt.param_groups[0]["weight_decay"] == 0
+
+
 def test_optimiser_load_state_dict_refuses_a_different_model():
     opt = nn.optim.Adam([nn.Parameter(np.ones(3))])
     (opt.param_groups[0]["params"][0].sum()).backward()

@@ -98,7 +98,9 @@ class Optimizer:
 
     def load_state_dict(self, state_dict):
         """Restore hyper-parameters and buffers saved by ``state_dict`` (also after a save/load round
-        trip, where numbers come back as 0-d arrays). Arrays go to each parameter's device and dtype."""
+        trip, where numbers come back as 0-d arrays). Arrays go to each parameter's device and dtype.
+        Hyper-parameters are checked as the constructor checks them (``lr >= 0`` ...): a refused
+        state dict raises ``ValueError`` / ``TypeError`` naming the field and changes nothing."""
         name = type(self).__name__
         params = [p for group in self.param_groups for p in group["params"]]
         new_groups = [dict(group) for group in self.param_groups]
@@ -126,6 +128,8 @@ class Optimizer:
                                     f"{index} has shape {p.shape}")
                 else:
                     new_state[index][field] = backend.to_device(array.astype(p.dtype), p.device)
+        for new in new_groups:                  # a saved lr of -1 is refused as the constructor refuses it
+            self._check_hyperparameters(new)
         for group, new in zip(self.param_groups, new_groups):
             group.update({k: v for k, v in new.items() if k != "params"})
         self.state = new_state
