@@ -23,8 +23,9 @@ SIGTERM): model, optimiser and schedule state, the dropout generator's state, th
 batches done) and the history, with the metadata as JSON inside the .npz (never pickle). Resuming
 (``resume=True``) continues mid-epoch: the epoch's order is replayed and the batches already done are
 skipped, so on the CPU the final weights are bit-identical to an uninterrupted run with the same seed
-(on CUDA too where CuPy's generator exposes its state; where it does not, the dropout masks after
-a resume differ, and the run's notes say so).
+(on CUDA the cuRAND states are saved as bytes, see ``backend.generator_state``; where a state cannot
+be restored, e.g. on another GPU model, the dropout masks after a resume differ, and the run's notes
+say so).
 ``model.npz`` holds the final weights.
 """
 import json
@@ -209,19 +210,6 @@ def _unflatten(skeleton, arrays):
     return skeleton
 
 
-def _rng_state(device):
-    """The dropout generator's state as JSON-able data (None where the generator cannot say)."""
-    try:
-        return backend.rng(device).bit_generator.state
-    except (AttributeError, TypeError):
-        return None
-
-
-def _set_rng_state(device, state):
-    if state is not None:
-        backend.rng(device).bit_generator.state = state
-
-
 def save_checkpoint(path, model, optimizer, schedule, meta):
     arrays = {f"model.{k}": v for k, v in model.state_dict().items()}
     meta = dict(meta, format=CHECKPOINT_FORMAT,
@@ -344,9 +332,9 @@ def train(config, data, *, device="cpu", seed=0, run_dir=None, resume=False, syn
             if schedule is not None:
                 schedule.load_state_dict(schedule_state)
             state = meta["state"]
-            _set_rng_state(device, meta["rng"])
-            if meta["rng"] is None and any(spec[0] == "dropout" for spec in config.layers):
-                notes.append(f"the dropout generator's state cannot be saved on {device}, so the resumed "
+            restored = backend.set_rng_state(device, meta["rng"])
+            if not restored and any(spec[0] == "dropout" for spec in config.layers):
+                notes.append(f"the dropout generator's saved state could not be restored on {device}, so the resumed "
                              "run draws other masks than an uninterrupted one would")
             if state["best"] is not None and best_path.is_file():
                 best_weights = load_arrays(best_path)
@@ -371,7 +359,7 @@ def train(config, data, *, device="cpu", seed=0, run_dir=None, resume=False, syn
         if last_path is None:
             return None
         meta = {"fingerprint": run_fingerprint, "state": dict(state, wall_time_s=elapsed()),
-                "rng": _rng_state(device), "run": config.name}
+                "rng": backend.rng_state(device), "run": config.name}
         save_checkpoint(last_path, model, optimizer, schedule, meta)
         return last_path
 

@@ -167,3 +167,42 @@ def test_a_nan_loss_names_the_epoch_and_batch(mnist_subset):
     with np.errstate(over="ignore", invalid="ignore"), \
             pytest.raises(FloatingPointError, match=r"at epoch 1, batch \d+ of \d+ \(iteration \d+\)"):
         train_quietly(config, mnist_subset, sync_every=3)
+
+
+def test_generator_state_of_a_cupy_shaped_generator_survives_json_and_restores_its_draws():
+    from nn.serialization import decode_json, encode_json
+    from tinygrad_lite import backend
+
+    from fake_cupy import Generator
+    generator = Generator(seed=1)
+    assert callable(generator.bit_generator.state)          # CuPy's is a method, not NumPy's dict
+    generator.random(5)
+    state = decode_json(encode_json(backend.generator_state(generator)))   # into a checkpoint and back
+    expected = generator.random((3, 4))
+    other = Generator(seed=2)
+    assert backend.set_generator_state(other, state)
+    np.testing.assert_array_equal(other.random((3, 4)), expected)
+    assert not backend.set_generator_state(Generator(seed=2, size=128), state)   # another GPU's size
+    assert not backend.set_generator_state(np.random.default_rng(0), state)
+    assert not backend.set_generator_state(other, None)
+
+
+def test_resume_with_a_cupy_shaped_dropout_generator_gives_the_uninterrupted_weights(
+        mnist_subset, tmp_path, monkeypatch):
+    """The checkpoint path a CUDA run takes: the generator's state must go into the JSON metadata
+    (CuPy's bound method once made the first save raise TypeError) and come back bit for bit."""
+    from tinygrad_lite import backend
+
+    from fake_cupy import Generator
+    monkeypatch.setattr(backend, "rng", lambda device="cpu": backend._generators.setdefault(
+        device, Generator(backend._seed)))
+    config = small_config(epochs=2)
+    reference = train_quietly(config, mnist_subset)
+    with pytest.raises(TrainingInterrupted):
+        train_quietly(config, mnist_subset, run_dir=tmp_path,
+                      step_hook=lambda epoch, batch, iteration: iteration == 13)
+    _, _, _, meta = load_checkpoint(tmp_path / LAST)
+    assert meta["rng"]["cuda_bit_generator"] == "XORWOW"
+    resumed = train_quietly(config, mnist_subset, run_dir=tmp_path, resume=True)
+    assert not any("could not be restored" in note for note in resumed.notes)
+    assert_bit_identical(weights(reference.model), weights(resumed.model))

@@ -1,0 +1,60 @@
+"""Stand-ins shaped like CuPy's objects, so the code paths CuPy takes run on a machine without a GPU.
+
+Each copies only the part of CuPy's interface that the code under test touches (CuPy 13.6 / 14.2):
+
+- ``XORWOW`` / ``Generator``: ``cupy.random.default_rng()`` returns a ``Generator`` whose
+  ``bit_generator.state`` is a *method* returning a device pointer (NumPy's is a dict property), and
+  whose cuRAND states live in the int8 device array ``bit_generator._state``. Here the buffer is a
+  NumPy int8 array; every draw is made from it and advances it, as cuRAND's kernels do.
+- ``ndarray``: a class whose module is ``cupy`` (as ``type(cupy_array).__module__`` is), holding a
+  NumPy array; ``.get()`` copies it to the host, ``.data`` is not the values (a ``MemoryPointer``).
+"""
+import numpy as np
+
+
+class XORWOW:
+    """cupy.random._bit_generator.XORWOW's shape: ``state()`` a method, the states in ``_state``."""
+
+    def __init__(self, seed, size=256):
+        self._state = np.random.default_rng(seed).integers(-128, 128, size, dtype=np.int8)
+
+    def state(self):
+        return self._state.ctypes.data        # CuPy: self._state.data.ptr, a device address
+
+
+class Generator:
+    """cupy.random.Generator's shape: a ``bit_generator`` attribute and NumPy's drawing methods."""
+
+    def __init__(self, seed, size=256):
+        self.bit_generator = XORWOW(seed, size)
+
+    def __getattr__(self, name):                 # random, uniform, normal, ...
+        def draw(*args, **kwargs):
+            states = self.bit_generator._state
+            numpy_rng = np.random.default_rng(states.view(np.uint8))
+            values = getattr(numpy_rng, name)(*args, **kwargs)
+            states[...] = numpy_rng.integers(-128, 128, states.size, dtype=np.int8)
+            return values
+        return draw
+
+
+class MemoryPointer:
+    """What ``cupy_array.data`` is: a device pointer, not the array's values."""
+    ptr = 0
+
+
+class ndarray:  # noqa: N801  (CuPy's class name)
+    """A device array stand-in: module ``cupy``, NumPy values inside, ``.get()`` to the host."""
+    __module__ = "cupy"
+
+    def __init__(self, values):
+        self._values = np.asarray(values)
+        self.shape, self.dtype, self.ndim = self._values.shape, self._values.dtype, self._values.ndim
+        self.data = MemoryPointer()
+
+    def get(self):
+        return self._values.copy()
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError("Implicit conversion to a NumPy array is not allowed. Please use `.get()` to "
+                        "construct a NumPy array explicitly.")          # CuPy's own message
