@@ -52,6 +52,9 @@ class ndarray:  # noqa: N801  (CuPy's class name)
         self.shape, self.dtype, self.ndim = self._values.shape, self._values.dtype, self._values.ndim
         self.data = MemoryPointer()
 
+    def __len__(self):
+        return len(self._values)
+
     def get(self):
         return self._values.copy()
 

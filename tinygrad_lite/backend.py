@@ -67,10 +67,17 @@ def xp_for(device):
     return _import_cupy() if device == "cuda" else np
 
 
+def is_cupy_array(array):
+    """True for a CuPy array, recognised by its type's module (``cupy.ndarray.__module__`` is 'cupy'),
+    so that it is known for one even before this process has imported CuPy."""
+    module = type(array).__module__
+    return module == "cupy" or module.startswith("cupy.")
+
+
 def get_array_module(array):
     """numpy or cupy, whichever owns ``array`` (numpy for scalars and lists)."""
-    if _cupy is not None and isinstance(array, _cupy.ndarray):
-        return _cupy
+    if type(array) is not np.ndarray and is_cupy_array(array):
+        return _import_cupy()
     return np
 
 
@@ -88,7 +95,7 @@ def to_device(array, device):
 
 def as_numpy(array):
     """A NumPy array on the host, whatever the array's device."""
-    if _cupy is not None and isinstance(array, _cupy.ndarray):
+    if type(array) is not np.ndarray and is_cupy_array(array):
         return array.get()
     return np.asarray(array)
 

@@ -1,0 +1,49 @@
+"""The code paths a CUDA run takes, exercised on the CPU with stand-ins shaped like CuPy's objects
+(``fake_cupy``): where each of these once crashed or went wrong on CuPy, the test fails on the CPU.
+The real thing runs in the ``cuda``-marked tests on a GPU (``scripts/gpu_check.sh``)."""
+import types
+
+import numpy as np
+import pytest
+
+import nn
+import tinygrad_lite as tl
+from tinygrad_lite import backend
+
+import fake_cupy
+
+
+@pytest.fixture
+def cupy_module(monkeypatch):
+    """A stand-in for the cupy module, returned where the backend would import CuPy."""
+    module = types.SimpleNamespace(ndarray=fake_cupy.ndarray, __name__="cupy")
+    monkeypatch.setattr(backend, "_import_cupy", lambda: module)
+    return module
+
+
+def test_a_cupy_array_is_known_by_its_type_before_cupy_is_imported(cupy_module):
+    array = fake_cupy.ndarray(np.arange(6.0).reshape(2, 3))
+    assert backend._cupy is None or tl.cuda_available()       # this process never imported CuPy
+    assert backend.is_cupy_array(array) and not backend.is_cupy_array(np.zeros(2))
+    assert backend.get_array_module(array) is cupy_module
+    assert backend.device_of(array) == "cuda"
+    np.testing.assert_array_equal(backend.as_numpy(array), np.arange(6.0).reshape(2, 3))
+    assert backend.get_array_module(np.zeros(2)) is np and backend.get_array_module(3.0) is np
+
+
+def test_load_state_dict_takes_cupy_arrays():
+    model = nn.Dense(3, 2)
+    saved = {k: v + 1 for k, v in model.state_dict().items()}
+    model.load_state_dict({k: fake_cupy.ndarray(v) for k, v in saved.items()})
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v, saved[k])
+
+
+def test_a_dataloader_takes_cupy_arrays():
+    from tinygrad_lite.dataloader import DataLoader
+    x, y = np.arange(12.0, dtype=np.float32).reshape(6, 2), np.arange(6)
+    loader = DataLoader(fake_cupy.ndarray(x), fake_cupy.ndarray(y), 4, shuffle=False)
+    (xb, yb), (xb2, _) = list(loader)
+    np.testing.assert_array_equal(xb.data, x[:4])
+    np.testing.assert_array_equal(yb.data, y[:4])
+    np.testing.assert_array_equal(xb2.data, x[4:])
