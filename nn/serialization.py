@@ -17,6 +17,7 @@ import numpy as np
 from tinygrad_lite.backend import as_numpy
 from tinygrad_lite.files import atomic_write
 from tinygrad_lite.npz import read_npz
+from tinygrad_lite.tensor import Tensor
 
 
 def save_arrays(path, arrays):
@@ -30,7 +31,8 @@ def save_arrays(path, arrays):
     for name, value in arrays.items():
         if not isinstance(name, str) or not name:
             raise TypeError(f"save_arrays: every key must be a non-empty str, got {name!r}")
-        value = np.asarray(as_numpy(getattr(value, "data", value)))
+        value = np.asarray(as_numpy(value.data if isinstance(value, Tensor) else value))   # not
+        # getattr(value, "data"): a CuPy array's .data is a MemoryPointer, a NumPy array's a memoryview
         if value.dtype.hasobject:
             raise TypeError(f"save_arrays: entry {name!r} is an object array ({value.dtype}); only "
                             f"numeric, bool and string arrays can be saved without pickle")

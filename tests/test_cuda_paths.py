@@ -47,3 +47,26 @@ def test_a_dataloader_takes_cupy_arrays():
     np.testing.assert_array_equal(xb.data, x[:4])
     np.testing.assert_array_equal(yb.data, y[:4])
     np.testing.assert_array_equal(xb2.data, x[4:])
+
+
+def test_save_arrays_takes_the_values_of_a_cupy_array_not_its_memory_pointer(tmp_path):
+    from nn.serialization import load_arrays, save_arrays
+    values = np.arange(6, dtype=np.float32).reshape(2, 3)
+    save_arrays(tmp_path / "a.npz", {"w": fake_cupy.ndarray(values), "t": tl.Tensor(values)})
+    loaded = load_arrays(tmp_path / "a.npz")
+    np.testing.assert_array_equal(loaded["w"], values)
+    np.testing.assert_array_equal(loaded["t"], values)
+
+
+def test_an_optimizer_loads_state_held_in_device_tensors():
+    model = nn.Dense(3, 2)
+    optimizer = nn.optim.Adam(model.parameters(), lr=0.1)
+    model(tl.ones((4, 3))).sum().backward()
+    optimizer.step()
+    saved = optimizer.state_dict()
+    on_device = {k: tl.Tensor._wrap(fake_cupy.ndarray(v)) if k.startswith("state.") and np.ndim(v) else v
+                 for k, v in saved.items()}
+    fresh = nn.optim.Adam(nn.Dense(3, 2).parameters(), lr=0.1)
+    fresh.load_state_dict(on_device)
+    for k, v in fresh.state_dict().items():
+        np.testing.assert_array_equal(v, saved[k])
