@@ -120,7 +120,7 @@ class Optimizer:
                     raise DataError(f"{name}.load_state_dict: key {key!r} names parameter {index}, but "
                                     f"this optimiser has {len(params)}")
                 p = params[index]
-                array = np.asarray(value.data if isinstance(value, Tensor) else backend.as_numpy(value))
+                array = backend.as_numpy(value.data if isinstance(value, Tensor) else value)
                 if field in self.scalar_state:
                     new_state[index][field] = _to_python(array)
                 elif array.shape != p.shape:
