@@ -70,3 +70,30 @@ def test_an_optimizer_loads_state_held_in_device_tensors():
     fresh.load_state_dict(on_device)
     for k, v in fresh.state_dict().items():
         np.testing.assert_array_equal(v, saved[k])
+
+
+def _on_the_gpu(values):
+    """A Tensor whose data is a stand-in CuPy array: its ``device`` says 'cuda'."""
+    return tl.Tensor._wrap(fake_cupy.ndarray(np.asarray(values, dtype=np.float32)))
+
+
+@pytest.mark.parametrize("op", [
+    lambda cpu, gpu, gpu_row: tl.concatenate([cpu, gpu]),
+    lambda cpu, gpu, gpu_row: nn.functional.linear(cpu, gpu),
+    lambda cpu, gpu, gpu_row: nn.functional.linear(cpu, cpu, gpu_row),
+    lambda cpu, gpu, gpu_row: tl.where(np.array([True, False]), cpu[0], gpu_row),
+    lambda cpu, gpu, gpu_row: cpu + gpu,
+], ids=["concatenate", "linear-weight", "linear-bias", "where", "add"])
+def test_mixed_devices_are_one_device_error(cupy_module, op):
+    cpu, gpu, gpu_row = tl.ones((2, 2)), _on_the_gpu(np.ones((2, 2))), _on_the_gpu(np.ones(2))
+    with pytest.raises(tl.DeviceError, match=r"must be on one device, got [a-z, ]*(cpu, cuda|cuda, cpu)"):
+        op(cpu, gpu, gpu_row)
+
+
+def test_where_moves_the_condition_to_the_operands_device(cupy_module):
+    condition = fake_cupy.ndarray(np.array([True, False, True]))   # the reverse trip: GPU condition, CPU data
+    a, b = tl.Tensor([1.0, 2.0, 3.0], requires_grad=True), tl.Tensor([10.0, 20.0, 30.0])
+    y = tl.where(condition, a, b)
+    np.testing.assert_array_equal(y.data, [1.0, 20.0, 3.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(a.grad.data, [1.0, 0.0, 1.0])

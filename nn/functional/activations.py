@@ -9,6 +9,7 @@ import math
 import tinygrad_lite as tl
 from tinygrad_lite.autograd import Function
 from tinygrad_lite.backend import get_array_module as xp_of
+from tinygrad_lite.ops.convert import check_same_device
 from tinygrad_lite.ops.linalg import MatMul
 from tinygrad_lite.ops.reduce import Sum
 from tinygrad_lite.ops.shape import Transpose
@@ -61,6 +62,7 @@ def linear(x, weight, bias=None):
     if weight.ndim != 2 or x.ndim < 1 or x.shape[-1] != weight.shape[1]:
         raise tl.ShapeError(f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
                             f"(the input's last axis must equal weight's in_features {weight.shape[-1]})")
+    check_same_device("linear", (x, weight, bias), "input, weight and bias")
     if bias is None:
         return Linear()(x, weight)
     if bias.shape != (weight.shape[0],):

@@ -22,7 +22,8 @@ import numpy as np
 
 from tinygrad_lite.autograd import Function, is_grad_enabled
 from tinygrad_lite.backend import get_array_module
-from tinygrad_lite.errors import DeviceError, ShapeError
+from tinygrad_lite.errors import ShapeError
+from tinygrad_lite.ops.convert import check_same_device
 from tinygrad_lite.tensor import Tensor
 
 
@@ -274,10 +275,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, layer="conv2d"):
     if bias is not None and (not isinstance(bias, Tensor) or bias.shape != (weight.shape[0],)):
         raise ShapeError(f"{layer}: bias must have shape ({weight.shape[0]},) (one per output channel), "
                          f"got {getattr(bias, 'shape', type(bias).__name__)}")
-    devices = {t.device for t in (x, weight, bias) if t is not None}
-    if len(devices) > 1:
-        raise DeviceError(f"{layer}: input, weight and bias must be on one device, got "
-                          f"{x.device}, {weight.device}{', ' + bias.device if bias is not None else ''}")
+    check_same_device(layer, (x, weight, bias), "input, weight and bias")
     stride, padding = pair(stride, "stride", layer, 1), pair(padding, "padding", layer, 0)
     output_size(x.shape[2:], weight.shape[2:], stride, padding, layer)
     inputs = (x, weight) if bias is None else (x, weight, bias)

@@ -3,7 +3,7 @@ import numpy as np
 
 from ..autograd import Function, without_float_warnings
 from ..backend import to_device as _move
-from ..errors import ShapeError
+from ..errors import DeviceError, ShapeError
 from ..tensor import NUMBER_KINDS, Tensor, as_tensor
 
 
@@ -19,6 +19,15 @@ class ToDevice(Function):
     def __init__(self, device): self.device = device
     def forward(self, x): return _move(x, self.device)
     def backward(self, gy): return gy.to(self.inputs[0].device)
+
+
+def check_same_device(op, tensors, what="operands"):
+    """Raise a ``DeviceError`` naming ``op`` when the Tensors (None entries skipped) are not all on
+    one device: CuPy and NumPy would otherwise fail with an error of their own, or copy silently."""
+    devices = [t.device for t in tensors if t is not None]
+    if len(set(devices)) > 1:
+        raise DeviceError(f"{op}: {what} must be on one device, got {', '.join(devices)}; move them "
+                          f"with .to()")
 
 
 def astype(x, dtype):

@@ -7,8 +7,10 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import get_array_module as xp_of
-from ..errors import DeviceError, ShapeError
+from ..backend import device_of, to_device
+from ..errors import ShapeError
 from ..tensor import Tensor, as_tensor
+from .convert import check_same_device
 
 
 def _binary_operands(a, b, op):
@@ -17,9 +19,8 @@ def _binary_operands(a, b, op):
         a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
     if not isinstance(b, Tensor):
         b = as_tensor(b, like=a)
-    if type(a.data) is not type(b.data) and a.device != b.device:
-        raise DeviceError(f"{op}: operands are on different devices ({a.device} and {b.device}); "
-                          f"move one with .to()")
+    if type(a.data) is not type(b.data):
+        check_same_device(op, (a, b))
     return a, b
 
 
@@ -263,7 +264,8 @@ def clip(x, min=None, max=None):  # noqa: A002  (numpy's names)
 
 
 def where(condition, a, b):
-    """Pick from ``a`` where ``condition`` holds, else from ``b`` (condition is not differentiated)."""
+    """Pick from ``a`` where ``condition`` holds, else from ``b`` (condition is not differentiated,
+    and is moved to the operands' device: CuPy refuses a NumPy condition)."""
     if isinstance(condition, Tensor):
         condition = condition.data
     if getattr(condition, "dtype", None) != bool or not hasattr(condition, "shape"):
@@ -272,6 +274,9 @@ def where(condition, a, b):
                         f"{' of dtype ' + str(condition.dtype) if hasattr(condition, 'dtype') else ''}")
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
     a, b = as_tensor(a, like=like), as_tensor(b, like=like)
+    check_same_device("where", (a, b), "a and b")
+    if device_of(condition) != a.device:
+        condition = to_device(condition, a.device)
     try:
         return Where(condition)(a, b)
     except ValueError:

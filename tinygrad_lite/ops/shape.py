@@ -5,6 +5,7 @@ from ..autograd import Function
 from ..backend import get_array_module as xp_of, scatter_add
 from ..errors import ShapeError
 from ..tensor import Tensor
+from .convert import check_same_device
 from .torch_names import axis_or_dim
 
 
@@ -240,6 +241,7 @@ def concatenate(tensors, axis=0, *, dim=None):
     if tensors[0].ndim == 0:
         raise ShapeError("concatenate: 0-d tensors cannot be concatenated; use stack")
     axis = check_axis(axis, tensors[0].ndim, "concatenate")
+    check_same_device("concatenate", tensors, "tensors")
     try:
         return Concatenate(axis)(*tensors)
     except ValueError:
