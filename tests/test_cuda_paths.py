@@ -97,3 +97,26 @@ def test_where_moves_the_condition_to_the_operands_device(cupy_module):
     np.testing.assert_array_equal(y.data, [1.0, 20.0, 3.0])
     y.sum().backward()
     np.testing.assert_array_equal(a.grad.data, [1.0, 0.0, 1.0])
+
+
+def test_the_install_hint_names_the_extras_setup_cfg_offers_and_how_to_pick(monkeypatch):
+    import configparser
+    import re
+    import sys
+
+    from conftest import REPO
+    monkeypatch.setitem(sys.modules, "cupy", None)           # import cupy raises ImportError
+    monkeypatch.setattr(backend, "_cupy", None)
+    with pytest.raises(tl.DeviceError) as caught:
+        backend.resolve_device("cuda")
+    message = str(caught.value)
+    assert "nvidia-smi" in message and "device='cpu'" in message and "\n" not in message
+    named = re.findall(r"tinygrad_lite\[(\w+)\]", message)
+    assert sorted(named) == ["cuda12", "cuda13"]
+    config = configparser.ConfigParser()
+    config.read(REPO / "setup.cfg")
+    extras = config["options.extras_require"]
+    for extra in named:            # each named extra holds the CuPy wheel built for its CUDA version
+        cupy = [p for p in extras[extra].split() if p.startswith("cupy")]
+        assert len(cupy) == 1 and cupy[0].startswith(f"cupy-cuda{extra[4:]}x>="), (extra, cupy)
+    assert "cuda" not in extras        # the old extra installed the CUDA 12 wheel whatever the driver

@@ -12,6 +12,8 @@ import numpy as np
 from .errors import DeviceError
 
 DEVICES = ("cpu", "cuda")
+CUPY_INSTALL_HINT = ("pip install 'tinygrad_lite[cuda13]' where nvidia-smi shows CUDA Version 13.x, "
+                     "'tinygrad_lite[cuda12]' where it shows 12.x (one CuPy package only: two conflict)")
 _cupy = None          # the cupy module, once a CUDA tensor has been asked for
 _default_dtype = np.dtype(np.float32)
 
@@ -24,8 +26,8 @@ def _import_cupy():
     try:
         import cupy
     except ImportError as exc:
-        raise DeviceError("device 'cuda' needs CuPy, which is not installed "
-                          "(pip install 'tinygrad_lite[cuda]'); use device='cpu'") from exc
+        raise DeviceError(f"device 'cuda' needs CuPy, which is not installed: {CUPY_INSTALL_HINT}; "
+                          f"or use device='cpu'") from exc
     try:
         available = cupy.cuda.is_available()
     except Exception:  # a broken driver install raises instead of answering False
