@@ -120,3 +120,23 @@ def test_the_install_hint_names_the_extras_setup_cfg_offers_and_how_to_pick(monk
         cupy = [p for p in extras[extra].split() if p.startswith("cupy")]
         assert len(cupy) == 1 and cupy[0].startswith(f"cupy-cuda{extra[4:]}x>="), (extra, cupy)
     assert "cuda" not in extras        # the old extra installed the CUDA 12 wheel whatever the driver
+
+
+def test_a_warning_while_importing_cupy_is_one_device_error_naming_it(monkeypatch):
+    """Warnings are errors under pytest: CuPy's import-time warning about two CuPy packages side by
+    side must become a DeviceError (so cuda_available() is False), not escape as a UserWarning."""
+    import sys
+
+    class WarnsOnImport:
+        def find_spec(self, name, path=None, target=None):
+            if name == "cupy":
+                raise UserWarning("\n----\n  CuPy may not function correctly because multiple CuPy "
+                                  "packages are installed in your environment:\n  cupy-cuda12x, cupy-cuda13x")
+            return None
+
+    monkeypatch.delitem(sys.modules, "cupy", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [WarnsOnImport()] + sys.meta_path)
+    monkeypatch.setattr(backend, "_cupy", None)
+    with pytest.raises(tl.DeviceError, match="importing CuPy warned.*multiple CuPy packages.*cupy-cuda13x"):
+        backend.resolve_device("cuda")
+    assert not backend.cuda_available()

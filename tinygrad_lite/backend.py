@@ -28,6 +28,10 @@ def _import_cupy():
     except ImportError as exc:
         raise DeviceError(f"device 'cuda' needs CuPy, which is not installed: {CUPY_INSTALL_HINT}; "
                           f"or use device='cpu'") from exc
+    except Warning as exc:   # warnings are errors (pytest here, python -W error): CuPy's import-time
+        # warnings all mean a broken install, e.g. two CuPy packages side by side
+        raise DeviceError(f"device 'cuda': importing CuPy warned, and warnings are errors here: "
+                          f"{' '.join(str(exc).split())[:400]}; use device='cpu'") from exc
     try:
         available = cupy.cuda.is_available()
     except Exception:  # a broken driver install raises instead of answering False
