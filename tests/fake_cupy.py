@@ -52,6 +52,9 @@ class ndarray:  # noqa: N801  (CuPy's class name)
         self.shape, self.dtype, self.ndim = self._values.shape, self._values.dtype, self._values.ndim
         self.data = MemoryPointer()
 
+    def __getitem__(self, index):       # as CuPy does: an out-of-range integer index wraps (idx % n)
+        return ndarray(self._values[_wrapped(_host(index), self.shape)])
+
     def __len__(self):
         return len(self._values)
 
@@ -61,3 +64,23 @@ class ndarray:  # noqa: N801  (CuPy's class name)
     def __array__(self, *args, **kwargs):
         raise TypeError("Implicit conversion to a NumPy array is not allowed. Please use `.get()` to "
                         "construct a NumPy array explicitly.")          # CuPy's own message
+
+
+def _host(index):
+    if isinstance(index, tuple):
+        return tuple(_host(i) for i in index)
+    return index._values if isinstance(index, ndarray) else index
+
+
+def _wrapped(index, shape):
+    """``index`` (ints, integer arrays, slices, one Ellipsis; no None) with every integer taken
+    modulo its axis's size, which is what CuPy's take-based indexing does."""
+    items = list(index) if isinstance(index, tuple) else [index]
+    if any(i is Ellipsis for i in items):
+        at = next(k for k, i in enumerate(items) if i is Ellipsis)
+        items[at:at + 1] = [slice(None)] * (len(shape) - len(items) + 1)
+    out = []
+    for item, n in zip(items, shape):
+        is_integer = isinstance(item, int) or getattr(item, "dtype", np.dtype(bool)).kind in "iu"
+        out.append(np.asarray(item) % n if is_integer and n else item)
+    return tuple(out)

@@ -5,6 +5,7 @@ import types
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 import nn
 import tinygrad_lite as tl
@@ -16,7 +17,7 @@ import fake_cupy
 @pytest.fixture
 def cupy_module(monkeypatch):
     """A stand-in for the cupy module, returned where the backend would import CuPy."""
-    module = types.SimpleNamespace(ndarray=fake_cupy.ndarray, __name__="cupy")
+    module = types.SimpleNamespace(ndarray=fake_cupy.ndarray, asarray=fake_cupy.ndarray, __name__="cupy")
     monkeypatch.setattr(backend, "_import_cupy", lambda: module)
     return module
 
@@ -140,3 +141,66 @@ def test_a_warning_while_importing_cupy_is_one_device_error_naming_it(monkeypatc
     with pytest.raises(tl.DeviceError, match="importing CuPy warned.*multiple CuPy packages.*cupy-cuda13x"):
         backend.resolve_device("cuda")
     assert not backend.cuda_available()
+
+
+@st.composite
+def shapes_and_indices(draw):
+    """A shape and an index into it: ints and integer arrays (in range or not), slices, None, at most
+    one Ellipsis, and boolean arrays of the right length, never more items than axes."""
+    shape = tuple(draw(st.lists(st.integers(0, 4), min_size=1, max_size=3)))
+    items, axis = [], 0
+    while axis < len(shape) and draw(st.booleans()):
+        n = shape[axis]
+        kind = draw(st.sampled_from(["int", "array", "slice", "none", "bool"]))
+        if kind == "int":
+            items.append(draw(st.integers(-6, 6)))
+        elif kind == "array":
+            items.append(np.array(draw(st.lists(st.integers(-6, 6), min_size=0, max_size=3)), dtype=np.int64))
+        elif kind == "slice":
+            items.append(slice(draw(st.integers(-6, 6)), None))
+        elif kind == "bool":
+            items.append(np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool))
+        else:
+            items.append(None)
+            continue
+        axis += 1
+    if draw(st.booleans()):
+        items.insert(draw(st.integers(0, len(items))), Ellipsis)
+    return shape, tuple(items)
+
+
+@given(shapes_and_indices())
+def test_the_index_bounds_check_refuses_exactly_what_numpy_refuses(case):
+    """NumPy is the oracle: CuPy wraps, so on a GPU this check is what stands in for NumPy's."""
+    from tinygrad_lite.ops.shape import check_index_bounds
+    shape, index = case
+    try:
+        np.zeros(shape)[index]
+        numpy_says = None
+    except IndexError as exc:
+        numpy_says = str(exc)
+    try:
+        check_index_bounds(shape, index, "getitem")
+        ours = None
+    except IndexError as exc:
+        ours = str(exc)
+    if numpy_says is not None and "out of bounds" in numpy_says:
+        assert ours is not None, (shape, index, numpy_says)
+    if ours is not None:              # NumPy refuses it too, though maybe for another reason first
+        assert numpy_says is not None, (shape, index, ours)
+    if ours is not None:
+        assert ours.startswith("getitem: index ") and "is out of bounds for axis" in ours
+
+
+def test_an_out_of_range_index_on_the_gpu_raises_instead_of_wrapping(cupy_module):
+    x = _on_the_gpu(np.arange(10.0).reshape(5, 2))
+    for index in (10, -6, [0, 7], (slice(None), 2), (Ellipsis, [[1], [-3]])):
+        with pytest.raises(IndexError, match="out of bounds for axis"):
+            x[index]
+    np.testing.assert_array_equal(backend.as_numpy(x[[4, -5]].data), [[8.0, 9.0], [0.0, 1.0]])
+
+
+def test_a_host_index_goes_to_the_device_once_for_forward_and_backward(cupy_module):
+    x = _on_the_gpu(np.arange(10.0).reshape(5, 2)).requires_grad_()
+    y = x[[0, 3, 3]]
+    assert backend.is_cupy_array(y._creator.index)        # the backward's scatter-add reuses it

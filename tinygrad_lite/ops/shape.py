@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..autograd import Function
-from ..backend import get_array_module as xp_of, scatter_add
+from ..backend import as_numpy, get_array_module as xp_of, scatter_add, to_device
 from ..errors import ShapeError
 from ..tensor import Tensor
 from .convert import check_same_device
@@ -231,7 +231,69 @@ def broadcast_to(x, shape):
 
 
 def getitem(x, index):
-    return GetItem(_plain_index(index))(x)
+    """x[index]. On a GPU the integer indices are checked against x's shape first (CuPy wraps an
+    out-of-range index around instead of raising, so x[10] of 5 rows would read row 0 and send its
+    gradient there), and host index arrays go to the device once, for forward and backward alike."""
+    index = _plain_index(index)
+    if x.xp is not np:
+        check_index_bounds(x.shape, index, "getitem")
+        index = _index_on_device(index, x.device)
+    return GetItem(index)(x)
+
+
+def check_index_bounds(shape, index, op):
+    """Raise IndexError (NumPy's words) when an int or an integer array in ``index`` lies outside
+    [-n, n) for the axis of ``shape`` it indexes. Host indices are checked on the host; a device
+    index array costs one device-side ``any`` (and the sync to read it)."""
+    indexed = list(_indexed_axes(shape, index))
+    items = index if isinstance(index, tuple) else (index,)
+    arrays = [i for i in items if getattr(i, "ndim", 0)]
+    # as in NumPy, arrays that broadcast to nothing (one is empty, or a boolean one all False) pick nothing
+    picks_nothing = any(a.size == 0 or (a.dtype.kind == "b" and not bool(a.any())) for a in arrays)
+    for axis, item in indexed:
+        n = shape[axis]
+        if isinstance(item, (int, np.integer)):
+            if not -n <= item < n:
+                raise IndexError(f"{op}: index {item} is out of bounds for axis {axis} with size {n}")
+            continue
+        if picks_nothing or item.size == 0:
+            continue
+        outside = (item < -n) | (item >= n)
+        if bool(outside.any()):
+            bad = as_numpy(item.reshape(-1)[outside.reshape(-1).argmax()]).item()
+            raise IndexError(f"{op}: index {bad} is out of bounds for axis {axis} with size {n}")
+
+
+def _indexed_axes(shape, index):
+    """(axis, item) for every int and integer array in ``index``, with the axis of ``shape`` it
+    indexes (None adds no axis of x, Ellipsis stands for the axes no other item takes, a boolean
+    array takes as many axes as it has); items past the last axis are left to the array library."""
+    items = index if isinstance(index, tuple) else (index,)
+
+    def width(item):
+        if item is None or item is Ellipsis or isinstance(item, bool):
+            return 0
+        return item.ndim if getattr(item, "dtype", None) is not None and item.dtype.kind == "b" else 1
+
+    axis = 0
+    for item in items:
+        if item is Ellipsis:
+            axis += len(shape) - sum(width(i) for i in items)
+            continue
+        is_integer = (isinstance(item, (int, np.integer)) and not isinstance(item, bool)
+                      or getattr(item, "dtype", None) is not None and item.dtype.kind in "iu")
+        if is_integer and axis < len(shape):
+            yield axis, item
+        axis += width(item)
+
+
+def _index_on_device(index, device):
+    """``index`` with its host integer arrays copied to ``device`` (once, not at every use)."""
+    if isinstance(index, tuple):
+        return tuple(_index_on_device(i, device) for i in index)
+    if isinstance(index, np.ndarray) and index.ndim:
+        return to_device(index, device)
+    return index
 
 
 def concatenate(tensors, axis=0, *, dim=None):
