@@ -59,7 +59,27 @@ class ndarray:  # noqa: N801  (CuPy's class name)
         return len(self._values)
 
     def get(self):
+        ndarray.syncs += 1
         return self._values.copy()
+
+    # what the device-side code paths use; a result read on the host counts as one sync
+    syncs = 0
+
+    def __bool__(self):
+        ndarray.syncs += 1
+        return bool(self._values)
+
+    def __int__(self):
+        ndarray.syncs += 1
+        return int(self._values)
+
+    def any(self): return ndarray(self._values.any())
+    def argmax(self): return ndarray(self._values.argmax())
+    def min(self): return ndarray(self._values.min())
+    def max(self): return ndarray(self._values.max())
+    def __lt__(self, other): return ndarray(self._values < _host(other))
+    def __ge__(self, other): return ndarray(self._values >= _host(other))
+    def __or__(self, other): return ndarray(self._values | _host(other))
 
     def __array__(self, *args, **kwargs):
         raise TypeError("Implicit conversion to a NumPy array is not allowed. Please use `.get()` to "

@@ -204,3 +204,16 @@ def test_a_host_index_goes_to_the_device_once_for_forward_and_backward(cupy_modu
     x = _on_the_gpu(np.arange(10.0).reshape(5, 2)).requires_grad_()
     y = x[[0, 3, 3]]
     assert backend.is_cupy_array(y._creator.index)        # the backward's scatter-add reuses it
+
+
+def test_device_labels_are_checked_with_one_sync_and_the_same_message(cupy_module):
+    from nn.functional.losses import _class_labels
+    fake_cupy.ndarray.syncs = 0
+    labels = fake_cupy.ndarray(np.array([0, 3, 9, 2]))
+    assert _class_labels("cross_entropy", labels, 4, 10) is labels
+    assert fake_cupy.ndarray.syncs == 1                       # it was two: int(min()) and int(max())
+    for bad, message in (([0, 3, 10, 2], r"label 10 \(at position 2\)"), ([0, -1, 1, 2], r"label -1 \(at position 1\)")):
+        with pytest.raises(ValueError, match=message + r" is outside \[0, 10\)"):
+            _class_labels("cross_entropy", fake_cupy.ndarray(np.array(bad)), 4, 10)
+        with pytest.raises(ValueError, match=message + r" is outside \[0, 10\)"):   # the CPU's words
+            _class_labels("cross_entropy", np.array(bad), 4, 10)

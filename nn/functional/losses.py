@@ -135,14 +135,19 @@ def _check_reduction(op, reduction):
 
 
 def _class_labels(op, labels, n, classes):
-    """Check integer class labels: shape (n,), integer dtype, every one in [0, classes)."""
+    """Check integer class labels: shape (n,), integer dtype, every one in [0, classes) (CuPy's
+    indexing would wrap an outside label around instead of failing)."""
     if labels.ndim != 1 or labels.shape[0] != n:
         raise ShapeError(f"{op}: targets must be class labels of shape ({n},) (one per row of the "
                          f"input {(n, classes)}) or probabilities of shape {(n, classes)}, got {labels.shape}")
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{op}: class-label targets must be integers, got dtype {labels.dtype}; "
                         f"convert them with .astype('int64')")
-    if n and (int(labels.min()) < 0 or int(labels.max()) >= classes):
+    if backend.get_array_module(labels) is np:
+        outside = n and (int(labels.min()) < 0 or int(labels.max()) >= classes)
+    else:           # one device-side any, so one host-device sync per call, not two (min and max)
+        outside = n and bool(((labels < 0) | (labels >= classes)).any())
+    if outside:
         bad = int(((labels < 0) | (labels >= classes)).argmax())
         raise ValueError(f"{op}: label {int(labels[bad])} (at position {bad}) is outside [0, {classes}) "
                          f"for an input with {classes} classes")
