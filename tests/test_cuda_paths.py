@@ -217,3 +217,36 @@ def test_device_labels_are_checked_with_one_sync_and_the_same_message(cupy_modul
             _class_labels("cross_entropy", fake_cupy.ndarray(np.array(bad)), 4, 10)
         with pytest.raises(ValueError, match=message + r" is outside \[0, 10\)"):   # the CPU's words
             _class_labels("cross_entropy", np.array(bad), 4, 10)
+
+
+def test_a_python_number_next_to_a_tensor_stays_a_scalar_and_gives_the_same_bits():
+    """``x * 2``, ``1 - y*y`` (tanh's backward) and ``gy * (1/n)`` (mean's) take the number as a NumPy
+    scalar of the tensor's dtype: no device array per operand on a GPU, and on the CPU the very
+    numbers a 0-d array gave (the committed replay figures depend on it)."""
+    from tinygrad_lite.tensor import as_tensor
+    rng = np.random.default_rng(0)
+    for dtype in (np.float16, np.float32, np.float64):
+        x = tl.Tensor(rng.standard_normal((3, 4)).astype(dtype), requires_grad=True)
+        operand = as_tensor(0.1, like=x)
+        assert isinstance(operand.data, np.generic) and operand.dtype == dtype
+        for number in (2, 0.1, 1 / 3, -7.25):
+            with_array = x.data * np.asarray(number, dtype=dtype)
+            assert np.array_equal((x * number).data, with_array) and (x * number).dtype == dtype
+            assert np.array_equal((number - x).data, np.asarray(number, dtype=dtype) - x.data)
+            assert np.array_equal((x / number).data, x.data / np.asarray(number, dtype=dtype))
+        y = x.tanh()
+        y.mean().backward()
+        expected = (np.asarray(1 / x.data.size, dtype=dtype) * (np.asarray(1, dtype=dtype) - y.data * y.data))
+        assert np.array_equal(x.grad.data, expected)
+
+
+def test_a_number_next_to_a_gpu_tensor_makes_no_device_array(cupy_module):
+    made = []
+    cupy_module.asarray = lambda *args, **kwargs: made.append(args) or fake_cupy.ndarray(*args)
+    x = _on_the_gpu(np.ones(3))
+    from tinygrad_lite.tensor import as_tensor
+    for number in (2, 0.5, np.float64(3.0)):
+        assert isinstance(as_tensor(number, like=x).data, np.generic)
+    assert made == []
+    with pytest.raises(tl.DeviceError):        # a real CPU tensor next to it is still refused
+        tl.Tensor(np.ones(3, dtype=np.float32)) + x

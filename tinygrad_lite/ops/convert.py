@@ -23,8 +23,9 @@ class ToDevice(Function):
 
 def check_same_device(op, tensors, what="operands"):
     """Raise a ``DeviceError`` naming ``op`` when the Tensors (None entries skipped) are not all on
-    one device: CuPy and NumPy would otherwise fail with an error of their own, or copy silently."""
-    devices = [t.device for t in tensors if t is not None]
+    one device: CuPy and NumPy would otherwise fail with an error of their own, or copy silently.
+    A NumPy scalar (a number next to a tensor, see ``as_tensor``) belongs to no device."""
+    devices = [t.device for t in tensors if t is not None and not isinstance(t.data, np.generic)]
     if len(set(devices)) > 1:
         raise DeviceError(f"{op}: {what} must be on one device, got {', '.join(devices)}; move them "
                           f"with .to()")

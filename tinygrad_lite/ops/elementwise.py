@@ -24,6 +24,11 @@ def _binary_operands(a, b, op):
     return a, b
 
 
+def _module(a, b):
+    """The array module of a binary op's operands: b's when a is a scalar (``2 - x``, ``max(0, x)``)."""
+    return xp_of(b) if isinstance(a, np.generic) else xp_of(a)
+
+
 def _binary(fn_class, a, b):
     """Run a broadcasting binary op, turning NumPy's broadcast error into one naming the op and shapes."""
     op = fn_class.__name__.lower()
@@ -185,11 +190,12 @@ class Maximum(Function):
     where either is NaN (y is NaN and neither loses; torch's rule)"""
     pick, loses = "maximum", "less"
 
-    def forward(self, a, b): return getattr(xp_of(a), self.pick)(a, b)
+    def forward(self, a, b): return getattr(_module(a, b), self.pick)(a, b)
 
     def backward(self, gy):
         a, b = self.inputs
-        xp, loses = a.xp, getattr(a.xp, self.loses)
+        xp = _module(a.data, b.data)
+        loses = getattr(xp, self.loses)
         tie = a.data == b.data
 
         def share(x, other):
@@ -220,7 +226,7 @@ class Clip(Function):
 class Where(Function):
     """y = cond ? a : b;  da = gy * cond, db = gy * (not cond)"""
     def __init__(self, condition): self.condition = condition
-    def forward(self, a, b): return xp_of(a).where(self.condition, a, b)
+    def forward(self, a, b): return _module(a, b).where(self.condition, a, b)
 
     def backward(self, gy):
         cond = Tensor._wrap(self.condition)
@@ -275,8 +281,9 @@ def where(condition, a, b):
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
     a, b = as_tensor(a, like=like), as_tensor(b, like=like)
     check_same_device("where", (a, b), "a and b")
-    if device_of(condition) != a.device:
-        condition = to_device(condition, a.device)
+    device = (like if like is not None else a).device
+    if device_of(condition) != device:
+        condition = to_device(condition, device)
     try:
         return Where(condition)(a, b)
     except ValueError:
