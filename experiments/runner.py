@@ -181,6 +181,16 @@ def add_torch_column(config, options, run_dir, metrics):
     return run_dir
 
 
+CUDA_NOTE = ("trained on CUDA: the dropout masks come from cuRAND (not NumPy's generator), cuBLAS and "
+             "CuPy sum in other orders than NumPy, and scatter-adds are atomic, so these figures match "
+             "the CPU replay's only statistically, not bit for bit (docs/gpu.md)")
+
+
+def device_notes(device):
+    """What the run's notes say about where it trained (the CPU replays are the committed figures)."""
+    return [CUDA_NOTE] if device == "cuda" else []
+
+
 def run(config, options):
     """Train ``config`` with ``options``; write metrics.json and REPORT.md; return the run folder.
 
@@ -224,7 +234,8 @@ def _run_claimed(config, options, overrides, device, run_dir):
         "used_sample": data.used_sample, "overrides": overrides, "wall_time_s": result.wall_time_s,
         "history": result.history, "final": result.final, "predictions": result.predictions,
         "class_names": list(data.class_names), "first_layer_filters": first_layer_filters(result.model),
-        "torch": None, "reported": dict(config.reported), "notes": data.notes + result.notes,
+        "torch": None, "reported": dict(config.reported), "notes": data.notes + result.notes
+        + device_notes(device),
     }
     if options.torch:
         try:
@@ -241,6 +252,8 @@ def _run_claimed(config, options, overrides, device, run_dir):
     print(f"{config.name}: done in {result.wall_time_s:.1f} s; epoch {final['epoch_used']}: train acc "
           f"{final['train_acc']:.4f}, val acc {final['val_acc']:.4f}, test acc {final['test_acc']:.4f} "
           f"-> {run_dir}")
+    for note in device_notes(device):
+        print(f"{config.name}: {note}")
     return run_dir
 
 

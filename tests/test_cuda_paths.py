@@ -250,3 +250,10 @@ def test_a_number_next_to_a_gpu_tensor_makes_no_device_array(cupy_module):
     assert made == []
     with pytest.raises(tl.DeviceError):        # a real CPU tensor next to it is still refused
         tl.Tensor(np.ones(3, dtype=np.float32)) + x
+
+
+def test_a_cuda_run_says_its_figures_are_not_the_cpus_bit_for_bit():
+    from experiments.runner import device_notes
+    assert device_notes("cpu") == []
+    note, = device_notes("cuda")
+    assert "dropout" in note and "atomic" in note and "not bit for bit" in note
