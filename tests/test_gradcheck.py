@@ -97,3 +97,24 @@ def test_a_backward_that_returns_nan_fails_like_torchs_gradcheck():
         def backward(ctx, gy): return gy * float("nan")
     with pytest.raises(RuntimeError, match="Jacobian mismatch"):     # torch.autograd.GradcheckError
         torch.autograd.gradcheck(TorchSquareWithNanBackward.apply, torch.tensor(x, requires_grad=True))
+
+
+def test_checks_the_kernels_of_the_device_asked_for(device):
+    """device='cuda': the inputs, the direction and every finite difference stay on the GPU in float64,
+    so CuPy's kernels are what is checked (a CPU gradcheck never runs one); a wrong backward still fails."""
+    import nn
+    seen = []
+
+    def conv_pool_loss(x, w, b):
+        seen.append({x.device, w.device, b.device})
+        assert x.dtype == np.float64
+        y = nn.functional.max_pool2d(nn.functional.conv2d(x, w, b, padding=1).tanh(), 2)
+        return nn.functional.cross_entropy(y.reshape(2, -1), np.array([1, 5]))
+
+    x, w, b = random_array((2, 1, 4, 4)), random_array((2, 1, 3, 3)), random_array((2,))
+    assert tl.gradcheck(conv_pool_loss, x, w, b, device=device).ok
+    assert seen and all(s == {device} for s in seen)
+    assert tl.gradcheck(lambda a: (a[[0, 2, 2]] * a[1:].sum()).softmax(axis=-1), random_array((3, 4)),
+                        device=device).ok
+    with pytest.raises(tl.GradcheckError):
+        tl.gradcheck(lambda x: SquareWithWrongBackward()(x), np.array([[0.5, -1.0, 2.0]]), device=device)

@@ -41,17 +41,18 @@ class GradcheckReport:
         return "\n".join(lines)
 
 
-def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_on_failure=True):
+def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_on_failure=True, device="cpu"):
     """Compare ``fn``'s gradients with finite differences; return a ``GradcheckReport``.
 
-    ``inputs`` are Tensors or arrays; each is copied to float64 with requires_grad. An element passes
+    ``inputs`` are Tensors or arrays; each is copied to float64 on ``device`` with requires_grad, so
+    ``device='cuda'`` checks the CuPy kernels themselves (in float64 on the GPU). An element passes
     when |analytic - numeric| <= atol + rtol * |numeric| (so a NaN on either side fails, as in torch).
     Raises ``GradcheckError`` on failure unless ``raise_on_failure=False``.
     """
-    xs = [Tensor(np.array(x.numpy() if isinstance(x, Tensor) else x, dtype=np.float64), requires_grad=True)
-          for x in inputs]
+    xs = [Tensor(np.array(x.numpy() if isinstance(x, Tensor) else x, dtype=np.float64), requires_grad=True,
+                 device=device) for x in inputs]
     out = fn(*xs)
-    direction = Tensor(np.random.default_rng(seed).standard_normal(out.shape))
+    direction = Tensor(np.random.default_rng(seed).standard_normal(out.shape), device=device)
 
     def scalar(*args):
         return float((fn(*args) * direction).sum().item())
@@ -63,7 +64,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_on_fail
         numeric = np.zeros(x.shape)
         with no_grad():
             for i in np.ndindex(*x.shape):
-                original = x.data[i]
+                original = x.data[i].item()     # a copy: on CuPy x.data[i] is a view of the element
                 x.data[i] = original + eps
                 plus = scalar(*xs)
                 x.data[i] = original - eps
