@@ -257,3 +257,42 @@ def test_a_cuda_run_says_its_figures_are_not_the_cpus_bit_for_bit():
     assert device_notes("cpu") == []
     note, = device_notes("cuda")
     assert "dropout" in note and "atomic" in note and "not bit for bit" in note
+
+
+READ_ONLY_CASES = {
+    "arithmetic": lambda a, b: (a * b - a / (b * b + 1) + (-a) ** 2).sum(),
+    "unary": lambda a, b: (a.exp() + (b * b + 1).log() + (b * b).sqrt() + a.abs() + a.tanh() + a.sigmoid()).sum(),
+    "max-min-clip-where": lambda a, b: (tl.maximum(a, b) + tl.minimum(a, 0.0) + a.clip(-0.5, 0.5)
+                                        + tl.where(a.data > 0, a, b)).sum(),
+    "reductions": lambda a, b: a.mean() + a.max(axis=1).sum() + a.var() + a.logsumexp(axis=0).sum()
+                               + a.softmax(axis=1)[0, 1] + a.log_softmax(axis=0)[1, 2],
+    "shape": lambda a, b: (tl.concatenate([a, b]).reshape(2, -1).T[[0, 5, 5]].sum() + a.pad(1).sum()
+                           + a.broadcast_to((2, 3, 4)).sum() + tl.stack([a, b], axis=1)[:, 0, ::2].sum()),
+    "matmul-linear": lambda a, b: (a @ b.T).sum() + nn.functional.linear(a, b, b[0, :3]).sum(),
+    "layers": lambda a, b: (nn.functional.cross_entropy(a, np.array([0, 3, 1])) + nn.functional.gelu(b).sum()
+                            + nn.functional.leaky_relu(a).sum()
+                            + nn.functional.dropout(a, 0.5, mask=np.array([[1, 0, 1, 1]] * 3)).sum()),
+    "conv-pool": lambda a, b: (nn.functional.max_pool2d(nn.functional.conv2d(
+        a.reshape(1, 1, 3, 4), b.reshape(3, 1, 2, 2)[:2], padding=1), 2).sum()
+        + nn.functional.avg_pool2d(a.reshape(1, 1, 3, 4), 2).sum()),
+}
+
+
+@pytest.mark.parametrize("case", list(READ_ONLY_CASES), ids=list(READ_ONLY_CASES))
+def test_no_op_writes_into_an_array_it_was_handed(case):
+    """CuPy has no read-only arrays, so on a GPU a write into an input, a saved array or a broadcast
+    view handed out by an op would go unnoticed. On the CPU, with every input and the backward's seed
+    read-only, NumPy raises at any such write: forward, backward and double backward must make none."""
+    rng = np.random.default_rng(0)
+    values = [rng.standard_normal((3, 4)) for _ in range(2)]
+    for v in values:
+        v.flags.writeable = False
+    a, b = (tl.Tensor._wrap(v).requires_grad_() for v in values)
+    loss = READ_ONLY_CASES[case](a, b)
+    seed = np.ones((), dtype=loss.dtype)
+    seed.flags.writeable = False
+    loss.backward(tl.Tensor._wrap(seed), create_graph=True)
+    ga = a.grad
+    a.grad = b.grad = None
+    if ga.requires_grad:                       # the gradient's own graph, through the same arrays
+        ga.sum().backward()
