@@ -2,7 +2,9 @@
 
     python -m benchmarks                       full CPU run -> benchmarks/RESULTS-cpu.md (+ .json, .png)
     python -m benchmarks --quick               shorter runs, same shapes -> out/benchmarks/
-    python -m benchmarks --device cuda         on a GPU (CuPy vs torch.cuda) -> benchmarks/RESULTS-gpu.md
+    python -m benchmarks --device cpu,cuda     every case on both devices, both frameworks -> RESULTS-gpu.md
+                                               (speed-ups; the cuda columns say "not available" without a GPU)
+    python -m benchmarks --device cuda         on a GPU only (CuPy vs torch.cuda), one table like the CPU's
     python -m benchmarks --only 'cnn-*,matmul*' --repeat 15
     python -m benchmarks --profile --only mlp-sigmoid     cProfile of the scratch side, no timing table
 """
@@ -19,12 +21,14 @@ from . import cases as cases_module
 from . import harness, report
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+DEVICES = ("cpu", "cuda")
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m benchmarks",
                                      description="Speed and memory of tinygrad_lite against PyTorch, same run.")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, cuda, or cpu,cuda to compare the devices (default cpu)")
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="shorter runs, same shapes (for development)")
     size.add_argument("--tiny", action="store_true", help="tiny layers and a few steps (smoke test only)")
@@ -43,6 +47,10 @@ def parse_args(argv):
                         help="print a cProfile of one run of each selected case (scratch only) and stop")
     parser.add_argument("--list", action="store_true", help="list the cases and stop")
     args = parser.parse_args(argv)
+    args.devices = [d.strip() for d in args.device.split(",") if d.strip()]
+    if not args.devices or any(d not in DEVICES for d in args.devices) or len(set(args.devices)) < len(args.devices):
+        parser.error(f"--device must be cpu, cuda or cpu,cuda, got {args.device!r}")
+    args.device = args.devices[0]
     for name, minimum in (("repeat", 1), ("warmup", 0), ("threads", 1)):
         value = getattr(args, name)
         if value is not None and value < minimum:
@@ -90,6 +98,8 @@ def run(args, mode, sizes, cases, argv):
     repeat = args.repeat or sizes.repeat
     warmup = sizes.warmup if args.warmup is None else args.warmup
     out_dir = args.out or (PACKAGE_DIR if mode == "full" else os.path.join("out", "benchmarks"))
+    if len(args.devices) > 1:
+        return compare_devices(args, mode, cases, argv, repeat, warmup, out_dir)
     load_before = report.load_average()
     print(f"benchmarks: {len(cases)} case(s) on {args.device}, mode {mode}, {repeat} runs + {warmup} "
           f"warm-up per framework; load average {load_before}", flush=True)
@@ -109,6 +119,37 @@ def run(args, mode, sizes, cases, argv):
             "threads": threads, "data": cases_module.data_source(),
             "load_before": load_before, "load_after": report.load_average()}
     paths = report.write_all({"meta": meta, "rows": rows, "memory": memory}, out_dir)
+    for kind, path in paths.items():
+        print(f"wrote {kind}: {path}")
+    return 0
+
+
+def compare_devices(args, mode, cases, argv, repeat, warmup, out_dir):
+    """Every case on every device in ``args.devices``, each with every framework that runs there; a
+    device or framework that cannot run here (no GPU, a CPU-only torch) is recorded with the reason."""
+    load_before = report.load_average()
+    per_device = {}
+    for device in args.devices:
+        names, missing = harness.available_frameworks(device, threads=args.threads)
+        if not names:
+            per_device[device] = {"available": False, "reason": "; ".join(missing.values())}
+            print(f"benchmarks: {device} is not available: {per_device[device]['reason']}", flush=True)
+            continue
+        print(f"benchmarks: {len(cases)} case(s) on {device} ({', '.join(names)}), mode {mode}, {repeat} "
+              f"runs + {warmup} warm-up per framework", flush=True)
+        rows, threads = harness.run_all(cases, device, repeat, warmup, framework_names=names,
+                                        threads=args.threads, log=lambda line: print(line, flush=True))
+        memory = [] if args.no_memory else harness.measure_memory(
+            device, mode, args.memory_cnn.split(",") if args.memory_cnn else ["cnn-small"],
+            framework_names=names, threads=args.threads)
+        per_device[device] = {"available": True, "frameworks": names, "missing": missing, "rows": rows,
+                              "threads": threads, "memory": memory}
+    meta = {"devices": args.devices, "mode": mode, "repeat": repeat, "warmup": warmup,
+            "date": datetime.datetime.now().isoformat(timespec="seconds"),
+            "command": "python -m benchmarks " + " ".join(shlex.quote(a) for a in argv),
+            "machine": report.machine_info(), "versions": report.versions("cuda"),
+            "data": cases_module.data_source(), "load_before": load_before, "load_after": report.load_average()}
+    paths = report.write_comparison({"meta": meta, "devices": per_device}, out_dir)
     for kind, path in paths.items():
         print(f"wrote {kind}: {path}")
     return 0

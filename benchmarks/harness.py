@@ -54,13 +54,15 @@ def time_case(case, fws, repeat, warmup):
     del runs
     for fw in fws:
         fw.free_memory()
-    return summarise(case, seconds, memory)
+    return summarise(case, seconds, memory, fws[0].device)
 
 
-def summarise(case, seconds, memory):
-    """The row: per framework the median/min/max seconds per unit and GFLOP/s; the ratio."""
+def summarise(case, seconds, memory, device="cpu"):
+    """The row: per framework the median/min/max seconds per unit and GFLOP/s; the ratio. The ratio
+    targets were set for the CPU (issue 5), so a GPU row has none."""
     row = {"name": case.name, "group": case.group, "title": case.title, "unit": case.unit,
-           "flops_per_unit": case.flops_per_unit, "target": case.target, "results": {}}
+           "flops_per_unit": case.flops_per_unit, "target": case.target if device == "cpu" else None,
+           "device": device, "results": {}}
     for name, times in seconds.items():
         per_unit = [t / case.units_per_run for t in times]
         median = statistics.median(per_unit)
@@ -91,6 +93,19 @@ def run_all(cases, device, repeat, warmup, framework_names=frameworks.FRAMEWORKS
         gc.unfreeze()
         for fw in fws:
             fw.close()
+
+
+def available_frameworks(device, framework_names=frameworks.FRAMEWORKS, threads=None):
+    """(the frameworks that run on ``device`` here, {framework: why not} for the others)."""
+    from tinygrad_lite.errors import DeviceError
+    names, missing = [], {}
+    for name in framework_names:
+        try:
+            frameworks.make(name, device, threads).close()
+            names.append(name)
+        except (DeviceError, ImportError) as exc:
+            missing[name] = f"{name}: {exc}"
+    return names, missing
 
 
 def format_progress(row):
@@ -125,7 +140,7 @@ def measure_memory(device, mode, cnn_names=("cnn-small",), framework_names=frame
             entry["results"][framework] = json.loads(done.stdout.strip().splitlines()[-1])
         s, t = entry["results"].get("scratch"), entry["results"].get("torch")
         if s and t:
-            entry["target"] = MEMORY_TARGET
+            entry["target"] = MEMORY_TARGET if device == "cpu" else None    # a CPU target, as above
             if device == "cuda":      # the two caching allocators' held memory: CuPy pool vs torch reserved
                 entry["ratio_basis"] = "GPU: CuPy pool total_bytes / torch max_memory_reserved"
                 entry["ratio"] = s["gpu"]["total_bytes"] / max(t["gpu"]["max_reserved_bytes"], 1)

@@ -178,7 +178,8 @@ def markdown(report):
         for entry in memory:
             s, t = entry["results"].get("scratch", {}), entry["results"].get("torch", {})
             ratio = entry.get("ratio")
-            verdict = "" if ratio is None else (" ok" if ratio <= entry["target"] else " MISSED")
+            target = entry.get("target")
+            verdict = "" if ratio is None or target is None else (" ok" if ratio <= target else " MISSED")
             if meta["device"] == "cuda":
                 s, t = dict(s), dict(t)
                 s["training_bytes"] = (s.get("gpu") or {}).get("total_bytes")
@@ -189,7 +190,7 @@ def markdown(report):
                 f"| {format_bytes(t.get('training_bytes'))} ({format_bytes(t.get('peak_bytes'))}) "
                 f"| {'-' if ratio is None else f'{ratio:.2f}'} "
                 f"| {'-' if entry.get('ratio_process') is None else format(entry['ratio_process'], '.2f')} "
-                f"| <= {entry.get('target', '-')}{verdict} |")
+                f"| {'-' if target is None else f'<= {target:g}'}{verdict} |")
     if meta["device"] == "cpu" and meta["mode"] == "full" and os.path.isfile(OPTIMISATIONS):
         with open(OPTIMISATIONS, encoding="utf-8") as log:        # what each optimisation bought
             lines += ["", log.read().rstrip()]
@@ -263,3 +264,105 @@ def _jsonable(value):
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+# ---- CPU vs GPU ------------------------------------------------------------------------------------
+
+NOT_AVAILABLE = "not available"
+
+
+def comparison_markdown(report):
+    """The device comparison (``--device cpu,cuda``): per case both frameworks on both devices, each
+    framework's GPU speed-up (its CPU median / its GPU median), scratch-GPU / torch-GPU, and the GPU
+    allocators' figures. A device or framework that did not run says "not available", never a number."""
+    meta, devices = report["meta"], report["devices"]
+    cpu, gpu = devices.get("cpu") or {}, devices.get("cuda") or {}
+    ver, mach = meta["versions"], meta["machine"]
+    lines = ["# Benchmarks, CPU vs GPU: tinygrad_lite (scratch) and PyTorch on both devices", ""]
+    if meta["mode"] != "full":
+        lines += [f"**{meta['mode'].upper()} run: shortened workloads; do not cite these numbers.**", ""]
+    lines += [
+        f"- Command: `{meta['command']}`",
+        f"- Date: {meta['date']}; mode {meta['mode']}: {meta['repeat']} timed runs per framework and device "
+        f"after {meta['warmup']} warm-up run(s), alternating scratch/torch in one process",
+        f"- CPU: {mach.get('cpu')}, {mach.get('logical_cpus')} logical CPUs; GPU: {ver.get('gpu', '-')}",
+        f"- Versions: Python {ver.get('python')}, NumPy {ver.get('numpy')}, torch {ver.get('torch', '-')}"
+        f" (CUDA {ver.get('torch_cuda', '-')}), CuPy {ver.get('cupy', '-')} (CUDA runtime "
+        f"{ver.get('cuda_runtime', '-')})",
+        f"- Data: {meta['data']}",
+    ]
+    for name in meta["devices"]:
+        d = devices[name]
+        state = (f"ran {', '.join(d['frameworks'])}" + (f"; {'; '.join(d['missing'].values())}" if d.get("missing") else "")
+                 if d.get("available") else f"{NOT_AVAILABLE}: {d.get('reason')}")
+        lines.append(f"- {name}: {state}")
+    lines += [
+        "- GPU speed-up = the framework's CPU median / its GPU median (above 1: the GPU is faster). "
+        "scratch GPU / torch GPU below 1: the scratch framework is faster on the GPU. The ratio targets of "
+        "RESULTS-cpu.md were set for the CPU and are not applied to GPU rows.",
+        "- GPU timing reads the clock only after synchronising (CuPy's current stream, "
+        "torch.cuda.synchronize()); a timed run never reads the loss back (no float(loss) inside it).",
+        "- Memory: CuPy pool used / total bytes after the case's runs (scratch), torch.cuda.max_memory_allocated.",
+        "",
+        "| case | workload | scratch CPU | scratch GPU | torch CPU | torch GPU | scratch GPU speed-up "
+        "| torch GPU speed-up | scratch GPU / torch GPU | scratch CuPy pool used / total | torch max allocated |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    cpu_rows = {row["name"]: row for row in cpu.get("rows", [])}
+    gpu_rows = {row["name"]: row for row in gpu.get("rows", [])}
+    for name in list(dict.fromkeys(list(cpu_rows) + list(gpu_rows))):
+        c, g = cpu_rows.get(name), gpu_rows.get(name)
+        row = c or g
+
+        def result(device_row, device, framework):
+            return (device_row or {}).get("results", {}).get(framework) if devices.get(device, {}).get("available") else None
+
+        def time_cell(device_row, device, framework):
+            r = result(device_row, device, framework)
+            if r is None:
+                return NOT_AVAILABLE if device in devices else "not run"
+            return f"{format_seconds(r['median_s'])} per {row['unit']}"
+
+        def ratio_cell(a, b):
+            if a is None or b is None:
+                return NOT_AVAILABLE
+            return f"{a['median_s'] / b['median_s']:.2f}"
+
+        sc, sg = result(c, "cpu", "scratch"), result(g, "cuda", "scratch")
+        tc, tg = result(c, "cpu", "torch"), result(g, "cuda", "torch")
+        pool = (sg or {}).get("memory")
+        pool_cell = (f"{format_bytes(pool['used_bytes'])} / {format_bytes(pool['total_bytes'])}"
+                     if pool else NOT_AVAILABLE)
+        torch_memory = (tg or {}).get("memory")
+        torch_cell = format_bytes(torch_memory["max_allocated_bytes"]) if torch_memory else NOT_AVAILABLE
+        lines.append(
+            f"| {name} | {row['title']} | {time_cell(c, 'cpu', 'scratch')} | {time_cell(g, 'cuda', 'scratch')} "
+            f"| {time_cell(c, 'cpu', 'torch')} | {time_cell(g, 'cuda', 'torch')} | {ratio_cell(sc, sg)} "
+            f"| {ratio_cell(tc, tg)} | {ratio_cell(sg, tg)} | {pool_cell} | {torch_cell} |")
+    memory = [(name, entry) for name in meta["devices"] for entry in devices[name].get("memory") or []]
+    if memory:
+        lines += ["", "Peak memory of CNN training (fresh child process per framework; CPU: training share of "
+                  "the peak RSS; GPU: CuPy pool total_bytes / torch max_memory_reserved):", "",
+                  "| CNN | device | scratch | torch | ratio |", "|---|---|---|---|---|"]
+        for device, entry in memory:
+            s, t = entry["results"].get("scratch") or {}, entry["results"].get("torch") or {}
+            if device == "cuda":
+                s_bytes, t_bytes = (s.get("gpu") or {}).get("total_bytes"), (t.get("gpu") or {}).get("max_reserved_bytes")
+            else:
+                s_bytes, t_bytes = s.get("training_bytes"), t.get("training_bytes")
+            ratio = entry.get("ratio")
+            lines.append(f"| {entry['case']} | {device} | {format_bytes(s_bytes)} | {format_bytes(t_bytes)} "
+                         f"| {'-' if ratio is None else f'{ratio:.2f}'} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def write_comparison(report, out_dir):
+    """Write RESULTS-gpu.md and results-gpu.json (-quick / -tiny appended for those modes)."""
+    mode = report["meta"]["mode"]
+    suffix = "gpu" if mode == "full" else f"gpu-{mode}"
+    paths = {"markdown": os.path.join(out_dir, f"RESULTS-{suffix}.md"),
+             "json": os.path.join(out_dir, f"results-{suffix}.json")}
+    write_atomic(paths["markdown"], comparison_markdown(report))
+    write_atomic(paths["json"], json.dumps(report, indent=1, default=_jsonable) + "\n")
+    return paths

@@ -112,3 +112,80 @@ def test_bad_arguments_are_one_clear_error(capsys):
     if not cuda_available():
         assert main(TINY + ["--device", "cuda", "--only", "matmul-*", "--no-memory", "--out", "/nonexistent"]) == 2
         assert "cuda" in capsys.readouterr().err
+
+
+def test_the_device_comparison_runs_every_case_on_both_devices_or_says_not_available(tmp_path):
+    from tinygrad_lite import cuda_available
+    assert main(TINY + ["--device", "cpu,cuda", "--no-memory", "--only", "mlp-relu,conv-C2,matmul-*",
+                        "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "RESULTS-gpu-tiny.md").read_text()
+    rows = table_rows(text)
+    assert list(rows) == ["mlp-relu", "conv-C2", "matmul-64"]
+    gpu_columns = ["scratch GPU", "torch GPU", "scratch GPU speed-up", "torch GPU speed-up",
+                   "scratch GPU / torch GPU", "scratch CuPy pool used / total", "torch max allocated"]
+    for name, row in rows.items():
+        assert row["scratch CPU"].endswith(f"per {'epoch' if name == 'mlp-relu' else 'call'}")
+        assert row["torch CPU"][0].isdigit()
+        for column in gpu_columns:
+            if cuda_available():
+                assert row[column] != "not available", (name, column)
+            else:                       # never a number where nothing ran
+                assert row[column] == "not available", (name, column, row[column])
+    data = json.loads((tmp_path / "results-gpu-tiny.json").read_text())
+    assert data["meta"]["devices"] == ["cpu", "cuda"]
+    assert data["devices"]["cpu"]["available"] and len(data["devices"]["cpu"]["rows"]) == 3
+    if not cuda_available():
+        assert not data["devices"]["cuda"]["available"] and "cuda" in data["devices"]["cuda"]["reason"]
+        assert "- cuda: not available: " in text
+    assert "not applied to GPU rows" in text
+
+
+def test_cpu_ratio_targets_are_not_applied_to_gpu_rows():
+    case = next(c for c in cases.all_cases("tiny") if c.target is not None)
+    seconds = {"scratch": [2.0, 2.0], "torch": [1.0, 1.0]}
+    assert harness.summarise(case, seconds, {}, "cpu")["target"] == case.target
+    gpu_row = harness.summarise(case, seconds, {}, "cuda")
+    assert gpu_row["target"] is None
+    meta = {"device": "cuda", "mode": "tiny", "repeat": 2, "warmup": 0, "date": "2000-01-01T00:00:00",
+            "command": "test", "machine": report.machine_info(), "versions": report.versions("cpu"),
+            "threads": {}, "data": "synthetic", "load_before": None, "load_after": None}
+    line = next(l for l in report.markdown({"meta": meta, "rows": [gpu_row], "memory": []}).splitlines()
+                if l.startswith(f"| {case.name} "))
+    assert "MISSED" not in line and " ok" not in line and "<=" not in line
+
+
+def test_gpu_timing_synchronises_before_each_clock_read(monkeypatch):
+    events = []
+
+    class Recording:            # a framework on a device that runs asynchronously
+        name, device = "scratch", "cuda"
+        def reset_peak_memory(self): pass
+        def free_memory(self): pass
+        def memory(self): return None
+        def sync(self): events.append("sync")
+
+    monkeypatch.setattr(harness.time, "perf_counter", lambda: events.append("clock") or 0.0)
+    case = cases.Case("c", "g", "t", "call", 1, 0, lambda fw: lambda: events.append("run"))
+    harness.time_case(case, [Recording()], repeat=2, warmup=1)
+    # warm-up, then per timed run: wait for the device, read the clock, run, wait again, read the clock
+    assert events == ["run", "sync"] + ["sync", "clock", "run", "sync", "clock"] * 2
+
+
+def test_a_timed_training_step_never_reads_the_loss_back():
+    """float(loss) (or .item()) inside a timed run would sync the GPU at every step and be charged to it."""
+    import types
+
+    class Loss:
+        def backward(self): pass
+        def __float__(self): raise AssertionError("float(loss) inside a timed run")
+        def item(self): raise AssertionError("loss.item() inside a timed run")
+        def __bool__(self): raise AssertionError("the loss was read inside a timed run")
+
+    class Framework:
+        def build(self, layers, input_shape): return lambda xb: xb
+        def sgd(self, model, lr): return types.SimpleNamespace(zero_grad=lambda: None, step=lambda: None)
+        def batches(self, x, y, batch): return [(x[i:i + batch], y[i:i + batch]) for i in range(0, len(x), batch)]
+        def cross_entropy(self, logits, labels): return Loss()
+
+    layers = cases.architectures(cases.MODES["tiny"])["mlp-relu"]
+    cases.training_setup(layers, (784,), "mlp", 16, 8, steps=3)(Framework())()
