@@ -36,13 +36,24 @@ def data_root():
 
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
+# scripts/gpu_check.sh fails its CUDA stage if any test skips with this reason on the GPU machine
+NO_CUDA = "no CUDA device: CuPy is not installed or finds no GPU (cupy.cuda.is_available() is False)"
 
 
 @pytest.fixture(params=DEVICES)
 def device(request):
     """Run a test on every device: 'cpu' always, 'cuda' where CuPy sees a GPU (skipped, saying so, elsewhere)."""
     if request.param == "cuda" and not tl.cuda_available():
-        pytest.skip("no CUDA device: CuPy is not installed or finds no GPU (cupy.cuda.is_available() is False)")
+        pytest.skip(NO_CUDA)
+    return request.param
+
+
+@pytest.fixture(params=[pytest.param("cuda", marks=pytest.mark.cuda)])
+def cuda_device(request):
+    """For a test that only makes sense on a GPU: it carries the cuda mark (so ``pytest -m cuda``
+    selects it) and skips with the same reason as ``device`` where there is none."""
+    if not tl.cuda_available():
+        pytest.skip(NO_CUDA)
     return request.param
 
 

@@ -16,8 +16,6 @@ from tinygrad_lite.datasets import load_sample, normalize
 from tinygrad_lite.errors import DataError, DeviceError
 from tinygrad_lite.tensor import Tensor
 
-CUDA_SKIP = "CuPy with a CUDA GPU is not available here; runs on the GPU machine"
-
 
 def traced(n, features=3):
     """x whose row i is filled with i (float32), and y = i."""
@@ -162,9 +160,7 @@ def test_the_bundled_sample_through_a_loader():
     assert xb.shape == (128, 784) and xb.data.dtype == np.float32 and yb.data.dtype == np.uint8
 
 
-def test_cuda_batches_match_the_cpu_ones():
-    if not backend.cuda_available():
-        pytest.skip(CUDA_SKIP)
+def test_cuda_batches_match_the_cpu_ones(cuda_device):
     x, y = traced(77)
     cpu = DataLoader(x, y, 10, shuffle=True, seed=3)
     gpu = DataLoader(x, y, 10, shuffle=True, seed=3, device="cuda")
