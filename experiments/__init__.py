@@ -1,4 +1,4 @@
-"""Replays of the coursework runs with tinygrad_lite (see ``experiments.cli`` and ../shared/ASSIGNMENTS.md).
+"""Replays of the coursework runs with tinygrad_lite (see ``experiments.cli`` and docs/coursework.md).
 
 One module per document (``mnist_mlp`` A, ``fashion_backbone`` B, ``fashion_pooling_init`` C,
 ``fashion_adam`` D) lists its runs as ``RunConfig``s; ``registry`` names them all; ``data`` prepares

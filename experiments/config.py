@@ -54,7 +54,7 @@ def cnn(channels, kernels, pooling="max", padding=1, hidden=(128,), classes=10, 
 class RunConfig:
     """One replayed run. Every field has the coursework's value or an [ours] choice listed in ``choices``."""
     name: str                         # CLI name, e.g. "A-sigmoid"
-    document: str                     # the coursework file it replays (in ../shared/seeds/)
+    document: str                     # the coursework file it replays (see docs/coursework.md)
     title: str                        # one line for `tinygrad-lite list`
     dataset: str                      # "mnist" or "fashion-mnist"
     layers: tuple                     # layer specs (see the module docstring)

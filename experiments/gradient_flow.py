@@ -42,6 +42,7 @@ class GradientFlowRecorder:
         self.weight_snapshots = {}      # record index -> (step, {name: array})
         self.latest_weights = None      # (step, {name: array}) of the last record
         self.activation_snapshots = []  # [(step, {layer name: array})]
+        self.labels = {}                # parameter name -> legend entry, "1.weight (Dense, 500x784)"
         self._spacing = 1
 
     def record(self, model, step):
@@ -49,7 +50,11 @@ class GradientFlowRecorder:
         if not hasattr(model, "named_parameters"):
             raise TypeError(f"model must be an nn.Module (with named_parameters()), got {type(model).__name__}")
         grad_norms, weight_norms, weights = {}, {}, {}
+        modules = dict(model.named_modules()) if not self.labels else {}
         for name, parameter in model.named_parameters():
+            if name not in self.labels:
+                module = modules.get(name.rpartition(".")[0], model)
+                self.labels[name] = f"{name} ({type(module).__name__}, {'x'.join(map(str, parameter.shape))})"
             values = _host(parameter)
             weights[name] = values
             weight_norms[name] = float(np.linalg.norm(values.ravel()))
@@ -92,11 +97,12 @@ class GradientFlowRecorder:
             self.activation_snapshots = [self.activation_snapshots[int(i)] for i in keep]
 
     def weight_histogram_data(self):
-        """{parameter name: [(label "step N", values), ...]} over the kept snapshots and the latest record."""
+        """{weight name: [(label "step N", values), ...]} over the kept snapshots and the latest record.
+        Biases are left out: a few values each (ten in the last layer), they make no histogram."""
         snapshots = [self.weight_snapshots[i] for i in sorted(self.weight_snapshots)]
         if self.latest_weights is not None and (not snapshots or snapshots[-1][0] != self.latest_weights[0]):
             snapshots.append(self.latest_weights)
-        names = list(snapshots[0][1]) if snapshots else []
+        names = [name for name in (snapshots[0][1] if snapshots else []) if not name.endswith("bias")]
         return {name: [(f"step {step}", weights[name]) for step, weights in snapshots if name in weights]
                 for name in names}
 
@@ -107,20 +113,21 @@ class GradientFlowRecorder:
             raise ValueError("nothing recorded: call record(model, step) after backward() before save()")
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        written = [write_json(out_dir / "gradient_flow.json", {"records": self.records})]
+        written = [write_json(out_dir / "gradient_flow.json", {"records": self.records, "labels": self.labels})]
         reason = plots.missing_reason()
         if reason is not None:
             return written
-        written.append(plots.plot_gradient_flow(self.records, out_dir / "gradient_flow.png"))
+        written.append(plots.plot_gradient_flow(self.records, out_dir / "gradient_flow.png", labels=self.labels))
         written.append(plots.plot_histograms(self.weight_histogram_data(), out_dir / "weight_histograms.png",
-                                             title="weights over training"))
+                                             title="weights over training (biases left out)",
+                                             xlabel="weight value"))
         if self.activation_snapshots:
             data = {}
             for step, outputs in self.activation_snapshots:
                 for name, values in outputs.items():
                     data.setdefault(name, []).append((f"step {step}", values))
             written.append(plots.plot_histograms(data, out_dir / "activation_histograms.png",
-                                                 title="activations over training"))
+                                                 title="activations over training", xlabel="activation value"))
         return written
 
 

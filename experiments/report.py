@@ -11,6 +11,7 @@ the same tables with a "why" column for ``experiments/RESULTS.md``.
 import functools
 import json
 import math
+import os
 import re
 from pathlib import Path
 
@@ -205,11 +206,13 @@ def write_plots(run_dir, metrics, reports):
     config = metrics.get("config") or {}
     title = f"{metrics['run']}: {metrics.get('title') or ''}".strip(": ")
     logged = [it for it, _ in history.get("iteration_loss") or []]
-    log_every = logged[1] - logged[0] if len(logged) > 1 else config.get("log_every")   # shortened for small runs
+    log_every = (logged[1] - logged[0] if len(logged) > 1 else   # shortened for small runs; the one log
+                 logged[0] if logged else config.get("log_every"))  # of a short run is at iteration log_every
     written = [("Loss curves", plots.plot_loss_curves(history, run_dir / "loss_curves.png", title=title,
                                                       log_every=log_every)),
                ("Accuracy curves", plots.plot_accuracy_curves(history, run_dir / "accuracy_curves.png",
-                                                              title=f"{metrics['run']}: accuracy per epoch"))]
+                                                              title=f"{metrics['run']}: accuracy per epoch",
+                                                              chance=1 / len(metrics["class_names"])))]
     for split, report in reports.items():
         written.append((f"Confusion matrix ({SPLIT_NAMES[split]})", plots.plot_confusion_matrix(
             report["confusion_matrix"], metrics["class_names"], run_dir / f"confusion_{split}.png",
@@ -226,6 +229,21 @@ def write_plots(run_dir, metrics, reports):
     return [(caption, Path(path).name) for caption, path in written]
 
 
+COURSEWORK = Path(__file__).resolve().parents[1] / "docs" / "coursework.md"
+
+
+def _coursework_reference(run_dir, run):
+    """' (what it asks and reports: docs/coursework.md, section A)', linked where the checkout has it."""
+    section = f", section {run[0]}" if run[:1] in "ABCD" and run[1:2] == "-" else ""
+    if not COURSEWORK.is_file():                 # installed without the docs: name the page
+        return f" (what it asks and reports: the repository's docs/coursework.md{section})"
+    try:
+        link = Path(os.path.relpath(COURSEWORK, Path(run_dir).resolve())).as_posix()
+    except ValueError:                           # another drive on Windows
+        link = COURSEWORK.as_uri()
+    return f" (what it asks and reports: [docs/coursework.md]({link}){section})"
+
+
 def run_report_markdown(run_dir, metrics, images, plots_skipped=None):
     """The text of REPORT.md for one run (``images``: [(caption, file name)] already written)."""
     config = metrics.get("config") or {}
@@ -233,7 +251,7 @@ def run_report_markdown(run_dir, metrics, images, plots_skipped=None):
     torch = metrics.get("torch") or {}
     reports = _split_reports(metrics)
     out = [f"# Run `{metrics['run']}`: {metrics.get('title') or ''}".rstrip(": "), ""]
-    out.append(f"Replays **{metrics['document']}** (in `../shared/seeds/`).")
+    out.append(f"Replays **{metrics['document']}**{_coursework_reference(run_dir, metrics['run'])}.")
     out.append("")
     if metrics.get("used_sample"):
         out += ["> **WARNING: this run used the small bundled sample, not the full dataset.** Its figures say "

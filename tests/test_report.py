@@ -6,6 +6,7 @@ precision/recall/F1) correctly, recomputing those here from the raw values.
 """
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,8 @@ from experiments import data as run_data
 from experiments.registry import RUNS
 from experiments.report import results_markdown, summarise, write_run_report, write_summary
 from tinygrad_lite.errors import DataError
+
+REPO = Path(__file__).resolve().parents[1]
 
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -252,3 +255,24 @@ def test_summary_lists_documents_and_runs_in_the_order_of_the_list_command(tmp_p
     in_table = re.findall(r"^\| `(C-[^`]+)`", text, flags=re.M)
     assert in_table == sorted(in_table, key=listed.index)
     assert in_table[:3] == ["C-mlp-relu-drop", "C-cnn-max-16-random", "C-cnnmlp-max-16-random"]
+
+
+def test_the_report_points_at_the_shipped_coursework_page_not_a_folder_a_clone_lacks(cnn_run):
+    run_dir, _, text = cnn_run
+    assert "../shared" not in text
+    link = re.search(r"\[docs/coursework\.md\]\(([^)]+)\), section B", text)
+    assert link and (run_dir / link.group(1)).resolve() == REPO / "docs" / "coursework.md"
+
+
+def test_the_coursework_page_covers_every_document_and_run():
+    from experiments.registry import RUNS
+    page = (REPO / "docs" / "coursework.md").read_text(encoding="utf-8")
+    assert "../shared" not in page
+    for config in RUNS.values():
+        for document in config.document.split(" + "):
+            assert f"`{document}`" in page, document
+        named_as = re.sub(r"^C-cnn(mlp)?-", "", config.name)          # C's CNN table names a pair per row
+        named_as = "A-relu-l2-*" if named_as.startswith("A-relu-l2-") else named_as
+        assert f"`{named_as}`" in page, config.name
+    for figure in ("0.86", "0.8448", "88.5 %", "0.9047", "88.55 %", "41.62 %", "92.37 %", "89.66 %"):
+        assert figure in page

@@ -1,0 +1,109 @@
+"""What the run's pictures show: every curve has visible points (even after one epoch), whole-epoch
+ticks, the real logging interval, |ours - torch| with "identical to N digits", row percentages in the
+confusion matrix, a colour bar beside the filters, histograms with axis labels and no bias panels."""
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib", reason="matplotlib is not installed (the plots are optional)")
+
+from experiments import plots  # noqa: E402
+from experiments.gradient_flow import GradientFlowRecorder  # noqa: E402
+
+
+@pytest.fixture
+def drawn(monkeypatch, tmp_path):
+    """Every figure the plot functions save, kept for inspection (the PNG is still written)."""
+    figures = []
+    save = plots.save_png
+
+    def keep(figure, path):
+        figures.append(figure)
+        return save(figure, path)
+    monkeypatch.setattr(plots, "save_png", keep)
+    return figures
+
+
+def one_epoch_history(shift=0.0):
+    return {"iteration_loss": [[31, 2.42 + shift]], "iteration_test_loss": [[31, 2.34 + shift]],
+            "epochs": [{"epoch": 1, "train_loss": 2.339 + shift, "train_acc": 0.12, "val_loss": 2.336 + shift,
+                        "val_acc": 0.13, "test_loss": 2.341 + shift, "test_acc": 0.128}]}
+
+
+def visible_lines(axes):
+    """The lines of ``axes`` that have at least one finite point and a marker to show it with."""
+    return [line for line in axes.lines
+            if np.isfinite(np.asarray(line.get_ydata(), dtype=float)).any() and line.get_marker() not in ("None", None, "")]
+
+
+def test_a_one_epoch_runs_curves_have_visible_points_and_whole_epoch_ticks(drawn, tmp_path):
+    history = one_epoch_history()
+    plots.plot_loss_curves(history, tmp_path / "loss.png", log_every=31)
+    plots.plot_accuracy_curves(history, tmp_path / "acc.png", chance=0.1)
+    iterations, epochs = drawn[0].axes[:2]
+    assert len(visible_lines(iterations)) == 2 and len(visible_lines(epochs)) == 3
+    assert all(len(line.get_xdata()) == 1 for line in visible_lines(epochs))
+    assert list(epochs.get_xticks()) == [1]
+    assert iterations.get_title() == "training loss, mean of every 31 iterations"
+    accuracy = drawn[1].axes[0]
+    assert len(visible_lines(accuracy)) == 3 and list(accuracy.get_xticks()) == [1]
+    assert any(line.get_label() == "chance (10 %)" for line in accuracy.lines)
+
+
+def test_scratch_vs_torch_draws_the_difference_and_says_how_many_digits_agree(drawn, tmp_path):
+    ours, torch = one_epoch_history(), one_epoch_history()
+    torch["iteration_loss"] = [[31, 2.42 + 3e-7]]                    # 3e-7 / 2.42 = 1.2e-7: 6 digits in common
+    torch["epochs"][0]["val_loss"] = 2.336 * (1 + 2e-5)
+    plots.plot_scratch_vs_torch(ours, torch, tmp_path / "svt.png")
+    curves, per_epoch, iteration_difference, epoch_difference = drawn[0].axes[:4]
+    assert len(visible_lines(curves)) == 2                          # ours and torch, both marked
+    assert iteration_difference.get_yscale() == "log"
+    assert np.allclose(visible_lines(iteration_difference)[0].get_ydata(), 3e-7)
+    assert "identical to 6 digits" in iteration_difference.get_title()
+    assert "identical to 4 digits" in epoch_difference.get_title()
+    assert "accuracy identical at every epoch" in epoch_difference.get_title()
+    legend = [text.get_text() for text in epoch_difference.get_legend().get_texts()]
+    assert legend == ["train: identical", "validation: same to 4 digits", "test: identical"]
+
+
+def test_agreement_counts_the_shared_digits():
+    assert plots.agreement([1.0, 2.0], [1.0, 2.0]) == (0.0, None)
+    assert plots.agreement([2.0000001], [2.0]) == (pytest.approx(1e-7), 7)
+    assert plots.agreement([1.5], [1.0])[1] == 0
+    assert plots.agreement_text([1.0], [1.0]) == "identical in every stored digit"
+    assert plots.agreement_text([], []) == "nothing to compare"
+
+
+def test_the_confusion_matrix_shows_counts_and_row_percentages(drawn, tmp_path):
+    matrix = np.array([[3, 1], [0, 4]])
+    plots.plot_confusion_matrix(matrix, ["cat", "dog"], tmp_path / "c.png")
+    axes = drawn[0].axes[0]
+    cells = [text.get_text() for text in axes.texts]
+    assert cells == ["3\n75%", "1\n25%", "0", "4\n100%"]
+    assert "% of the true class" in axes.get_title()
+
+
+def test_filters_come_with_a_colour_bar_on_one_scale(drawn, tmp_path):
+    weights = np.zeros((4, 1, 3, 3))
+    weights[0, 0, 1, 1], weights[1, 0, 0, 0] = 0.5, -0.25
+    plots.plot_filters(weights, tmp_path / "f.png")
+    image_axes, colour_bar = drawn[0].axes
+    assert colour_bar.get_ylabel() == "weight"
+    low, high = image_axes.images[0].get_clim()
+    assert (low, high) == (-0.5, 0.5)                       # one scale, in the weights' own units
+    assert np.nanmax(plots.filter_mosaic(weights)) == 0.5
+
+
+def test_weight_histograms_leave_the_biases_out_and_label_their_axes(drawn, tmp_path):
+    import nn
+    import tinygrad_lite as tl
+    model = nn.Sequential(nn.Flatten(), nn.Dense(6, 4), nn.ReLU(), nn.Dense(4, 3))
+    recorder = GradientFlowRecorder()
+    model(tl.randn(2, 6)).sum().backward()
+    recorder.record(model, 1)
+    recorder.save(tmp_path)
+    flow, histograms = drawn[0].axes[0], drawn[1]
+    assert [t.get_text() for t in flow.get_legend().get_texts()][:2] == ["1.weight (Dense, 4x6)", "1.bias (Dense, 4)"]
+    titles = [axes.get_title() for axes in histograms.axes if axes.axison]
+    assert titles == ["1.weight", "3.weight"]
+    assert all(axes.get_xlabel() == "weight value" and axes.get_ylabel() == "fraction of values"
+               for axes in histograms.axes if axes.axison)
