@@ -244,15 +244,109 @@ def _coursework_reference(run_dir, run):
     return f" (what it asks and reports: [docs/coursework.md]({link}){section})"
 
 
+WHAT_TO_LOOK_FOR = {   # file name prefix -> the one line under each plot in REPORT.md
+    "loss_curves": "Both losses should fall; a test loss that turns up while the training loss keeps falling "
+                   "is over-fitting.",
+    "accuracy_curves": "Accuracy after each epoch against the dotted chance line; a gap that widens between "
+                       "train and validation/test is over-fitting.",
+    "confusion": "Rows are the true classes: the diagonal is right, a dark cell off it is a pair of classes "
+                 "the network mixes up (the % is of the row).",
+    "filters": "On one scale: strokes and edges are learned features, flat grey tiles learned little, "
+               "speckle means too little training.",
+    "scratch_vs_torch": "Same initial weights, same batches: the curves lie on top of each other; the lower "
+                        "panels say how far apart they are, on a log scale.",
+    "gradient_flow": "One line per parameter; the first layers' lines decades below the last ones' are "
+                     "vanishing gradients (sigmoid's derivative is at most 1/4 per layer).",
+    "weight_histograms": "How each weight matrix spreads out from its initialisation as training goes on.",
+    "activation_histograms": "Each activation layer's outputs; piled up at the ends (sigmoid, tanh) or at 0 "
+                             "(ReLU) means saturated or dead units.",
+}
+EXTRA_PLOTS = (("gradient_flow.png", "Gradient flow (per-layer gradient norms)"),
+               ("weight_histograms.png", "Weight histograms over training"),
+               ("activation_histograms.png", "Activation histograms over training"))
+
+
+def _what_to_look_for(name):
+    return next((line for prefix, line in WHAT_TO_LOOK_FOR.items() if name.startswith(prefix)), "")
+
+
+def _chance_split(metrics):
+    final = metrics.get("final") or {}
+    return next((split for split in ("test", "val") if _is_number(final.get(f"{split}_acc"))), None)
+
+
+def chance_line(metrics, reports=None):
+    """The line a run still at (or barely above) chance gets under its headline, else None.
+
+    At chance: the accuracy is within three standard errors of 1 / classes (sqrt(p (1 - p) / n) for the
+    n images it was measured on); barely above: below twice chance."""
+    classes = len(metrics.get("class_names") or [])
+    split = _chance_split(metrics)
+    if classes < 2 or split is None:
+        return None
+    accuracy, chance = metrics["final"][f"{split}_acc"], 1 / classes
+    reports = _split_reports(metrics) if reports is None else reports
+    images = (reports.get(split) or {}).get("support")
+    margin = 3 * math.sqrt(chance * (1 - chance) / images) if images else 0.02
+    if accuracy <= chance + margin:
+        state = "Still at chance"
+    elif accuracy < 2 * chance:
+        state = "Barely above chance"
+    else:
+        return None
+    return (f"**{state}:** {SPLIT_NAMES[split]} accuracy {100 * accuracy:.1f} %, chance for {classes} classes "
+            f"is {100 * chance:.0f} %: {_needs_more(metrics, reports)}")
+
+
+def _needs_more(metrics, reports):
+    """'sigmoid at lr 0.01 needs more epochs or data (this run: 1 epoch on 2000 images; the document's: 15)'."""
+    config = metrics.get("config") or {}
+    activations = [spec[0] for spec in config.get("layers") or []
+                   if spec and spec[0] in ("sigmoid", "tanh", "relu", "gelu", "leaky_relu")]
+    lr = config.get("lr")
+    what = " ".join(filter(None, [activations[0] if activations else "", f"at lr {lr:g}" if _is_number(lr) else ""]))
+    epochs = config.get("epochs")
+    document_epochs = ((metrics.get("overrides") or {}).get("epochs") or {}).get("document")
+    if document_epochs is None:
+        from .registry import RUNS
+        document_epochs = getattr(RUNS.get(metrics.get("run")), "epochs", epochs)
+    images = (reports.get("train") or {}).get("support")
+    this_run = ", ".join(filter(None, [f"{epochs} epoch{'s' if epochs != 1 else ''}" if _is_number(epochs) else "",
+                                        f"{images} training images" if images else ""]))
+    document = (f"; the document's: {document_epochs} epoch{'s' if document_epochs != 1 else ''} on the full split"
+                if _is_number(document_epochs) else "")
+    return f"{what or 'this network'} needs more epochs or data (this run: {this_run or 'unknown'}{document})."
+
+
+def headline(metrics, reports=None):
+    """'**test accuracy: ours 86.12 %, torch 86.10 %, document 86.00 %** (ours − document +0.12 pp)'."""
+    key = headline_metric(metrics)
+    ours, torch = our_figure(metrics, key, reports), _torch_figure(metrics, key)
+    theirs = (metrics.get("reported") or {}).get(key)
+    label = dict(RESULT_ROWS).get(key, key.replace("_", " "))
+    parts = [f"ours {format_value(key, ours)}",
+             f"torch {format_value(key, torch)}" if _is_number(torch) else "no torch run",
+             f"document {format_value(key, theirs)}" if _is_number(theirs) else "the document reports none"]
+    difference = f" (ours − document {format_difference(key, ours, theirs)})" if _is_number(theirs) else ""
+    return f"**{label}: {', '.join(parts)}**{difference}"
+
+
 def run_report_markdown(run_dir, metrics, images, plots_skipped=None):
-    """The text of REPORT.md for one run (``images``: [(caption, file name)] already written)."""
+    """The text of REPORT.md for one run (``images``: [(caption, file name)] already written): the
+    headline and what makes the run differ from the document's, the plots with what to look for in each,
+    the per-class tables, then the notes, configuration and run details."""
     config = metrics.get("config") or {}
     versions = metrics.get("versions") or {}
     torch = metrics.get("torch") or {}
     reports = _split_reports(metrics)
+    final = metrics.get("final") or {}
     out = [f"# Run `{metrics['run']}`: {metrics.get('title') or ''}".rstrip(": "), ""]
     out.append(f"Replays **{metrics['document']}**{_coursework_reference(run_dir, metrics['run'])}.")
     out.append("")
+    out += [headline(metrics, reports), ""]
+    at_chance = chance_line(metrics, reports)
+    if at_chance:
+        out += [at_chance, ""]
     if metrics.get("used_sample"):
         out += ["> **WARNING: this run used the small bundled sample, not the full dataset.** Its figures say "
                 "nothing about the document's; run again with the full data for a real comparison.", ""]
@@ -262,27 +356,8 @@ def run_report_markdown(run_dir, metrics, images, plots_skipped=None):
     for key, values in (metrics.get("overrides") or {}).items():
         out += [f"> **Note: {key} {values['used']:g} from the command line instead of the run's "
                 f"{values['document']:g}**: a variation, not the document's setting.", ""]
-    torch_time = f" (torch reference: {format_duration(torch.get('wall_time_s'))})" if torch else ""
-    version_text = ", ".join(f"{k} {v}" for k, v in versions.items() if v) or DASH
-    images_used = f"subset of {metrics['subset']}" if subset_in_effect(metrics) else "all of the split"
-    header_rows = [["device", metrics.get("device") or DASH],
-                   ["wall time", format_duration(metrics.get("wall_time_s")) + torch_time],
-                   ["seed", str(metrics.get("seed", DASH))],
-                   ["training images", images_used],
-                   ["data", "bundled sample" if metrics.get("used_sample") else "full dataset"],
-                   ["versions", version_text]]
-    out += [_table(["", ""], header_rows), ""]
-
-    out += ["## Configuration", ""]
-    skip = {"reported", "choices", "title", "name", "document"}
-    out += [_table(["setting", "value"], [[k, _config_value(k, v)] for k, v in config.items() if k not in skip]), ""]
-    choices = metrics.get("choices") or config.get("choices") or []
-    out += ["Our choices where the document is silent or vague **[ours]**:", ""]
-    out += [f"- [ours] {c}" for c in choices] if choices else ["- none: every setting is the document's own"]
-    out.append("")
 
     out += ["## Results", "", results_table(metrics, reports), ""]
-    final = metrics.get("final") or {}
     if final.get("epoch_used") is not None:
         how = config.get("select_best_by")
         out.append(f"Figures are from epoch {final['epoch_used']}"
@@ -292,9 +367,12 @@ def run_report_markdown(run_dir, metrics, images, plots_skipped=None):
                "or the document does not report it).")
     out.append("")
 
-    notes = metrics.get("notes") or []
-    if notes:
-        out += ["## Notes from the run", ""] + [f"- {note}" for note in notes] + [""]
+    out += ["## Plots", ""]
+    if plots_skipped:
+        out += [f"Plots were skipped: {plots_skipped}", ""]
+    extra = [(caption, name) for name, caption in EXTRA_PLOTS if (Path(run_dir) / name).is_file()]
+    for caption, name in list(images) + extra:
+        out += [f"### {caption}", "", _what_to_look_for(name), "", f"![{caption}]({name})", ""]
 
     for split, report in reports.items():
         out += [f"## Per-class precision, recall and F1 ({SPLIT_NAMES[split]})", "",
@@ -305,16 +383,26 @@ def run_report_markdown(run_dir, metrics, images, plots_skipped=None):
                     f"the {SPLIT_NAMES[split]} accuracy in the results table ({100 * final_acc:.2f} %).", ""]
         out += [per_class_table(report), ""]
 
-    out += ["## Plots", ""]
-    if plots_skipped:
-        out += [f"Plots were skipped: {plots_skipped}", ""]
-    for caption, name in images:
-        out += [f"### {caption}", "", f"![{caption}]({name})", ""]
-    for name, caption in (("gradient_flow.png", "Gradient flow (per-layer gradient norms)"),
-                          ("weight_histograms.png", "Weight histograms over training"),
-                          ("activation_histograms.png", "Activation histograms over training")):
-        if (Path(run_dir) / name).is_file():
-            out += [f"### {caption}", "", f"![{caption}]({name})", ""]
+    notes = metrics.get("notes") or []
+    if notes:
+        out += ["## Notes from the run", ""] + [f"- {note}" for note in notes] + [""]
+
+    out += ["## Configuration", ""]
+    torch_time = f" (torch reference: {format_duration(torch.get('wall_time_s'))})" if torch else ""
+    version_text = ", ".join(f"{k} {v}" for k, v in versions.items() if v) or DASH
+    images_used = f"subset of {metrics['subset']}" if subset_in_effect(metrics) else "all of the split"
+    header_rows = [["device", metrics.get("device") or DASH],
+                   ["wall time", format_duration(metrics.get("wall_time_s")) + torch_time],
+                   ["seed", str(metrics.get("seed", DASH))],
+                   ["training images", images_used],
+                   ["data", "bundled sample" if metrics.get("used_sample") else "full dataset"],
+                   ["versions", version_text]]
+    out += [_table(["", ""], header_rows), ""]
+    skip = {"reported", "choices", "title", "name", "document"}
+    out += [_table(["setting", "value"], [[k, _config_value(k, v)] for k, v in config.items() if k not in skip]), ""]
+    choices = metrics.get("choices") or config.get("choices") or []
+    out += ["Our choices where the document is silent or vague **[ours]**:", ""]
+    out += [f"- [ours] {c}" for c in choices] if choices else ["- none: every setting is the document's own"]
     return "\n".join(out).rstrip() + "\n"
 
 

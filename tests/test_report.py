@@ -276,3 +276,50 @@ def test_the_coursework_page_covers_every_document_and_run():
         assert f"`{named_as}`" in page, config.name
     for figure in ("0.86", "0.8448", "88.5 %", "0.9047", "88.55 %", "41.62 %", "92.37 %", "89.66 %"):
         assert figure in page
+
+
+def test_the_report_opens_with_the_headline_then_plots_with_captions_then_the_per_class_tables(cnn_run):
+    _, metrics, text = cnn_run
+    ours, torch = metrics["final"]["test_acc"], metrics["torch"]["final"]["test_acc"]
+    assert (f"**test accuracy: ours {100 * ours:.2f} %, torch {100 * torch:.2f} %, document 88.50 %** "
+            f"(ours − document {100 * (ours - 0.885):+.2f} pp)") in text
+    order = [text.index(heading) for heading in ("**test accuracy:", "## Results", "## Plots",
+                                                 "## Per-class precision", "## Configuration")]
+    assert order == sorted(order)
+    for name in ("loss_curves.png", "confusion_test.png", "filters.png", "scratch_vs_torch.png"):
+        caption_block = text[:text.index(f"]({name})")].rsplit("### ", 1)[1]
+        assert caption_block.count("\n") >= 3 and len(caption_block.splitlines()[2]) > 40, name   # a line to read
+    assert "Still at chance" not in text and "Barely above chance" not in text
+
+
+def chance_run(tmp_path, accuracy, epochs=1, subset=2000, name="A-sigmoid"):
+    """A sigmoid MLP whose 2000 test predictions are right a fraction ``accuracy`` of the time."""
+    metrics = synthetic_metrics(name, "doc-a.txt", 3, with_torch=False, subset=subset, reported={"test_acc": 0.86})
+    rng = np.random.default_rng(4)
+    y_true = rng.integers(0, 10, 2000)
+    right = rng.random(2000) < accuracy
+    y_pred = np.where(right, y_true, (y_true + rng.integers(1, 10, 2000)) % 10)
+    metrics["predictions"]["test"] = {"y_true": y_true.tolist(), "y_pred": y_pred.tolist()}
+    metrics["final"]["test_acc"] = float(np.mean(y_true == y_pred))
+    metrics["config"].update(layers=[["flatten"], ["dense", 500], ["sigmoid"], ["dense", 10]], epochs=epochs, lr=0.01)
+    metrics["overrides"] = {"epochs": {"document": 15, "used": epochs}} if epochs != 15 else {}
+    text = write_run_report(write_metrics(tmp_path / name, metrics)).read_text()
+    return metrics, text
+
+
+def test_a_run_still_at_chance_says_so_and_what_it_needs(tmp_path):
+    metrics, text = chance_run(tmp_path, accuracy=0.10)         # 10 % right: at chance for 10 classes
+    accuracy = 100 * metrics["final"]["test_acc"]
+    assert 8 < accuracy < 12
+    line = next(line for line in text.splitlines() if "at chance" in line)
+    assert line == (f"**Still at chance:** test accuracy {accuracy:.1f} %, chance for 10 classes is 10 %: "
+                    "sigmoid at lr 0.01 needs more epochs or data (this run: 1 epoch, 300 training images; "
+                    "the document's: 15 epochs on the full split).")
+    assert text.index(line) < text.index("## Results")
+
+
+def test_barely_above_chance_and_well_above_chance(tmp_path):
+    _, text = chance_run(tmp_path / "low", accuracy=0.17)       # above 3 standard errors (2 pp), below 20 %
+    assert "**Barely above chance:** test accuracy" in text
+    _, text = chance_run(tmp_path / "good", accuracy=0.5)
+    assert "chance:**" not in text
