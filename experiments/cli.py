@@ -114,21 +114,28 @@ def build_parser():
     return parser
 
 
+WITH_TORCH = 2.0   # the torch reference trains the same model again, about as fast as ours (benchmarks/)
+
+
 def cmd_list(args):
     from .registry import GROUPS, RUNS
-    width = max(len(name) for name in RUNS)
+    width = max(len(name) for name in list(RUNS) + list(GROUPS))
+
+    def times(minutes):
+        return f"{_minutes(minutes):>8}  {_minutes(WITH_TORCH * minutes):>10}"
+    print(f"{'':<{width + 2}}  {'expected':>8}  {'with torch':>10}")
     document = None
     for name, config in RUNS.items():
         if config.document != document:
             document = config.document
             print(f"\n{document}")
-        print(f"  {name:<{width}}  {_minutes(config.minutes_cpu):>8}  {config.title}")
+        print(f"  {name:<{width}}  {times(config.minutes_cpu)}  {config.title}")
     print("\ngroups:")
     for group, names in GROUPS.items():
-        print(f"  {group:<{width}}  {_minutes(sum(RUNS[n].minutes_cpu for n in names)):>8}  "
-              f"{len(names)} runs")
-    print("\nexpected times: measured on a 2-core CPU, one replay per core, full data, without the torch "
-          "column (which roughly doubles them)")
+        print(f"  {group:<{width}}  {times(sum(RUNS[n].minutes_cpu for n in names))}  {len(names)} runs")
+    print("\nexpected times: measured on a 2-core CPU, one replay per core, on the full data. A run trains "
+          "the torch reference too unless --no-torch is given: that is the same model trained again, about "
+          "as fast, so 'with torch' is twice the time. --subset and --epochs shorten both.")
     return 0
 
 

@@ -185,3 +185,13 @@ def test_python_dash_m_tinygrad_lite_says_what_to_run():
     assert result.returncode == 0 and result.stderr == ""
     for command in ("tinygrad-lite run A-sigmoid", "docs/tutorial.md", "docs/replay_A.md"):
         assert command in result.stdout
+
+
+def test_list_shows_the_expected_time_with_and_without_the_torch_reference(capsys):
+    status, out, _ = tinygrad_lite(["list"], capsys)
+    assert status == 0
+    assert out.splitlines()[0].split() == ["expected", "with", "torch"]
+    line = next(l for l in out.splitlines() if l.split()[:1] == ["A-sigmoid"])
+    minutes = registry.RUNS["A-sigmoid"].minutes_cpu
+    assert line.split()[1:5] == [f"~{minutes:.0f}", "min", f"~{2 * minutes:.0f}", "min"]
+    assert "--no-torch" in out
