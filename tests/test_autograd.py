@@ -362,3 +362,51 @@ def test_manual_seed_makes_random_tensors_reproducible():
     assert not np.array_equal(a, tl.randn(5).numpy())
     with pytest.raises(ValueError, match="seed must be a non-negative int, got -1"):
         tl.manual_seed(-1)
+
+
+# ---- the Tensor class at its edges, against torch -------------------------------------------------
+
+def test_a_0d_tensor_cannot_be_iterated_like_torch():
+    """list(tl.Tensor(5.0)) was [] and sum(...) 0, silently."""
+    for make in (lambda: tl.Tensor(5.0), lambda: torch.tensor(5.0)):
+        with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+            list(make())
+        with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+            sum(make())
+
+
+def test_iterating_gives_the_rows_with_their_gradients_like_torch():
+    check_op([(3, 2)], lambda x: tuple(row * (i + 1) for i, row in enumerate(x)))
+    check_op([(4,)], lambda x: sum(x) * 2)
+
+
+def test_numpy_sees_a_plain_array_and_refuses_a_tensor_that_requires_grad_like_torch():
+    """np.asarray(t) was an object array of 0-d Tensors, so plt.plot(t) and np.mean(t) failed."""
+    values = np.array([[1.0, 2.0, 4.0], [3.0, 0.5, -1.0]])
+    ours, theirs = tl.Tensor(values, dtype="float64"), torch.tensor(values)
+    assert np.asarray(ours).dtype == np.asarray(theirs).dtype == np.float64
+    np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+    assert np.asarray(ours, dtype=np.float32).dtype == np.float32
+    assert np.array([tl.Tensor(1.0), tl.Tensor(2.0)]).tolist() == [1.0, 2.0]
+    # NumPy's functions on a Tensor, with NumPy on the plain array as the oracle (torch 2.13 fails np.mean)
+    for reduce in (np.mean, np.sum, np.max, np.min, np.var, np.std, np.argmax):
+        np.testing.assert_allclose(np.asarray(reduce(ours)), reduce(values), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(np.sum(ours, axis=1)), np.sum(values, axis=1))
+    assert np.mean(tl.Tensor([1, 2], dtype="float32"), dtype="float64").dtype == np.float64
+    with pytest.raises(TypeError, match="sum: out= is not supported"):
+        np.sum(ours, out=np.zeros(()))
+    needs_grad = (tl.Tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True))
+    for t in needs_grad:
+        with pytest.raises(RuntimeError, match=r"tensor.detach\(\).numpy\(\)"):
+            np.asarray(t)
+    assert np.mean(needs_grad[0]).requires_grad          # differentiable, like np.mean of a torch tensor
+
+
+def test_requires_grad_false_on_a_computed_tensor_is_refused_like_torch():
+    """It was accepted, and backward failed later."""
+    for make in (lambda: tl.Tensor([1.0], requires_grad=True), lambda: torch.tensor([1.0], requires_grad=True)):
+        y = make() * 2
+        with pytest.raises(RuntimeError, match="only .*leaf"):
+            y.requires_grad_(False)
+    leaf = tl.Tensor([1.0], requires_grad=True)
+    assert leaf.requires_grad_(False) is leaf and not leaf.requires_grad

@@ -242,3 +242,14 @@ def test_comparing_with_none_is_false_like_torch():
     assert (t == None) is (torch.tensor([1.0, 2.0]) == None) is False      # noqa: E711  (the point)
     assert (t != None) is (torch.tensor([1.0, 2.0]) != None) is True       # noqa: E711
     assert t is not None and None not in [t]
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int32"])
+@pytest.mark.parametrize("number", [1, -1, 100, 300, -300])
+def test_an_integer_tensor_and_a_python_int_keep_the_tensors_dtype_like_torch(dtype, number):
+    """uint8 - 1 was int64 -1; torch (and NumPy 2, in range) keep uint8 and wrap around."""
+    values = np.array([0, 5, 100], dtype=dtype)
+    for op in (lambda t: t - number, lambda t: number - t, lambda t: t + number, lambda t: t * number):
+        ours, theirs = op(tl.Tensor(values)), op(torch.from_numpy(values.copy()))
+        assert ours.dtype == np.dtype(dtype) and str(theirs.dtype) == f"torch.{dtype}"
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())

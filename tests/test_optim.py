@@ -94,6 +94,33 @@ def test_updates_are_in_place_in_float32(name, config):
         assert p.data is array and array.dtype == np.float32 and not np.array_equal(array, old)
 
 
+@pytest.mark.parametrize("grad, error, message", [
+    (lambda: np.ones(2, np.float32), TypeError, "assigned grad expected to be a Tensor or None, got ndarray"),
+    (lambda: tl.Tensor(np.ones(1, np.float32)), tl.ShapeError, r"shape \(1,\) cannot be assigned to a tensor of shape \(2,\)"),
+    (lambda: tl.Tensor(np.ones(2, np.float64)), TypeError, "dtype float64 cannot be assigned to a tensor of dtype float32"),
+])
+def test_an_assigned_gradient_is_checked_like_torch(grad, error, message):
+    """p.grad = ndarray failed inside SGD's step ('memoryview' has no 'copy'); a (1,) gradient for a
+    (2,) parameter was broadcast silently. torch refuses both at the assignment."""
+    p = tl.Tensor(np.ones(2, np.float32), requires_grad=True)
+    with pytest.raises(error, match=message):
+        p.grad = grad()
+    assert p.grad is None
+    q, value = torch.ones(2, requires_grad=True), grad()
+    with pytest.raises((TypeError, RuntimeError)):
+        q.grad = torch.from_numpy(value.numpy()) if isinstance(value, tl.Tensor) else value
+
+
+def test_an_assigned_gradient_of_the_right_kind_steps_like_torch():
+    p, q = tl.Tensor(np.ones(2, np.float32), requires_grad=True), torch.ones(2, requires_grad=True)
+    opt, topt = nn.optim.SGD([p], lr=0.1, momentum=0.9), torch.optim.SGD([q], lr=0.1, momentum=0.9)
+    for _ in range(3):
+        p.grad, q.grad = tl.Tensor(np.array([1.0, -2.0], np.float32)), torch.tensor([1.0, -2.0])
+        opt.step()
+        topt.step()
+    np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=1e-6)
+
+
 def test_parameters_without_gradient_are_left_alone():
     a, b = nn.Parameter(np.ones(3)), nn.Parameter(np.ones(2))
     opt = nn.optim.SGD([a, b], lr=0.5, momentum=0.9)

@@ -8,13 +8,14 @@ in ``tinygrad_lite.ops`` (where the forward and the gradient are); the engine is
 import numpy as np
 
 from . import autograd, backend
+from .errors import DeviceError, ShapeError
 
 
 NUMBER_KINDS = "biuf"     # bool, signed and unsigned integers, floats: the dtypes a Tensor holds
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "requires_grad", "_creator", "_generation", "name", "__weakref__")
+    __slots__ = ("data", "_grad", "requires_grad", "_creator", "_generation", "name", "__weakref__")
     __array_ufunc__ = None      # numpy defers to Tensor's operators: np.float32(2) * t is a Tensor
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
@@ -47,7 +48,7 @@ class Tensor:
         if self.data.dtype.kind not in NUMBER_KINDS:
             raise TypeError(f"Tensor: the dtype must be bool, an integer or a floating type, got "
                             f"{self.data.dtype}")
-        self.grad = None
+        self._grad = None
         self.requires_grad = False
         self._creator = None
         self._generation = 0
@@ -59,7 +60,7 @@ class Tensor:
     def _wrap(cls, array):
         """A new leaf around an existing array, with no checks (the ops' fast path)."""
         t = object.__new__(cls)
-        t.data, t.grad, t.requires_grad, t._creator, t._generation = array, None, False, None, 0
+        t.data, t._grad, t.requires_grad, t._creator, t._generation = array, None, False, None, 0
         t.name = None
         return t
 
@@ -68,8 +69,35 @@ class Tensor:
         if mode and self.data.dtype.kind != "f":
             raise TypeError(f"only floating-point tensors can require gradients, got dtype "
                             f"{self.data.dtype}; create it with dtype='float32' or 'float64'")
+        if not mode and self._creator is not None:
+            raise RuntimeError(f"requires_grad_(False): only a leaf tensor's flag can be changed, this one "
+                               f"was computed by {self._creator.name}; use .detach() for a copy of it "
+                               f"outside the graph (as in torch)")
         self.requires_grad = bool(mode)
         return self
+
+    @property
+    def grad(self):
+        """The gradient that ``backward()`` accumulated here: None, or a Tensor of this tensor's shape,
+        dtype and device (an assignment is checked for that, as in torch)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad: assigned grad expected to be a Tensor or None, got "
+                                f"{type(value).__name__}; wrap it: tl.Tensor(array)")
+            if value.shape != self.shape:
+                raise ShapeError(f"grad: a gradient of shape {value.shape} cannot be assigned to a tensor of "
+                                 f"shape {self.shape}; they must be the same")
+            if value.dtype != self.dtype:
+                raise TypeError(f"grad: a gradient of dtype {value.dtype} cannot be assigned to a tensor of "
+                                f"dtype {self.dtype}; cast it with .astype({str(self.dtype)!r})")
+            if type(value.data) is not type(self.data) and value.device != self.device:
+                raise DeviceError(f"grad: a gradient on {value.device} cannot be assigned to a tensor on "
+                                  f"{self.device}; move it with .to({self.device!r})")
+        self._grad = value
 
     def backward(self, grad=None, retain_graph=None, create_graph=False):
         """Compute d(self)/d(leaf) for every leaf and add it to ``leaf.grad`` (accumulates, like torch).
@@ -129,6 +157,29 @@ class Tensor:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
+
+    def __iter__(self):
+        """The rows, ``t[0], t[1], ...`` (differentiable, as in torch); a 0-d tensor has none."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor (use .item() for its number)")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __array__(self, dtype=None, copy=None):
+        """What ``np.asarray(t)``, ``np.mean(t)`` and ``plt.plot(t)`` see: the data as a NumPy array. Like
+        torch, refused for a tensor that requires grad, which must be taken out of the graph first."""
+        if self.requires_grad:
+            raise RuntimeError("Can't convert a tensor that requires grad to a NumPy array implicitly; use "
+                               "tensor.detach().numpy() (or tensor.numpy(): the values, outside the graph)")
+        array = self.numpy()
+        if dtype is not None and array.dtype != dtype:
+            array = array.astype(dtype)
+        return array.copy() if copy else array
 
     def numpy(self):
         """The data as a NumPy array on the host (a copy when it lives on the GPU)."""
@@ -263,21 +314,21 @@ class Tensor:
         return ops.clip(self, min, max)
 
     # ---- reductions (ops/reduce.py); NumPy's axis= / keepdims= or torch's dim= / keepdim= -----------
-    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        """The sum over ``axis`` (None: all axes; an int or a tuple)."""
-        return ops.sum(self, axis, keepdims, dim=dim, keepdim=keepdim)
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):
+        """The sum over ``axis`` (None: all axes; an int or a tuple). ``dtype``, ``out``: see ``_numpy_call``."""
+        return ops.sum(self._numpy_call("sum", dtype, out), axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):
         """The mean over ``axis`` (None: all axes)."""
-        return ops.mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
+        return ops.mean(self._numpy_call("mean", dtype, out), axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None, out=None):
         """The largest element over ``axis``; with torch's ``dim=``, torch's ``(values, indices)``."""
-        return ops.max(self, axis, keepdims, dim=dim, keepdim=keepdim)
+        return ops.max(self._numpy_call("max", None, out), axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None, out=None):
         """The smallest element over ``axis``; with torch's ``dim=``, torch's ``(values, indices)``."""
-        return ops.min(self, axis, keepdims, dim=dim, keepdim=keepdim)
+        return ops.min(self._numpy_call("min", None, out), axis, keepdims, dim=dim, keepdim=keepdim)
 
     def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """The index of the largest element over ``axis`` (None: of the flattened tensor)."""
@@ -287,9 +338,16 @@ class Tensor:
         """The index of the smallest element over ``axis`` (None: of the flattened tensor)."""
         return ops.argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def var(self, axis=None, keepdims=False, ddof=None, *, dim=None, keepdim=None):
+    def var(self, axis=None, keepdims=False, ddof=None, *, dim=None, keepdim=None, dtype=None, out=None):
         """The variance over ``axis``; ``ddof`` defaults to NumPy's 0 with ``axis=``, torch's 1 with ``dim=``."""
-        return ops.var(self, axis, keepdims, ddof, dim=dim, keepdim=keepdim)
+        return ops.var(self._numpy_call("var", dtype, out), axis, keepdims, ddof, dim=dim, keepdim=keepdim)
+
+    def _numpy_call(self, op, dtype, out):
+        """``np.sum(t)``, ``np.mean(t)``, ``np.max(t)``, ``np.var(t)`` call these methods with NumPy's
+        ``dtype=`` (the tensor is cast first) and ``out=`` (refused: a tensor op writes a new tensor)."""
+        if out is not None:
+            raise TypeError(f"{op}: out= is not supported (ops return a new tensor); use the result")
+        return self if dtype is None else self.astype(dtype)
 
     def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """log(sum(exp(x))) over ``axis``, without overflow."""
@@ -371,7 +429,8 @@ def _is_array(data):
 
 
 def as_tensor(value, like=None):
-    """``value`` as a Tensor; plain numbers take ``like``'s dtype and device (x * 2 stays float32).
+    """``value`` as a Tensor; plain numbers take ``like``'s dtype and device (x * 2 stays float32, and
+    an integer tensor minus a Python int keeps its dtype, wrapping around as torch's: uint8 - 1 is 255).
 
     Next to a floating tensor a number stays a scalar, a NumPy scalar of ``like``'s dtype: NumPy
     computes with it exactly as with a 0-d array, and CuPy passes it to the kernel as an argument,
@@ -382,6 +441,8 @@ def as_tensor(value, like=None):
         return Tensor(value)
     if like.dtype.kind == "f" and isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         return Tensor._wrap(like.dtype.type(value))
+    if like.dtype.kind in "iu" and type(value) is int:
+        return Tensor._wrap(np.asarray(value).astype(like.dtype)[()])
     return Tensor(value, device=like.device)
 
 
