@@ -315,20 +315,20 @@ class Tensor:
 
     # ---- reductions (ops/reduce.py); NumPy's axis= / keepdims= or torch's dim= / keepdim= -----------
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):
-        """The sum over ``axis`` (None: all axes; an int or a tuple). ``dtype``, ``out``: see ``_numpy_call``."""
-        return ops.sum(self._numpy_call("sum", dtype, out), axis, keepdims, dim=dim, keepdim=keepdim)
+        """The sum over ``axis`` (None: all axes; an int or a tuple); ``dtype=``, ``out=``: for np.sum(t)."""
+        return ops.sum(self, axis, keepdims, dim=dim, keepdim=keepdim, dtype=dtype, out=out)
 
     def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):
         """The mean over ``axis`` (None: all axes)."""
-        return ops.mean(self._numpy_call("mean", dtype, out), axis, keepdims, dim=dim, keepdim=keepdim)
+        return ops.mean(self, axis, keepdims, dim=dim, keepdim=keepdim, dtype=dtype, out=out)
 
     def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None, out=None):
         """The largest element over ``axis``; with torch's ``dim=``, torch's ``(values, indices)``."""
-        return ops.max(self._numpy_call("max", None, out), axis, keepdims, dim=dim, keepdim=keepdim)
+        return ops.max(self, axis, keepdims, dim=dim, keepdim=keepdim, out=out)
 
     def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None, out=None):
         """The smallest element over ``axis``; with torch's ``dim=``, torch's ``(values, indices)``."""
-        return ops.min(self._numpy_call("min", None, out), axis, keepdims, dim=dim, keepdim=keepdim)
+        return ops.min(self, axis, keepdims, dim=dim, keepdim=keepdim, out=out)
 
     def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """The index of the largest element over ``axis`` (None: of the flattened tensor)."""
@@ -340,14 +340,7 @@ class Tensor:
 
     def var(self, axis=None, keepdims=False, ddof=None, *, dim=None, keepdim=None, dtype=None, out=None):
         """The variance over ``axis``; ``ddof`` defaults to NumPy's 0 with ``axis=``, torch's 1 with ``dim=``."""
-        return ops.var(self._numpy_call("var", dtype, out), axis, keepdims, ddof, dim=dim, keepdim=keepdim)
-
-    def _numpy_call(self, op, dtype, out):
-        """``np.sum(t)``, ``np.mean(t)``, ``np.max(t)``, ``np.var(t)`` call these methods with NumPy's
-        ``dtype=`` (the tensor is cast first) and ``out=`` (refused: a tensor op writes a new tensor)."""
-        if out is not None:
-            raise TypeError(f"{op}: out= is not supported (ops return a new tensor); use the result")
-        return self if dtype is None else self.astype(dtype)
+        return ops.var(self, axis, keepdims, ddof, dim=dim, keepdim=keepdim, dtype=dtype, out=out)
 
     def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """log(sum(exp(x))) over ``axis``, without overflow."""

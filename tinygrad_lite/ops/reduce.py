@@ -157,30 +157,40 @@ class LogSoftmax(_SoftmaxFamily):
     def gradient(self, y, gy): return gy - y.exp() * gy.sum(axis=self.axis, keepdims=True)
 
 
+def _numpy_call(op, x, dtype, out):
+    """``np.sum(t)``, ``np.mean(t)``, ``np.max(t)``, ``np.var(t)`` call these as methods with NumPy's
+    ``dtype=`` (the tensor is cast first) and ``out=`` (refused: an op returns a new tensor)."""
+    if out is not None:
+        raise TypeError(f"{op}: out= is not supported (ops return a new tensor); use the result")
+    return x if dtype is None else x.astype(dtype)
+
+
 # ---- the functions users call ---------------------------------------------------------------------
 # Each takes NumPy's axis= / keepdims= or torch's dim= / keepdim= (see torch_names).
 
-def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
-    """The sum over ``axis`` (None: all axes; an int or a tuple)."""
+def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):  # noqa: A001
+    """The sum over ``axis`` (None: all axes; an int or a tuple). ``dtype``, ``out``: see ``_numpy_call``."""
+    x = _numpy_call("sum", x, dtype, out)
     axis, keepdims = axis_and_keepdims("sum", axis, keepdims, dim, keepdim)
     return Sum(_axes(axis, x.ndim, "sum"), keepdims)(x)
 
 
-def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):
     """The mean over ``axis`` (None: all axes); nan when there is nothing to average, as in torch."""
+    x = _numpy_call("mean", x, dtype, out)
     axis, keepdims = axis_and_keepdims("mean", axis, keepdims, dim, keepdim)
     return Mean(_axes(axis, x.ndim, "mean"), keepdims)(x)
 
 
-def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
+def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None, out=None):  # noqa: A001
     """The largest element over ``axis`` (None: all). With torch's ``dim=`` (one int) the answer is
     torch's too: the pair ``(values, indices)``."""
-    return _max_or_min(Max, x, axis, keepdims, dim, keepdim)
+    return _max_or_min(Max, _numpy_call("max", x, None, out), axis, keepdims, dim, keepdim)
 
 
-def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
+def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None, out=None):  # noqa: A001
     """The smallest element over ``axis`` (None: all); with ``dim=``, ``(values, indices)`` (see ``max``)."""
-    return _max_or_min(Min, x, axis, keepdims, dim, keepdim)
+    return _max_or_min(Min, _numpy_call("min", x, None, out), axis, keepdims, dim, keepdim)
 
 
 MaxResult = namedtuple("max", ["values", "indices"])     # torch.return_types.max, min
@@ -215,9 +225,10 @@ def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     return Tensor._wrap(x.data.argmin(axis=axis, keepdims=keepdims))
 
 
-def var(x, axis=None, keepdims=False, ddof=None, *, dim=None, keepdim=None):
+def var(x, axis=None, keepdims=False, ddof=None, *, dim=None, keepdim=None, dtype=None, out=None):
     """Variance, mean((x - mean(x))^2) * n / (n - ddof). ``ddof`` defaults to NumPy's 0 with ``axis=``
     and to torch's 1 (the unbiased estimate) with ``dim=``."""
+    x = _numpy_call("var", x, dtype, out)
     if ddof is None:
         ddof = 0 if dim is None else 1
     axis, keepdims = axis_and_keepdims("var", axis, keepdims, dim, keepdim)
