@@ -5,7 +5,8 @@ without thought: ``Dense.weight`` is (out_features, in_features), ``Conv2d.weigh
 """
 from . import functional, init, optim, utils
 from .conv import AvgPool2d, Conv2d, GlobalAvgPool2d, MaxPool2d
-from .layers import (GELU, Dense, Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU,
-                     Sigmoid, Softmax, Tanh)
+from .layers import (CELU, ELU, GELU, SELU, Dense, Dropout, Flatten, Hardsigmoid, Hardswish, Hardtanh,
+                     Identity, LeakyReLU, Linear, LogSigmoid, LogSoftmax, Mish, ReLU, ReLU6, Sigmoid, SiLU,
+                     Softmax, Softmin, Softplus, Softsign, Tanh)
 from .module import Module, Parameter, Sequential
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm

@@ -1,4 +1,4 @@
-"""Layers as Modules: Dense (alias Linear), Flatten, Dropout, Identity and the activations.
+"""Layers as Modules: Dense (alias Linear), Flatten, Dropout, Identity and the activations (one Module each).
 
 Parameter layouts and constructor arguments follow torch.nn, so weights copy across unchanged:
 ``Dense.weight`` is (out_features, in_features), ``Dense.bias`` (out_features,).
@@ -150,3 +150,116 @@ class LogSoftmax(Softmax):
 
     def forward(self, x):
         return F.log_softmax(x, self.axis)
+
+
+class _Elementwise(Module):
+    """An activation without arguments: ``function`` applied to the input (the name says which)."""
+    function = None
+
+    def forward(self, x):
+        return type(self).function(x)
+
+
+class SiLU(_Elementwise):
+    """y = x * sigmoid(x)"""
+    function = staticmethod(F.silu)
+
+
+class SELU(_Elementwise):
+    """y = scale * elu(x, alpha) with torch's constants"""
+    function = staticmethod(F.selu)
+
+
+class ReLU6(_Elementwise):
+    """y = min(max(x, 0), 6)"""
+    function = staticmethod(F.relu6)
+
+
+class Hardsigmoid(_Elementwise):
+    """y = relu6(x + 3) / 6"""
+    function = staticmethod(F.hardsigmoid)
+
+
+class Hardswish(_Elementwise):
+    """y = x * relu6(x + 3) / 6"""
+    function = staticmethod(F.hardswish)
+
+
+class Mish(_Elementwise):
+    """y = x * tanh(softplus(x))"""
+    function = staticmethod(F.mish)
+
+
+class LogSigmoid(_Elementwise):
+    """y = ln sigmoid(x)"""
+    function = staticmethod(F.logsigmoid)
+
+
+class Softsign(_Elementwise):
+    """y = x / (1 + |x|)"""
+    function = staticmethod(F.softsign)
+
+
+class ELU(Module):
+    """y = x for x > 0, alpha * (e^x - 1) otherwise."""
+
+    def __init__(self, alpha=1.0):
+        super().__init__()
+        self.alpha = float(alpha)
+
+    def forward(self, x):
+        return F.elu(x, self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+class CELU(ELU):
+    """y = x for x > 0, alpha * (e^(x / alpha) - 1) otherwise."""
+
+    def forward(self, x):
+        return F.celu(x, self.alpha)
+
+
+class Softplus(Module):
+    """y = ln(1 + e^(beta x)) / beta, x where beta x > threshold."""
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        return F.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Hardtanh(Module):
+    """y = clip(x, min_val, max_val)."""
+
+    def __init__(self, min_val=-1.0, max_val=1.0):
+        super().__init__()
+        self.min_val, self.max_val = float(min_val), float(max_val)
+
+    def forward(self, x):
+        return F.hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
+class Softmin(Module):
+    """y = softmax(-x) along ``dim`` (torch's name; ``axis`` is accepted too)."""
+
+    def __init__(self, dim=None, axis=None):
+        super().__init__()
+        self.dim = axis_or_dim("Softmin", axis, dim)
+        if self.dim is None:
+            raise TypeError("Softmin: give the axis to normalise over, dim= (or axis=)")
+
+    def forward(self, x):
+        return F.softmin(x, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"

@@ -1,5 +1,7 @@
 """Stateless functions behind the layers: ``nn.functional.conv2d(x, w, b)``, ``cross_entropy(logits, y)``."""
-from .activations import gelu, identity, leaky_relu, linear, log_softmax, relu, sigmoid, softmax, tanh
+from .activations import (celu, elu, gelu, hardsigmoid, hardswish, hardtanh, identity, leaky_relu, linear,
+                          log_softmax, logsigmoid, mish, relu, relu6, selu, sigmoid, silu, softmax, softmin,
+                          softplus, softsign, swish, tanh)
 from .conv import col2im, conv2d, im2col
 from .dropout import dropout
 from .losses import cross_entropy, l1_penalty, l2_penalty, mse_loss, nll_loss

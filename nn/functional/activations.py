@@ -1,10 +1,13 @@
 """Activation functions and ``linear`` (the Dense layer's one fused op), as functions on Tensors.
 
-sigmoid, tanh, relu, softmax and log_softmax are tinygrad_lite's own ops; LeakyReLU, GELU and
-``linear`` are defined here, each a Function with its backward in Tensor ops (so that second-order
-gradients work).
+sigmoid, tanh, relu, softmax and log_softmax are tinygrad_lite's own ops; LeakyReLU, GELU, Softplus
+and ``linear`` are defined here, each a Function with its backward in Tensor ops (so that second-order
+gradients work). The other activations (silu, elu, selu, celu, hardtanh, relu6, hardsigmoid,
+hardswish, mish, logsigmoid, softsign, softmin) are compositions of those ops, exact as written.
 """
 import math
+
+import numpy as np
 
 import tinygrad_lite as tl
 from tinygrad_lite.autograd import Function
@@ -102,6 +105,23 @@ class GELU(Function):
         return gy * (cdf + x * pdf)
 
 
+class Softplus(Function):
+    """y = ln(1 + e^(beta x)) / beta, computed as (max(z, 0) + log1p(e^-|z|)) / beta with z = beta x, and
+    y = x where z > threshold (torch's linear region);  dx = gy * sigmoid(z) (gy where z > threshold)."""
+    def __init__(self, beta, threshold): self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        xp = xp_of(x)
+        z = x * x.dtype.type(self.beta)
+        y = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / x.dtype.type(self.beta)
+        return xp.where(z > self.threshold, x, y)
+
+    def backward(self, gy):
+        x, = self.inputs
+        z = x * self.beta
+        return tl.where(z.data > self.threshold, gy, gy * z.sigmoid())
+
+
 def relu(x):
     """y = max(x, 0)"""
     return tl.relu(x)
@@ -141,6 +161,100 @@ def softmax(x, axis=-1, *, dim=None):
 def log_softmax(x, axis=-1, *, dim=None):
     """y_i = x_i - log(sum_j exp(x_j)) along ``axis`` or torch's ``dim`` (stable)."""
     return tl.log_softmax(x, axis, dim=dim)
+
+
+def silu(x):
+    """y = x * sigmoid(x) (SiLU, also called swish)"""
+    return x * tl.sigmoid(x)
+
+
+swish = silu
+
+
+def elu(x, alpha=1.0):
+    """y = x for x > 0, alpha * (e^x - 1) otherwise (the exponential is taken of x's negative part, so
+    that a large x cannot overflow in the branch that is not used)"""
+    alpha = _number("elu", "alpha", alpha)
+    return tl.where(x.data > 0, x, (_negative_part(x).exp() - 1.0) * alpha)
+
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(x):
+    """y = scale * elu(x, alpha), scale = 1.0507..., alpha = 1.6732... (self-normalising; torch's constants)"""
+    return elu(x, SELU_ALPHA) * SELU_SCALE
+
+
+def celu(x, alpha=1.0):
+    """y = x for x > 0, alpha * (e^(x / alpha) - 1) otherwise (continuously differentiable ELU)"""
+    alpha = _number("celu", "alpha", alpha)
+    if alpha == 0:
+        raise ValueError("celu: alpha must be nonzero (it divides x), got 0")
+    return tl.where(x.data > 0, x, ((_negative_part(x) * (1.0 / alpha)).exp() - 1.0) * alpha)
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """y = ln(1 + e^(beta x)) / beta, and x itself where beta x > threshold (torch's defaults 1 and 20)"""
+    beta = _number("softplus", "beta", beta)
+    if beta == 0:
+        raise ValueError("softplus: beta must be nonzero (it divides the result), got 0")
+    return Softplus(beta, _number("softplus", "threshold", threshold))(x)
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    """y = clip(x, min_val, max_val); the slope is 1 inside, 0 outside"""
+    min_val, max_val = _number("hardtanh", "min_val", min_val), _number("hardtanh", "max_val", max_val)
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val must not exceed max_val, got min_val={min_val}, max_val={max_val}")
+    return tl.clip(x, min_val, max_val)
+
+
+def relu6(x):
+    """y = min(max(x, 0), 6)"""
+    return tl.clip(x, 0.0, 6.0)
+
+
+def hardsigmoid(x):
+    """y = relu6(x + 3) / 6 (0 below -3, 1 above 3, linear between)"""
+    return relu6(x + 3.0) / 6.0
+
+
+def hardswish(x):
+    """y = x * relu6(x + 3) / 6"""
+    return x * relu6(x + 3.0) / 6.0
+
+
+def mish(x):
+    """y = x * tanh(softplus(x))"""
+    return x * Softplus(1.0, float("inf"))(x).tanh()
+
+
+def logsigmoid(x):
+    """y = ln sigmoid(x) = -softplus(-x), stable for large |x|"""
+    return -Softplus(1.0, float("inf"))(-x)
+
+
+def softsign(x):
+    """y = x / (1 + |x|)"""
+    return x / (x.abs() + 1.0)
+
+
+def softmin(x, axis=-1, *, dim=None):
+    """y = softmax(-x) along ``axis`` or torch's ``dim``"""
+    return tl.softmax(-x, axis, dim=dim)
+
+
+def _negative_part(x):
+    """x where x <= 0, else 0 (its gradient reaches x at x = 0, where ELU's slope is alpha)"""
+    return tl.where(x.data > 0, 0.0, x)
+
+
+def _number(op, name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{op}: {name} must be a number, got {value!r}")
+    return float(value)
 
 
 def identity(x):
