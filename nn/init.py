@@ -182,14 +182,14 @@ def check_sizes(layer_name, **sizes):
             raise ValueError(f"{layer_name}: {arg} must be a positive int, got {value!r}")
 
 
-def create_parameters(layer, weight_shape, bias=True, init=None, dtype=None, device=None):
-    """Give ``layer`` a ``weight`` of ``weight_shape`` and a ``bias`` of (weight_shape[0],) (None when
-    ``bias`` is false), in ``dtype`` (default: the package's), drawn by ``init`` as ``initialise_layer``
-    does, then moved to ``device`` when one is given."""
+def create_parameters(layer, weight_shape, bias=True, init=None, dtype=None, device=None, bias_size=None):
+    """Give ``layer`` a ``weight`` of ``weight_shape`` and a ``bias`` of (bias_size,) (default
+    weight_shape[0]; None when ``bias`` is false), in ``dtype`` (default: the package's), drawn by
+    ``init`` as ``initialise_layer`` does, then moved to ``device`` when one is given."""
     dtype = np.dtype(dtype or backend.get_default_dtype())
     layer.weight = Parameter(np.zeros(weight_shape), dtype=dtype)
     if bias:
-        layer.bias = Parameter(np.zeros(weight_shape[0]), dtype=dtype)
+        layer.bias = Parameter(np.zeros(weight_shape[0] if bias_size is None else bias_size), dtype=dtype)
     else:
         layer.register_parameter("bias", None)
     initialise_layer(layer, init)

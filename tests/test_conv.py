@@ -1,4 +1,4 @@
-"""im2col, col2im and conv2d (functional and the Conv2d module) against torch, float64.
+"""im2col, col2im, conv2d and conv1d (functional and modules) against torch, float64 and float32.
 
 torch's F.unfold / F.fold hold the same numbers as our im2col / col2im, ordered differently: torch
 gives (N, C*KH*KW, L) ordered (c, i, j); ours is (N*L, KH*KW*C) ordered (i, j, c). ``to_torch_cols``
@@ -12,10 +12,12 @@ from hypothesis import strategies as st
 import nn
 import nn.functional as F
 import tinygrad_lite as tl
-from tests.torch_oracle import check_op, op_settings, random_array
+from tests.torch_oracle import check_double_backward, check_op, op_settings, random_array
 
 torch = pytest.importorskip("torch", reason="torch is the oracle of these tests: pip install '.[dev]'")
 TF = torch.nn.functional
+# torch's note that it copies the input for an even kernel with padding='same' (we always pad a copy)
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
 
 
 @st.composite
@@ -104,6 +106,79 @@ def test_conv2d_double_backward_matches_torch():
     np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-7, atol=1e-10)
 
 
+# float32 sums of a few dozen products of values up to 3 (the 'real' domain): cancellation leaves
+# relative errors near 1e-5 on the small entries, as in test_conv2d_float32_keeps_dtype_and_layout
+TOLERANCE = {"float64": {}, "float32": {"rtol": 1e-4, "atol": 1e-5}}
+
+
+# ---- conv2d's options: dilation, groups, 'same' / 'valid' / asymmetric padding ---------------------
+
+@st.composite
+def conv_option_cases(draw, dims=2):
+    """(x shape, weight shape, torch keyword arguments) with dilation, groups and every padding form."""
+    groups = draw(st.integers(1, 3))
+    n, c, o = draw(st.integers(1, 2)), groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    kernel = tuple(draw(st.integers(1, 4)) for _ in range(dims))
+    dilation = tuple(draw(st.integers(1, 3)) for _ in range(dims))
+    padding = draw(st.sampled_from(["same", "valid", "ints"]))
+    stride = (1,) * dims if padding == "same" else tuple(draw(st.integers(1, 3)) for _ in range(dims))
+    if padding == "ints":
+        padding = tuple(draw(st.integers(0, 2)) for _ in range(dims))
+    pads = (0,) * dims if isinstance(padding, str) else padding
+    sizes = tuple(draw(st.integers(max(1, d * (k - 1) + 1 - 2 * p), 12))
+                  for k, d, p in zip(kernel, dilation, pads))
+    kwargs = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+    return (n, c) + sizes, (o, c // groups) + kernel, kwargs
+
+
+@op_settings
+@given(case=conv_option_cases(), bias=st.booleans(), dtype=st.sampled_from(["float64", "float32"]))
+def test_conv2d_options_match_torch(case, bias, dtype, device):
+    x_shape, w_shape, kwargs = case
+    extra = {"w": w_shape, **({"b": (w_shape[0],)} if bias else {})}
+    check_op([x_shape], lambda x, w, b=None: F.conv2d(x, w, b, **kwargs),
+             lambda x, w, b=None: TF.conv2d(x, w, b, **kwargs), extra=extra, dtype=dtype, device=device,
+             **TOLERANCE[dtype])
+
+
+@op_settings
+@given(case=conv_option_cases(dims=1), bias=st.booleans(), dtype=st.sampled_from(["float64", "float32"]))
+def test_conv1d_matches_torch(case, bias, dtype, device):
+    x_shape, w_shape, kwargs = case
+    kwargs = {k: v[0] if isinstance(v, tuple) else v for k, v in kwargs.items()}     # ints, as users write
+    extra = {"w": w_shape, **({"b": (w_shape[0],)} if bias else {})}
+    check_op([x_shape], lambda x, w, b=None: F.conv1d(x, w, b, **kwargs),
+             lambda x, w, b=None: TF.conv1d(x, w, b, **kwargs), extra=extra, dtype=dtype, device=device,
+             **TOLERANCE[dtype])
+
+
+def test_conv2d_same_with_an_even_kernel_pads_bottom_right_like_torch():
+    """An even kernel needs an odd number of zeros: torch puts the extra one after, so must we."""
+    result = check_op([(1, 2, 5, 6)], lambda x, w: F.conv2d(x, w, padding="same", dilation=(1, 3)),
+                      lambda x, w: TF.conv2d(x, w, padding="same", dilation=(1, 3)), extra={"w": (3, 2, 4, 2)})
+    assert result.outputs[0].shape == (1, 3, 5, 6)
+
+
+@pytest.mark.parametrize("dtype, tolerance", [("float64", {}), ("float32", {"rtol": 1e-4, "atol": 1e-4})])
+@pytest.mark.parametrize("kwargs", [{"dilation": 2, "padding": 1}, {"groups": 2, "stride": (2, 1)},
+                                    {"groups": 3, "padding": "same", "dilation": (2, 1)}])
+def test_conv2d_options_double_backward_matches_torch(kwargs, dtype, tolerance):
+    groups = kwargs.get("groups", 1)
+    arrays = [random_array(s, rng=np.random.default_rng(i))
+              for i, s in enumerate([(2, 6, 6, 5), (6, 6 // groups, 3, 2), (6,)])]
+    check_double_backward(arrays, lambda x, w, b: F.conv2d(x, w, b, **kwargs),
+                          lambda x, w, b: TF.conv2d(x, w, b, **kwargs), dtype=dtype, **tolerance)
+    kwargs = {k: v[0] if isinstance(v, tuple) else v for k, v in kwargs.items()}     # 1-D: one int each
+    check_double_backward(arrays[:2], lambda x, w: F.conv1d(x[:, :, 0], w[:, :, 0], **kwargs),
+                          lambda x, w: TF.conv1d(x[:, :, 0], w[:, :, 0], **kwargs), dtype=dtype, **tolerance)
+
+
+def test_conv2d_options_gradcheck():
+    rng = np.random.default_rng(4)
+    x, w, b = rng.standard_normal((1, 4, 5, 6)), rng.standard_normal((4, 2, 2, 3)), rng.standard_normal(4)
+    tl.gradcheck(lambda x, w, b: F.conv2d(x, w, b, padding="same", dilation=2, groups=2), x, w, b)
+
+
 # ---- im2col and col2im -----------------------------------------------------------------------------
 
 @op_settings
@@ -139,6 +214,16 @@ def test_im2col_and_col2im_are_adjoint(case, seed):
     assert back.shape == x.shape
     np.testing.assert_allclose((cols.numpy() * y.numpy()).sum(), (x.numpy() * back.numpy()).sum(),
                                rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dilation", [2, (1, 3)])
+def test_im2col_col2im_with_dilation_match_torch(dilation):
+    n, c, h, w, kernel = 2, 3, 7, 8, (2, 3)
+    check_op([(n, c, h, w)], lambda x: F.im2col(x, kernel, 1, 1, dilation),
+             lambda x: from_torch_cols(TF.unfold(x, kernel, dilation, 1, 1), n, c, kernel))
+    rows = F.im2col(tl.zeros(n, c, h, w), kernel, 1, 1, dilation).shape[0]
+    check_op([(rows, 6 * c)], lambda cols: F.col2im(cols, (n, c, h, w), kernel, 1, 1, dilation),
+             lambda cols: TF.fold(to_torch_cols(cols, n, c, kernel), (h, w), kernel, dilation, 1, 1))
 
 
 def test_im2col_picture_in_the_docstring():
@@ -177,6 +262,42 @@ def test_conv2d_module_matches_torch(args, kwargs):
     np.testing.assert_allclose(ours_x.grad.numpy(), torch_x.grad.numpy(), rtol=1e-10, atol=1e-12)
     for name, p in ours.named_parameters():
         np.testing.assert_allclose(p.grad.numpy(), torch_params[name].grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("layer, args, kwargs", [
+    ("Conv2d", (4, 6, 3), {"dilation": 2, "groups": 2}),
+    ("Conv2d", (3, 6, (2, 3)), {"padding": "same", "groups": 3, "bias": False}),
+    ("Conv2d", (2, 4, 3), {"padding": "valid", "stride": 2}),
+    ("Conv1d", (2, 4, 3), {}),
+    ("Conv1d", (4, 4, 2), {"padding": "same", "dilation": 3, "groups": 4}),
+    ("Conv1d", (2, 3, 3), {"stride": 2, "padding": 1, "bias": False}),
+])
+def test_conv_modules_with_options_match_torch(layer, args, kwargs):
+    """Same repr, same parameter names and shapes; with torch's weights copied in, same output and
+    gradients (float64)."""
+    ours, theirs = getattr(nn, layer)(*args, **kwargs).double(), getattr(torch.nn, layer)(*args, **kwargs).double()
+    assert repr(ours) == repr(theirs)
+    params = dict(theirs.named_parameters())
+    assert {n: p.shape for n, p in ours.named_parameters()} == {n: tuple(p.shape) for n, p in params.items()}
+    for name, p in ours.named_parameters():
+        p.data = params[name].detach().numpy().copy()
+    shape = (2, args[0], 7) if layer == "Conv1d" else (2, args[0], 7, 6)
+    check_op([shape], lambda x, **w: ours(x), lambda x, **w: theirs(x))
+    x = tl.Tensor(random_array(shape), dtype="float64")
+    ours(x).sum().backward()
+    tx = torch.tensor(random_array(shape))
+    theirs(tx).sum().backward()
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), params[name].grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_grouped_conv_default_init_uses_the_group_fan_in():
+    """torch's bound 1/sqrt(fan_in) counts the in_channels of one group: 8/4 * 3 * 3 = 18."""
+    tl.manual_seed(3)
+    layer = nn.Conv2d(8, 64, 3, groups=4)
+    assert layer.weight.shape == (64, 2, 3, 3)
+    assert np.abs(layer.weight.numpy()).max() <= 1 / np.sqrt(18)
+    assert np.abs(layer.weight.numpy()).max() > 0.9 / np.sqrt(18)
 
 
 def test_conv2d_default_init_is_torchs():
@@ -225,3 +346,31 @@ def test_functional_errors():
         F.col2im(tl.zeros(18, 9), (1, 2, 5, 5), 3)
     with pytest.raises(tl.ShapeError, match=r"im2col: expected a 4-D input"):
         F.im2col(tl.zeros(5, 5), 3)
+
+
+def test_conv_option_errors_name_the_argument():
+    x = tl.zeros(1, 4, 6, 6)
+    with pytest.raises(ValueError, match=r"conv2d: groups=3 must divide in_channels, got in_channels=4"):
+        F.conv2d(x, tl.zeros(3, 1, 3, 3), groups=3)
+    with pytest.raises(ValueError, match=r"conv2d: groups=2 must divide out_channels, got out_channels=3"):
+        F.conv2d(x, tl.zeros(3, 2, 3, 3), groups=2)
+    with pytest.raises(tl.ShapeError, match=r"input has 4 channels .* expects 6 input channels \(3 per group x 2 groups\)"):
+        F.conv2d(x, tl.zeros(4, 3, 3, 3), groups=2)
+    with pytest.raises(ValueError, match=r"groups must be a positive int, got 0"):
+        F.conv2d(x, tl.zeros(4, 4, 3, 3), groups=0)
+    with pytest.raises(ValueError, match=r"padding='same' needs stride 1.*got stride \(2, 2\)"):
+        F.conv2d(x, tl.zeros(4, 4, 3, 3), stride=2, padding="same")
+    with pytest.raises(ValueError, match=r"padding must be an int, a pair of ints, 'valid' or 'same', got 'full'"):
+        F.conv2d(x, tl.zeros(4, 4, 3, 3), padding="full")
+    with pytest.raises(ValueError, match=r"dilation must be a positive int"):
+        F.conv2d(x, tl.zeros(4, 4, 3, 3), dilation=0)
+    with pytest.raises(tl.ShapeError, match=r"kernel size \(3, 3\) dilated by \(3, 3\) to \(7, 7\) is larger than the padded input \(6, 6\)"):
+        F.conv2d(x, tl.zeros(4, 4, 3, 3), dilation=3)
+    with pytest.raises(tl.ShapeError, match=r"conv1d: expected a 3-D input \(N, C, L\), got \(1, 4, 6, 6\)"):
+        F.conv1d(x, tl.zeros(4, 4, 3))
+    with pytest.raises(ValueError, match=r"conv1d: stride must be an int or a 1-tuple"):
+        F.conv1d(tl.zeros(1, 4, 6), tl.zeros(4, 4, 3), stride=(1, 2))
+    with pytest.raises(ValueError, match=r"Conv2d: groups=4 must divide out_channels, got out_channels=6"):
+        nn.Conv2d(4, 6, 3, groups=4)
+    with pytest.raises(ValueError, match=r"Conv1d: padding='same' needs stride 1"):
+        nn.Conv1d(4, 6, 3, stride=2, padding="same")

@@ -207,15 +207,21 @@ def _second_order(leaves, fn, v, w, backend):
     return ([g.numpy() for g in first], [np.zeros(x.shape) if x.grad is None else x.grad.numpy() for x in leaves])
 
 
-def check_double_backward(arrays_in, fn, torch_fn=None, device="cpu", rtol=1e-7, atol=1e-10):
+def check_double_backward(arrays_in, fn, torch_fn=None, device="cpu", rtol=None, atol=None, dtype="float64"):
     """Compare first and second derivatives of ``fn`` (random directions v, w) with torch's:
-    the gradients of sum(fn(*x) * v), then the gradients of their dot product with w."""
+    the gradients of sum(fn(*x) * v), then the gradients of their dot product with w. The arrays
+    are cast to ``dtype``; the tolerances default to TOLERANCES[dtype]."""
+    dtype = np.dtype(dtype)
+    rtol = TOLERANCES[dtype.name][0] if rtol is None else rtol
+    atol = TOLERANCES[dtype.name][1] if atol is None else atol
+    arrays_in = [np.asarray(a).astype(dtype) for a in arrays_in]
     rng = np.random.default_rng(0)
     out_shape = tuple(fn(*[torch.tensor(a) for a in arrays_in]).shape) if torch_fn is None else \
         tuple(torch_fn(*[torch.tensor(a) for a in arrays_in]).shape)
-    v = rng.standard_normal(out_shape)
-    w = [rng.standard_normal(a.shape) for a in arrays_in]
-    ours = _second_order([tl.Tensor(a, requires_grad=True, device=device) for a in arrays_in], fn, v, w, "tl")
+    v = rng.standard_normal(out_shape).astype(dtype)
+    w = [rng.standard_normal(a.shape).astype(dtype) for a in arrays_in]
+    ours = _second_order([tl.Tensor(a, requires_grad=True, device=device, dtype=a.dtype) for a in arrays_in],
+                         fn, v, w, "tl")
     theirs = _second_order([torch.tensor(a, requires_grad=True) for a in arrays_in], torch_fn or fn, v, w, "torch")
     for order, (mine, ref) in enumerate(zip(ours, theirs), start=1):
         for i, (m, r) in enumerate(zip(mine, ref)):

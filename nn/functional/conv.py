@@ -8,7 +8,11 @@ at full speed. Layout (tensors NCHW, weights (out, in, kh, kw) as in torch)::
     x     (N, C, H, W)     --im2col-->   cols  (N*OH*OW, KH*KW*C)   one row per window
     W     (O, C, KH, KW)   --permute-->  W_mat (O, KH*KW*C)         one row per output channel
     y     = W_mat @ cols^T + b           (O, N*OH*OW)  -->  (N, O, OH, OW)
-    OH    = (H + 2*padding - KH) // stride + 1   (the same for OW), as torch computes it
+    OH    = (H + 2*padding - dilation*(KH - 1) - 1) // stride + 1   (the same for OW), as torch
+
+Dilation d spreads a kernel's taps d pixels apart (im2col reads every d-th pixel of a wider window);
+``groups`` g splits the channels into g independent convolutions, each C/g -> O/g, run as one batched
+matmul of the same cols; ``conv_transpose2d`` reads this machinery the other way, col2im(x_mat @ W_mat).
 
 The gradients are two more matmuls and the adjoint of im2col, ``col2im``::
 
@@ -51,49 +55,61 @@ def check_nchw(x, where):
                          f"shape {x.shape}{hint}")
 
 
-def output_size(input_hw, kernel, stride, padding, where):
-    """(OH, OW) = (H + 2p - k) // s + 1 per axis; a ShapeError when the kernel does not fit."""
-    padded = tuple(n + 2 * p for n, p in zip(input_hw, padding))
-    if any(k > n for k, n in zip(kernel, padded)):
-        raise ShapeError(f"{where}: kernel size {kernel} is larger than the padded input "
-                         f"{padded} (input {input_hw} + padding {padding} on each side)")
-    return tuple((n - k) // s + 1 for n, k, s in zip(padded, kernel, stride))
+def sides(padding):
+    """((top, bottom), (left, right)) from a symmetric (ph, pw) or from those sides themselves."""
+    return tuple((p, p) if isinstance(p, (int, np.integer)) else tuple(p) for p in padding)
+
+
+def output_size(input_hw, kernel, stride, padding, where, dilation=(1, 1)):
+    """(OH, OW) = (H + top + bottom - span) // s + 1 per axis, span = dilation*(k - 1) + 1 (the
+    kernel's reach); a ShapeError when the kernel does not fit. ``padding`` as ``sides`` takes it."""
+    padded = tuple(n + before + after for n, (before, after) in zip(input_hw, sides(padding)))
+    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    if any(k > n for k, n in zip(span, padded)):
+        dilated = "" if tuple(dilation) == (1, 1) else f" dilated by {tuple(dilation)} to {span}"
+        each = " on each side" if all(isinstance(p, (int, np.integer)) for p in padding) else ""
+        raise ShapeError(f"{where}: kernel size {kernel}{dilated} is larger than the padded input "
+                         f"{padded} (input {input_hw} + padding {padding}{each})")
+    return tuple((n - k) // s + 1 for n, k, s in zip(padded, span, stride))
 
 
 # ---- the array-level work (NumPy or CuPy, whichever holds the data) -------------------------------
 
 def pad_hw(x, padding, value=0.0):
-    """x (N, C, H, W) with ``value`` added around H and W (faster than ``xp.pad`` for this one case)."""
-    ph, pw = padding
-    if ph == 0 and pw == 0:
+    """x (N, C, H, W) with ``value`` added around H and W (faster than ``xp.pad`` for this one case);
+    ``padding`` as ``sides`` takes it."""
+    (top, bottom), (left, right) = sides(padding)
+    if top == bottom == left == right == 0:
         return x
     n, c, h, w = x.shape
-    out = get_array_module(x).full((n, c, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)
-    out[:, :, ph:ph + h, pw:pw + w] = x
+    out = get_array_module(x).full((n, c, h + top + bottom, w + left + right), value, dtype=x.dtype)
+    out[:, :, top:top + h, left:left + w] = x
     return out
 
 
 def window_slice(i, j, out_hw, stride, channels_last=False):
-    """The index that picks, from a padded image batch, the pixel at kernel offset (i, j) of every
-    window: rows i, i+sh, ..., i+sh*(OH-1) and columns j, j+sw, ..., j+sw*(OW-1)."""
+    """The index that picks, from a padded image batch, the pixel at (i, j) from the top-left corner
+    of every window: rows i, i+sh, ..., i+sh*(OH-1) and columns j, j+sw, ..., j+sw*(OW-1). With
+    dilation d, kernel offset (ki, kj) sits at (i, j) = (d*ki, d*kj)."""
     (oh, ow), (sh, sw) = out_hw, stride
     rows, cols = slice(i, i + sh * (oh - 1) + 1, sh), slice(j, j + sw * (ow - 1) + 1, sw)
     return (slice(None), rows, cols, slice(None)) if channels_last else (slice(None), slice(None), rows, cols)
 
 
-def im2col_array(x, kernel, stride, padding, offset_major=False):
-    """cols[(n, oh, ow), (i, j, c)] = x_padded[n, c, oh*sh + i, ow*sw + j]: a strided view, one copy.
-    ``offset_major=True`` gives the same numbers as (KH*KW, N*OH*OW, C): one (N*OH*OW, C) block per
-    kernel offset (the layout ``col2im_array`` adds fastest when C is small)."""
+def im2col_array(x, kernel, stride, padding, dilation=(1, 1), offset_major=False):
+    """cols[(n, oh, ow), (i, j, c)] = x_padded[n, c, oh*sh + i*dh, ow*sw + j*dw]: a strided view, one
+    copy. ``offset_major=True`` gives the same numbers as (KH*KW, N*OH*OW, C): one (N*OH*OW, C) block
+    per kernel offset (the layout ``col2im_array`` adds fastest when C is small)."""
     xp = get_array_module(x)
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    (top, bottom), (left, right) = sides(padding)
     n, c, h, w = x.shape
-    oh, ow = output_size((h, w), kernel, stride, padding, "im2col")
-    image = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=x.dtype)   # padded, channels-last
-    image[:, ph:ph + h, pw:pw + w, :] = x.transpose(0, 2, 3, 1)
+    oh, ow = output_size((h, w), kernel, stride, padding, "im2col", dilation)
+    image = xp.zeros((n, h + top + bottom, w + left + right, c), dtype=x.dtype)   # padded, channels-last
+    image[:, top:top + h, left:left + w, :] = x.transpose(0, 2, 3, 1)
     s_n, s_h, s_w, s_c = image.strides
     windows = xp.lib.stride_tricks.as_strided(   # no copy yet: every window, as a 6-D view
-        image, shape=(n, oh, ow, kh, kw, c), strides=(s_n, s_h * sh, s_w * sw, s_h, s_w, s_c))
+        image, shape=(n, oh, ow, kh, kw, c), strides=(s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c))
     if offset_major:
         return windows.transpose(3, 4, 0, 1, 2, 5).reshape(kh * kw, n * oh * ow, c)
     if kw * c >= ow:                                   # the one copy, reading the longer runs:
@@ -102,32 +118,33 @@ def im2col_array(x, kernel, stride, padding, offset_major=False):
     return by_offset.reshape(kh * kw * c, n * oh * ow).T   # same matrix, column-major in memory
 
 
-def col2im_array(cols, input_shape, kernel, stride, padding):
+def col2im_array(cols, input_shape, kernel, stride, padding, dilation=(1, 1)):
     """The adjoint of ``im2col_array``: each entry of cols is added back onto the pixel it was copied
     from (overlapping windows add up), one strided slice per kernel offset; then the padding is cut.
     ``cols`` is (N*OH*OW, KH*KW*C), or offset-major (KH*KW, N*OH*OW, C), where each offset's block
     is contiguous: NumPy then adds runs of OW*C numbers instead of runs of C (3x faster for C = 16)."""
     xp = get_array_module(cols)
     n, c, h, w = input_shape
-    (kh, kw), (ph, pw) = kernel, padding
-    out_hw = output_size((h, w), kernel, stride, padding, "col2im")
+    (kh, kw), (dh, dw) = kernel, dilation
+    (top, bottom), (left, right) = sides(padding)
+    out_hw = output_size((h, w), kernel, stride, padding, "col2im", dilation)
     if cols.ndim == 3:                                      # offset-major
         by_offset = cols.reshape(kh, kw, n, *out_hw, c)
     else:                                                   # a view, no copy
         by_offset = cols.reshape(n, *out_hw, kh, kw, c).transpose(3, 4, 0, 1, 2, 5)
-    image = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=cols.dtype)   # padded, channels-last
+    image = xp.zeros((n, h + top + bottom, w + left + right, c), dtype=cols.dtype)   # padded, channels-last
     for i in range(kh):
         for j in range(kw):
-            image[window_slice(i, j, out_hw, stride, channels_last=True)] += by_offset[i, j]
-    return image[:, ph:ph + h, pw:pw + w, :].transpose(0, 3, 1, 2).copy()   # contiguous NCHW
+            image[window_slice(i * dh, j * dw, out_hw, stride, channels_last=True)] += by_offset[i, j]
+    return image[:, top:top + h, left:left + w, :].transpose(0, 3, 1, 2).copy()   # contiguous NCHW
 
 
 # ---- differentiable Functions ---------------------------------------------------------------------
 
 class Im2Col(Function):
     """cols = im2col(x);  dx = col2im(gcols) (the adjoint), so every order of gradient comes free"""
-    def __init__(self, kernel, stride, padding, offset_major=False):
-        self.geometry, self.offset_major = (kernel, stride, padding), offset_major
+    def __init__(self, kernel, stride, padding, dilation=(1, 1), offset_major=False):
+        self.geometry, self.offset_major = (kernel, stride, padding, dilation), offset_major
 
     def forward(self, x):
         self.input_shape = x.shape
@@ -138,8 +155,8 @@ class Im2Col(Function):
 
 class Col2Im(Function):
     """x = col2im(cols);  dcols = im2col(gx) (the adjoint)"""
-    def __init__(self, input_shape, kernel, stride, padding):
-        self.input_shape, self.geometry = tuple(input_shape), (kernel, stride, padding)
+    def __init__(self, input_shape, kernel, stride, padding, dilation=(1, 1)):
+        self.input_shape, self.geometry = tuple(input_shape), (kernel, stride, padding, dilation)
 
     def forward(self, cols): return col2im_array(cols, self.input_shape, *self.geometry)
     def backward(self, gx): return Im2Col(*self.geometry, offset_major=self.inputs[0].ndim == 3)(gx)
@@ -155,13 +172,15 @@ class Conv2d(Function):
     The backward is written in differentiable Tensor ops, so ``create_graph=True`` gives higher-order
     gradients; only then is im2col(x) recomputed as a graph op instead of reusing the saved cols.
     """
-    def __init__(self, stride, padding): self.stride, self.padding = stride, padding
+    def __init__(self, stride, padding, dilation=(1, 1)):
+        self.stride, self.padding, self.dilation = stride, padding, dilation
 
     def forward(self, x, weight, bias=None):
         xp, (out_channels, n) = get_array_module(x), (weight.shape[0], x.shape[0])
         self.kernel = weight.shape[2:]
-        oh, ow = output_size(x.shape[2:], self.kernel, self.stride, self.padding, "conv2d")
-        self.cols = im2col_array(x, self.kernel, self.stride, self.padding)
+        geometry = (self.kernel, self.stride, self.padding, self.dilation)
+        oh, ow = output_size(x.shape[2:], *geometry[:3], "conv2d", self.dilation)
+        self.cols = im2col_array(x, *geometry)
         w_mat = weight.transpose(0, 2, 3, 1).reshape(out_channels, -1)
         if self.cols.flags.c_contiguous:     # THE matmul; OpenBLAS runs (N*OH*OW, K) @ (K, O) faster
             y = (self.cols @ w_mat.T).reshape(n, oh, ow, out_channels).transpose(0, 3, 1, 2)
@@ -177,14 +196,15 @@ class Conv2d(Function):
     def backward(self, gy):
         x, weight = self.inputs[:2]
         out_channels = weight.shape[0]
+        geometry = (self.kernel, self.stride, self.padding, self.dilation)
         gy_mat = gy.permute(1, 0, 2, 3).reshape(out_channels, -1)         # (O, N*OH*OW)
         w_mat = weight.permute(0, 2, 3, 1).reshape(out_channels, -1)      # (O, KH*KW*C)
         gx = gw = gb = None
         if self.needs_grad[0]:
-            gx = Col2Im(x.shape, self.kernel, self.stride, self.padding)(self.input_gradient_cols(gy_mat, w_mat))
+            gx = Col2Im(x.shape, *geometry)(self.input_gradient_cols(gy_mat, w_mat))
         if self.needs_grad[1]:
             if is_grad_enabled() and x.requires_grad:     # create_graph: gW must stay linked to x
-                cols = Im2Col(self.kernel, self.stride, self.padding)(x)
+                cols = Im2Col(*geometry)(x)
             else:
                 cols = Tensor._wrap(self.cols)
             kh, kw = self.kernel
@@ -204,9 +224,69 @@ class Conv2d(Function):
         return gy_mat.T @ w_mat.reshape(-1, kh * kw, channels).permute(1, 0, 2)
 
 
+def grouped_conv2d(x, weight, bias, groups, geometry):
+    """conv2d with ``groups`` g > 1 as a composition: one im2col, then g products in one batched matmul.
+
+        cols (N*L, KH*KW*C)  ->  (g, N*L, KH*KW*C/g)      group k's columns: channels k*C/g .. (k+1)*C/g
+        W    (O, C/g, KH, KW) -> (g, O/g, KH*KW*C/g)
+        y    = cols_g @ W_g^T  (g, N*L, O/g)  ->  (N, O, OH, OW)   output channel k*O/g + o
+    Every step is a differentiable op (Im2Col, reshape, permute, matmul), so all gradients come free.
+    """
+    (n, channels), (out_channels, _, kh, kw) = x.shape[:2], weight.shape
+    kernel, stride, padding, dilation = geometry
+    oh, ow = output_size(x.shape[2:], kernel, stride, padding, "conv2d", dilation)
+    cols = Im2Col(*geometry)(x).reshape(n * oh * ow, kh * kw, groups, channels // groups)
+    cols = cols.permute(2, 0, 1, 3).reshape(groups, n * oh * ow, -1)
+    w_mat = weight.reshape(groups, out_channels // groups, -1, kh, kw).permute(0, 1, 3, 4, 2)
+    y = cols @ w_mat.reshape(groups, out_channels // groups, -1).swapaxes(-1, -2)
+    y = y.reshape(groups, n, oh, ow, -1).permute(1, 0, 4, 2, 3).reshape(n, out_channels, oh, ow)
+    return y if bias is None else y + bias.reshape(1, out_channels, 1, 1)
+
+
+# ---- argument checks of the convolutions ----------------------------------------------------------
+
+def conv_padding(padding, kernel, stride, dilation, where):
+    """torch's ``padding``: an int, an (h, w) pair, 'valid' (none) or 'same' (output size = input
+    size, stride 1 only: d*(k-1) zeros per axis, the odd one on the bottom / right side, as torch).
+    Returns sides ((top, bottom), (left, right))."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0), (0, 0)
+        if padding != "same":
+            raise ValueError(f"{where}: padding must be an int, a pair of ints, 'valid' or 'same', "
+                             f"got {padding!r}")
+        if stride != (1, 1):
+            raise ValueError(f"{where}: padding='same' needs stride 1 (as in torch), got stride {stride}")
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        return tuple((t // 2, t - t // 2) for t in totals)
+    return sides(pair(padding, "padding", where, 0))
+
+
+def check_groups(groups, in_channels, out_channels, where):
+    """``groups`` must be a positive int dividing both channel counts (torch's rule)."""
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{where}: groups must be a positive int, got {groups!r}")
+    for name, count in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if count % groups:
+            raise ValueError(f"{where}: groups={groups} must divide {name}, got {name}={count}")
+    return int(groups)
+
+
+def check_conv_operands(x, weight, bias, where, bias_size, weight_layout):
+    """The shared checks of conv2d and conv_transpose2d: 4-D input, 4-D weight, bias shape, one device."""
+    check_nchw(x, where)
+    if not isinstance(weight, Tensor) or weight.ndim != 4:
+        raise ShapeError(f"{where}: weight must be a 4-D Tensor {weight_layout}, "
+                         f"got shape {getattr(weight, 'shape', type(weight).__name__)}")
+    if bias is not None and (not isinstance(bias, Tensor) or bias.shape != (bias_size,)):
+        raise ShapeError(f"{where}: bias must have shape ({bias_size},) (one per output channel), "
+                         f"got {getattr(bias, 'shape', type(bias).__name__)}")
+    check_same_device(where, (x, weight, bias), "input, weight and bias")
+
+
 # ---- the functions users call ---------------------------------------------------------------------
 
-def im2col(x, kernel_size, stride=1, padding=0):
+def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
     """Unfold every (C, KH, KW) window of ``x`` (N, C, H, W) into a row: returns (N*OH*OW, KH*KW*C).
 
     Row (n, oh, ow) is the window of image n whose top-left corner sits at (oh*stride - padding,
@@ -224,16 +304,18 @@ def im2col(x, kernel_size, stride=1, padding=0):
     matrix is one strided view of x (``as_strided``), copied once. With C channels each offset
     becomes C columns, channel fastest, so a conv2d weight (O, C, KH, KW) meets it as
     ``W.permute(0, 2, 3, 1).reshape(O, -1)``. torch's ``F.unfold`` holds the same numbers as
-    (N, C*KH*KW, OH*OW), ordered (c, i, j). Differentiable; its gradient is ``col2im``.
+    (N, C*KH*KW, OH*OW), ordered (c, i, j). With ``dilation`` d, offset (i, j) is the pixel
+    (d*i, d*j) from the window's corner. Differentiable; its gradient is ``col2im``.
     """
     check_nchw(x, "im2col")
     kernel = pair(kernel_size, "kernel_size", "im2col", 1)
     stride, padding = pair(stride, "stride", "im2col", 1), pair(padding, "padding", "im2col", 0)
-    output_size(x.shape[2:], kernel, stride, padding, "im2col")
-    return Im2Col(kernel, stride, padding)(x)
+    dilation = pair(dilation, "dilation", "im2col", 1)
+    output_size(x.shape[2:], kernel, stride, padding, "im2col", dilation)
+    return Im2Col(kernel, stride, padding, dilation)(x)
 
 
-def col2im(cols, input_shape, kernel_size, stride=1, padding=0):
+def col2im(cols, input_shape, kernel_size, stride=1, padding=0, dilation=1):
     """The adjoint of ``im2col``: add each column entry back onto the pixel it was copied from.
 
     ``cols`` is (N*OH*OW, KH*KW*C) as ``im2col`` returns; the result has ``input_shape`` (N, C, H, W).
@@ -249,35 +331,63 @@ def col2im(cols, input_shape, kernel_size, stride=1, padding=0):
         raise ShapeError(f"col2im: input_shape must be (N, C, H, W), got {input_shape}")
     kernel = pair(kernel_size, "kernel_size", "col2im", 1)
     stride, padding = pair(stride, "stride", "col2im", 1), pair(padding, "padding", "col2im", 0)
-    oh, ow = output_size(input_shape[2:], kernel, stride, padding, "col2im")
+    dilation = pair(dilation, "dilation", "col2im", 1)
+    oh, ow = output_size(input_shape[2:], kernel, stride, padding, "col2im", dilation)
     expected = (input_shape[0] * oh * ow, kernel[0] * kernel[1] * input_shape[1])
     if cols.shape != expected:
         raise ShapeError(f"col2im: cols for input_shape {input_shape}, kernel {kernel}, stride "
                          f"{stride}, padding {padding} must have shape (N*OH*OW, KH*KW*C) = "
                          f"{expected}, got {cols.shape}")
-    return Col2Im(input_shape, kernel, stride, padding)(cols)
+    return Col2Im(input_shape, kernel, stride, padding, dilation)(cols)
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, layer="conv2d"):
-    """2-D convolution (cross-correlation, as in torch): x (N, C, H, W), weight (O, C, KH, KW),
-    bias (O,) or None -> (N, O, OH, OW), with OH = (H + 2*padding - KH) // stride + 1.
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, layer="conv2d"):
+    """2-D convolution (cross-correlation, as in torch): x (N, C, H, W), weight (O, C/groups, KH, KW),
+    bias (O,) or None -> (N, O, OH, OW), with OH = (H + 2*padding - dilation*(KH-1) - 1) // stride + 1.
 
-    y[n, o, p, q] = b[o] + sum_{c,i,j} W[o, c, i, j] * x_padded[n, c, p*stride + i, q*stride + j],
-    computed as im2col + ONE matmul (see the module docstring). ``layer`` names the caller in errors.
+    y[n, o, p, q] = b[o] + sum_{c,i,j} W[o, c, i, j] * x_padded[n, g*C/groups + c, p*s + i*d, q*s + j*d]
+    with g = o // (O/groups) the group of output channel o. ``padding``: an int, an (h, w) pair,
+    'valid' or 'same' (stride 1; an odd total puts the extra zero bottom / right, as torch).
+    Computed as im2col + ONE matmul (see the module docstring); groups > 1 as one batched matmul.
+    ``layer`` names the caller in errors.
     """
-    check_nchw(x, layer)
-    if not isinstance(weight, Tensor) or weight.ndim != 4:
-        raise ShapeError(f"{layer}: weight must be a 4-D Tensor (out_channels, in_channels, kh, kw), "
-                         f"got shape {getattr(weight, 'shape', type(weight).__name__)}")
-    if x.shape[1] != weight.shape[1]:
+    check_conv_operands(x, weight, bias, layer, getattr(weight, "shape", (0,))[0],
+                        "(out_channels, in_channels/groups, kh, kw)")
+    groups = check_groups(groups, x.shape[1], weight.shape[0], layer)
+    if x.shape[1] != weight.shape[1] * groups:
+        per_group = "" if groups == 1 else f" ({weight.shape[1]} per group x {groups} groups)"
         raise ShapeError(f"{layer}: input has {x.shape[1]} channels (shape {x.shape}, NCHW) but the "
-                         f"weight {weight.shape} expects {weight.shape[1]} input channels")
-    if bias is not None and (not isinstance(bias, Tensor) or bias.shape != (weight.shape[0],)):
-        raise ShapeError(f"{layer}: bias must have shape ({weight.shape[0]},) (one per output channel), "
-                         f"got {getattr(bias, 'shape', type(bias).__name__)}")
-    check_same_device(layer, (x, weight, bias), "input, weight and bias")
-    stride, padding = pair(stride, "stride", layer, 1), pair(padding, "padding", layer, 0)
-    output_size(x.shape[2:], weight.shape[2:], stride, padding, layer)
+                         f"weight {weight.shape} expects {weight.shape[1] * groups} input channels{per_group}")
+    stride, dilation = pair(stride, "stride", layer, 1), pair(dilation, "dilation", layer, 1)
+    padding = conv_padding(padding, weight.shape[2:], stride, dilation, layer)
+    if padding[0][0] == padding[0][1] and padding[1][0] == padding[1][1]:
+        padding = (padding[0][0], padding[1][0])           # symmetric: the pair, as errors print it
+    output_size(x.shape[2:], weight.shape[2:], stride, padding, layer, dilation)
+    if groups > 1:
+        return grouped_conv2d(x, weight, bias, groups, (weight.shape[2:], stride, padding, dilation))
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    return Conv2d(stride, padding)(*inputs)
+    return Conv2d(stride, padding, dilation)(*inputs)
 
+
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, layer="conv1d"):
+    """1-D convolution: x (N, C, L), weight (O, C/groups, K), bias (O,) or None -> (N, O, L_out),
+    L_out = (L + 2*padding - dilation*(K-1) - 1) // stride + 1;  y[n, o, t] = b[o] +
+    sum_{c,k} W[o, c, k] x_padded[n, c, t*s + k*d].  conv2d on x (N, C, 1, L) with a (1, K) kernel."""
+    for name, t in (("input", x), ("weight", weight)):
+        if not isinstance(t, Tensor) or t.ndim != 3:
+            layout = "(N, C, L)" if name == "input" else "(out_channels, in_channels/groups, k)"
+            raise ShapeError(f"{layer}: expected a 3-D {name} {layout}, got "
+                             f"{getattr(t, 'shape', type(t).__name__)}")
+    if not isinstance(padding, str):
+        padding = (0, single(padding, "padding", layer, 0))
+    stride, dilation = (1, single(stride, "stride", layer, 1)), (1, single(dilation, "dilation", layer, 1))
+    y = conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, stride, padding, dilation, groups, layer)
+    return y.squeeze(2)
+
+
+def single(value, name, where, minimum):
+    """An int, or a 1-tuple of one (torch's spelling for 1-D layers), at least ``minimum``."""
+    item = value[0] if isinstance(value, (tuple, list)) and len(value) == 1 else value
+    if isinstance(item, (tuple, list)):
+        raise ValueError(f"{where}: {name} must be an int or a 1-tuple for a 1-D convolution, got {value!r}")
+    return pair(item, name, where, minimum)[0]
