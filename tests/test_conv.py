@@ -179,6 +179,72 @@ def test_conv2d_options_gradcheck():
     tl.gradcheck(lambda x, w, b: F.conv2d(x, w, b, padding="same", dilation=2, groups=2), x, w, b)
 
 
+# ---- conv_transpose2d: the adjoint of conv2d -----------------------------------------------------
+
+@st.composite
+def conv_transpose_cases(draw):
+    """(x shape, weight shape, torch keyword arguments), output_padding below stride or dilation."""
+    groups = draw(st.integers(1, 3))
+    n, c, o = draw(st.integers(1, 2)), groups * draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    extra = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
+    size = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
+    full = [(h - 1) * s + d * (k - 1) + 1 + e for h, s, d, k, e in zip(size, stride, dilation, kernel, extra)]
+    padding = tuple(draw(st.integers(0, min(2, (f - 1) // 2))) for f in full)
+    kwargs = {"stride": stride, "padding": padding, "output_padding": extra, "groups": groups,
+              "dilation": dilation}
+    return (n, c) + size, (c, o) + kernel, kwargs
+
+
+@op_settings
+@given(case=conv_transpose_cases(), bias=st.booleans(), dtype=st.sampled_from(["float64", "float32"]))
+def test_conv_transpose2d_matches_torch(case, bias, dtype, device):
+    x_shape, w_shape, kwargs = case
+    extra = {"w": w_shape, **({"b": (w_shape[1] * kwargs["groups"],)} if bias else {})}
+    check_op([x_shape], lambda x, w, b=None: F.conv_transpose2d(x, w, b, **kwargs),
+             lambda x, w, b=None: TF.conv_transpose2d(x, w, b, **kwargs), extra=extra, dtype=dtype,
+             device=device, **TOLERANCE[dtype])
+
+
+@op_settings
+@given(case=conv_option_cases(), seed=st.integers(0, 2**31))
+def test_conv_transpose2d_is_the_adjoint_of_conv2d(case, seed):
+    """<conv2d(x, W), y> == <x, conv_transpose2d(y, W)> for every x and y (bias-free, same geometry)."""
+    x_shape, w_shape, kwargs = case
+    if isinstance(kwargs["padding"], str):
+        return                                  # conv_transpose2d takes int padding only, as torch
+    rng = np.random.default_rng(seed)
+    x, w = (tl.Tensor(rng.standard_normal(s), dtype="float64") for s in (x_shape, w_shape))
+    y = F.conv2d(x, w, **kwargs)
+    v = tl.Tensor(rng.standard_normal(y.shape), dtype="float64")
+    back = F.conv_transpose2d(v, w, **kwargs, output_padding=tuple(
+        (n + 2 * p - d * (k - 1) - 1) % s for n, p, d, k, s in
+        zip(x_shape[2:], kwargs["padding"], kwargs["dilation"], w_shape[2:], kwargs["stride"])))
+    assert back.shape == x.shape
+    np.testing.assert_allclose((y.numpy() * v.numpy()).sum(), (x.numpy() * back.numpy()).sum(),
+                               rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype, tolerance", [("float64", {}), ("float32", {"rtol": 1e-4, "atol": 1e-4})])
+@pytest.mark.parametrize("kwargs", [{"stride": 2, "padding": 1, "output_padding": 1},
+                                    {"groups": 2, "dilation": (2, 1), "stride": (1, 2)}])
+def test_conv_transpose2d_double_backward_matches_torch(kwargs, dtype, tolerance):
+    groups = kwargs.get("groups", 1)
+    arrays = [random_array(s, rng=np.random.default_rng(i))
+              for i, s in enumerate([(2, 4, 4, 3), (4, 6 // groups, 3, 2), (6,)])]
+    check_double_backward(arrays, lambda x, w, b: F.conv_transpose2d(x, w, b, **kwargs),
+                          lambda x, w, b: TF.conv_transpose2d(x, w, b, **kwargs), dtype=dtype, **tolerance)
+
+
+def test_conv_transpose2d_gradcheck():
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((1, 4, 3, 3)), rng.standard_normal((4, 1, 3, 2)), rng.standard_normal(2)
+    tl.gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1, groups=2),
+                 x, w, b)
+
+
 # ---- im2col and col2im -----------------------------------------------------------------------------
 
 @op_settings
@@ -271,6 +337,8 @@ def test_conv2d_module_matches_torch(args, kwargs):
     ("Conv1d", (2, 4, 3), {}),
     ("Conv1d", (4, 4, 2), {"padding": "same", "dilation": 3, "groups": 4}),
     ("Conv1d", (2, 3, 3), {"stride": 2, "padding": 1, "bias": False}),
+    ("ConvTranspose2d", (4, 6, 3), {"stride": 2, "padding": 1, "output_padding": 1}),
+    ("ConvTranspose2d", (4, 6, (2, 3)), {"groups": 2, "dilation": (1, 2), "bias": False}),
 ])
 def test_conv_modules_with_options_match_torch(layer, args, kwargs):
     """Same repr, same parameter names and shapes; with torch's weights copied in, same output and
@@ -298,6 +366,11 @@ def test_grouped_conv_default_init_uses_the_group_fan_in():
     assert layer.weight.shape == (64, 2, 3, 3)
     assert np.abs(layer.weight.numpy()).max() <= 1 / np.sqrt(18)
     assert np.abs(layer.weight.numpy()).max() > 0.9 / np.sqrt(18)
+    # ConvTranspose2d: torch's fan_in is weight.shape[1] * kh * kw = out_channels/groups * 9 = 4 * 9
+    layer = nn.ConvTranspose2d(64, 8, 3, groups=2)
+    assert layer.weight.shape == (64, 4, 3, 3) and layer.bias.shape == (8,)
+    assert 0.9 / 6 < np.abs(layer.weight.numpy()).max() <= 1 / 6
+    assert 1 / 24 < np.abs(layer.bias.numpy()).max() <= 1 / 6      # 1/24: the wrong fan_in, 64 * 9
 
 
 def test_conv2d_default_init_is_torchs():
@@ -374,3 +447,13 @@ def test_conv_option_errors_name_the_argument():
         nn.Conv2d(4, 6, 3, groups=4)
     with pytest.raises(ValueError, match=r"Conv1d: padding='same' needs stride 1"):
         nn.Conv1d(4, 6, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match=r"conv_transpose2d: output_padding \(1, 1\) must be smaller than the stride \(1, 1\) or the dilation \(1, 1\)"):
+        F.conv_transpose2d(x, tl.zeros(4, 2, 3, 3), output_padding=1)
+    with pytest.raises(tl.ShapeError, match=r"conv_transpose2d: input has 4 channels .* weight \(3, 2, 3, 3\) expects 3 input channels"):
+        F.conv_transpose2d(x, tl.zeros(3, 2, 3, 3))
+    with pytest.raises(ValueError, match=r"conv_transpose2d: groups=3 must divide in_channels, got in_channels=4"):
+        F.conv_transpose2d(x, tl.zeros(4, 2, 3, 3), groups=3)
+    with pytest.raises(tl.ShapeError, match=r"conv_transpose2d: bias must have shape \(4,\)"):
+        F.conv_transpose2d(x, tl.zeros(4, 2, 3, 3), tl.zeros(2), groups=2)
+    with pytest.raises(tl.ShapeError, match=r"conv_transpose2d: the output size \(-1, -1\) .* is too small"):
+        F.conv_transpose2d(tl.zeros(1, 4, 1, 1), tl.zeros(4, 2, 1, 1), padding=1)

@@ -2,7 +2,7 @@
 from .activations import (celu, elu, gelu, hardsigmoid, hardswish, hardtanh, identity, leaky_relu, linear,
                           log_softmax, logsigmoid, mish, relu, relu6, selu, sigmoid, silu, softmax, softmin,
                           softplus, softsign, swish, tanh)
-from .conv import col2im, conv1d, conv2d, im2col
+from .conv import col2im, conv1d, conv2d, conv_transpose2d, im2col
 from .dropout import dropout
 from .losses import cross_entropy, l1_penalty, l2_penalty, mse_loss, nll_loss
 from .normalization import batch_norm, layer_norm, normalize

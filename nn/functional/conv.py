@@ -262,26 +262,39 @@ def conv_padding(padding, kernel, stride, dilation, where):
     return sides(pair(padding, "padding", where, 0))
 
 
-def check_groups(groups, in_channels, out_channels, where):
-    """``groups`` must be a positive int dividing both channel counts (torch's rule)."""
+def check_groups(groups, where, **channels):
+    """``groups`` must be a positive int dividing each of ``channels`` (torch's rule)."""
     if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
         raise ValueError(f"{where}: groups must be a positive int, got {groups!r}")
-    for name, count in (("in_channels", in_channels), ("out_channels", out_channels)):
+    for name, count in channels.items():
         if count % groups:
             raise ValueError(f"{where}: groups={groups} must divide {name}, got {name}={count}")
     return int(groups)
 
 
-def check_conv_operands(x, weight, bias, where, bias_size, weight_layout):
-    """The shared checks of conv2d and conv_transpose2d: 4-D input, 4-D weight, bias shape, one device."""
+def check_conv_operands(x, weight, bias, groups, where, transposed=False):
+    """The checks conv2d and conv_transpose2d share: a 4-D input, a 4-D weight whose channels fit the
+    input's and ``groups``, a bias of one number per output channel, one device. Returns groups."""
     check_nchw(x, where)
+    layout = "in_channels, out_channels/groups" if transposed else "out_channels, in_channels/groups"
     if not isinstance(weight, Tensor) or weight.ndim != 4:
-        raise ShapeError(f"{where}: weight must be a 4-D Tensor {weight_layout}, "
+        raise ShapeError(f"{where}: weight must be a 4-D Tensor ({layout}, kh, kw), "
                          f"got shape {getattr(weight, 'shape', type(weight).__name__)}")
-    if bias is not None and (not isinstance(bias, Tensor) or bias.shape != (bias_size,)):
-        raise ShapeError(f"{where}: bias must have shape ({bias_size},) (one per output channel), "
+    if transposed:
+        groups = check_groups(groups, where, in_channels=weight.shape[0])
+        expected, out_channels, per_group = weight.shape[0], weight.shape[1] * groups, ""
+    else:
+        groups = check_groups(groups, where, in_channels=x.shape[1], out_channels=weight.shape[0])
+        expected, out_channels = weight.shape[1] * groups, weight.shape[0]
+        per_group = "" if groups == 1 else f" ({weight.shape[1]} per group x {groups} groups)"
+    if x.shape[1] != expected:
+        raise ShapeError(f"{where}: input has {x.shape[1]} channels (shape {x.shape}, NCHW) but the "
+                         f"weight {weight.shape} expects {expected} input channels{per_group}")
+    if bias is not None and (not isinstance(bias, Tensor) or bias.shape != (out_channels,)):
+        raise ShapeError(f"{where}: bias must have shape ({out_channels},) (one per output channel), "
                          f"got {getattr(bias, 'shape', type(bias).__name__)}")
     check_same_device(where, (x, weight, bias), "input, weight and bias")
+    return groups
 
 
 # ---- the functions users call ---------------------------------------------------------------------
@@ -351,13 +364,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, laye
     Computed as im2col + ONE matmul (see the module docstring); groups > 1 as one batched matmul.
     ``layer`` names the caller in errors.
     """
-    check_conv_operands(x, weight, bias, layer, getattr(weight, "shape", (0,))[0],
-                        "(out_channels, in_channels/groups, kh, kw)")
-    groups = check_groups(groups, x.shape[1], weight.shape[0], layer)
-    if x.shape[1] != weight.shape[1] * groups:
-        per_group = "" if groups == 1 else f" ({weight.shape[1]} per group x {groups} groups)"
-        raise ShapeError(f"{layer}: input has {x.shape[1]} channels (shape {x.shape}, NCHW) but the "
-                         f"weight {weight.shape} expects {weight.shape[1] * groups} input channels{per_group}")
+    groups = check_conv_operands(x, weight, bias, groups, layer)
     stride, dilation = pair(stride, "stride", layer, 1), pair(dilation, "dilation", layer, 1)
     padding = conv_padding(padding, weight.shape[2:], stride, dilation, layer)
     if padding[0][0] == padding[0][1] and padding[1][0] == padding[1][1]:
@@ -391,3 +398,48 @@ def single(value, name, where, minimum):
     if isinstance(item, (tuple, list)):
         raise ValueError(f"{where}: {name} must be an int or a 1-tuple for a 1-D convolution, got {value!r}")
     return pair(item, name, where, minimum)[0]
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
+                     layer="conv_transpose2d"):
+    """Transposed convolution, the adjoint of conv2d (torch's argument order): x (N, C, H, W), weight
+    (C, O/groups, KH, KW), bias (O,) or None -> (N, O, OH, OW),
+    OH = (H - 1)*stride - 2*padding + dilation*(KH - 1) + output_padding + 1.
+
+    Every input pixel scatters a weighted copy of the kernel onto the output: y[n, o, h*s + i*d - p,
+    w*s + j*d - p] += x[n, c, h, w] * W[c, o, i, j] (summed over c in o's group), plus b[o]. That is
+    conv2d's input gradient with x in the place of gy, so it is the same machinery read the other way:
+
+        cols = x_mat @ W_mat      x_mat (N*H*W, C) channels-last, W_mat (C, KH*KW*O) ordered (i, j, o)
+        y    = col2im(cols)       onto the full (H-1)*s + d*(KH-1) + 1 grid, then output_padding zeros
+                                  added bottom / right and ``padding`` cut from every side
+
+    groups g: g such products in one batched matmul. All of it is differentiable ops (matmul,
+    reshape, permute, Col2Im, pad, slicing), so every order of gradient comes free:
+    gx = conv2d(gy, W) and gW = x_matᵀ @ im2col(gy), as the engine derives them.
+    """
+    groups = check_conv_operands(x, weight, bias, groups, layer, transposed=True)
+    stride, dilation = pair(stride, "stride", layer, 1), pair(dilation, "dilation", layer, 1)
+    padding = pair(padding, "padding", layer, 0)
+    extra = pair(output_padding, "output_padding", layer, 0)
+    if any(e >= s and e >= d for e, s, d in zip(extra, stride, dilation)):
+        raise ValueError(f"{layer}: output_padding {extra} must be smaller than the stride {stride} or "
+                         f"the dilation {dilation} on each axis (as in torch)")
+    (n, channels, h, w), (_, out_per_group, kh, kw) = x.shape, weight.shape
+    full = tuple((size - 1) * s + d * (k - 1) + 1 for size, s, d, k in zip((h, w), stride, dilation, (kh, kw)))
+    out_hw = tuple(f + e - 2 * p for f, e, p in zip(full, extra, padding))
+    if min(out_hw) < 1:
+        raise ShapeError(f"{layer}: the output size {out_hw} (input {(h, w)}, kernel {(kh, kw)}, stride "
+                         f"{stride}, padding {padding}, output_padding {extra}, dilation {dilation}) "
+                         f"is too small; reduce the padding")
+    out_channels = out_per_group * groups
+    x_mat = x.permute(0, 2, 3, 1).reshape(n * h * w, groups, channels // groups).permute(1, 0, 2)
+    w_mat = weight.reshape(groups, channels // groups, out_per_group, kh, kw).permute(0, 1, 3, 4, 2)
+    cols = x_mat @ w_mat.reshape(groups, channels // groups, -1)         # (g, N*H*W, KH*KW*O/g)
+    cols = cols.reshape(groups, n * h * w, kh * kw, out_per_group).permute(1, 2, 0, 3)
+    y = Col2Im((n, out_channels) + full, (kh, kw), stride, (0, 0), dilation)(cols.reshape(n * h * w, -1))
+    if extra != (0, 0):
+        y = y.pad(((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
+    if padding != (0, 0):
+        y = y[:, :, padding[0]:padding[0] + out_hw[0], padding[1]:padding[1] + out_hw[1]]
+    return y if bias is None else y + bias.reshape(1, out_channels, 1, 1)
