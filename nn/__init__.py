@@ -4,7 +4,7 @@ Parameter layouts and constructor arguments follow ``torch.nn``, so weights move
 without thought: ``Dense.weight`` is (out_features, in_features), ``Conv2d.weight`` (out, in, kh, kw).
 """
 from . import functional, init, optim, utils
-from .conv import AvgPool2d, Conv1d, Conv2d, ConvTranspose2d, GlobalAvgPool2d, MaxPool2d
+from .conv import AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d, ConvTranspose2d, GlobalAvgPool2d, MaxPool2d
 from .layers import (CELU, ELU, GELU, SELU, Dense, Dropout, Flatten, Hardsigmoid, Hardswish, Hardtanh,
                      Identity, LeakyReLU, Linear, LogSigmoid, LogSoftmax, Mish, ReLU, ReLU6, Sigmoid, SiLU,
                      Softmax, Softmin, Softplus, Softsign, Tanh)

@@ -1,4 +1,4 @@
-"""max_pool2d, avg_pool2d, global_avg_pool2d and their modules against torch, float64."""
+"""max_pool2d, avg_pool2d, adaptive_avg_pool2d, global_avg_pool2d and their modules against torch."""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 import nn
 import nn.functional as F
 import tinygrad_lite as tl
-from tests.torch_oracle import check_op, op_settings, random_array
+from tests.torch_oracle import check_double_backward, check_op, op_settings, random_array
 
 torch = pytest.importorskip("torch", reason="torch is the oracle of these tests: pip install '.[dev]'")
 TF = torch.nn.functional
@@ -48,6 +48,82 @@ def test_max_pool2d_ties_go_to_the_first_max_like_torch(case, levels, seed):
     x = np.random.default_rng(seed).integers(0, levels, size=shape).astype(np.float64)
     check_op([x], lambda x: F.max_pool2d(x, kernel, stride, padding),
              lambda x: TF.max_pool2d(x, kernel, stride, padding))
+
+
+@st.composite
+def pool_option_cases(draw, dilation=True):
+    """(x shape, torch keyword arguments) with dilation (max pooling only), ceil_mode and padding;
+    the input at least one dilated kernel wide, so every window holds a real pixel."""
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    dilations = (draw(st.integers(1, 3)), draw(st.integers(1, 3))) if dilation else (1, 1)
+    stride = draw(st.none() | st.tuples(st.integers(1, 3), st.integers(1, 3)))
+    padding = (draw(st.integers(0, kernel[0] // 2)), draw(st.integers(0, kernel[1] // 2)))
+    sizes = tuple(draw(st.integers(d * (k - 1) + 1, 10)) for k, d in zip(kernel, dilations))
+    kwargs = {"kernel_size": kernel, "stride": stride, "padding": padding, "ceil_mode": draw(st.booleans())}
+    if dilation:
+        kwargs["dilation"] = dilations
+    return (draw(st.integers(1, 2)), draw(st.integers(1, 3))) + sizes, kwargs
+
+
+@op_settings
+@given(case=pool_option_cases(), dtype=st.sampled_from(["float64", "float32"]))
+def test_max_pool2d_options_match_torch(case, dtype, device):
+    """dilation, ceil_mode and padding; return_indices gives torch's flat indices."""
+    shape, kwargs = case
+    check_op([shape], lambda x: F.max_pool2d(x, **kwargs, return_indices=True),
+             lambda x: TF.max_pool2d(x, **kwargs, return_indices=True), dtype=dtype, device=device)
+
+
+@op_settings
+@given(case=pool_option_cases(), levels=st.integers(1, 3), seed=st.integers(0, 2**31))
+def test_max_pool2d_options_ties_go_where_torch_sends_them(case, levels, seed):
+    shape, kwargs = case
+    x = np.random.default_rng(seed).integers(0, levels, size=shape).astype(np.float64)
+    check_op([x], lambda x: F.max_pool2d(x, **kwargs, return_indices=True),
+             lambda x: TF.max_pool2d(x, **kwargs, return_indices=True))
+
+
+@op_settings
+@given(case=pool_option_cases(dilation=False), count_include_pad=st.booleans(),
+       divisor_override=st.none() | st.integers(1, 7), dtype=st.sampled_from(["float64", "float32"]))
+def test_avg_pool2d_options_match_torch(case, count_include_pad, divisor_override, dtype, device):
+    shape, kwargs = case
+    kwargs.update(count_include_pad=count_include_pad, divisor_override=divisor_override)
+    check_op([shape], lambda x: F.avg_pool2d(x, **kwargs), lambda x: TF.avg_pool2d(x, **kwargs),
+             dtype=dtype, device=device)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("pool, torch_pool, kwargs", [
+    (F.max_pool2d, TF.max_pool2d, {"kernel_size": 3, "stride": 2, "padding": 1, "dilation": (1, 2), "ceil_mode": True}),
+    (F.avg_pool2d, TF.avg_pool2d, {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True,
+                                   "count_include_pad": False}),
+    (F.avg_pool2d, TF.avg_pool2d, {"kernel_size": (2, 3), "ceil_mode": True, "divisor_override": 4}),
+    (F.adaptive_avg_pool2d, TF.adaptive_avg_pool2d, {"output_size": (3, 4)}),
+])
+def test_pooling_options_double_backward_matches_torch(pool, torch_pool, kwargs, dtype):
+    """Through a square, so the second derivative is not zero: d2/dx2 of sum(pool(x)^2 * v)."""
+    x = random_array((2, 2, 7, 6))
+    check_double_backward([x], lambda x: pool(x, **kwargs) ** 2, lambda x: torch_pool(x, **kwargs) ** 2,
+                          dtype=dtype)
+
+
+@op_settings
+@given(shape=st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 9), st.integers(1, 9)),
+       out=st.tuples(st.none() | st.integers(1, 9), st.none() | st.integers(1, 9)) | st.integers(1, 9),
+       dtype=st.sampled_from(["float64", "float32"]))
+def test_adaptive_avg_pool2d_matches_torch(shape, out, dtype, device):
+    """Any output size, larger than the input too (windows then repeat pixels), as torch."""
+    check_op([shape], lambda x: F.adaptive_avg_pool2d(x, out), lambda x: TF.adaptive_avg_pool2d(x, out),
+             dtype=dtype, device=device)
+
+
+def test_pooling_options_gradcheck():
+    rng = np.random.default_rng(2)
+    tl.gradcheck(lambda x: F.max_pool2d(x, 2, 2, 1, dilation=2, ceil_mode=True), rng.standard_normal((1, 2, 6, 7)))
+    tl.gradcheck(lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),
+                 rng.standard_normal((1, 2, 6, 7)))
+    tl.gradcheck(lambda x: F.adaptive_avg_pool2d(x, (4, 3)), rng.standard_normal((1, 2, 6, 7)))
 
 
 def test_max_pool2d_all_equal_input():
@@ -125,13 +201,18 @@ def test_floor_mode_crops_like_torch():
     (nn.AvgPool2d(2), torch.nn.AvgPool2d(2)),
     (nn.AvgPool2d(3, stride=2, padding=1), torch.nn.AvgPool2d(3, stride=2, padding=1)),
     (nn.GlobalAvgPool2d(), torch.nn.AdaptiveAvgPool2d(1)),
+    (nn.MaxPool2d(3, 2, 1, dilation=(2, 1), ceil_mode=True), torch.nn.MaxPool2d(3, 2, 1, dilation=(2, 1), ceil_mode=True)),
+    (nn.MaxPool2d(2, return_indices=True), torch.nn.MaxPool2d(2, return_indices=True)),
+    (nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False),
+     torch.nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False)),
+    (nn.AvgPool2d(2, divisor_override=3), torch.nn.AvgPool2d(2, divisor_override=3)),
+    (nn.AdaptiveAvgPool2d((3, None)), torch.nn.AdaptiveAvgPool2d((3, None))),
+    (nn.AdaptiveAvgPool2d(4), torch.nn.AdaptiveAvgPool2d(4)),
 ])
 def test_pooling_modules_match_torch(ours, theirs):
     check_op([(2, 3, 7, 6)], ours, theirs)
-    if isinstance(ours, nn.AvgPool2d):
+    if not isinstance(ours, nn.GlobalAvgPool2d):
         assert repr(ours) == repr(theirs)
-    elif isinstance(ours, nn.MaxPool2d):     # torch adds dilation and ceil_mode, which we do not have
-        assert repr(theirs).startswith(repr(ours)[:-1])
     assert list(ours.parameters()) == []
 
 
@@ -146,3 +227,16 @@ def test_pooling_errors_name_the_layer_and_shapes():
         nn.AvgPool2d(2, stride=0)
     with pytest.raises(tl.ShapeError, match=r"GlobalAvgPool2d\(\): expected a 4-D input"):
         nn.GlobalAvgPool2d()(tl.zeros(2, 8))
+
+    with pytest.raises(ValueError, match=r"max_pool2d: dilation must be a positive int"):
+        F.max_pool2d(tl.zeros(1, 1, 8, 8), 3, dilation=0)
+    with pytest.raises(tl.ShapeError, match=r"max_pool2d: kernel size \(3, 3\) dilated by \(4, 4\) to \(9, 9\) is larger than the padded input \(8, 8\)"):
+        F.max_pool2d(tl.zeros(1, 1, 8, 8), 3, dilation=4)
+    with pytest.raises(TypeError, match=r"avg_pool2d: ceil_mode must be a bool, got 'yes'"):
+        F.avg_pool2d(tl.zeros(1, 1, 8, 8), 3, ceil_mode="yes")
+    with pytest.raises(ValueError, match=r"avg_pool2d: divisor_override must be a non-zero int or None, got 0"):
+        F.avg_pool2d(tl.zeros(1, 1, 8, 8), 3, divisor_override=0)
+    with pytest.raises(ValueError, match=r"adaptive_avg_pool2d: output_size must be a positive int .* got \(0, 2\)"):
+        F.adaptive_avg_pool2d(tl.zeros(1, 1, 8, 8), (0, 2))
+    with pytest.raises(tl.ShapeError, match=r"AdaptiveAvgPool2d\(output_size=2\): expected a 4-D input"):
+        nn.AdaptiveAvgPool2d(2)(tl.zeros(8, 8))

@@ -7,4 +7,4 @@ from .dropout import dropout
 from .losses import cross_entropy, l1_penalty, l2_penalty, mse_loss, nll_loss
 from .normalization import batch_norm, layer_norm, normalize
 from .special import erf
-from .pooling import avg_pool2d, global_avg_pool2d, max_pool2d
+from .pooling import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d
