@@ -10,3 +10,4 @@ from .layers import (CELU, ELU, GELU, SELU, Dense, Dropout, Flatten, Hardsigmoid
                      Softmax, Softmin, Softplus, Softsign, Tanh)
 from .module import Module, Parameter, Sequential
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .upsampling import Upsample

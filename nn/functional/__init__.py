@@ -8,3 +8,4 @@ from .losses import cross_entropy, l1_penalty, l2_penalty, mse_loss, nll_loss
 from .normalization import batch_norm, layer_norm, normalize
 from .special import erf
 from .pooling import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d
+from .upsampling import interpolate

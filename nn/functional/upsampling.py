@@ -1,0 +1,119 @@
+"""Resizing an (N, C, L) or (N, C, H, W) batch as torch's ``interpolate``: nearest and (bi)linear.
+
+Both are separable: each spatial axis is resized on its own (H, then W), as bilinear weights are
+products of one weight per axis. Along one axis of input length n and output length m, output
+position o reads source coordinate
+
+    nearest          src = min(floor(o * scale), n - 1)                    scale = n / m, or 1 / scale_factor
+    nearest-exact    src = min(floor((o + 0.5) * scale), n - 1)
+    linear           src = scale * (o + 0.5) - 0.5, at least 0              (align_corners=False)
+                     src = o * (n - 1) / (m - 1)                            (align_corners=True)
+                     y[o] = (1 - λ) x[i0] + λ x[i1],  i0 = floor(src), i1 = min(i0 + 1, n - 1), λ = src - i0
+
+computed in the arithmetic torch uses (float32 for float32 input), so the picked pixels and the
+weights are torch's. Each axis is then one gather (``getitem`` with an index array) or two gathers
+and a weighted sum, so the gradients (scatter-adds of the weighted upstream gradient) come free.
+"""
+import math
+
+import numpy as np
+
+from tinygrad_lite.errors import ShapeError
+from tinygrad_lite.tensor import Tensor
+
+MODES = {"nearest": (3, 4), "nearest-exact": (3, 4), "linear": (3,), "bilinear": (4,)}
+
+
+def _per_axis(value, count, name, kind):
+    """``value`` (one number or a sequence of ``count``) as a tuple of ``count``."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * count
+    if len(items) != count or not all(isinstance(v, kind) and not isinstance(v, bool) and v > 0 for v in items):
+        raise ValueError(f"interpolate: {name} must be a positive number or {count} of them (one per "
+                         f"spatial axis), got {value!r}")
+    return items
+
+
+def _output_sizes(x, size, scale_factor, recompute_scale_factor):
+    """(output sizes, scales handed to the kernels: scale_factor, or None where the sizes decide)."""
+    axes = x.ndim - 2
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: give exactly one of size and scale_factor, got "
+                         f"size={size!r}, scale_factor={scale_factor!r}")
+    if size is not None:
+        return _per_axis(size, axes, "size", (int, np.integer)), (None,) * axes
+    factors = tuple(float(f) for f in _per_axis(scale_factor, axes, "scale_factor", (int, float, np.number)))
+    sizes = tuple(math.floor(n * f) for n, f in zip(x.shape[2:], factors))
+    if min(sizes) < 1:
+        raise ShapeError(f"interpolate: scale_factor {scale_factor!r} makes the input {x.shape[2:]} "
+                         f"{sizes}, an empty output")
+    return sizes, (None,) * axes if recompute_scale_factor else factors
+
+
+def _scale(n, m, factor, compute_type):
+    """torch's compute_scales_value: 1 / scale_factor when one was given, else n / m."""
+    return compute_type(1.0 / factor) if factor else compute_type(n) / compute_type(m)
+
+
+def nearest_indices(n, m, factor, exact=False):
+    """The source index of each of m output positions (torch's nearest_idx / nearest_exact_idx)."""
+    out = np.arange(m)
+    if not exact and m == n:
+        return out
+    if not exact and m == 2 * n:
+        return out >> 1
+    scale = _scale(n, m, factor, np.float32)
+    coordinate = ((out + 0.5) * np.float64(scale)).astype(np.float32) if exact else out.astype(np.float32) * scale
+    return np.minimum(np.floor(coordinate).astype(np.int64), n - 1)
+
+
+def linear_weights(n, m, factor, align_corners, compute_type):
+    """(i0, i1, λ0, λ1) of each output position: y = λ0 x[i0] + λ1 x[i1] (torch's
+    compute_indices_weights_linear, in ``compute_type``: float32 for float32 input)."""
+    out = np.arange(m).astype(compute_type)
+    if align_corners:
+        scale = compute_type(n - 1) / compute_type(m - 1) if m > 1 else compute_type(0)
+        source = scale * out
+    else:
+        source = np.maximum(_scale(n, m, factor, compute_type) * (out + compute_type(0.5)) - compute_type(0.5),
+                            compute_type(0))
+    first = source.astype(np.int64)
+    lam1 = np.clip(source - first, 0, 1).astype(compute_type)
+    return first, np.minimum(first + 1, n - 1), (compute_type(1) - lam1), lam1
+
+
+def _along(x, axis, index):
+    """x gathered along ``axis`` at the integer array ``index`` (a differentiable getitem)."""
+    return x[(slice(None),) * axis + (index,)]
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resize ``input`` (N, C, L) or (N, C, H, W) to ``size`` or by ``scale_factor`` (output size
+    floor(n * factor)), torch's names and defaults: ``mode`` 'nearest' (default), 'nearest-exact',
+    'linear' (3-D) or 'bilinear' (4-D); ``align_corners`` (linear modes only, default False) maps
+    the corner pixels' centres onto each other. Formulas in the module docstring."""
+    x = input
+    if not isinstance(x, Tensor):
+        raise TypeError(f"interpolate: input must be a Tensor, got {type(x).__name__}")
+    if mode not in MODES:
+        raise ValueError(f"interpolate: mode must be one of {sorted(MODES)}, got {mode!r}")
+    if x.ndim not in MODES[mode]:
+        wanted = " or ".join(f"{d}-D" for d in MODES[mode])
+        raise ShapeError(f"interpolate: mode {mode!r} needs a {wanted} input (N, C, ...), got a "
+                         f"{x.ndim}-D input of shape {x.shape}")
+    if align_corners is not None and mode.startswith("nearest"):
+        raise ValueError(f"interpolate: align_corners can only be set with the linear modes, got "
+                         f"mode={mode!r} (as torch)")
+    if antialias:
+        raise ValueError("interpolate: antialias=True is not supported")
+    sizes, factors = _output_sizes(x, size, scale_factor, recompute_scale_factor)
+    compute_type = np.float64 if x.dtype == np.float64 else np.float32
+    for axis, (n, m, factor) in enumerate(zip(x.shape[2:], sizes, factors), start=2):
+        if mode.startswith("nearest"):
+            x = _along(x, axis, nearest_indices(n, m, factor, exact=mode == "nearest-exact"))
+            continue
+        first, second, lam0, lam1 = linear_weights(n, m, factor, bool(align_corners), compute_type)
+        shape = (-1,) + (1,) * (x.ndim - 1 - axis)            # the weights broadcast along ``axis``
+        lam0, lam1 = (Tensor(lam.reshape(shape), dtype=x.dtype, device=x.device) for lam in (lam0, lam1))
+        x = _along(x, axis, first) * lam0 + _along(x, axis, second) * lam1
+    return x
