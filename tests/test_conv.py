@@ -159,15 +159,26 @@ def test_conv2d_same_with_an_even_kernel_pads_bottom_right_like_torch():
     assert result.outputs[0].shape == (1, 3, 5, 6)
 
 
-@pytest.mark.parametrize("dtype, tolerance", [("float64", {}), ("float32", {"rtol": 1e-4, "atol": 1e-4})])
+DOUBLE_BACKWARD_DTYPES = pytest.mark.parametrize("dtype, tolerance", [("float64", {}),
+                                                                      ("float32", {"rtol": 1e-4, "atol": 1e-4})])
+
+
+def check_conv_double_backward(ours, theirs, shapes, kwargs, dtype, tolerance):
+    """Second derivatives of ours(x, w, b, **kwargs) against torch's, seeded inputs of ``shapes``;
+    returns the inputs."""
+    arrays = [random_array(s, rng=np.random.default_rng(i)) for i, s in enumerate(shapes)]
+    check_double_backward(arrays, lambda x, w, b: ours(x, w, b, **kwargs),
+                          lambda x, w, b: theirs(x, w, b, **kwargs), dtype=dtype, **tolerance)
+    return arrays
+
+
+@DOUBLE_BACKWARD_DTYPES
 @pytest.mark.parametrize("kwargs", [{"dilation": 2, "padding": 1}, {"groups": 2, "stride": (2, 1)},
                                     {"groups": 3, "padding": "same", "dilation": (2, 1)}])
 def test_conv2d_options_double_backward_matches_torch(kwargs, dtype, tolerance):
     groups = kwargs.get("groups", 1)
-    arrays = [random_array(s, rng=np.random.default_rng(i))
-              for i, s in enumerate([(2, 6, 6, 5), (6, 6 // groups, 3, 2), (6,)])]
-    check_double_backward(arrays, lambda x, w, b: F.conv2d(x, w, b, **kwargs),
-                          lambda x, w, b: TF.conv2d(x, w, b, **kwargs), dtype=dtype, **tolerance)
+    arrays = check_conv_double_backward(F.conv2d, TF.conv2d, [(2, 6, 6, 5), (6, 6 // groups, 3, 2), (6,)],
+                                        kwargs, dtype, tolerance)
     kwargs = {k: v[0] if isinstance(v, tuple) else v for k, v in kwargs.items()}     # 1-D: one int each
     check_double_backward(arrays[:2], lambda x, w: F.conv1d(x[:, :, 0], w[:, :, 0], **kwargs),
                           lambda x, w: TF.conv1d(x[:, :, 0], w[:, :, 0], **kwargs), dtype=dtype, **tolerance)
@@ -227,15 +238,13 @@ def test_conv_transpose2d_is_the_adjoint_of_conv2d(case, seed):
                                rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("dtype, tolerance", [("float64", {}), ("float32", {"rtol": 1e-4, "atol": 1e-4})])
+@DOUBLE_BACKWARD_DTYPES
 @pytest.mark.parametrize("kwargs", [{"stride": 2, "padding": 1, "output_padding": 1},
                                     {"groups": 2, "dilation": (2, 1), "stride": (1, 2)}])
 def test_conv_transpose2d_double_backward_matches_torch(kwargs, dtype, tolerance):
     groups = kwargs.get("groups", 1)
-    arrays = [random_array(s, rng=np.random.default_rng(i))
-              for i, s in enumerate([(2, 4, 4, 3), (4, 6 // groups, 3, 2), (6,)])]
-    check_double_backward(arrays, lambda x, w, b: F.conv_transpose2d(x, w, b, **kwargs),
-                          lambda x, w, b: TF.conv_transpose2d(x, w, b, **kwargs), dtype=dtype, **tolerance)
+    check_conv_double_backward(F.conv_transpose2d, TF.conv_transpose2d,
+                               [(2, 4, 4, 3), (4, 6 // groups, 3, 2), (6,)], kwargs, dtype, tolerance)
 
 
 def test_conv_transpose2d_gradcheck():
