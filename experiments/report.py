@@ -89,9 +89,12 @@ def _is_accuracy_like(key):
 
 
 def format_duration(seconds):
+    """'0.04 s', '0.4 s', '12.5 s', '2 min 05 s', '1 h 02 min': a short run's real time, never '0.0 s'."""
     if not _is_number(seconds):
         return DASH
-    if seconds < 60:
+    if seconds < 0.95:
+        return f"{seconds:.2g} s"
+    if seconds < 59.95:
         return f"{seconds:.1f} s"
     minutes, secs = divmod(int(round(seconds)), 60)
     if minutes < 60:

@@ -323,3 +323,10 @@ def test_barely_above_chance_and_well_above_chance(tmp_path):
     assert "**Barely above chance:** test accuracy" in text
     _, text = chance_run(tmp_path / "good", accuracy=0.5)
     assert "chance:**" not in text
+
+
+@pytest.mark.parametrize("seconds, text", [(0.0412, "0.041 s"), (0.4, "0.4 s"), (0.96, "1.0 s"), (12.54, "12.5 s"),
+                                           (59.96, "1 min 00 s"), (125.0, "2 min 05 s"), (3720, "1 h 02 min")])
+def test_durations_read_as_the_real_time_even_for_short_runs(seconds, text):
+    from experiments.report import format_duration
+    assert format_duration(seconds) == text
