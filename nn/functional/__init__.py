@@ -4,7 +4,8 @@ from .activations import (celu, elu, gelu, hardsigmoid, hardswish, hardtanh, ide
                           softplus, softsign, swish, tanh)
 from .conv import col2im, conv1d, conv2d, conv_transpose2d, im2col
 from .dropout import dropout
-from .losses import cross_entropy, l1_penalty, l2_penalty, mse_loss, nll_loss
+from .losses import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, kl_div,
+                     l1_penalty, l2_penalty, mse_loss, nll_loss, smooth_l1_loss)
 from .normalization import batch_norm, layer_norm, normalize
 from .special import erf
 from .pooling import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d
