@@ -25,14 +25,13 @@ import numpy as np
 
 import nn
 import tinygrad_lite as tl
-from nn.serialization import decode_json, load_arrays
 from tinygrad_lite.errors import DataError
 from tinygrad_lite.files import write_json
 
 from . import data as run_data
 from .registry import RUNS
 from .run_folder import claim
-from .train import LAST, TrainingInterrupted, fingerprint, load_trained, train
+from .train import LAST, TrainingInterrupted, fingerprint, load_checkpoint, load_trained, train
 
 
 @dataclass
@@ -103,8 +102,8 @@ def already_finished(config, options):
     if not ((run_dir / "metrics.json").is_file() and (run_dir / LAST).is_file()):
         return False
     try:
-        meta = decode_json(load_arrays(run_dir / LAST)["meta"])
-    except (DataError, KeyError, ValueError):
+        meta = load_checkpoint(run_dir / LAST)[3]          # validated: a damaged one is not "finished"
+    except DataError:
         return False
     _, used_sample = run_data.load(config.dataset, options.root, options.sample)
     return (meta.get("state", {}).get("finished")

@@ -45,11 +45,12 @@ from tinygrad_lite import backend
 from tinygrad_lite.dataloader import DataLoader
 from tinygrad_lite.errors import DataError, TinygradLiteError
 
+from . import checkpoint_meta
 from .models import build
 
 LAST, BEST, FINAL_MODEL = "checkpoint-last.npz", "checkpoint-best.npz", "model.npz"
 EVAL_BATCH = 1000
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = checkpoint_meta.FORMAT
 HIGHER_IS_BETTER = {"val_acc": True, "val_loss": False, "train_acc": True, "train_loss": False}
 
 
@@ -220,18 +221,27 @@ def save_checkpoint(path, model, optimizer, schedule, meta):
 
 
 def load_checkpoint(path):
-    """(model state dict, optimiser state, schedule state, meta) from a ``save_checkpoint`` file."""
+    """(model state dict, optimiser state, schedule state, meta) from a ``save_checkpoint`` file.
+
+    The metadata is validated against its schema first (``checkpoint_meta``): a damaged or foreign
+    checkpoint raises one ``DataError`` naming the file and the field, and nothing else."""
     arrays = load_arrays(path)
     if "meta" not in arrays:
         raise DataError(f"{path}: not a training checkpoint (no 'meta' entry)")
-    meta = decode_json(arrays["meta"])
-    if meta.get("format") != CHECKPOINT_FORMAT:
-        raise DataError(f"{path}: checkpoint format {meta.get('format')!r}, expected {CHECKPOINT_FORMAT}")
+    meta = checkpoint_meta.parse(arrays["meta"], path, arrays)
     model_state = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
     optimizer_state = _unflatten(meta.pop("optimizer"), arrays)
     schedule_state = meta.pop("schedule")
     schedule_state = None if schedule_state is None else _unflatten(schedule_state, arrays)
     return model_state, optimizer_state, schedule_state, meta
+
+
+def _restore(path, what, target, state_dict):
+    """``target.load_state_dict(state_dict)``, its refusal (a shape, an lr of -1) naming the checkpoint."""
+    try:
+        target.load_state_dict(state_dict)
+    except (ValueError, TypeError, KeyError) as exc:      # DataError and ShapeError are ValueErrors
+        raise DataError(f"{path}: its {what} is refused: {exc}") from None
 
 
 def _normalised(obj):
@@ -327,10 +337,10 @@ def train(config, data, *, device="cpu", seed=0, run_dir=None, resume=False, syn
             if diff:
                 raise DataError(f"--resume: the checkpoint {last_path} was made with other settings: "
                                  f"{'; '.join(diff)}; use the same options, or run without --resume")
-            model.load_state_dict(model_state)
-            optimizer.load_state_dict(optimizer_state)
+            _restore(last_path, "model weights", model, model_state)
+            _restore(last_path, "optimiser state", optimizer, optimizer_state)
             if schedule is not None:
-                schedule.load_state_dict(schedule_state)
+                _restore(last_path, "learning-rate schedule state", schedule, schedule_state)
             state = meta["state"]
             restored = backend.set_rng_state(device, meta["rng"])
             if not restored and any(spec[0] == "dropout" for spec in config.layers):
@@ -338,9 +348,15 @@ def train(config, data, *, device="cpu", seed=0, run_dir=None, resume=False, syn
                              "run draws other masks than an uninterrupted one would")
             if state["best"] is not None and best_path.is_file():
                 best_weights = load_arrays(best_path)
-            notes.append(f"resumed from {last_path.name} at epoch {state['epoch'] + 1}, batch {state['batch']}")
-            print(f"{config.name}: resuming at epoch {state['epoch'] + 1}, after batch {state['batch']}",
-                  file=sys.stderr)
+            if state["finished"]:             # killed after training, before the run's files were written
+                notes.append(f"--resume: the checkpoint's training had finished after epoch {state['epoch']} "
+                             f"of {config.epochs}; no epoch was trained again")
+                print(f"{config.name}: the checkpoint says training finished after epoch {state['epoch']} of "
+                      f"{config.epochs}; writing the run's results without training more", file=sys.stderr)
+            else:
+                notes.append(f"resumed from {last_path.name} at epoch {state['epoch'] + 1}, batch {state['batch']}")
+                print(f"{config.name}: resuming at epoch {state['epoch'] + 1}, after batch {state['batch']}",
+                      file=sys.stderr)
 
     history = state["history"]
     log_every = min(config.log_every, len(loader))
@@ -495,7 +511,7 @@ def load_trained(config, input_shape, run_dir, expected_fingerprint, device="cpu
         return None
     try:
         saved = decode_json(load_arrays(meta)["meta"])["fingerprint"]
-    except (DataError, KeyError, ValueError):
+    except (DataError, KeyError, ValueError, TypeError):      # TypeError: metadata that is not an object
         return None
     if saved != expected_fingerprint:
         return None

@@ -12,6 +12,7 @@ Cases already covered by the owners' own tests are not repeated here; docs/relia
 batches and empty data sets, test_cli.py for ``--device cuda`` on the command line).
 """
 import io
+import json
 import pickle
 import struct
 import zlib
@@ -22,11 +23,13 @@ import pytest
 import nn
 import nn.functional as F
 import tinygrad_lite as tl
-from experiments import cli
+from experiments import checkpoint_meta, cli
+from experiments.registry import RUNS
+from experiments.runner import RunOptions, run
 from experiments.config import RunConfig, mlp
 from experiments.data import RunData
-from experiments.train import LAST, NonFiniteLossError, load_checkpoint, train
-from nn.serialization import load_arrays, save_arrays
+from experiments.train import LAST, NonFiniteLossError, TrainingInterrupted, load_checkpoint, train
+from nn.serialization import decode_json, encode_json, load_arrays, save_arrays
 from tinygrad_lite.dataloader import DataLoader
 from tinygrad_lite.datasets import read_idx
 from tinygrad_lite.errors import DataError, DeviceError, ShapeError, TinygradLiteError
@@ -275,6 +278,87 @@ def test_a_checkpoint_of_another_kind_is_refused(tmp_path):
     with pytest.raises(DataError, match="not a training checkpoint"):
         load_checkpoint(path)
     assert load_arrays(path)          # the file itself is fine
+
+
+QUICK_RUN = ["run", "A-sigmoid", "--subset", "64", "--epochs", "2", "--no-torch", "--no-progress", "--no-report"]
+
+
+@pytest.fixture(scope="module")
+def stopped_run(data_root, tmp_path_factory):
+    """A real checkpoint: A-sigmoid on 64 images, stopped after its first step (what --resume reads)."""
+    out = tmp_path_factory.mktemp("stopped")
+    with pytest.raises(TrainingInterrupted):
+        run(RUNS["A-sigmoid"], RunOptions(epochs=2, subset=64, torch=False, progress=False, report=False,
+                                          out=str(out), root=str(data_root),
+                                          step_hook=lambda epoch, batch, iteration: True))
+    return out, load_arrays(out / "A-sigmoid" / LAST)
+
+
+def _edited(meta, edit):
+    meta = json.loads(json.dumps(meta))
+    edit(meta)
+    return meta
+
+
+def _set_lr(meta, lr):
+    for pair in meta["optimizer"]["__dict__"]:
+        if pair[0] == "param_groups.0.lr":
+            pair[1] = lr
+
+
+BAD_METAS = {   # name: (the metadata as stored, words of the one line that refuses it)
+    "format alone": (lambda meta: {"format": 1}, "field run must be present"),
+    "a list": (lambda meta: [meta], "field metadata must be a JSON object"),
+    "epoch 'x'": (lambda meta: _edited(meta, lambda m: m["state"].update(epoch="x")),
+                  "field state.epoch must be an integer >= 0, got 'x'"),
+    "negative batch": (lambda meta: _edited(meta, lambda m: m["state"].update(batch=-3)),
+                       "field state.batch must be an integer >= 0, got -3"),
+    "no fingerprint": (lambda meta: _edited(meta, lambda m: m.pop("fingerprint")),
+                       "field fingerprint must be present"),
+    "garbage rng state": (lambda meta: _edited(meta, lambda m: m["rng"].update(state={"state": "junk"})),
+                          "field rng must be a valid PCG64 state"),
+    "history of strings": (lambda meta: _edited(meta, lambda m: m["state"]["history"].update(epochs="x")),
+                           "field state.history.epochs must be a list"),
+    "an unknown array": (lambda meta: _edited(meta, lambda m: m["optimizer"]["__dict__"].append(
+                             ["state.0.velocity", {"__array__": "nowhere"}])),
+                         "field optimizer.state.0.velocity must be the name of an array stored"),
+    "lr -1": (lambda meta: _edited(meta, lambda m: _set_lr(m, -1)), "lr must be >= 0, got -1"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_METAS))
+def test_checkpoint_metadata_is_validated_and_refused_in_one_line_naming_file_and_field(
+        kind, stopped_run, data_root, tmp_path, capsys):
+    """Structurally wrong metadata (or an lr of -1) in the checkpoint --resume reads: no KeyError,
+    AttributeError or TypeError traceback, no training with nonsense: one line, the file, the field."""
+    good_out, arrays = stopped_run
+    make, words = BAD_METAS[kind]
+    meta = make(decode_json(arrays["meta"]))
+    run_dir = tmp_path / "A-sigmoid"
+    run_dir.mkdir()
+    path = run_dir / LAST
+    save_arrays(path, {**arrays, "meta": encode_json(meta)})
+    status = cli.main(QUICK_RUN + ["--resume", "--out", str(tmp_path), "--data", str(data_root)])
+    err = capsys.readouterr().err
+    assert status == 2 and "Traceback" not in err, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("tinygrad-lite: error:") and str(path) in last and words in last, err
+    assert not (run_dir / "metrics.json").exists()
+
+
+def test_checkpoint_metadata_that_is_not_json_names_the_file(stopped_run, tmp_path):
+    _, arrays = stopped_run
+    path = tmp_path / LAST
+    save_arrays(path, {**arrays, "meta": np.frombuffer(b'{"format": 1, "run": ', dtype=np.uint8)})
+    with pytest.raises(DataError, match=rf"{LAST}: its metadata is not valid JSON"):
+        load_checkpoint(path)
+
+
+def test_the_real_checkpoint_passes_its_schema(stopped_run):
+    """The schema describes what the loop saves: its state fields are the loop's, nothing is refused."""
+    out, arrays = stopped_run
+    meta = load_checkpoint(out / "A-sigmoid" / LAST)[3]
+    assert set(meta["state"]) == set(checkpoint_meta.STATE_FIELDS)
 
 
 # ---- a missing GPU -------------------------------------------------------------------------------

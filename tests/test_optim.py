@@ -185,6 +185,18 @@ def test_a_state_dict_with_a_hyperparameter_out_of_range_is_refused_and_changes_
     assert opt.param_groups[0]["lr"] == 0.01 and opt.param_groups[0]["weight_decay"] == 0
 
 
+@pytest.mark.parametrize("key, value, words", [("last_epoch", -2, "last_epoch must be a number >= 0"),
+                                               ("last_epoch", 1.5, "last_epoch must be an int >= 0"),
+                                               ("base_lrs.0", -1.0, "base_lrs.0 must be a number >= 0"),
+                                               ("base_lrs.0", "x", "base_lrs.0 must be a number >= 0")])
+def test_a_schedule_state_out_of_range_is_refused_and_changes_nothing(key, value, words):
+    schedule = nn.optim.StepLR(nn.optim.SGD([nn.Parameter(np.ones(3))], lr=0.1), step_size=2)
+    schedule.step()
+    with pytest.raises(ValueError, match=words):
+        schedule.load_state_dict({**schedule.state_dict(), key: value})
+    assert schedule.last_epoch == 1 and schedule.base_lrs == [0.1]
+
+
 def test_optimiser_load_state_dict_refuses_a_different_model():
     opt = nn.optim.Adam([nn.Parameter(np.ones(3))])
     (opt.param_groups[0]["params"][0].sum()).backward()

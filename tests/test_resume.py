@@ -103,6 +103,25 @@ def test_cli_resume_writes_the_same_model(data_root, tmp_path, capsys, monkeypat
     assert metrics[0]["history"] == metrics[1]["history"]
 
 
+def test_resuming_a_run_whose_training_had_finished_counts_its_epochs_right(data_root, tmp_path, capsys):
+    """A run killed after its last epoch's checkpoint but before metrics.json (say, in the torch phase):
+    --resume says the training is done, not "resuming at epoch 3" of 2, and trains no epoch more."""
+    argv = ["run", "C-mlp-relu-drop", "--epochs", "2", "--subset", str(SUBSET), "--no-torch",
+            "--no-progress", "--no-report", "--data", str(data_root), "--out", str(tmp_path)]
+    assert cli.main(argv) == 0
+    run_dir = tmp_path / "C-mlp-relu-drop"
+    first = json.loads((run_dir / "metrics.json").read_text())
+    (run_dir / "metrics.json").unlink()
+    capsys.readouterr()
+    assert cli.main(argv + ["--resume"]) == 0
+    err = capsys.readouterr().err
+    assert "resuming at epoch 3" not in err
+    assert "C-mlp-relu-drop: the checkpoint says training finished after epoch 2 of 2" in err
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["history"] == first["history"] and len(metrics["history"]["epochs"]) == 2
+    assert not any("at epoch 3" in note for note in metrics["notes"])
+
+
 def test_resume_adds_the_torch_column_to_a_run_finished_without_it(data_root, tmp_path, capsys):
     """`run --no-torch`, then `run --resume`: only torch trains, and its column is the one a run with
     torch from the start gets; the scratch figures stay as they were."""

@@ -39,8 +39,18 @@ class LRScheduler:
         return out
 
     def load_state_dict(self, state_dict):
-        self.last_epoch = int(state_dict["last_epoch"])
-        self.base_lrs = [float(state_dict[f"base_lrs.{g}"]) for g in range(len(self.base_lrs))]
+        """Restore ``state_dict``'s ``last_epoch`` (an int >= 0) and ``base_lrs`` (numbers >= 0);
+        anything else raises ``ValueError`` naming the key and changes nothing."""
+        name = type(self).__name__
+        keys = ["last_epoch"] + [f"base_lrs.{g}" for g in range(len(self.base_lrs))]
+        missing = [key for key in keys if key not in state_dict]
+        if missing:
+            raise ValueError(f"{name}.load_state_dict: missing {missing}")
+        last_epoch = _number(state_dict["last_epoch"], f"{name}: last_epoch")
+        if last_epoch != int(last_epoch):
+            raise ValueError(f"{name}: last_epoch must be an int >= 0, got {state_dict['last_epoch']!r}")
+        base_lrs = [_number(state_dict[key], f"{name}: {key}") for key in keys[1:]]
+        self.last_epoch, self.base_lrs = int(last_epoch), base_lrs
 
 
 class StepLR(LRScheduler):
@@ -78,3 +88,14 @@ class InverseTimeDecay(LRScheduler):
 
     def next_lr(self, current_lr, base_lr, epoch):
         return base_lr / (1 + self.decay_rate * epoch)
+
+
+def _number(value, what):
+    """``value`` (a number or a 0-d array from a file) as a float, refused unless finite and >= 0."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number >= 0, got {value!r}") from None
+    if not 0 <= number < float("inf"):
+        raise ValueError(f"{what} must be a number >= 0, got {value!r}")
+    return number
