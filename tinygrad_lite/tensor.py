@@ -244,6 +244,19 @@ class Tensor:
     def __matmul__(self, other): return ops.matmul(self, other)
     def __rmatmul__(self, other): return ops.matmul(other, self)
     def __neg__(self): return ops.neg(self)
+    def __abs__(self): return ops.abs(self)
+    def __floordiv__(self, other): return ops.floor_divide(self, other)
+    def __rfloordiv__(self, other): return ops.floor_divide(other, self)
+    def __mod__(self, other): return ops.remainder(self, other)
+    def __rmod__(self, other): return ops.remainder(other, self)
+    # bitwise, on integer and boolean tensors (not differentiable)
+    def __and__(self, other): return ops.bitwise_and(self, other)
+    def __rand__(self, other): return ops.bitwise_and(other, self)
+    def __or__(self, other): return ops.bitwise_or(self, other)
+    def __ror__(self, other): return ops.bitwise_or(other, self)
+    def __xor__(self, other): return ops.bitwise_xor(self, other)
+    def __rxor__(self, other): return ops.bitwise_xor(other, self)
+    def __invert__(self): return ops.bitwise_not(self)
     def __getitem__(self, index): return ops.getitem(self, index)
 
     # comparisons give non-differentiable boolean tensors
@@ -312,6 +325,131 @@ class Tensor:
     def clip(self, min=None, max=None):  # noqa: A002  (NumPy's names)
         """x clamped to [min, max] (either may be None)."""
         return ops.clip(self, min, max)
+
+    # ---- more elementwise math (ops/transcendental.py, ops/rounding.py) -------------------------------
+    def sin(self):
+        """sin x."""
+        return ops.sin(self)
+
+    def cos(self):
+        """cos x."""
+        return ops.cos(self)
+
+    def tan(self):
+        """tan x."""
+        return ops.tan(self)
+
+    def sinh(self):
+        """sinh x."""
+        return ops.sinh(self)
+
+    def cosh(self):
+        """cosh x."""
+        return ops.cosh(self)
+
+    def asin(self):
+        """asin x, for x in [-1, 1]."""
+        return ops.asin(self)
+
+    def acos(self):
+        """acos x, for x in [-1, 1]."""
+        return ops.acos(self)
+
+    def atan(self):
+        """atan x."""
+        return ops.atan(self)
+
+    def log2(self):
+        """The base-2 logarithm."""
+        return ops.log2(self)
+
+    def log10(self):
+        """The base-10 logarithm."""
+        return ops.log10(self)
+
+    def log1p(self):
+        """ln(1 + x), exact for tiny x."""
+        return ops.log1p(self)
+
+    def exp2(self):
+        """2^x."""
+        return ops.exp2(self)
+
+    def rsqrt(self):
+        """1 / sqrt(x)."""
+        return ops.rsqrt(self)
+
+    def lerp(self, end, weight):
+        """x + weight * (end - x)."""
+        return ops.lerp(self, end, weight)
+
+    def logaddexp(self, other):
+        """ln(e^x + e^other), without overflow."""
+        return ops.logaddexp(self, other)
+
+    def sign(self):
+        """-1, 0 or 1 (gradient 0)."""
+        return ops.sign(self)
+
+    def floor(self):
+        """The largest whole number <= x (gradient 0)."""
+        return ops.floor(self)
+
+    def ceil(self):
+        """The smallest whole number >= x (gradient 0)."""
+        return ops.ceil(self)
+
+    def round(self, decimals=0):
+        """x rounded to ``decimals`` digits, halves to even (gradient 0)."""
+        return ops.round(self, decimals)
+
+    def trunc(self):
+        """x rounded towards 0 (gradient 0)."""
+        return ops.trunc(self)
+
+    def floor_divide(self, b):
+        """x // b, rounded towards -inf (gradient 0)."""
+        return ops.floor_divide(self, b)
+
+    def remainder(self, b):
+        """x % b, with the sign of b."""
+        return ops.remainder(self, b)
+
+    def fmod(self, b):
+        """x - b * trunc(x / b), with the sign of x."""
+        return ops.fmod(self, b)
+
+    def bitwise_and(self, b):
+        """x & b (integer or boolean tensors)."""
+        return ops.bitwise_and(self, b)
+
+    def bitwise_or(self, b):
+        """x | b (integer or boolean tensors)."""
+        return ops.bitwise_or(self, b)
+
+    def bitwise_xor(self, b):
+        """x ^ b (integer or boolean tensors)."""
+        return ops.bitwise_xor(self, b)
+
+    def bitwise_not(self):
+        """~x (integer or boolean tensors)."""
+        return ops.bitwise_not(self)
+
+    def isnan(self):
+        """Where x is nan, as a boolean tensor."""
+        return ops.isnan(self)
+
+    def isinf(self):
+        """Where x is +-inf, as a boolean tensor."""
+        return ops.isinf(self)
+
+    def isfinite(self):
+        """Where x is neither inf nor nan, as a boolean tensor."""
+        return ops.isfinite(self)
+
+    def isclose(self, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """|x - b| <= atol + rtol * |b|, as a boolean tensor."""
+        return ops.isclose(self, b, rtol, atol, equal_nan)
 
     # ---- reductions (ops/reduce.py); NumPy's axis= / keepdims= or torch's dim= / keepdim= -----------
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):

@@ -3,6 +3,8 @@
 | module        | ops |
 |---------------|-----|
 | elementwise   | add sub mul div neg pow exp log sqrt abs tanh sigmoid relu maximum minimum clip where |
+| transcendental | sin cos tan sinh cosh asin acos atan log2 log10 log1p exp2 rsqrt lerp logaddexp |
+| rounding      | sign floor ceil round trunc floor_divide remainder fmod (gradient 0 or passed on); bitwise_and/or/xor/not isnan isinf isfinite isclose (not differentiable) |
 | reduce        | sum mean max min var logsumexp softmax log_softmax (argmax argmin: not differentiable) |
 | shape         | reshape transpose permute swapaxes squeeze unsqueeze flatten broadcast_to getitem concatenate stack pad |
 | linalg        | matmul |
@@ -12,6 +14,10 @@ from .convert import astype, compare, to_device
 from .elementwise import (abs, add, clip, div, exp, log, maximum, minimum, mul, neg, pow, relu,
                           sigmoid, sqrt, sub, tanh, where)
 from .linalg import matmul
+from .rounding import (bitwise_and, bitwise_not, bitwise_or, bitwise_xor, ceil, floor, floor_divide, fmod,
+                       isclose, isfinite, isinf, isnan, remainder, round, sign, trunc)
+from .transcendental import (acos, asin, atan, cos, cosh, exp2, lerp, log10, log1p, log2, logaddexp, rsqrt,
+                             sin, sinh, tan)
 from .reduce import argmax, argmin, log_softmax, logsumexp, max, mean, min, softmax, sum, var
 from .shape import (broadcast_to, concatenate, flatten, getitem, pad, permute, reshape, squeeze,
                     stack, swapaxes, transpose, unsqueeze)

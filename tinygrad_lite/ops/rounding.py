@@ -1,0 +1,145 @@
+"""Piecewise-constant and integer ops: sign, floor, ceil, round, trunc, floor division (``//``),
+remainder (``%``), fmod, the bitwise operators (``& | ^ ~``) and the tests isnan, isinf, isfinite,
+isclose.
+
+A step function's slope is 0 wherever it is defined, so these gradients are zeros (torch's too);
+remainder and fmod are x minus a step function and pass the gradient on. Integer and boolean
+tensors never carry gradients: on them these ops are plain NumPy (or CuPy) calls.
+"""
+import numpy as np
+
+from ..autograd import Function
+from ..backend import get_array_module as xp_of
+from ..tensor import Tensor
+from .elementwise import _binary, _binary_operands
+
+
+def _zeros(gy):
+    return Tensor._wrap(gy.xp.zeros_like(gy.data))
+
+
+class Step(Function):
+    """y = sign / floor / ceil / round / trunc of x (the NumPy function ``name``);  dx = 0
+    (round is to the nearest even on halves, with ``decimals`` digits, as in torch)"""
+    def __init__(self, name, **options): self.function, self.options = name, options
+    def forward(self, x): return getattr(xp_of(x), self.function)(x, **self.options)
+    def backward(self, gy): return _zeros(gy)
+
+
+class FloorDivide(Function):
+    """y = floor(a / b), computed as Python's ``//`` (exact: 1 // 0.1 is 9);  da = db = 0"""
+    def forward(self, a, b): return xp_of(a).floor_divide(a, b)
+
+    def backward(self, gy):
+        zero = _zeros(gy)
+        return zero, zero
+
+
+class Remainder(Function):
+    """y = a - b * floor(a / b) (Python's ``%``: the sign of b);  da = gy, db = -gy * (a // b)"""
+    def forward(self, a, b): return xp_of(a).remainder(a, b)
+
+    def backward(self, gy):
+        a, b = self.inputs
+        return gy, (-gy * floor_divide(a.detach(), b.detach()) if self.needs_grad[1] else None)
+
+
+class Fmod(Function):
+    """y = a - b * trunc(a / b) (C's fmod: the sign of a);  da = gy, db = -gy * trunc(a / b)"""
+    def forward(self, a, b): return xp_of(a).fmod(a, b)
+
+    def backward(self, gy):
+        a, b = self.inputs
+        return gy, (-gy * trunc(a.detach() / b.detach()) if self.needs_grad[1] else None)
+
+
+# ---- the functions users call ---------------------------------------------------------------------
+
+def sign(x): return Step("sign")(x)
+def floor(x): return Step("floor")(x)
+def ceil(x): return Step("ceil")(x)
+def trunc(x): return Step("trunc")(x)
+
+
+def round(x, decimals=0):  # noqa: A001  (torch's name)
+    """x rounded to ``decimals`` digits, halves to the nearest even (as torch and NumPy)."""
+    if isinstance(decimals, bool) or not isinstance(decimals, (int, np.integer)):
+        raise TypeError(f"round: decimals must be an int, got {decimals!r}")
+    return Step("round", decimals=int(decimals))(x)
+
+
+def _is_exact(t):
+    return t.dtype.kind in "biu"
+
+
+def _raw_operands(a, b, op):
+    """The arrays of an integer op: a Python number stays a number, so NumPy keeps the tensor's
+    dtype (int32 // 2 is int32, as in torch), where a 0-d int64 array would widen it."""
+    tensor = a if isinstance(a, Tensor) else b
+    arrays = [x.data if isinstance(x, Tensor) else x for x in (a, b)]
+    for x in (a, b):
+        if not isinstance(x, (Tensor, bool, int, float, np.number)):
+            raise TypeError(f"{op}: operands must be Tensors or numbers, got {type(x).__name__}")
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        _binary_operands(a, b, op)          # the device check
+    return tensor.xp, arrays
+
+
+def _integer_division(name, a, b):
+    """floor_divide or remainder of integer (or boolean) operands, refusing a zero divisor as torch does
+    (NumPy would give 0 with a warning)."""
+    xp, (x, y) = _raw_operands(a, b, name)
+    if bool((xp.asarray(y) == 0).any()):
+        raise ZeroDivisionError(f"{name}: integer division by zero (the divisor has a 0)")
+    return Tensor._wrap(getattr(xp, name)(x, y))
+
+
+def _both_exact(a, b):
+    return all(_is_exact(x) if isinstance(x, Tensor) else isinstance(x, (bool, int, np.integer)) for x in (a, b))
+
+
+def floor_divide(a, b):
+    """a // b, rounding towards -inf (Python's and torch's ``//``); the gradient is 0."""
+    return _integer_division("floor_divide", a, b) if _both_exact(a, b) else _binary(FloorDivide, a, b)
+
+
+def remainder(a, b):
+    """a % b = a - b * (a // b), with the sign of b (Python's and torch's ``%``)."""
+    return _integer_division("remainder", a, b) if _both_exact(a, b) else _binary(Remainder, a, b)
+
+
+def fmod(a, b):
+    """a - b * trunc(a / b), with the sign of a (C's fmod, torch.fmod)."""
+    return _integer_division("fmod", a, b) if _both_exact(a, b) else _binary(Fmod, a, b)
+
+
+def _bitwise(name, a, b):
+    for x in (a, b):
+        if (x.dtype if isinstance(x, Tensor) else np.asarray(x).dtype).kind not in "biu":
+            raise TypeError(f"{name}: operands must be integer or boolean tensors (or ints), got "
+                            f"{x.dtype if isinstance(x, Tensor) else type(x).__name__}")
+    xp, (x, y) = _raw_operands(a, b, name)
+    return Tensor._wrap(getattr(xp, name)(x, y))
+
+
+def bitwise_and(a, b): return _bitwise("bitwise_and", a, b)
+def bitwise_or(a, b): return _bitwise("bitwise_or", a, b)
+def bitwise_xor(a, b): return _bitwise("bitwise_xor", a, b)
+
+
+def bitwise_not(x):
+    """~x: each bit flipped (for booleans: not)."""
+    if not _is_exact(x):
+        raise TypeError(f"bitwise_not: the tensor must be integer or boolean, got {x.dtype}")
+    return Tensor._wrap(x.xp.invert(x.data))
+
+
+def isnan(x): return Tensor._wrap(x.xp.isnan(x.data))
+def isinf(x): return Tensor._wrap(x.xp.isinf(x.data))
+def isfinite(x): return Tensor._wrap(x.xp.isfinite(x.data))
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """|a - b| <= atol + rtol * |b|, elementwise (torch's and NumPy's rule); a boolean tensor."""
+    a, b = _binary_operands(a, b, "isclose")
+    return Tensor._wrap(a.xp.isclose(a.data, b.data, rtol=rtol, atol=atol, equal_nan=equal_nan))

@@ -1,0 +1,134 @@
+"""Smooth elementwise functions beyond exp and log: trigonometric, hyperbolic, logarithms in base 2
+and 10, and the compositions torch names (exp2, rsqrt, lerp, logaddexp).
+
+Each Function's docstring gives the forward formula and the gradient; each backward is written in
+Tensor ops, so second derivatives come free.
+"""
+import math
+
+from ..autograd import Function
+from ..backend import get_array_module as xp_of
+from .elementwise import _binary_operands, abs, maximum, pow, sqrt, where
+
+
+class Sin(Function):
+    """y = sin x;  dx = gy * cos x"""
+    def forward(self, x): return xp_of(x).sin(x)
+    def backward(self, gy): return gy * cos(self.inputs[0])
+
+
+class Cos(Function):
+    """y = cos x;  dx = -gy * sin x"""
+    def forward(self, x): return xp_of(x).cos(x)
+    def backward(self, gy): return -gy * sin(self.inputs[0])
+
+
+class Tan(Function):
+    """y = tan x;  dx = gy * (1 + y^2)"""
+    def forward(self, x): return xp_of(x).tan(x)
+
+    def backward(self, gy):
+        y = self.output()
+        return gy * (1 + y * y)
+
+
+class Sinh(Function):
+    """y = sinh x;  dx = gy * cosh x"""
+    def forward(self, x): return xp_of(x).sinh(x)
+    def backward(self, gy): return gy * cosh(self.inputs[0])
+
+
+class Cosh(Function):
+    """y = cosh x;  dx = gy * sinh x"""
+    def forward(self, x): return xp_of(x).cosh(x)
+    def backward(self, gy): return gy * sinh(self.inputs[0])
+
+
+class Asin(Function):
+    """y = asin x;  dx = gy / sqrt(1 - x^2)"""
+    def forward(self, x): return xp_of(x).arcsin(x)
+
+    def backward(self, gy):
+        x, = self.inputs
+        return gy / sqrt(1 - x * x)
+
+
+class Acos(Function):
+    """y = acos x;  dx = -gy / sqrt(1 - x^2)"""
+    def forward(self, x): return xp_of(x).arccos(x)
+
+    def backward(self, gy):
+        x, = self.inputs
+        return -gy / sqrt(1 - x * x)
+
+
+class Atan(Function):
+    """y = atan x;  dx = gy / (1 + x^2)"""
+    def forward(self, x): return xp_of(x).arctan(x)
+
+    def backward(self, gy):
+        x, = self.inputs
+        return gy / (1 + x * x)
+
+
+class Log2(Function):
+    """y = log2 x;  dx = gy / (x ln 2)"""
+    def forward(self, x): return xp_of(x).log2(x)
+    def backward(self, gy): return gy / (self.inputs[0] * math.log(2.0))
+
+
+class Log10(Function):
+    """y = log10 x;  dx = gy / (x ln 10)"""
+    def forward(self, x): return xp_of(x).log10(x)
+    def backward(self, gy): return gy / (self.inputs[0] * math.log(10.0))
+
+
+class Log1p(Function):
+    """y = ln(1 + x), exact for tiny x (where 1 + x rounds to 1);  dx = gy / (1 + x)"""
+    def forward(self, x): return xp_of(x).log1p(x)
+    def backward(self, gy): return gy / (1 + self.inputs[0])
+
+
+# ---- the functions users call ---------------------------------------------------------------------
+
+def sin(x): return Sin()(x)
+def cos(x): return Cos()(x)
+def tan(x): return Tan()(x)
+def sinh(x): return Sinh()(x)
+def cosh(x): return Cosh()(x)
+def asin(x): return Asin()(x)
+def acos(x): return Acos()(x)
+def atan(x): return Atan()(x)
+def log2(x): return Log2()(x)
+def log10(x): return Log10()(x)
+def log1p(x): return Log1p()(x)
+
+
+def exp2(x):
+    """2^x, as ``2.0 ** x`` (pow with a constant base: dx = gy * y * ln 2)."""
+    return pow(2.0, x)
+
+
+def rsqrt(x):
+    """1 / sqrt(x), composed of sqrt and div."""
+    return 1.0 / sqrt(x)
+
+
+def lerp(start, end, weight):
+    """start + weight * (end - start), composed; ``weight`` a number or a tensor (broadcasting).
+    Gradients: d start = 1 - weight, d end = weight, d weight = end - start."""
+    start, end = _binary_operands(start, end, "lerp")
+    return start + weight * (end - start)
+
+
+def logaddexp(a, b):
+    """ln(e^a + e^b) = max(a, b) + log1p(e^-|a - b|), composed, so nothing overflows.
+
+    The gradient is sigmoid(a - b) for a (half each on ties, through maximum's and abs's rules).
+    Where a == b (two equal infinities included) the difference is taken as 0, so
+    logaddexp(-inf, -inf) is -inf as in torch, not nan.
+    """
+    a, b = _binary_operands(a, b, "logaddexp")
+    difference = where(a == b, 0.0, a - b)
+    return maximum(a, b) + log1p((-abs(difference)).exp())
+
