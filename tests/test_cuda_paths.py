@@ -262,6 +262,11 @@ def test_a_cuda_run_says_its_figures_are_not_the_cpus_bit_for_bit():
 READ_ONLY_CASES = {
     "arithmetic": lambda a, b: (a * b - a / (b * b + 1) + (-a) ** 2).sum(),
     "unary": lambda a, b: (a.exp() + (b * b + 1).log() + (b * b).sqrt() + a.abs() + a.tanh() + a.sigmoid()).sum(),
+    "transcendental-rounding": lambda a, b: (
+        a.sin() + a.cos() + (a * 0.5).tan() + a.sinh() + a.cosh() + (a * 0.3).asin() + (a * 0.3).acos()
+        + a.atan() + (b * b + 1).log2() + (b * b + 1).log10() + (b * b).log1p() + a.exp2()
+        + (b * b + 1).rsqrt() + a.lerp(b, 0.3) + a.logaddexp(b) + a.sign() + a.floor() + a.ceil()
+        + a.round() + a.trunc() + a % 0.7 + a.fmod(b) + a // b + abs(a)).sum(),
     "max-min-clip-where": lambda a, b: (tl.maximum(a, b) + tl.minimum(a, 0.0) + a.clip(-0.5, 0.5)
                                         + tl.where(a.data > 0, a, b)).sum(),
     "reductions": lambda a, b: a.mean() + a.max(axis=1).sum() + a.var() + a.logsumexp(axis=0).sum()

@@ -11,7 +11,7 @@ import numpy as np
 from ..autograd import Function
 from ..backend import get_array_module as xp_of
 from ..tensor import Tensor
-from .elementwise import _binary, _binary_operands
+from .elementwise import _binary, _binary_operands, _module
 
 
 def _zeros(gy):
@@ -28,7 +28,7 @@ class Step(Function):
 
 class FloorDivide(Function):
     """y = floor(a / b), computed as Python's ``//`` (exact: 1 // 0.1 is 9);  da = db = 0"""
-    def forward(self, a, b): return xp_of(a).floor_divide(a, b)
+    def forward(self, a, b): return _module(a, b).floor_divide(a, b)
 
     def backward(self, gy):
         zero = _zeros(gy)
@@ -37,7 +37,7 @@ class FloorDivide(Function):
 
 class Remainder(Function):
     """y = a - b * floor(a / b) (Python's ``%``: the sign of b);  da = gy, db = -gy * (a // b)"""
-    def forward(self, a, b): return xp_of(a).remainder(a, b)
+    def forward(self, a, b): return _module(a, b).remainder(a, b)
 
     def backward(self, gy):
         a, b = self.inputs
@@ -46,7 +46,7 @@ class Remainder(Function):
 
 class Fmod(Function):
     """y = a - b * trunc(a / b) (C's fmod: the sign of a);  da = gy, db = -gy * trunc(a / b)"""
-    def forward(self, a, b): return xp_of(a).fmod(a, b)
+    def forward(self, a, b): return _module(a, b).fmod(a, b)
 
     def backward(self, gy):
         a, b = self.inputs
