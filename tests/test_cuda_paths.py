@@ -267,6 +267,9 @@ READ_ONLY_CASES = {
         + a.atan() + (b * b + 1).log2() + (b * b + 1).log10() + (b * b).log1p() + a.exp2()
         + (b * b + 1).rsqrt() + a.lerp(b, 0.3) + a.logaddexp(b) + a.sign() + a.floor() + a.ceil()
         + a.round() + a.trunc() + a % 0.7 + a.fmod(b) + a // b + abs(a)).sum(),
+    "prod-scan-sort": lambda a, b: (a.prod(axis=1).sum() + a.std() + a.cumsum(1).sum() + (a * b).cumprod(0).sum()
+                                    + a.sort(dim=0).values[0].sum() + a.topk(2).values.sum()
+                                    + tl.where(a.data > 0, 0.0, a).cumprod(1).sum() + a.sum(dtype="float32")),
     "max-min-clip-where": lambda a, b: (tl.maximum(a, b) + tl.minimum(a, 0.0) + a.clip(-0.5, 0.5)
                                         + tl.where(a.data > 0, a, b)).sum(),
     "reductions": lambda a, b: a.mean() + a.max(axis=1).sum() + a.var() + a.logsumexp(axis=0).sum()

@@ -133,6 +133,15 @@ BOTH_GIVEN = [
     ("concatenate", lambda x: tl.cat([x, x], 1, dim=1), "axis=1 and dim=1"),
     ("stack", lambda x: tl.stack([x, x], axis=1, dim=0), "axis=1 and dim=0"),
     ("Softmax", lambda x: nn.Softmax(axis=0, dim=1), "axis=0 and dim=1"),
+    ("std", lambda x: x.std(axis=0, dim=1), "axis=0 and dim=1"),
+    ("prod", lambda x: x.prod(keepdims=True, keepdim=True), "keepdims=True and keepdim=True"),
+    ("cumsum", lambda x: x.cumsum(0, dim=1), "axis=0 and dim=1"),
+    ("cumprod", lambda x: tl.cumprod(x, axis=1, dim=0), "axis=1 and dim=0"),
+    ("any", lambda x: x.any(axis=0, dim=1), "axis=0 and dim=1"),
+    ("all", lambda x: x.all(keepdims=True, keepdim=False), "keepdims=True and keepdim=False"),
+    ("sort", lambda x: x.sort(0, dim=1), "axis=0 and dim=1"),
+    ("argsort", lambda x: x.argsort(axis=0, dim=0), "axis=0 and dim=0"),
+    ("topk", lambda x: x.topk(1, 0, dim=1), "axis=0 and dim=1"),
 ]
 
 

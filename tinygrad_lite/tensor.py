@@ -273,13 +273,13 @@ class Tensor:
                              f"use .any() or .all()")
         return bool(self.data)
 
-    def any(self):
-        """Whether any element is nonzero, as a 0-d boolean tensor (not differentiable)."""
-        return Tensor._wrap(self.xp.asarray(self.data.any()))
+    def any(self, axis=None, keepdims=False, *, dim=None, keepdim=None, out=None):
+        """Whether any element over ``axis`` (None: all) is nonzero, as a boolean tensor (not differentiable)."""
+        return ops.any(self, axis, keepdims, dim=dim, keepdim=keepdim, out=out)
 
-    def all(self):
-        """Whether every element is nonzero, as a 0-d boolean tensor (not differentiable)."""
-        return Tensor._wrap(self.xp.asarray(self.data.all()))
+    def all(self, axis=None, keepdims=False, *, dim=None, keepdim=None, out=None):
+        """Whether every element over ``axis`` (None: all) is nonzero, as a boolean tensor (not differentiable)."""
+        return ops.all(self, axis, keepdims, dim=dim, keepdim=keepdim, out=out)
 
     # ---- elementwise ops (see ops/elementwise.py for each formula and its gradient) -------------------
     def abs(self):
@@ -453,8 +453,21 @@ class Tensor:
 
     # ---- reductions (ops/reduce.py); NumPy's axis= / keepdims= or torch's dim= / keepdim= -----------
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):
-        """The sum over ``axis`` (None: all axes; an int or a tuple); ``dtype=``, ``out=``: for np.sum(t)."""
+        """The sum over ``axis`` (None: all axes; an int or a tuple), in ``dtype`` when given (torch's
+        ``sum(dtype=)``); ``out=``: for np.sum(t)."""
         return ops.sum(self, axis, keepdims, dim=dim, keepdim=keepdim, dtype=dtype, out=out)
+
+    def prod(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):
+        """The product over ``axis`` (None: all axes); the gradient is exact where x has zeros."""
+        return ops.prod(self, axis, keepdims, dim=dim, keepdim=keepdim, dtype=dtype, out=out)
+
+    def cumsum(self, axis=None, *, dim=None, dtype=None, out=None):
+        """The running sum along ``axis`` (None: of the flattened tensor)."""
+        return ops.cumsum(self, axis, dim=dim, dtype=dtype, out=out)
+
+    def cumprod(self, axis=None, *, dim=None, dtype=None, out=None):
+        """The running product along ``axis`` (None: of the flattened tensor)."""
+        return ops.cumprod(self, axis, dim=dim, dtype=dtype, out=out)
 
     def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):
         """The mean over ``axis`` (None: all axes)."""
@@ -476,9 +489,30 @@ class Tensor:
         """The index of the smallest element over ``axis`` (None: of the flattened tensor)."""
         return ops.argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def var(self, axis=None, keepdims=False, ddof=None, *, dim=None, keepdim=None, dtype=None, out=None):
-        """The variance over ``axis``; ``ddof`` defaults to NumPy's 0 with ``axis=``, torch's 1 with ``dim=``."""
-        return ops.var(self, axis, keepdims, ddof, dim=dim, keepdim=keepdim, dtype=dtype, out=out)
+    def var(self, axis=None, keepdims=False, ddof=None, *, correction=None, dim=None, keepdim=None, dtype=None,
+            out=None):
+        """The variance over ``axis``; ``ddof`` (torch's ``correction``) defaults to NumPy's 0 with
+        ``axis=``, torch's 1 with ``dim=``."""
+        return ops.var(self, axis, keepdims, ddof, correction=correction, dim=dim, keepdim=keepdim, dtype=dtype,
+                       out=out)
+
+    def std(self, axis=None, keepdims=False, ddof=None, *, correction=None, dim=None, keepdim=None, dtype=None,
+            out=None):
+        """sqrt(var) over ``axis``; ``correction`` (NumPy's ``ddof``) defaults to torch's 1."""
+        return ops.std(self, axis, keepdims, ddof, correction=correction, dim=dim, keepdim=keepdim, dtype=dtype,
+                       out=out)
+
+    def argsort(self, axis=-1, descending=False, stable=False, *, dim=None):
+        """The indices that sort x along ``axis`` (a stable sort; not differentiable)."""
+        return ops.argsort(self, axis, descending, stable, dim=dim)
+
+    def sort(self, axis=-1, descending=False, stable=False, *, dim=None):
+        """torch's ``(values, indices)`` of x sorted along ``axis``."""
+        return ops.sort(self, axis, descending, stable, dim=dim)
+
+    def topk(self, k, axis=-1, largest=True, sorted=True, *, dim=None):  # noqa: A002
+        """torch's ``(values, indices)`` of the ``k`` largest (or smallest) along ``axis``."""
+        return ops.topk(self, k, axis, largest, sorted, dim=dim)
 
     def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """log(sum(exp(x))) over ``axis``, without overflow."""

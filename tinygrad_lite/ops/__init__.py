@@ -5,7 +5,9 @@
 | elementwise   | add sub mul div neg pow exp log sqrt abs tanh sigmoid relu maximum minimum clip where |
 | transcendental | sin cos tan sinh cosh asin acos atan log2 log10 log1p exp2 rsqrt lerp logaddexp |
 | rounding      | sign floor ceil round trunc floor_divide remainder fmod (gradient 0 or passed on); bitwise_and/or/xor/not isnan isinf isfinite isclose (not differentiable) |
-| reduce        | sum mean max min var logsumexp softmax log_softmax (argmax argmin: not differentiable) |
+| reduce        | sum mean max min var std prod logsumexp softmax log_softmax (argmax argmin any all: not differentiable) |
+| scan          | cumsum cumprod |
+| sorting       | sort topk (values differentiable; argsort: not differentiable) |
 | shape         | reshape transpose permute swapaxes squeeze unsqueeze flatten broadcast_to getitem concatenate stack pad |
 | linalg        | matmul |
 | convert       | astype to_device compare (comparisons are not differentiable) |
@@ -18,7 +20,10 @@ from .rounding import (bitwise_and, bitwise_not, bitwise_or, bitwise_xor, ceil, 
                        isclose, isfinite, isinf, isnan, remainder, round, sign, trunc)
 from .transcendental import (acos, asin, atan, cos, cosh, exp2, lerp, log10, log1p, log2, logaddexp, rsqrt,
                              sin, sinh, tan)
-from .reduce import argmax, argmin, log_softmax, logsumexp, max, mean, min, softmax, sum, var
+from .reduce import (all, any, argmax, argmin, log_softmax, logsumexp, max, mean, min, prod, softmax, std, sum,
+                     var)
+from .scan import cumprod, cumsum
+from .sorting import argsort, sort, topk
 from .shape import (broadcast_to, concatenate, flatten, getitem, pad, permute, reshape, squeeze,
                     stack, swapaxes, transpose, unsqueeze)
 

@@ -12,8 +12,9 @@ from ..autograd import Function
 from ..backend import get_array_module as xp_of
 from ..errors import ShapeError
 from ..tensor import Tensor
-from .shape import broadcast_to
-from .torch_names import axis_and_keepdims, axis_or_dim, keepdims_or_keepdim
+from .elementwise import where
+from .shape import broadcast_to, pad
+from .torch_names import axis_and_keepdims, axis_or_dim, ddof_or_correction, keepdims_or_keepdim
 
 
 def _axes(axis, ndim, op):
@@ -104,6 +105,22 @@ class Min(Max):
     reduce = "min"
 
 
+class Prod(Function):
+    """y = the product of x over its last axis;  dx_i = gy * prod_{j != i} x_j, computed as the
+    products of the elements before i and after i (exclusive cumulative products from both ends),
+    so it is exact where x has zeros (y / x_i would be 0/0 there)."""
+    def forward(self, x): return x.prod(axis=-1)
+
+    def backward(self, gy):
+        x, = self.inputs
+        if x.shape[-1] == 0:
+            return Tensor._wrap(x.xp.zeros(x.shape, gy.dtype))
+        one_before = [(0, 0)] * (x.ndim - 1) + [(1, 0)]
+        before = pad(x[..., :-1].cumprod(axis=-1), one_before, value=1.0)
+        after = pad(x[..., :0:-1].cumprod(axis=-1), one_before, value=1.0)[..., ::-1]
+        return gy.unsqueeze(-1) * before * after
+
+
 class LogSumExp(Function):
     """y = m + log(sum(exp(x - m))) with m = max(x), so nothing overflows;  dx = gy * exp(x - y)"""
     def __init__(self, axes, keepdims): self.axes, self.keepdims = axes, keepdims
@@ -169,7 +186,9 @@ def _numpy_call(op, x, dtype, out):
 # Each takes NumPy's axis= / keepdims= or torch's dim= / keepdim= (see torch_names).
 
 def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):  # noqa: A001
-    """The sum over ``axis`` (None: all axes; an int or a tuple). ``dtype``, ``out``: see ``_numpy_call``."""
+    """The sum over ``axis`` (None: all axes; an int or a tuple); ``dtype``: x is cast to it first
+    (torch's ``sum(dtype=)``, NumPy's too: float32 summed in float64, the gradient cast back);
+    ``out``: see ``_numpy_call``."""
     x = _numpy_call("sum", x, dtype, out)
     axis, keepdims = axis_and_keepdims("sum", axis, keepdims, dim, keepdim)
     return Sum(_axes(axis, x.ndim, "sum"), keepdims)(x)
@@ -225,10 +244,12 @@ def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     return Tensor._wrap(x.data.argmin(axis=axis, keepdims=keepdims))
 
 
-def var(x, axis=None, keepdims=False, ddof=None, *, dim=None, keepdim=None, dtype=None, out=None):
-    """Variance, mean((x - mean(x))^2) * n / (n - ddof). ``ddof`` defaults to NumPy's 0 with ``axis=``
-    and to torch's 1 (the unbiased estimate) with ``dim=``."""
+def var(x, axis=None, keepdims=False, ddof=None, *, correction=None, dim=None, keepdim=None, dtype=None,
+        out=None):
+    """Variance, mean((x - mean(x))^2) * n / (n - ddof). ``ddof`` (torch's ``correction``) defaults to
+    NumPy's 0 with ``axis=`` and to torch's 1 (the unbiased estimate) with ``dim=``."""
     x = _numpy_call("var", x, dtype, out)
+    ddof = ddof_or_correction("var", ddof, correction)
     if ddof is None:
         ddof = 0 if dim is None else 1
     axis, keepdims = axis_and_keepdims("var", axis, keepdims, dim, keepdim)
@@ -238,6 +259,50 @@ def var(x, axis=None, keepdims=False, ddof=None, *, dim=None, keepdim=None, dtyp
         raise ValueError(f"var: ddof must be smaller than the number of reduced elements ({n}), got ddof={ddof}")
     centred = x - x.mean(axis=axes, keepdims=True)
     return (centred * centred).sum(axis=axes, keepdims=keepdims) * (1.0 / (n - ddof))
+
+
+def std(x, axis=None, keepdims=False, ddof=None, *, correction=None, dim=None, keepdim=None, dtype=None,
+        out=None):
+    """The standard deviation sqrt(var(x)), composed. ``correction`` (NumPy's ``ddof``) defaults to
+    torch's 1 whichever spelling of the axis is used (NumPy's ``np.std`` would take 0).
+
+    Where the variance is 0 the slope of sqrt is infinite and var's is 0 (inf * 0 = nan); the
+    gradient there is 0, as in torch: the square root is taken only where var != 0."""
+    x = _numpy_call("std", x, dtype, out)
+    ddof = ddof_or_correction("std", ddof, correction)
+    axis, keepdims = axis_and_keepdims("std", axis, keepdims, dim, keepdim)
+    variance = var(x, axis, keepdims, 1 if ddof is None else ddof)
+    spread = variance != 0
+    return where(spread, where(spread, variance, 1.0).sqrt(), 0.0)
+
+
+def prod(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):
+    """The product over ``axis`` (None: all axes; an int or a tuple). The reduced axes are moved last
+    and merged into one, which ``Prod`` reduces; its gradient is exact where x has zeros."""
+    x = _numpy_call("prod", x, dtype, out)
+    axis, keepdims = axis_and_keepdims("prod", axis, keepdims, dim, keepdim)
+    axes = _axes(axis, x.ndim, "prod")
+    shape = x.shape
+    kept = [a for a in range(x.ndim) if a not in axes]
+    if kept + list(axes) != list(range(x.ndim)):
+        x = x.permute(*kept, *axes)
+    kept_shape = tuple(shape[a] for a in kept)
+    y = Prod()(x.reshape(*kept_shape, math.prod(shape[a] for a in axes)))
+    return y.reshape(*[1 if a in axes else n for a, n in enumerate(shape)]) if keepdims else y
+
+
+def any(x, axis=None, keepdims=False, *, dim=None, keepdim=None, out=None):  # noqa: A001
+    """Whether any element over ``axis`` is nonzero, as a boolean tensor (not differentiable)."""
+    x = _numpy_call("any", x, None, out)
+    axis, keepdims = axis_and_keepdims("any", axis, keepdims, dim, keepdim)
+    return Tensor._wrap(x.xp.asarray(x.data.any(axis=_axes(axis, x.ndim, "any"), keepdims=keepdims)))
+
+
+def all(x, axis=None, keepdims=False, *, dim=None, keepdim=None, out=None):  # noqa: A001
+    """Whether every element over ``axis`` is nonzero, as a boolean tensor (not differentiable)."""
+    x = _numpy_call("all", x, None, out)
+    axis, keepdims = axis_and_keepdims("all", axis, keepdims, dim, keepdim)
+    return Tensor._wrap(x.xp.asarray(x.data.all(axis=_axes(axis, x.ndim, "all"), keepdims=keepdims)))
 
 
 def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):

@@ -32,3 +32,12 @@ def axis_and_keepdims(op, axis, keepdims, dim, keepdim):
     if dim is None and keepdim is None:         # the common call, NumPy's names: no work
         return axis, keepdims
     return axis_or_dim(op, axis, dim), keepdims_or_keepdim(op, keepdims, keepdim)
+
+
+def ddof_or_correction(op, ddof, correction):
+    """The degrees-of-freedom correction of ``op`` (var, std), given as NumPy's ``ddof`` or torch's
+    ``correction``; None when neither is given (the op picks its default)."""
+    if ddof is not None and correction is not None:
+        raise TypeError(f"{op}: got both ddof={ddof!r} and correction={correction!r}; they are NumPy's and "
+                        f"torch's names for one argument, give only one")
+    return correction if correction is not None else ddof

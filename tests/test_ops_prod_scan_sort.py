@@ -1,0 +1,267 @@
+"""std, prod, cumsum, cumprod, any / all, argsort, sort, topk and sum(dtype=) against torch: forward,
+gradient through a random cotangent (hypothesis-drawn shapes, axes and values, zeros and ties
+included), float64 and float32, and second derivatives."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from torch_oracle import (arrays, axes, check_double_backward, check_gradcheck, check_op, one_axis, op_settings,
+                          random_array, shapes, torch)
+
+import tinygrad_lite as tl
+
+
+def torch_dims(axis, ndim):
+    return tuple(range(ndim)) if axis is None else axis
+
+
+def with_zeros(x, data):
+    """Some elements set to exactly 0 (where y / x would be 0/0), chosen by hypothesis."""
+    return np.where(data.draw(arrays(x.shape, "unit")) > 0.6, 0.0, x)
+
+
+# ---- std ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@op_settings
+@given(data=st.data(), keepdims=st.booleans(), correction=st.sampled_from([0, 1, 2, None]))
+def test_std(dtype, device, data, keepdims, correction):
+    shape = data.draw(shapes(min_dims=1, min_side=3))
+    axis = data.draw(axes(len(shape)))
+    torch_correction = 1 if correction is None else correction
+    # distinct values: at a near-constant row the variance is rounding noise, computed differently by
+    # each framework, and so is the slope of its square root (exactly constant rows: see below)
+    x = data.draw(arrays(shape)) + np.linspace(0.0, 3.0, math.prod(shape)).reshape(shape)
+    check_op([x], lambda x: x.std(axis=axis, keepdims=keepdims, correction=correction),
+             lambda x: x.std(dim=torch_dims(axis, x.ndim), keepdim=keepdims, correction=torch_correction),
+             dtype=dtype, device=device)
+
+
+def test_std_of_a_constant_has_gradient_zero(device):
+    """sqrt's slope is infinite at 0 and var's is 0 there: torch's gradient is 0, not inf * 0 = nan."""
+    check_op([np.array([[2.0, 2.0, 2.0], [1.0, -1.0, 3.0]])], lambda x: x.std(dim=1), device=device)
+    check_op([np.zeros((2, 3))], lambda x: x.std(), device=device)
+    check_op([np.array([1.0, np.nan])], lambda x: x.std(), device=device)
+
+
+def test_std_spellings_and_defaults(device):
+    check_op([(3, 4)], lambda x: x.std(), device=device)                      # torch's default: correction=1
+    check_op([(3, 4)], lambda x: x.std(dim=1, keepdim=True), device=device)
+    check_op([(3, 4)], lambda x: x.std(0), device=device)
+    check_op([(3, 4)], lambda x: tl.std(x, axis=1, ddof=0), lambda x: torch.std(x, dim=1, correction=0), device=device)
+    check_op([(3, 4)], lambda x: x.var(dim=0, correction=0), device=device)
+    check_double_backward([random_array((3, 4))], lambda x: x.std(dim=1), device=device)
+    with pytest.raises(TypeError, match="std: got both ddof=0 and correction=1"):
+        tl.zeros(2, 3).std(ddof=0, correction=1)
+
+
+# ---- prod --------------------------------------------------------------------------------------------
+
+def torch_prod(x, axis, keepdims):
+    """torch's prod takes one dim or all; several axes are reduced one after another."""
+    if axis is None:
+        return x.prod() if not keepdims else x.prod().reshape([1] * x.ndim)
+    for a in sorted({a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis)}, reverse=True):
+        x = x.prod(dim=a, keepdim=keepdims)
+    return x
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@op_settings
+@given(data=st.data(), keepdims=st.booleans(), zeros=st.booleans())
+def test_prod(dtype, device, data, keepdims, zeros):
+    shape = data.draw(shapes())
+    axis = data.draw(axes(len(shape)))
+    x = data.draw(arrays(shape, "nonzero"))
+    if zeros:
+        x = with_zeros(x, data)
+    check_op([x], lambda t: t.prod(axis=axis, keepdims=keepdims), lambda t: torch_prod(t, axis, keepdims),
+             dtype=dtype, device=device)
+
+
+def test_prod_spellings_second_derivative_and_empty(device):
+    check_op([(3, 4)], lambda x: x.prod(dim=1, keepdim=True), device=device)
+    check_op([(3, 4)], tl.prod, torch.prod, device=device)
+    x = random_array((3, 4), "nonzero")
+    check_double_backward([x], lambda t: t.prod(dim=1), device=device)
+    x[0, 1] = 0.0                       # one zero in a row, and two in another
+    x[2, 0] = x[2, 3] = 0.0
+    check_double_backward([x], lambda t: t.prod(dim=1), device=device)
+    check_op([np.zeros((2, 0))], lambda t: t.prod(dim=1), device=device)
+
+
+# ---- cumsum, cumprod ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["cumsum", "cumprod"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@op_settings
+@given(data=st.data(), zeros=st.booleans())
+def test_cumulative(name, dtype, device, data, zeros):
+    shape = data.draw(shapes(min_dims=1))
+    axis = data.draw(one_axis(len(shape)))
+    x = data.draw(arrays(shape, "nonzero"))
+    if zeros:
+        x = with_zeros(x, data)
+    check_op([x], lambda t: getattr(t, name)(axis), lambda t: getattr(t, name)(dim=axis), dtype=dtype,
+             device=device)
+    check_op([x], lambda t: getattr(t, name)(dim=axis), dtype=dtype, device=device)
+
+
+@pytest.mark.parametrize("name", ["cumsum", "cumprod"])
+def test_cumulative_second_derivative_flattened_and_0d(name, device):
+    x = random_array((3, 4), "nonzero")
+    check_double_backward([x], lambda t: getattr(t, name)(dim=1), device=device)
+    x[1, 1] = x[2, 0] = x[2, 2] = 0.0
+    check_double_backward([x], lambda t: getattr(t, name)(dim=1), device=device)
+    check_double_backward([x], lambda t: getattr(t, name)(dim=0), device=device)
+    check_op([x], lambda t: getattr(tl, name)(t), lambda t: getattr(torch, name)(t.reshape(-1), dim=0), device=device)
+    check_op([np.array(1.5)], lambda t: getattr(t, name)(dim=0), device=device)
+    assert check_gradcheck(lambda t: getattr(t, name)(axis=1), x).ok
+
+
+# ---- any, all ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["any", "all"])
+@op_settings
+@given(data=st.data(), keepdims=st.booleans(), as_bool=st.booleans())
+def test_any_all(name, device, data, keepdims, as_bool):
+    shape = data.draw(shapes())
+    axis = data.draw(axes(len(shape)))
+    x = np.round(data.draw(arrays(shape, "unit")))            # -1, 0, 1: zeros are common
+    x = x != 0 if as_bool else x
+    if axis is None:
+        torch_fn = (lambda t: getattr(t, name)()) if not keepdims else \
+            (lambda t: getattr(t, name)(dim=tuple(range(t.ndim)), keepdim=True) if t.ndim else getattr(t, name)())
+    else:
+        torch_fn = lambda t: getattr(t, name)(dim=axis, keepdim=keepdims)     # noqa: E731
+    result = check_op([x], lambda t: getattr(t, name)(axis=axis, keepdims=keepdims), torch_fn, device=device,
+                      forward_only=True)
+    assert result.outputs[0].dtype == np.bool_
+    if axis is not None:
+        check_op([x], lambda t: getattr(t, name)(dim=axis, keepdim=keepdims), device=device, forward_only=True)
+
+
+def test_any_all_functions(device):
+    x = np.array([[0.0, 1.0], [0.0, 0.0]])
+    check_op([x], lambda t: tl.any(t, dim=1), lambda t: torch.any(t, dim=1), device=device, forward_only=True)
+    check_op([x], lambda t: tl.all(t, dim=0), lambda t: torch.all(t, dim=0), device=device, forward_only=True)
+
+
+# ---- argsort, sort, topk -------------------------------------------------------------------------------
+
+@st.composite
+def sortable(draw, ties):
+    """An array of at least one axis: distinct values, or values on a coarse grid (many ties)."""
+    shape = draw(shapes(min_dims=1))
+    x = draw(arrays(shape, "unit"))
+    if ties:
+        return np.round(x * 2) / 2
+    return (np.argsort(np.argsort(x.reshape(-1), kind="stable"), kind="stable").reshape(shape) + x / 4).astype(float)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@op_settings
+@given(data=st.data(), descending=st.booleans(), ties=st.booleans())
+def test_sort_and_argsort(dtype, device, data, descending, ties):
+    """torch's stable=True order, ties included: the same values, indices and gradient."""
+    x = data.draw(sortable(ties))
+    axis = data.draw(one_axis(x.ndim))
+    check_op([x], lambda t: t.sort(axis, descending=descending), lambda t: t.sort(dim=axis, descending=descending,
+                                                                                  stable=True), dtype=dtype, device=device)
+    check_op([x], lambda t: t.sort(dim=axis, descending=descending, stable=True), dtype=dtype, device=device)
+    check_op([x], lambda t: t.argsort(dim=axis, descending=descending, stable=True), dtype=dtype, device=device,
+             forward_only=True)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@op_settings
+@given(data=st.data(), largest=st.booleans())
+def test_topk(dtype, device, data, largest):
+    x = data.draw(sortable(ties=False))
+    axis = data.draw(one_axis(x.ndim))
+    k = data.draw(st.integers(0, x.shape[axis]))
+    check_op([x], lambda t: t.topk(k, dim=axis, largest=largest), dtype=dtype, device=device)
+    check_op([x], lambda t: tl.topk(t, k, axis, largest), lambda t: torch.topk(t, k, axis, largest),
+             dtype=dtype, device=device)
+
+
+@op_settings
+@given(data=st.data())
+def test_topk_with_ties_picks_tied_values(device, data):
+    """With ties torch may pick either of two equal elements; the values agree, each index points at
+    its value, and the gradient lands on the picked elements only."""
+    x = data.draw(sortable(ties=True))
+    k = data.draw(st.integers(0, x.shape[-1]))
+    check_op([x], lambda t: t.topk(k).values, device=device, forward_only=True)
+    values, indices = (r.numpy() for r in tl.Tensor(x, dtype="float64", device=device).topk(k))
+    np.testing.assert_array_equal(np.take_along_axis(x, indices, axis=-1), values)
+    t = tl.Tensor(x, requires_grad=True, dtype="float64", device=device)
+    t.topk(k).values.sum().backward()
+    expected = np.zeros_like(x)
+    np.put_along_axis(expected, indices, 1.0, axis=-1)
+    np.testing.assert_array_equal(t.grad.numpy(), expected)
+
+
+def test_sort_function_forms_nan_and_0d(device):
+    x = np.array([[3.0, np.nan, 1.0, 2.0], [np.nan, 0.5, 0.5, -1.0]])
+    for descending in (False, True):
+        check_op([x], lambda t: tl.sort(t, descending=descending),
+                 lambda t: torch.sort(t, descending=descending, stable=True), device=device, forward_only=True)
+        check_op([x], lambda t: tl.argsort(t, 0, descending),
+                 lambda t: torch.argsort(t, dim=0, descending=descending, stable=True), device=device, forward_only=True)
+    check_op([np.array(2.5)], lambda t: t.sort(), device=device)
+    check_op([np.array(2.5)], lambda t: t.topk(1), device=device)
+    check_op([np.array(2.5)], lambda t: t.argsort(), device=device, forward_only=True)
+
+
+def test_sort_topk_second_derivative():
+    x = random_array((3, 5))
+    check_double_backward([x], lambda t: t.sort(dim=1).values ** 3, lambda t: t.sort(dim=1).values ** 3)
+    check_double_backward([x], lambda t: t.topk(2, dim=0).values ** 3, lambda t: t.topk(2, dim=0).values ** 3)
+
+
+def test_topk_bad_k_is_a_clear_error():
+    with pytest.raises(tl.ShapeError, match=r"topk: k must be an int in \[0, 3\] .* got 4"):
+        tl.zeros(2, 3).topk(4)
+    with pytest.raises(tl.ShapeError, match=r"topk: k must be an int .* got -1"):
+        tl.zeros(2, 3).topk(-1)
+
+
+# ---- sum(dtype=) ---------------------------------------------------------------------------------------
+
+TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32, "int64": torch.int64}
+
+
+@op_settings
+@given(data=st.data(), to=st.sampled_from(["float64", "float32"]), keepdims=st.booleans())
+def test_sum_dtype(device, data, to, keepdims):
+    shape = data.draw(shapes())
+    axis = data.draw(axes(len(shape)))
+    dims = torch_dims(axis, len(shape))
+    check_op([data.draw(arrays(shape))], lambda x: x.sum(axis=axis, keepdims=keepdims, dtype=to),
+             lambda x: x.sum(dim=dims, keepdim=keepdims, dtype=TORCH_DTYPES[to]) if dims != () else
+             x.to(TORCH_DTYPES[to]), dtype="float32", device=device)
+
+
+def test_sum_dtype_of_integers_and_booleans(device):
+    ints = np.array([[1, 2, 3], [4, 5, 6]], dtype=np.int32)
+    result = check_op([ints], lambda x: x.sum(dim=1, dtype="float32"), lambda x: x.sum(dim=1, dtype=torch.float32),
+                      device=device)
+    assert result.outputs[0].dtype == np.float32
+    result = check_op([ints > 2], lambda x: x.sum(), device=device)
+    assert result.outputs[0].dtype == result.torch_outputs[0].dtype == np.int64
+    check_op([ints], lambda x: tl.sum(x, dtype="int64"), lambda x: torch.sum(x, dtype=torch.int64), device=device)
+
+
+def test_numpy_functions_call_the_methods():
+    """np.prod(t), np.std(t), np.cumsum(t), np.any(t) call the methods with NumPy's arguments and get
+    NumPy's answers (np.std passes ddof=0)."""
+    data = np.array([[1.0, 2.0, 3.0], [4.0, 0.0, 6.0]])
+    t = tl.Tensor(data)
+    for f in (np.prod, np.std, np.cumsum, np.cumprod, np.any, np.all):
+        np.testing.assert_allclose(f(t).numpy(), f(data), rtol=1e-6)
+        np.testing.assert_allclose(f(t, axis=1).numpy(), f(data, axis=1), rtol=1e-6)
+    with pytest.raises(TypeError, match="prod: out= is not supported"):
+        np.prod(t, out=np.empty(()))
