@@ -10,11 +10,13 @@
 | sorting       | sort topk (values differentiable; argsort: not differentiable) |
 | shape         | reshape transpose permute swapaxes squeeze unsqueeze flatten broadcast_to getitem concatenate stack pad |
 | linalg        | matmul |
+| einsum        | einsum (its gradient is an einsum too) |
 | convert       | astype to_device compare (comparisons are not differentiable) |
 """
 from .convert import astype, compare, to_device
 from .elementwise import (abs, add, clip, div, exp, log, maximum, minimum, mul, neg, pow, relu,
                           sigmoid, sqrt, sub, tanh, where)
+from .einsum import einsum
 from .linalg import matmul
 from .rounding import (bitwise_and, bitwise_not, bitwise_or, bitwise_xor, ceil, floor, floor_divide, fmod,
                        isclose, isfinite, isinf, isnan, remainder, round, sign, trunc)

@@ -1,0 +1,110 @@
+"""``einsum``: Einstein summation by NumPy's (or CuPy's) ``einsum``, and its gradient as one more einsum.
+
+For y = einsum("ij,jk->ik", a, b), the gradient of a is einsum("ik,jk->ij", gy, b): the output's
+subscripts take the operand's place and the operand's subscripts become the output. Two cases need
+a constant operand, because an einsum output cannot name a letter twice or name a letter no input has:
+a letter that only this operand has (summed away: "ij->i") comes from a ones vector, and a repeated
+letter (a diagonal: "ii->i") is linked to a fresh letter by an identity matrix.
+"""
+import string
+from collections import Counter
+
+from ..autograd import Function
+from ..backend import get_array_module as xp_of
+from ..errors import ShapeError
+from ..tensor import Tensor
+from .convert import check_same_device
+
+
+class Einsum(Function):
+    """y = einsum("s_1,...,s_n->t", x_1, ..., x_n);  dx_i = einsum("t,s_j (j != i)->s_i", gy, x_j ...),
+    with a ones vector for each letter of s_i no other subscript has, and an identity linking each
+    repeat of a letter in s_i to a fresh letter (see the module docstring)"""
+    def __init__(self, inputs, output, sizes):
+        self.subscripts, self.target, self.sizes = inputs, output, sizes
+
+    def forward(self, *xs):
+        equation = ",".join(self.subscripts) + "->" + self.target
+        return xp_of(xs[0]).einsum(equation, *xs, optimize=len(xs) > 2)
+
+    def backward(self, gy):
+        return tuple(self._gradient(i, gy) if needed else None for i, needed in enumerate(self.needs_grad))
+
+    def _gradient(self, i, gy):
+        operands = [gy] + [x for j, x in enumerate(self.inputs) if j != i]
+        subscripts = [self.target] + [s for j, s in enumerate(self.subscripts) if j != i]
+        available = set("".join(subscripts))
+        fresh = iter(c for c in string.ascii_letters if c not in set("".join(self.subscripts) + self.target))
+        xp, target = gy.xp, ""
+        for letter in self.subscripts[i]:
+            n = self.sizes[letter]
+            if letter in target:                       # a repeat: the diagonal, through an identity
+                new = next(fresh)
+                operands.append(Tensor._wrap(xp.eye(n, dtype=gy.dtype)))
+                subscripts.append(letter + new)
+                target += new
+                continue
+            if letter not in available:                # summed away by this operand alone: ones
+                operands.append(Tensor._wrap(xp.ones(n, dtype=gy.dtype)))
+                subscripts.append(letter)
+                available.add(letter)
+            target += letter
+        return einsum(",".join(subscripts) + "->" + target, *operands)
+
+
+def _expand(equation, shapes):
+    """The equation with an explicit output and '...' replaced by letters the equation does not use:
+    (input subscripts, output subscripts). The implicit output is NumPy's and torch's: the ellipsis
+    axes, then the letters that appear once, in alphabetical order."""
+    equation = equation.replace(" ", "")
+    if set(equation) - set(string.ascii_letters + ",.->") or equation.count("->") > 1:
+        raise ValueError(f"einsum: the equation may hold letters, ',', '...' and one '->', got {equation!r}")
+    lhs, arrow, output = equation.partition("->")
+    inputs = lhs.split(",")
+    if len(inputs) != len(shapes):
+        raise ValueError(f"einsum: equation {equation!r} names {len(inputs)} operands, got {len(shapes)} tensors")
+    spare = [c for c in string.ascii_letters if c not in equation]
+    ellipsis_axes = []
+    for k, (subs, shape) in enumerate(zip(inputs, shapes)):
+        named = len(subs.replace("...", ""))
+        if subs.replace("...", "").count(".") or subs.count("...") > 1:
+            raise ValueError(f"einsum: operand {k}'s subscripts {subs!r} have a '.' outside one '...'")
+        if ("..." in subs and named > len(shape)) or ("..." not in subs and named != len(shape)):
+            raise ShapeError(f"einsum: operand {k} has {len(shape)} axes (shape {tuple(shape)}) but its "
+                             f"subscripts {subs!r} name {named}")
+        ellipsis_axes.append(len(shape) - named if "..." in subs else 0)
+    ellipsis = "".join(spare[:max(ellipsis_axes)])
+    inputs = [subs.replace("...", ellipsis[len(ellipsis) - n:] if n else "") for subs, n in zip(inputs, ellipsis_axes)]
+    if arrow:
+        output = output.replace("...", ellipsis)
+    else:
+        counts = Counter("".join(inputs))
+        output = ellipsis + "".join(sorted(c for c in counts if counts[c] == 1 and c not in ellipsis))
+    return inputs, output
+
+
+def einsum(equation, *operands):
+    """Einstein summation, torch's ``einsum(equation, *operands)`` (a list of operands works too):
+    ``einsum("ij,jk->ik", a, b)`` is a @ b, ``einsum("ii", a)`` the trace, ``einsum("...ij->...ji", a)``
+    a batch transpose. Differentiable in every operand, to any order."""
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: equation must be a string such as 'ij,jk->ik', got {type(equation).__name__}")
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    for k, x in enumerate(operands):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"einsum: operand {k} must be a Tensor, got {type(x).__name__}")
+    check_same_device("einsum", operands)
+    inputs, output = _expand(equation, [x.shape for x in operands])
+    sizes = {}
+    for k, (subs, x) in enumerate(zip(inputs, operands)):
+        for letter, n in zip(subs, x.shape):
+            if sizes.get(letter, n) not in (n, 1) and n != 1:
+                raise ShapeError(f"einsum: subscript {letter!r} has size {sizes[letter]} in one operand and "
+                                 f"{n} in operand {k} (equation {equation!r}, shapes {[t.shape for t in operands]})")
+            sizes[letter] = n if sizes.get(letter, 1) == 1 else sizes[letter]
+    unknown = set(output) - set(sizes)
+    if unknown or len(set(output)) != len(output):
+        raise ValueError(f"einsum: the output subscripts {output!r} must be distinct letters that the operands "
+                         f"have (equation {equation!r})")
+    return Einsum(inputs, output, sizes)(*operands)
