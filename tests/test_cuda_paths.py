@@ -270,6 +270,8 @@ READ_ONLY_CASES = {
     "prod-scan-sort": lambda a, b: (a.prod(axis=1).sum() + a.std() + a.cumsum(1).sum() + (a * b).cumprod(0).sum()
                                     + a.sort(dim=0).values[0].sum() + a.topk(2).values.sum()
                                     + tl.where(a.data > 0, 0.0, a).cumprod(1).sum() + a.sum(dtype="float32")),
+    "einsum": lambda a, b: (tl.einsum("ij,kj->ik", a, b) ** 2).sum() + tl.einsum("ij->", a * b)
+                           + tl.einsum("ii", a[:, :3]) + tl.einsum("ij->i", a).sum(),
     "max-min-clip-where": lambda a, b: (tl.maximum(a, b) + tl.minimum(a, 0.0) + a.clip(-0.5, 0.5)
                                         + tl.where(a.data > 0, a, b)).sum(),
     "reductions": lambda a, b: a.mean() + a.max(axis=1).sum() + a.var() + a.logsumexp(axis=0).sum()

@@ -11,7 +11,8 @@ Read in this order: ``tensor.py`` (the Tensor), ``autograd.py`` (Function and th
 """
 from .autograd import Function, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import cuda_available, get_array_module, get_default_dtype, manual_seed, set_default_dtype
-from .creation import arange, full, ones, ones_like, rand, randn, zeros, zeros_like
+from .creation import (arange, empty, eye, full, full_like, linspace, normal, ones, ones_like, rand, rand_like,
+                       randint, randn, randn_like, randperm, uniform, zeros, zeros_like)
 from .errors import (AnomalyError, DataError, DeviceError, GradcheckError, ShapeError,
                      TinygradLiteError)
 from .gradcheck import gradcheck
