@@ -572,6 +572,63 @@ class Tensor:
         """``value`` added around x, ``pad_width`` as in ``numpy.pad``."""
         return ops.pad(self, pad_width, value)
 
+    # ---- indexing and rearranging (ops/indexing.py); torch's names and arguments ---------------------
+    def flip(self, dims):
+        """The elements in reverse order along each axis in ``dims``."""
+        return ops.flip(self, dims)
+
+    def roll(self, shifts, dims=None):
+        """The elements shifted cyclically by ``shifts`` along ``dims`` (None: the flattened tensor)."""
+        return ops.roll(self, shifts, dims)
+
+    def tril(self, diagonal=0):
+        """x below and on the ``diagonal`` of the last two axes, 0 above."""
+        return ops.tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        """x above and on the ``diagonal`` of the last two axes, 0 below."""
+        return ops.triu(self, diagonal)
+
+    def masked_fill(self, mask, value):
+        """``value`` where ``mask`` holds, x elsewhere."""
+        return ops.masked_fill(self, mask, value)
+
+    def split(self, split_size_or_sections, dim=0):
+        """Pieces along ``dim`` of one size (the last smaller) or of the listed sizes."""
+        return ops.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks, dim=0):
+        """``chunks`` pieces of ceil(n / chunks) along ``dim``."""
+        return ops.chunk(self, chunks, dim)
+
+    def repeat(self, *sizes):
+        """x tiled sizes[i] times along axis i (torch's ``repeat``, NumPy's ``tile``)."""
+        return ops.repeat(self, *sizes)
+
+    def repeat_interleave(self, repeats, dim=None):
+        """Each element repeated ``repeats`` times along ``dim`` (None: flattened)."""
+        return ops.repeat_interleave(self, repeats, dim)
+
+    def gather(self, dim, index):
+        """y[..., i, ...] = x[..., index[..., i, ...], ...] along ``dim`` (torch's ``gather``)."""
+        return ops.gather(self, dim, index)
+
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        """The diagonal of axes dim1, dim2 as a new last axis."""
+        return ops.diagonal(self, offset, dim1, dim2)
+
+    def unflatten(self, dim, sizes):
+        """Axis ``dim`` split into axes of ``sizes``."""
+        return ops.unflatten(self, dim, sizes)
+
+    def masked_select(self, mask):
+        """The elements where ``mask`` holds, as a 1-D tensor."""
+        return ops.masked_select(self, mask)
+
+    def nonzero(self, as_tuple=False):
+        """The int64 indices of the nonzero elements (not differentiable)."""
+        return ops.nonzero(self, as_tuple)
+
 def _format_numbers(array):
     """The numbers as torch prints them: ``1.`` when all are whole, else 4 decimals, or ``1.0000e-05``
     style when they span more than three orders of magnitude."""

@@ -1,0 +1,142 @@
+"""Indexing and rearranging ops (flip ... nonzero) against torch: forward and the gradient through a
+random cotangent (float64 and float32), second derivatives (linear ops: the cotangent moved back),
+the Tensor methods, and errors for bad arguments."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import nn.functional as F
+import tinygrad_lite as tl
+from tests.torch_oracle import arrays, check_double_backward, check_op, op_settings, random_array, shapes
+
+torch = pytest.importorskip("torch", reason="torch is the oracle of these tests: pip install '.[dev]'")
+
+MASK = np.random.default_rng(5).random((3, 4)) < 0.5
+INDEX = np.array([[2, 0, 1, 1], [0, 0, 2, 1]])
+CASES = [   # name, input shape, ours, torch's (None: the same lambda)
+    ("flip", (3, 4, 2), lambda x: x.flip((0, 2)), None),
+    ("flip_int", (3, 4), lambda x: x.flip(1), lambda x: x.flip(1)),
+    ("roll", (3, 4), lambda x: x.roll(1, 1), None),
+    ("roll_pairs", (3, 4, 2), lambda x: x.roll((-2, 5), (0, 1)), None),
+    ("roll_flat", (3, 4), lambda x: x.roll(3), None),
+    ("tril", (4, 5), lambda x: x.tril(), None),
+    ("tril_batch", (2, 4, 3), lambda x: x.tril(-1), None),
+    ("triu", (4, 5), lambda x: x.triu(1), None),
+    ("masked_fill", (3, 4), lambda x: x.masked_fill(tl.Tensor(MASK), -2.5),
+     lambda x: x.masked_fill(torch.from_numpy(MASK), -2.5)),
+    ("masked_fill_broadcast", (2, 3, 4), lambda x: x.masked_fill(tl.Tensor(MASK[0]), 0.0),
+     lambda x: x.masked_fill(torch.from_numpy(MASK[0]), 0.0)),
+    ("split", (5, 3), lambda x: x.split(2), None),
+    ("split_sections", (3, 6), lambda x: x.split([1, 3, 2], dim=1), None),
+    ("chunk", (7, 2), lambda x: x.chunk(3), None),
+    ("chunk_dim", (2, 5), lambda x: x.chunk(2, dim=1), None),
+    ("repeat", (2, 3), lambda x: x.repeat(2, 3), None),
+    ("repeat_new_axes", (3,), lambda x: x.repeat(2, 1, 2), None),
+    ("repeat_interleave", (2, 3), lambda x: x.repeat_interleave(2, dim=1), None),
+    ("repeat_interleave_counts", (3, 2), lambda x: x.repeat_interleave(tl.Tensor(np.array([1, 0, 3])), dim=0),
+     lambda x: x.repeat_interleave(torch.tensor([1, 0, 3]), dim=0)),
+    ("repeat_interleave_flat", (2, 2), lambda x: x.repeat_interleave(3), None),
+    ("gather", (3, 4), lambda x: x.gather(0, tl.Tensor(INDEX)), lambda x: x.gather(0, torch.from_numpy(INDEX))),
+    ("gather_dim1", (2, 5), lambda x: x.gather(1, tl.Tensor(INDEX[:, :3] + 1)),
+     lambda x: x.gather(1, torch.from_numpy(INDEX[:, :3] + 1))),
+    ("diagonal", (4, 3), lambda x: x.diagonal(), None),
+    ("diagonal_offset", (2, 4, 5), lambda x: x.diagonal(1, 1, 2), None),
+    ("diagonal_negative", (3, 4, 2), lambda x: x.diagonal(-1, 0, 1), None),
+    ("unflatten", (2, 6), lambda x: x.unflatten(1, (2, -1)), None),
+    ("masked_select", (3, 4), lambda x: x.masked_select(tl.Tensor(MASK)),
+     lambda x: x.masked_select(torch.from_numpy(MASK))),
+    ("masked_select_broadcast", (2, 3, 4), lambda x: x.masked_select(tl.Tensor(MASK)),
+     lambda x: x.masked_select(torch.from_numpy(MASK))),
+]
+IDS = [c[0] for c in CASES]
+
+
+@pytest.mark.parametrize("name, shape, fn, torch_fn", CASES, ids=IDS)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_op_matches_torch(name, shape, fn, torch_fn, dtype):
+    check_op([shape], fn, torch_fn=torch_fn, dtype=dtype)
+
+
+@pytest.mark.parametrize("name, shape, fn, torch_fn", [c for c in CASES if not c[0].startswith(("split", "chunk"))],
+                         ids=[c for c in IDS if not c.startswith(("split", "chunk"))])
+def test_second_derivative_matches_torch(name, shape, fn, torch_fn):
+    check_double_backward([random_array(shape)], lambda x: fn(x) * fn(x), lambda x: (torch_fn or fn)(x) * (torch_fn or fn)(x))
+
+
+@op_settings
+@given(data=st.data())
+def test_flip_roll_repeat_and_triangles_on_drawn_shapes_match_torch(data):
+    shape = data.draw(shapes(min_dims=2, max_dims=3))
+    x = data.draw(arrays(shape))
+    ndim = len(shape)
+    dims = tuple(data.draw(st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True)))
+    shifts = tuple(data.draw(st.integers(-5, 5)) for _ in dims)
+    sizes = tuple(data.draw(st.integers(0, 2)) for _ in range(ndim + data.draw(st.integers(0, 1))))
+    k = data.draw(st.integers(-3, 3))
+    check_op([x], lambda t: t.flip(dims))
+    check_op([x], lambda t: t.roll(shifts, dims))
+    check_op([x], lambda t: t.repeat(*sizes))
+    check_op([x], lambda t: (t.tril(k), t.triu(k)))
+    check_op([x], lambda t: t.diagonal(k, 0, ndim - 1))
+
+
+@op_settings
+@given(data=st.data())
+def test_gather_on_drawn_indices_matches_torch(data):
+    shape = data.draw(shapes(min_dims=1, max_dims=3))
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    index_shape = tuple(data.draw(st.integers(1, 4)) if d == dim % len(shape) else data.draw(st.integers(1, n))
+                        for d, n in enumerate(shape))
+    index = np.random.default_rng(data.draw(st.integers(0, 99))).integers(0, shape[dim], index_shape)
+    check_op([data.draw(arrays(shape))], lambda t: t.gather(dim, tl.Tensor(index)),
+             torch_fn=lambda t: t.gather(dim, torch.from_numpy(index)))
+
+
+def test_one_hot_and_nonzero_match_torch():
+    y = np.array([[0, 3], [2, 1]])
+    for args in [(), (5,)]:
+        ours = F.one_hot(tl.Tensor(y), *args)
+        theirs = torch.nn.functional.one_hot(torch.from_numpy(y), *args)
+        assert ours.dtype == np.int64
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    x = np.array([[0.0, 1.5, 0.0], [2.0, 0.0, -1.0]])
+    np.testing.assert_array_equal(tl.Tensor(x).nonzero().numpy(), torch.from_numpy(x).nonzero().numpy())
+    for ours, theirs in zip(tl.Tensor(x).nonzero(as_tuple=True), torch.from_numpy(x).nonzero(as_tuple=True)):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_functions_are_the_methods():
+    x = tl.Tensor(random_array((3, 4)))
+    np.testing.assert_array_equal(tl.flip(x, 0).numpy(), x.flip(0).numpy())
+    np.testing.assert_array_equal(tl.gather(x, 1, INDEX[:, :2]).numpy(), x.gather(1, INDEX[:, :2]).numpy())
+
+
+def test_errors_name_the_argument():
+    x = tl.Tensor(random_array((3, 4)))
+    with pytest.raises(tl.ShapeError, match=r"flip: dims must be an int in \[-2, 2\)"):
+        x.flip(2)
+    with pytest.raises(ValueError, match="roll: shifts and dims must have the same length"):
+        x.roll((1, 2), 0)
+    with pytest.raises(tl.ShapeError, match="tril: input must have at least 2 dimensions"):
+        tl.Tensor([1.0]).tril()
+    with pytest.raises(TypeError, match="masked_fill: mask must be a bool tensor"):
+        x.masked_fill(tl.Tensor(np.zeros((3, 4))), 1.0)
+    with pytest.raises(tl.ShapeError, match=r"masked_fill: mask of shape \(2,\) does not broadcast"):
+        x.masked_fill(np.array([True, False]), 1.0)
+    with pytest.raises(ValueError, match=r"split: sections \[1, 1\] must be non-negative and add up to the length 3"):
+        x.split([1, 1])
+    with pytest.raises(ValueError, match="chunk: chunks must be a positive int"):
+        x.chunk(0)
+    with pytest.raises(ValueError, match="repeat: sizes must be 2 or more"):
+        x.repeat(2)
+    with pytest.raises(IndexError, match=r"gather: index values must lie in \[0, 3\)"):
+        x.gather(0, np.array([[3]]))
+    with pytest.raises(tl.ShapeError, match="gather: index of shape"):
+        x.gather(0, np.array([0, 1]))
+    with pytest.raises(ValueError, match="diagonal: dim1 and dim2 must differ"):
+        x.diagonal(0, 1, 1)
+    with pytest.raises(ValueError, match=r"one_hot: labels must lie in \[0, num_classes=2\)"):
+        F.one_hot(np.array([0, 2]), 2)
+    with pytest.raises(ValueError, match="repeat_interleave: repeats must be"):
+        x.repeat_interleave(np.array([1, 2]), dim=0)

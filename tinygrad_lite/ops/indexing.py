@@ -1,0 +1,212 @@
+"""torch's indexing and rearranging ops, each a composition of getitem, where and reshape (so each
+gradient is theirs: gy scatter-added back to the elements picked, or masked, or reshaped):
+flip, roll, tril, triu, masked_fill, split, chunk, repeat, repeat_interleave, gather, diagonal,
+unflatten, masked_select; one_hot and nonzero (integer results, not differentiable).
+"""
+import numpy as np
+
+from ..backend import to_device
+from ..errors import ShapeError
+from ..tensor import Tensor
+from .elementwise import where
+from .shape import broadcast_to, check_axis, getitem, permute, reshape
+
+
+def _dims(x, dims, op, name="dims"):
+    dims = (dims,) if isinstance(dims, (int, np.integer)) and not isinstance(dims, bool) else tuple(dims)
+    out = tuple(check_axis(d, x.ndim, op, name) for d in dims)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: {name} must not repeat an axis, got {dims}")
+    return out
+
+
+def _array(x, values):
+    """An index or mask array on ``x``'s device."""
+    values = values.data if isinstance(values, Tensor) else values
+    return values if x.xp is not np and not isinstance(values, np.ndarray) else to_device(values, x.device)
+
+
+def flip(x, dims):
+    """y = x with the order of the elements reversed along each axis in ``dims``."""
+    index = [slice(None)] * x.ndim
+    for d in _dims(x, dims, "flip"):
+        index[d] = slice(None, None, -1)
+    return getitem(x, tuple(index))
+
+
+def roll(x, shifts, dims=None):
+    """y[(i + shift) mod n] = x[i] along each axis in ``dims``; ``dims=None``: the flattened tensor
+    shifted, then put back into x's shape (torch's rule)."""
+    if dims is None:
+        return reshape(roll(reshape(x, -1), shifts, 0), x.shape)
+    dims = _dims(x, dims, "roll")
+    shifts = (shifts,) if isinstance(shifts, (int, np.integer)) else tuple(shifts)
+    if len(shifts) != len(dims):
+        raise ValueError(f"roll: shifts and dims must have the same length, got {len(shifts)} and {len(dims)}")
+    for shift, d in zip(shifts, dims):
+        n = x.shape[d]
+        if n:
+            source = (x.xp.arange(n) - int(shift)) % n
+            x = getitem(x, (slice(None),) * d + (source,))
+    return x
+
+
+def _triangle(x, diagonal, op, keep_lower):
+    if x.ndim < 2:
+        raise ShapeError(f"{op}: input must have at least 2 dimensions, got shape {x.shape}")
+    rows, cols = x.shape[-2:]
+    lower = x.xp.tri(rows, cols, int(diagonal), dtype=bool)
+    keep = lower if keep_lower else ~x.xp.tri(rows, cols, int(diagonal) - 1, dtype=bool)
+    return where(keep, x, x.dtype.type(0) if x.dtype.kind == "f" else 0)
+
+
+def tril(x, diagonal=0):
+    """y = x where column - row <= diagonal (of the last two axes), else 0."""
+    return _triangle(x, diagonal, "tril", True)
+
+
+def triu(x, diagonal=0):
+    """y = x where column - row >= diagonal (of the last two axes), else 0."""
+    return _triangle(x, diagonal, "triu", False)
+
+
+def masked_fill(x, mask, value):
+    """y = value where ``mask`` (a bool tensor broadcasting to x) holds, else x."""
+    mask = _array(x, mask)
+    if getattr(mask, "dtype", None) != bool:
+        raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {getattr(mask, 'dtype', type(mask))}")
+    try:
+        np.broadcast_shapes(mask.shape, x.shape)
+    except ValueError:
+        raise ShapeError(f"masked_fill: mask of shape {mask.shape} does not broadcast to x's shape {x.shape}") from None
+    if isinstance(value, Tensor) and value.ndim:
+        raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
+    filled = where(mask, value, x)
+    return filled if filled.shape == x.shape else broadcast_to(filled, x.shape)
+
+
+def split(x, split_size_or_sections, dim=0):
+    """Pieces of x along ``dim``: each of size ``split_size`` (the last one smaller), or of the sizes
+    in the list ``sections`` (which must add up to the axis's length)."""
+    dim = check_axis(dim, x.ndim, "split", "dim")
+    n = x.shape[dim]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        size = int(split_size_or_sections)
+        if size <= 0 and n:
+            raise ValueError(f"split: split_size must be a positive int, got {size}")
+        sizes = [min(size, n - start) for start in range(0, n, size)] if n else [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if any(s < 0 for s in sizes) or sum(sizes) != n:
+            raise ValueError(f"split: sections {sizes} must be non-negative and add up to the length {n} "
+                             f"of dim {dim}")
+    pieces, start = [], 0
+    for size in sizes:
+        pieces.append(getitem(x, (slice(None),) * dim + (slice(start, start + size),)))
+        start += size
+    return tuple(pieces)
+
+
+def chunk(x, chunks, dim=0):
+    """x split into ``chunks`` pieces of ceil(n / chunks) along ``dim`` (fewer when n is small, as torch)."""
+    if isinstance(chunks, bool) or not isinstance(chunks, (int, np.integer)) or chunks <= 0:
+        raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
+    n = x.shape[check_axis(dim, x.ndim, "chunk", "dim")]
+    return split(x, max(-(-n // int(chunks)), 1), dim)
+
+
+def repeat(x, *sizes):
+    """torch's ``repeat`` (NumPy's ``tile``): x copied sizes[i] times along axis i (leading new axes
+    when more sizes than axes), as one broadcast of x between size-1 axes and a reshape."""
+    sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+    if len(sizes) < x.ndim or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in sizes):
+        raise ValueError(f"repeat: sizes must be {x.ndim} or more non-negative ints (one per axis), got {sizes}")
+    shape = (1,) * (len(sizes) - x.ndim) + x.shape
+    interleaved = reshape(x, tuple(v for n in shape for v in (1, n)))
+    wide = broadcast_to(interleaved, tuple(v for r, n in zip(sizes, shape) for v in (int(r), n)))
+    return reshape(wide, tuple(int(r) * n for r, n in zip(sizes, shape)))
+
+
+def repeat_interleave(x, repeats, dim=None):
+    """Each element repeated ``repeats`` times (an int, or one count per element) along ``dim``
+    (None: of the flattened tensor)."""
+    if dim is None:
+        x, dim = reshape(x, -1), 0
+    dim = check_axis(dim, x.ndim, "repeat_interleave", "dim")
+    counts = repeats.numpy() if isinstance(repeats, Tensor) else np.asarray(repeats)
+    if counts.dtype.kind not in "iu" or (counts < 0).any() or counts.ndim > 1 or \
+            (counts.ndim == 1 and len(counts) != x.shape[dim]):
+        raise ValueError(f"repeat_interleave: repeats must be a non-negative int or one per element of dim "
+                         f"{dim} ({x.shape[dim]}), got {repeats!r}")
+    source = np.repeat(np.arange(x.shape[dim]), counts)
+    return getitem(x, (slice(None),) * dim + (source,))
+
+
+def gather(x, dim, index):
+    """torch's ``gather``: y[i][j][k] = x[index[i][j][k]][j][k] for dim = 0 (likewise for other dims);
+    ``index`` has x's number of axes and no axis longer than x's (except along ``dim``)."""
+    dim = check_axis(dim, x.ndim, "gather", "dim")
+    index = _array(x, index)
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"gather: index must hold integers, got dtype {index.dtype}")
+    if index.ndim != x.ndim or any(i > n for d, (i, n) in enumerate(zip(index.shape, x.shape)) if d != dim):
+        raise ShapeError(f"gather: index of shape {index.shape} does not fit x of shape {x.shape} along dim {dim} "
+                         f"(same number of axes, no other axis longer than x's)")
+    if index.size and (int(index.min()) < 0 or int(index.max()) >= x.shape[dim]):
+        raise IndexError(f"gather: index values must lie in [0, {x.shape[dim]}) for dim {dim}, got "
+                         f"[{int(index.min())}, {int(index.max())}]")
+    grid = list(x.xp.ogrid[tuple(slice(n) for n in index.shape)]) if index.ndim else []
+    grid[dim] = index
+    return getitem(x, tuple(grid))
+
+
+def diagonal(x, offset=0, dim1=0, dim2=1):
+    """The diagonal x[..., i, i + offset] of the axes dim1 and dim2, as a new last axis (torch's order)."""
+    dim1, dim2 = check_axis(dim1, x.ndim, "diagonal", "dim1"), check_axis(dim2, x.ndim, "diagonal", "dim2")
+    if dim1 == dim2:
+        raise ValueError(f"diagonal: dim1 and dim2 must differ, got {dim1} and {dim2}")
+    rest = tuple(d for d in range(x.ndim) if d not in (dim1, dim2))
+    moved = permute(x, *rest, dim1, dim2)
+    rows, cols = x.shape[dim1], x.shape[dim2]
+    length = max(min(rows - max(-offset, 0), cols - max(offset, 0)), 0)
+    steps = x.xp.arange(length)
+    return getitem(moved, (Ellipsis, steps + max(-offset, 0), steps + max(offset, 0)))
+
+
+def unflatten(x, dim, sizes):
+    """Axis ``dim`` split into axes of ``sizes`` (one may be -1)."""
+    dim = check_axis(dim, x.ndim, "unflatten", "dim")
+    return reshape(x, x.shape[:dim] + tuple(sizes) + x.shape[dim + 1:])
+
+
+def masked_select(x, mask):
+    """The elements of x where ``mask`` (broadcasting to x) holds, as a 1-D tensor in row-major order."""
+    mask = _array(x, mask)
+    if getattr(mask, "dtype", None) != bool:
+        raise TypeError(f"masked_select: mask must be a bool tensor, got dtype {getattr(mask, 'dtype', type(mask))}")
+    shape = np.broadcast_shapes(mask.shape, x.shape)
+    if shape != x.shape:
+        x = broadcast_to(x, shape)
+    return getitem(x, x.xp.broadcast_to(mask, shape))
+
+
+def one_hot(labels, num_classes=-1):
+    """int64 tensor of labels.shape + (num_classes,), 1 at each label (num_classes -1: max label + 1)."""
+    raw = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
+    if raw.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: labels must be integers, got dtype {raw.dtype}")
+    xp = labels.xp if isinstance(labels, Tensor) else np
+    classes = int(raw.max()) + 1 if num_classes == -1 and raw.size else int(num_classes)
+    if raw.size and (int(raw.min()) < 0 or int(raw.max()) >= classes):
+        raise ValueError(f"one_hot: labels must lie in [0, num_classes={classes}), got [{int(raw.min())}, "
+                         f"{int(raw.max())}]")
+    return Tensor._wrap((raw[..., None] == xp.arange(classes)).astype(np.int64))
+
+
+def nonzero(x, as_tuple=False):
+    """The indices of the nonzero elements: an int64 (count, ndim) tensor, or one index tensor per
+    axis with ``as_tuple`` (not differentiable)."""
+    found = x.xp.nonzero(x.data)
+    if as_tuple:
+        return tuple(Tensor._wrap(i.astype(np.int64)) for i in found)
+    return Tensor._wrap(x.xp.stack(found, axis=-1).astype(np.int64) if found else x.xp.zeros((0, 0), np.int64))
