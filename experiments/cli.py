@@ -109,6 +109,10 @@ def build_parser():
     else:
         parity.add_argument("rest", nargs=argparse.REMAINDER)
 
+    from .exercises.cli import add_arguments as exercise_arguments
+    exercise_arguments(commands.add_parser("exercise", help="the course: make, check and grade exercise copies"),
+                       int_at_least)
+
     bench = commands.add_parser("bench", help="speed and memory against torch (benchmarks package)")
     bench.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the benchmarks")
     return parser
@@ -209,6 +213,9 @@ def main(argv=None):
             return cmd_report(args)
         if args.command == "parity":
             return cmd_parity(args)
+        if args.command == "exercise":
+            from .exercises.cli import run as cmd_exercise
+            return cmd_exercise(args)
         return cmd_bench(args)
     except KeyboardInterrupt:
         print("tinygrad-lite: aborted (no checkpoint saved for the step in progress)", file=sys.stderr)

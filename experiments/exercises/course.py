@@ -1,0 +1,90 @@
+"""The course: an ordered list of tasks, from scalar gradients to the assignment's training run.
+
+Each task names the code it blanks as ``path::Qualified.name`` (the body is replaced, the signature and
+docstring stay), what it teaches, and the tasks whose code its checks run through (``depends``).
+"""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Task:
+    number: int
+    title: str
+    teaches: str
+    blanks: tuple          # "module/path.py::Qualname", each a function or method
+    todo: str              # the instruction in the stub's NotImplementedError
+    depends: tuple = ()
+
+    def stub_message(self, target):
+        return f"Task {self.number}: {target.split('::')[1]} - {self.todo}"
+
+
+COURSE = (
+    Task(1, "Mul, Div, Exp, Log backward", "the chain rule for one op: local derivative times the incoming gradient",
+         ("tinygrad_lite/ops/elementwise.py::Mul.backward", "tinygrad_lite/ops/elementwise.py::Div.backward",
+          "tinygrad_lite/ops/elementwise.py::Exp.backward", "tinygrad_lite/ops/elementwise.py::Log.backward"),
+         "return the gradient of each input (the formula is in the class docstring), times gy"),
+    Task(2, "Tanh and Sigmoid backward", "reusing the saved output: dtanh = 1 - y^2, dsigmoid = y (1 - y)",
+         ("tinygrad_lite/ops/elementwise.py::Tanh.backward", "tinygrad_lite/ops/elementwise.py::Sigmoid.backward"),
+         "compute the gradient from the saved output self.output(), times gy"),
+    Task(3, "Summing a broadcast gradient back (sum_to)", "broadcasting copies a value; its gradient adds the copies",
+         ("tinygrad_lite/ops/shape.py::SumTo.forward",),
+         "sum x over the leading axes and the axes where self.shape has size 1, to self.shape"),
+    Task(4, "The backward walk", "reverse topological order: a node used twice gets both gradients before it runs",
+         ("tinygrad_lite/autograd.py::backward",),
+         "walk the graph from tensor back to the leaves, each Function once, summing gradients per node",
+         depends=(1,)),
+    Task(5, "matmul and linear backward", "matrix calculus: da = gy @ b^T, db = a^T @ gy, and the bias's sum",
+         ("tinygrad_lite/ops/linalg.py::MatMul.backward", "nn/functional/activations.py::Linear.backward"),
+         "return the gradients of the operands (transposes as in the docstring)"),
+    Task(6, "Softmax cross-entropy, fused", "d loss / d logits = softmax - one_hot, divided by N for the mean",
+         ("nn/functional/losses.py::CrossEntropy.backward",),
+         "return (softmax(logits) - one-hot targets) * gy, scaled for the reduction"),
+    Task(7, "SGD with momentum and Adam steps", "optimiser state: momentum buffers, moment estimates, bias correction",
+         ("nn/optim/sgd.py::SGD.update", "nn/optim/adam.py::Adam.update"),
+         "update param.data in place with torch's rule (the class docstring)"),
+    Task(8, "im2col and col2im", "convolution as one matrix product; col2im is im2col's adjoint (overlaps add)",
+         ("nn/functional/conv.py::im2col_array", "nn/functional/conv.py::col2im_array"),
+         "unfold every window into a row / add every row back onto its pixels"),
+    Task(9, "conv2d backward", "the convolution's gradients are two matrix products and a col2im",
+         ("nn/functional/conv.py::Conv2d.backward",),
+         "return gx, gw (and gb) from gy, the saved cols and the weight", depends=(8,)),
+    Task(10, "Max-pool backward with ties", "the gradient goes to the window's single winner (the first maximum)",
+         ("nn/functional/pooling.py::RouteToWinner.forward",),
+         "place each gy at its window's winning pixel (self.winner), zeros elsewhere"),
+    Task(11, "The training loop of assignment A", "everything together: the sigmoid MLP must reach the assignment's "
+         "accuracy on the real MNIST data", (), "", depends=(2, 4, 5, 6, 7)),
+)
+
+BY_NUMBER = {task.number: task for task in COURSE}
+
+
+def parse_tasks(text):
+    """'1-5', '2,4,7-9', 'all' or 'none' -> sorted task numbers; a bad item is a ValueError naming it."""
+    text = text.strip().lower()
+    if text == "all":
+        return sorted(BY_NUMBER)
+    if text in ("none", ""):
+        return []
+    chosen = set()
+    for item in text.split(","):
+        try:
+            low, _, high = item.strip().partition("-")
+            low, high = int(low), int(high or low)
+        except ValueError:
+            raise ValueError(f"--tasks: expected numbers and ranges like 1-5,7, got {item!r}") from None
+        if low > high or low not in BY_NUMBER or high not in BY_NUMBER:
+            raise ValueError(f"--tasks: {item!r} is not within the course's tasks 1-{len(COURSE)}")
+        chosen.update(range(low, high + 1))
+    return sorted(chosen)
+
+
+def depends_on(number):
+    """Every task that task ``number``'s checks run through, directly or not."""
+    seen, todo = set(), list(BY_NUMBER[number].depends)
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo.extend(BY_NUMBER[n].depends)
+    return seen
