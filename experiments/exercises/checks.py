@@ -6,15 +6,13 @@ elsewhere (the backward walk, sum_to) cannot break an unrelated task's check; th
 with values written out here from the docstrings' formulas, or train the real run.
 """
 import dataclasses
-import re
 import traceback
 
 import numpy as np
 
-from .course import BY_NUMBER, COURSE
+from .course import BY_NUMBER, COURSE, blank_task
 
 EPS, ATOL, RTOL = 1e-6, 1e-5, 1e-3
-_BLANK = re.compile(r"^Task (\d+): ")
 
 
 class CheckFailed(Exception):
@@ -468,7 +466,7 @@ def run_task(number, options=None):
     except CheckFailed as failure:
         return Outcome(number, False, failure.check, failure.explain())
     except Exception as error:      # noqa: BLE001  (a student's bug is reported, not raised)
-        blank = _blank_task(error)
+        blank = blank_task(error)
         if blank is not None:
             stub_here = blank == number
             return Outcome(number, False, f"Task {blank} is still blank",
@@ -483,16 +481,6 @@ def run_task(number, options=None):
                        f"(one Tensor or None per input)")
     return Outcome(number, True, details=f"  {note}" if note else f"  all checks of task {number} pass "
                    f"({task.title})")
-
-
-def _blank_task(error):
-    while error is not None:
-        if isinstance(error, NotImplementedError):
-            found = _BLANK.match(str(error))
-            if found:
-                return int(found.group(1))
-        error = error.__cause__ or error.__context__
-    return None
 
 
 def summary_table(outcomes):

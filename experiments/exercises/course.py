@@ -3,7 +3,10 @@
 Each task names the code it blanks as ``path::Qualified.name`` (the body is replaced, the signature and
 docstring stay), what it teaches, and the tasks whose code its checks run through (``depends``).
 """
+import re
 from dataclasses import dataclass
+
+_STUB = re.compile(r"^Task (\d+): ")
 
 
 @dataclass(frozen=True)
@@ -16,7 +19,19 @@ class Task:
     depends: tuple = ()
 
     def stub_message(self, target):
+        """The stub's NotImplementedError message (``blank_task`` reads it back)."""
         return f"Task {self.number}: {target.split('::')[1]} - {self.todo}"
+
+
+def blank_task(error):
+    """The number of the blank task whose stub raised ``error`` (or caused it), else None."""
+    while error is not None:
+        if isinstance(error, NotImplementedError):
+            found = _STUB.match(str(error))
+            if found:
+                return int(found.group(1))
+        error = error.__cause__ or error.__context__
+    return None
 
 
 COURSE = (
