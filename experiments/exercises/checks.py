@@ -385,7 +385,7 @@ def task9():
 
 
 def task10():
-    from nn.functional.pooling import MaxPool2d
+    from nn.functional.pooling import max_pool2d
     from tinygrad_lite.autograd import no_grad
     from tinygrad_lite.tensor import Tensor
     rng = _rng(10)
@@ -395,8 +395,8 @@ def task10():
                                        (tied, ((3, 3), (1, 1)), "ties, overlapping windows (stride 1)")):
         n, c, h, w = x.shape
         oh, ow = (h - kernel[0]) // stride[0] + 1, (w - kernel[1]) // stride[1] + 1
-        fn = MaxPool2d(x.shape, kernel, stride, (0, 0), (oh, ow))
-        output = fn(Tensor(x.copy(), requires_grad=True))   # noqa: F841  (kept alive for backward)
+        output = max_pool2d(Tensor(x.copy(), requires_grad=True), kernel, stride)
+        fn = output._creator                  # the MaxPool2d op (the public function sets its geometry)
         gy = rng.standard_normal((n, c, oh, ow))
         with no_grad():
             got = fn.backward(Tensor(gy))
