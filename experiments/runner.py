@@ -204,6 +204,18 @@ def run(config, options):
         return _run_claimed(config, options, overrides, device, run_dir)
 
 
+def say_what_is_replaced(config, run_dir):
+    """A run into a folder holding an earlier finished run says it replaces it (and how to keep it)."""
+    try:
+        earlier = json.loads((run_dir / "metrics.json").read_text())
+        test_acc = (earlier.get("final") or {}).get("test_acc")
+    except (OSError, ValueError, AttributeError):
+        return
+    figure = f" (test accuracy {100 * test_acc:.2f} %)" if isinstance(test_acc, (int, float)) else ""
+    print(f"{config.name}: replacing the earlier finished run in {run_dir}{figure}; to keep it, stop now "
+          f"and pass another --out, or --resume to continue it instead", file=sys.stderr)
+
+
 def _run_claimed(config, options, overrides, device, run_dir):
     if options.resume and already_finished(config, options):
         metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -211,6 +223,8 @@ def _run_claimed(config, options, overrides, device, run_dir):
             return add_torch_column(config, options, run_dir, metrics)
         print(f"{config.name}: already finished with these settings in {run_dir}; nothing to resume")
         return run_dir
+    if not options.resume:
+        say_what_is_replaced(config, run_dir)
     backbone = backbone_for(config, options) if config.features_from else None
     data = run_data.prepare(config, options.seed, options.subset, options.root, backbone, options.sample)
     if data.used_sample:
@@ -248,7 +262,8 @@ def _run_claimed(config, options, overrides, device, run_dir):
     if options.report:
         write_report(run_dir)
     final = result.final
-    print(f"{config.name}: done in {result.wall_time_s:.1f} s; epoch {final['epoch_used']}: train acc "
+    from .report import format_duration
+    print(f"{config.name}: done in {format_duration(result.wall_time_s)}; epoch {final['epoch_used']}: train acc "
           f"{final['train_acc']:.4f}, val acc {final['val_acc']:.4f}, test acc {final['test_acc']:.4f} "
           f"-> {run_dir}")
     for note in device_notes(device):

@@ -341,11 +341,14 @@ def train_torch(config, data, seed=0, device="cpu", dtype="float32", initial_sta
     iteration, window = 0, [0.0, 0]
     best, best_state, early, stopped_early_at = None, None, None, 0
 
+    from .train import Progress
+    bar = Progress(progress, f"{config.name} [torch]", config.epochs)
     model.train()
     for epoch in range(config.epochs):
         lr = float(optimizer.param_groups[0]["lr"])
         order = torch.from_numpy(order_source.epoch_order(epoch)).to(torch_device)
         losses = []
+        bar.start(epoch, n_batches, 0)
         for batch in range(n_batches):
             rows = order[batch * bs:(batch + 1) * bs]
             xb, yb = x_train[rows], y_train[rows]
@@ -356,6 +359,7 @@ def train_torch(config, data, seed=0, device="cpu", dtype="float32", initial_sta
             loss.backward()
             optimizer.step()
             losses.append(loss.detach())
+            bar.step()
             done = epoch * n_batches + batch + 1
             if config.log_test_loss and done % log_every == 0:
                 history.setdefault("iteration_test_loss", []).append(
@@ -375,8 +379,8 @@ def train_torch(config, data, seed=0, device="cpu", dtype="float32", initial_sta
             row[f"{split}_loss"], row[f"{split}_acc"], _ = evaluate_torch(model, x, y)
         history["epochs"].append(row)
         if progress:
-            print(f"{config.name} [torch] epoch {epoch + 1}/{config.epochs}  lr {lr:.4g}  " + "  ".join(
-                f"{s} loss {row[f'{s}_loss']:.4f} acc {row[f'{s}_acc']:.4f}" for s in splits), flush=True)
+            bar.end(f"{config.name} [torch] epoch {epoch + 1}/{config.epochs}  lr {lr:.4g}  " + "  ".join(
+                f"{s} loss {row[f'{s}_loss']:.4f} acc {row[f'{s}_acc']:.4f}" for s in splits))
         if schedule is not None:
             schedule.step()
         if config.select_best_by and _improved(HIGHER_IS_BETTER[config.select_best_by],
@@ -394,6 +398,7 @@ def train_torch(config, data, seed=0, device="cpu", dtype="float32", initial_sta
                     notes.append(f"torch reference: early stopping after epoch {epoch + 1}")
                     break
 
+    bar.close()
     epoch_used = len(history["epochs"])
     if config.select_best_by and best is not None:
         epoch_used = best[0]

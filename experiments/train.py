@@ -28,6 +28,7 @@ be restored, e.g. on another GPU model, the dropout masks after a resume differ,
 say so).
 ``model.npz`` holds the final weights.
 """
+import contextlib
 import json
 import signal
 import sys
@@ -152,23 +153,36 @@ class StopSignals:
 
 
 class Progress:
-    """A tqdm bar per epoch (when tqdm is installed and ``enabled``), and one summary line per epoch."""
+    """How far a run has come: one bar for the whole run (``tqdm.auto``: a widget in Jupyter, text on a
+    terminal) counting the batches of every epoch, with the epoch, the running loss and accuracy and
+    tqdm's estimate of the time left; and one summary line per epoch on stdout. Without tqdm the summary
+    lines stay, and one line (once per process) says how to get the bar. The scratch trainer and the
+    torch reference each have one."""
+
+    said_how_to_get_bars = False
 
     def __init__(self, enabled, name, epochs):
         self.name, self.epochs, self.bar = name, epochs, None
         self.tqdm = None
         if enabled:
             try:
-                from tqdm import tqdm
+                from tqdm.auto import tqdm
                 self.tqdm = tqdm
             except ImportError:
-                pass
+                if not Progress.said_how_to_get_bars:
+                    Progress.said_how_to_get_bars = True
+                    print("(no progress bar: tqdm is not installed; pip install tqdm, or the 'run' extra, "
+                          "to see one)", file=sys.stderr, flush=True)
 
     def start(self, epoch, total, done):
-        if self.tqdm is not None:
-            self.bar = self.tqdm(total=total, initial=done, desc=f"{self.name} {epoch + 1}/{self.epochs}",
+        """Epoch ``epoch`` (0-based) of ``total`` batches begins, ``done`` of them trained already."""
+        if self.tqdm is None:
+            return
+        if self.bar is None:
+            self.bar = self.tqdm(total=total * self.epochs, initial=epoch * total + done, desc=self.name,
                                  leave=False, file=sys.stderr, dynamic_ncols=True, unit="batch",
                                  disable=None)       # None: no bar when stderr is not a terminal
+        self.bar.set_description(f"{self.name} epoch {epoch + 1}/{self.epochs}", refresh=False)
 
     def step(self):
         if self.bar is not None:
@@ -179,10 +193,18 @@ class Progress:
             self.bar.set_postfix(loss=f"{loss:.4f}", acc=f"{accuracy:.4f}", refresh=False)
 
     def end(self, line):
+        """An epoch ended: its summary line, printed above the bar (which runs on to the last epoch)."""
+        if self.bar is not None and not self.bar.disable:
+            self.bar.write(line, file=sys.stdout)
+            sys.stdout.flush()
+        else:
+            print(line, flush=True)
+
+    def close(self):
+        """The run is over (every epoch, early stopping, an interruption): take the bar away."""
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-        print(line, flush=True)
 
 
 # ---- checkpoints ---------------------------------------------------------------------------------
@@ -416,7 +438,7 @@ def train(config, data, *, device="cpu", seed=0, run_dir=None, resume=False, syn
             checkpoint=path, epoch=state["epoch"] + 1, batch=state["batch"])
 
     model.train()
-    with StopSignals() as signals:
+    with StopSignals() as signals, contextlib.closing(bar):
         while not state["finished"] and state["epoch"] < config.epochs:
             epoch = state["epoch"]
             lr = current_lr(optimizer)
