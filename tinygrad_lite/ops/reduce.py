@@ -257,7 +257,11 @@ def var(x, axis=None, keepdims=False, ddof=None, *, correction=None, dim=None, k
     n = math.prod(x.shape[a] for a in axes)
     if n - ddof <= 0:
         raise ValueError(f"var: ddof must be smaller than the number of reduced elements ({n}), got ddof={ddof}")
-    centred = x - x.mean(axis=axes, keepdims=True)
+    # Shifted by one of its own values first (a constant, so the gradient is unchanged): a column of
+    # 1e30s then has deviations of exactly 0, where its mean, a rounding off, would square to 1e46.
+    first = tuple(slice(0, 1) if a in axes else slice(None) for a in range(x.ndim))
+    shifted = x - Tensor._wrap(x.data[first] if first else x.data.copy())
+    centred = shifted - shifted.mean(axis=axes, keepdims=True)
     return (centred * centred).sum(axis=axes, keepdims=keepdims) * (1.0 / (n - ddof))
 
 
