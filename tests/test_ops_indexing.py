@@ -140,3 +140,55 @@ def test_errors_name_the_argument():
         F.one_hot(np.array([0, 2]), 2)
     with pytest.raises(ValueError, match="repeat_interleave: repeats must be"):
         x.repeat_interleave(np.array([1, 2]), dim=0)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@op_settings
+@given(data=st.data())
+def test_scatter_add_on_drawn_indices_matches_torch(dtype, data):
+    """Repeated indices add up. (torch reads only index's corner of a larger src, but its backward then
+    fails on the shape, so src here has index's shape.)"""
+    shape = data.draw(shapes(min_dims=1, max_dims=3))
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    index_shape = tuple(data.draw(st.integers(1, 4)) if d == dim % len(shape) else data.draw(st.integers(1, n))
+                        for d, n in enumerate(shape))
+    src_shape = index_shape
+    index = np.random.default_rng(data.draw(st.integers(0, 99))).integers(0, shape[dim], index_shape)
+    check_op([data.draw(arrays(shape)), data.draw(arrays(src_shape))],
+             lambda x, s: x.scatter_add(dim, tl.Tensor(index), s),
+             torch_fn=lambda x, s: x.scatter_add(dim, torch.from_numpy(index), s), dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@op_settings
+@given(data=st.data())
+def test_scatter_on_drawn_distinct_indices_matches_torch(dtype, data):
+    """Each position written at most once (a permutation's first rows along dim): x's gradient is 0
+    where src was written, src's is gy gathered there."""
+    shape = data.draw(shapes(min_dims=1, max_dims=3))
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1)) % len(shape)
+    rows = data.draw(st.integers(1, shape[dim]))
+    index_shape = tuple(rows if d == dim else data.draw(st.integers(1, n)) for d, n in enumerate(shape))
+    rng = np.random.default_rng(data.draw(st.integers(0, 99)))
+    index = np.moveaxis(np.argsort(rng.random(np.moveaxis(np.zeros(shape), dim, -1).shape), axis=-1), -1, dim)
+    index = index[tuple(slice(n) for n in index_shape)]
+    check_op([data.draw(arrays(shape)), data.draw(arrays(index_shape))],
+             lambda x, s: x.scatter(dim, tl.Tensor(index), s),
+             torch_fn=lambda x, s: x.scatter(dim, torch.from_numpy(index), s), dtype=dtype)
+    check_op([data.draw(arrays(shape))], lambda x: x.scatter(dim, tl.Tensor(index), -1.5),
+             torch_fn=lambda x: x.scatter(dim, torch.from_numpy(index), -1.5), dtype=dtype)
+
+
+def test_scatter_second_derivative_and_errors():
+    check_double_backward([random_array((3, 4)), random_array((2, 4))],
+                          lambda x, s: (x.scatter_add(0, tl.Tensor(INDEX), s) ** 2).sum(),
+                          lambda x, s: (x.scatter_add(0, torch.from_numpy(INDEX), s) ** 2).sum())
+    x = tl.zeros(3, 4)
+    with pytest.raises(ValueError, match="more than once"):
+        x.scatter(0, tl.Tensor(INDEX), tl.ones(2, 4))
+    with pytest.raises(IndexError, match=r"index values must lie in \[0, 3\)"):
+        x.scatter_add(0, tl.Tensor(INDEX + 1), tl.ones(2, 4))
+    with pytest.raises(tl.ShapeError, match="src of shape"):
+        x.scatter_add(0, tl.Tensor(INDEX), tl.ones(1, 4))
+    with pytest.raises(TypeError, match="index must hold integers"):
+        x.scatter_add(0, tl.Tensor(INDEX.astype(float)), tl.ones(2, 4))

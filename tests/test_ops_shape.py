@@ -5,8 +5,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from torch_oracle import arrays, check_gradcheck, check_op, one_axis, op_settings, random_array, shapes, torch
+from torch_oracle import (arrays, check_double_backward, check_gradcheck, check_op, one_axis, op_settings,
+                          random_array, shapes, torch)
 
+import nn.functional as F
 import tinygrad_lite as tl
 
 
@@ -263,3 +265,32 @@ def test_broadcast_to_takes_an_int_like_torch(device):
         tl.zeros(1).broadcast_to((2.5,))
     with pytest.raises(ValueError, match=r"broadcast_to: shape must be non-negative ints, got \(-1,\)"):
         tl.zeros(1).broadcast_to(-1)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@op_settings
+@given(data=st.data())
+def test_pad_modes_match_torch(device, mode, dtype, data):
+    """torch pads the last one or two axes of a (N, C, W) / (N, C, H, W) tensor in these modes; reflect
+    takes at most n - 1 on a side, circular at most n."""
+    spatial = data.draw(st.integers(1, 2))
+    shape = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2))) + tuple(
+        data.draw(st.integers(2, 5)) for _ in range(spatial))
+    limit = {"reflect": -1, "replicate": 3, "circular": 0}[mode]
+    flat = [data.draw(st.integers(0, min(3, n + limit) if mode != "replicate" else 3))
+            for n in reversed(shape[2:]) for _ in range(2)]
+    check_op([data.draw(arrays(shape))], lambda x: F.pad(x, flat, mode=mode),
+             lambda x: torch.nn.functional.pad(x, flat, mode=mode), dtype=dtype, device=device)
+
+
+def test_pad_modes_second_derivative_and_errors():
+    check_double_backward([random_array((1, 2, 4, 3))], lambda x: F.pad(x, (2, 1, 1, 3), mode="reflect") ** 2,
+                          lambda x: torch.nn.functional.pad(x, (2, 1, 1, 3), mode="reflect") ** 2)
+    x = tl.zeros(1, 1, 3)
+    with pytest.raises(ValueError, match=r"reflect padding of axis 2 \(length 3\) must be at most 2"):
+        F.pad(x, (3, 0), mode="reflect")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        x.pad(1, mode="mirror")
+    with pytest.raises(ValueError, match="two widths per padded axis"):
+        F.pad(x, (1, 2, 3))

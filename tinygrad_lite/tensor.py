@@ -568,9 +568,9 @@ class Tensor:
         """x repeated along new or size-1 axes to ``shape`` (NumPy's rules)."""
         return ops.broadcast_to(self, shape)
 
-    def pad(self, pad_width, value=0.0):
-        """``value`` added around x, ``pad_width`` as in ``numpy.pad``."""
-        return ops.pad(self, pad_width, value)
+    def pad(self, pad_width, value=0.0, mode="constant"):
+        """x padded (``value``, or torch's 'reflect', 'replicate', 'circular'), ``pad_width`` as in ``numpy.pad``."""
+        return ops.pad(self, pad_width, value, mode)
 
     # ---- indexing and rearranging (ops/indexing.py); torch's names and arguments ---------------------
     def flip(self, dims):
@@ -612,6 +612,14 @@ class Tensor:
     def gather(self, dim, index):
         """y[..., i, ...] = x[..., index[..., i, ...], ...] along ``dim`` (torch's ``gather``)."""
         return ops.gather(self, dim, index)
+
+    def scatter(self, dim, index, src):
+        """A copy with y[..., index[..., i, ...], ...] = src[..., i, ...] along ``dim`` (torch's ``scatter``)."""
+        return ops.scatter(self, dim, index, src)
+
+    def scatter_add(self, dim, index, src):
+        """A copy with src[..., i, ...] added at y[..., index[..., i, ...], ...] along ``dim`` (torch's ``scatter_add``)."""
+        return ops.scatter_add(self, dim, index, src)
 
     def diagonal(self, offset=0, dim1=0, dim2=1):
         """The diagonal of axes dim1, dim2 as a new last axis."""

@@ -7,6 +7,7 @@ from .dropout import dropout
 from .losses import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, kl_div,
                      l1_penalty, l2_penalty, mse_loss, nll_loss, smooth_l1_loss)
 from .normalization import batch_norm, layer_norm, normalize
+from .padding import pad
 from .special import erf
 from tinygrad_lite.ops.indexing import one_hot
 from .pooling import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d

@@ -9,7 +9,7 @@
 | scan          | cumsum cumprod |
 | sorting       | sort topk (values differentiable; argsort: not differentiable) |
 | shape         | reshape transpose permute swapaxes squeeze unsqueeze flatten broadcast_to getitem concatenate stack pad |
-| indexing      | flip roll tril triu masked_fill split chunk repeat repeat_interleave gather diagonal unflatten masked_select (one_hot nonzero: integer results) |
+| indexing      | flip roll tril triu masked_fill split chunk repeat repeat_interleave gather diagonal unflatten masked_select scatter scatter_add (one_hot nonzero: integer results) |
 | linalg        | matmul |
 | einsum        | einsum (its gradient is an einsum too) |
 | convert       | astype to_device compare (comparisons are not differentiable) |
@@ -19,7 +19,7 @@ from .elementwise import (abs, add, clip, div, exp, log, maximum, minimum, mul, 
                           sigmoid, sqrt, sub, tanh, where)
 from .einsum import einsum
 from .indexing import (chunk, diagonal, flip, gather, masked_fill, masked_select, nonzero, one_hot, repeat,
-                       repeat_interleave, roll, split, tril, triu, unflatten)
+                       repeat_interleave, roll, scatter, scatter_add, split, tril, triu, unflatten)
 from .linalg import matmul
 from .rounding import (bitwise_and, bitwise_not, bitwise_or, bitwise_xor, ceil, floor, floor_divide, fmod,
                        isclose, isfinite, isinf, isnan, remainder, round, sign, trunc)

@@ -1,15 +1,15 @@
 """torch's indexing and rearranging ops, each a composition of getitem, where and reshape (so each
 gradient is theirs: gy scatter-added back to the elements picked, or masked, or reshaped):
 flip, roll, tril, triu, masked_fill, split, chunk, repeat, repeat_interleave, gather, diagonal,
-unflatten, masked_select; one_hot and nonzero (integer results, not differentiable).
+unflatten, masked_select, scatter, scatter_add; one_hot and nonzero (integer results, not differentiable).
 """
 import numpy as np
 
-from ..backend import to_device
-from ..errors import ShapeError
+from ..backend import scatter_add as scatter_add_into, to_device
+from ..errors import DeviceError, ShapeError
 from ..tensor import Tensor
 from .elementwise import where
-from .shape import broadcast_to, check_axis, getitem, permute, reshape
+from .shape import GetItemGrad, broadcast_to, check_axis, getitem, permute, reshape
 
 
 def _dims(x, dims, op, name="dims"):
@@ -142,22 +142,60 @@ def repeat_interleave(x, repeats, dim=None):
     return getitem(x, (slice(None),) * dim + (source,))
 
 
-def gather(x, dim, index):
-    """torch's ``gather``: y[i][j][k] = x[index[i][j][k]][j][k] for dim = 0 (likewise for other dims);
-    ``index`` has x's number of axes and no axis longer than x's (except along ``dim``)."""
-    dim = check_axis(dim, x.ndim, "gather", "dim")
+def _index_grid(x, dim, index, op, src_shape=None):
+    """The advanced index that puts ``index`` along ``dim`` and each element's own position along the
+    other axes: the shared rule of ``gather`` (read at it) and ``scatter`` / ``scatter_add`` (write there)."""
+    dim = check_axis(dim, x.ndim, op, "dim")
     index = _array(x, index)
     if index.dtype.kind not in "iu":
-        raise TypeError(f"gather: index must hold integers, got dtype {index.dtype}")
+        raise TypeError(f"{op}: index must hold integers, got dtype {index.dtype}")
     if index.ndim != x.ndim or any(i > n for d, (i, n) in enumerate(zip(index.shape, x.shape)) if d != dim):
-        raise ShapeError(f"gather: index of shape {index.shape} does not fit x of shape {x.shape} along dim {dim} "
+        raise ShapeError(f"{op}: index of shape {index.shape} does not fit x of shape {x.shape} along dim {dim} "
                          f"(same number of axes, no other axis longer than x's)")
+    if src_shape is not None and (len(src_shape) != index.ndim or any(i > n for i, n in zip(index.shape, src_shape))):
+        raise ShapeError(f"{op}: src of shape {tuple(src_shape)} must have index's number of axes and no axis "
+                         f"shorter than index's {index.shape}")
     if index.size and (int(index.min()) < 0 or int(index.max()) >= x.shape[dim]):
-        raise IndexError(f"gather: index values must lie in [0, {x.shape[dim]}) for dim {dim}, got "
+        raise IndexError(f"{op}: index values must lie in [0, {x.shape[dim]}) for dim {dim}, got "
                          f"[{int(index.min())}, {int(index.max())}]")
     grid = list(x.xp.ogrid[tuple(slice(n) for n in index.shape)]) if index.ndim else []
     grid[dim] = index
-    return getitem(x, tuple(grid))
+    return tuple(grid), index
+
+
+def gather(x, dim, index):
+    """torch's ``gather``: y[i][j][k] = x[index[i][j][k]][j][k] for dim = 0 (likewise for other dims);
+    ``index`` has x's number of axes and no axis longer than x's (except along ``dim``)."""
+    return getitem(x, _index_grid(x, dim, index, "gather")[0])
+
+
+def _source(x, src, index, op):
+    """src cut to index's shape (torch reads only that corner), or a number broadcast to it."""
+    if not isinstance(src, Tensor):
+        return Tensor._wrap(x.xp.full(index.shape, src, dtype=x.dtype))
+    if src.device != x.device:
+        raise DeviceError(f"{op}: src is on {src.device}, x on {x.device}")
+    return getitem(src, tuple(slice(n) for n in index.shape))
+
+
+def scatter_add(x, dim, index, src):
+    """torch's ``scatter_add``: y = x, then y[index[i][j]][j] += src[i][j] for dim = 0 (repeats add up);
+    gx = gy, gsrc = gather(gy, dim, index)."""
+    grid, index = _index_grid(x, dim, index, "scatter_add", getattr(src, "shape", None))
+    return x + GetItemGrad(grid, x.shape)(_source(x, src, index, "scatter_add"))
+
+
+def scatter(x, dim, index, src):
+    """torch's ``scatter``: y = x, then y[index[i][j]][j] = src[i][j] for dim = 0 (``src`` a tensor or a
+    number); gx = gy where nothing was written, gsrc = gather(gy, dim, index). An index that writes one
+    position twice is refused (torch leaves which write wins undefined)."""
+    grid, index = _index_grid(x, dim, index, "scatter", getattr(src, "shape", None))
+    written = x.xp.zeros(x.shape, dtype=np.int64)
+    scatter_add_into(written, grid, x.xp.ones(index.shape, dtype=np.int64))
+    if index.size and int(written.max()) > 1:
+        raise ValueError(f"scatter: index writes some positions of dim {dim} more than once; torch leaves the "
+                         f"result undefined there (use scatter_add to add them up)")
+    return where(Tensor._wrap(written > 0), GetItemGrad(grid, x.shape)(_source(x, src, index, "scatter")), x)
 
 
 def diagonal(x, offset=0, dim1=0, dim2=1):

@@ -322,8 +322,16 @@ def stack(tensors, axis=0, *, dim=None):
     return concatenate([unsqueeze(t, axis) for t in tensors], axis=axis % (tensors[0].ndim + 1))
 
 
-def pad(x, pad_width, value=0.0):
-    """Constant padding, ``pad_width`` as in ``numpy.pad``: an int, (before, after) or one pair per axis."""
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def pad(x, pad_width, value=0.0, mode="constant"):
+    """x surrounded by padding, ``pad_width`` as in ``numpy.pad`` (an int, (before, after) or one pair
+    per axis). ``mode``: 'constant' (``value``), or torch's 'reflect' (x[1], x[0] | x | x[n-2]: the edge
+    not repeated), 'replicate' (the edge repeated) and 'circular' (x wrapped around), each a getitem of
+    x at an index array per axis, so the gradient is gy scatter-added back onto the elements read."""
+    if mode not in PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {PAD_MODES}, got {mode!r}")
     width = np.asarray(pad_width)
     if width.dtype.kind not in "iu":
         raise TypeError(f"pad: pad_width must be an int, a (before, after) pair of ints or one pair "
@@ -336,4 +344,23 @@ def pad(x, pad_width, value=0.0):
         raise ShapeError(f"pad: pad_width {pad_width!r} does not fit a {x.ndim}-d tensor") from None
     if x.ndim == 0:
         return x                            # nothing to pad around a single number
-    return Pad(tuple(map(tuple, width.tolist())), value)(x)
+    if mode == "constant":
+        return Pad(tuple(map(tuple, width.tolist())), value)(x)
+    for axis, (before, after) in enumerate(width.tolist()):
+        if before or after:
+            x = getitem(x, (slice(None),) * axis + (_pad_index(x.shape[axis], before, after, mode, axis),))
+    return x
+
+
+def _pad_index(n, before, after, mode, axis):
+    """Which element of an axis of length n each padded position reads."""
+    limit = {"reflect": n - 1, "replicate": None, "circular": n}[mode]
+    if limit is not None and max(before, after) > limit:
+        raise ValueError(f"pad: {mode} padding of axis {axis} (length {n}) must be at most {limit} on each "
+                         f"side, got ({before}, {after})")
+    position = np.arange(-before, n + after)
+    if mode == "replicate":
+        return np.clip(position, 0, n - 1)
+    if mode == "circular":
+        return position % n
+    return (n - 1) - np.abs((n - 1) - np.abs(position))     # reflect about 0 and about n - 1
