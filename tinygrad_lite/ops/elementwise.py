@@ -104,7 +104,8 @@ class Pow(Function):
         a, b = self.inputs
         ga = gb = None
         if self.needs_grad[0]:
-            ga = _zero_where(b.data == 0, gy * b * a ** (b - 1))
+            # b * a^(b-1) first, as torch: at a = 0 and a subnormal b, gy * b would underflow to 0 and 0 * inf is NaN
+            ga = _zero_where(b.data == 0, gy * (b * a ** (b - 1)))
         if self.needs_grad[1]:
             gb = _zero_where((a.data == 0) & (b.data >= 0), gy * self.output() * log(a))
         return ga, gb
