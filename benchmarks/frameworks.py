@@ -2,9 +2,10 @@
 
 ``Scratch`` is tinygrad_lite + nn (NumPy on the CPU, CuPy on a GPU); ``Torch`` is PyTorch. Both
 offer the same handful of calls: ``tensor``, ``build`` (a model from ``experiments.config`` layer
-specs), ``sgd``, ``cross_entropy``, ``conv2d``, ``max_pool2d``, ``avg_pool2d``, ``clear_grads``,
-``sync`` (wait for the device before a clock is read) and GPU memory accounting. A workload in
-``cases.py`` calls only these, so both frameworks run literally the same steps.
+specs, by ``experiments.models``' one table), ``sgd``, ``cross_entropy``, ``conv2d``, ``max_pool2d``,
+``avg_pool2d``, ``clear_grads``, ``sync`` (wait for the device before a clock is read) and GPU memory
+accounting. A workload in ``cases.py`` calls only these, so both frameworks run literally the same
+steps.
 """
 import os
 
@@ -153,8 +154,9 @@ class Torch:
         return [(xs[i:i + batch], ys[i:i + batch]) for i in range(0, len(xs), batch)]
 
     def build(self, layers, input_shape, seed=0):
+        from experiments.models import build_torch
         self.torch.manual_seed(seed)
-        return torch_model(layers, input_shape).to(self.device)
+        return build_torch(layers, input_shape).to(self.device)
 
     def parameters(self, model):
         return list(model.parameters())
@@ -185,41 +187,6 @@ class Torch:
     def threads(self):
         return {"torch_intra_op": self.torch.get_num_threads(),
                 "torch_inter_op": self.torch.get_num_interop_threads()}
-
-
-def torch_model(layers, input_shape):
-    """The ``torch.nn.Sequential`` twin of ``experiments.models.build(layers, input_shape)`` (same
-    layer order, same shapes; torch's own default initialisation)."""
-    import torch.nn as tnn
-
-    from experiments.models import output_shape
-    shapes = [tuple(input_shape)] + output_shape(layers, input_shape)
-    activations = {"relu": tnn.ReLU, "sigmoid": tnn.Sigmoid, "tanh": tnn.Tanh, "gelu": tnn.GELU}
-    modules = []
-    for spec, in_shape in zip(layers, shapes):
-        kind, args = spec[0], spec[1:]
-        if kind == "dense":
-            modules.append(tnn.Linear(in_shape[0], args[0]))
-        elif kind == "conv":
-            out, k, stride, pad = args
-            modules.append(tnn.Conv2d(in_shape[0], out, k, stride=stride, padding=pad))
-        elif kind == "maxpool":
-            modules.append(tnn.MaxPool2d(args[0]))
-        elif kind == "avgpool":
-            modules.append(tnn.AvgPool2d(args[0]))
-        elif kind == "gap":
-            modules.append(tnn.AdaptiveAvgPool2d(1))
-        elif kind == "flatten":
-            modules.append(tnn.Flatten())
-        elif kind == "dropout":
-            modules.append(tnn.Dropout(args[0]))
-        elif kind == "leaky_relu":
-            modules.append(tnn.LeakyReLU(*args))
-        elif kind in activations:
-            modules.append(activations[kind]())
-        else:
-            raise ValueError(f"torch_model: unknown layer spec {spec!r}")
-    return tnn.Sequential(*modules)
 
 
 def make(name, device, threads=None):

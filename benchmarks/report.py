@@ -51,11 +51,8 @@ def versions(device):
 
     from .frameworks import blas_info
     out = {"python": platform.python_version(), "numpy": np.__version__, "blas": blas_info()}
-    try:
-        import tinygrad_lite
-        out["tinygrad_lite"] = tinygrad_lite.__version__
-    except ImportError:
-        pass
+    import tinygrad_lite
+    out["tinygrad_lite"] = tinygrad_lite.__version__
     try:
         import torch
         out["torch"] = torch.__version__

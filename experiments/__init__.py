@@ -1,7 +1,9 @@
 """Replays of the coursework runs with tinygrad_lite (see ``experiments.cli`` and docs/coursework.md).
 
-One module per document (``mnist_mlp`` A, ``fashion_backbone`` B, ``fashion_pooling_init`` C,
-``fashion_adam`` D) lists its runs as ``RunConfig``s; ``registry`` names them all; ``data`` prepares
-a run's arrays, ``train`` trains, ``runner`` writes metrics.json and the report; ``cli`` is the
-``tinygrad-lite`` command.
+``coursework/`` holds one module per document (``mnist_mlp`` A, ``fashion_backbone`` B,
+``fashion_pooling_init`` C, ``fashion_adam`` D), each listing its runs as ``RunConfig``s; ``registry``
+names them all. The machinery: ``models`` (layer specs -> scratch and torch models, one table),
+``loop`` (the one training loop), ``train`` and ``torch_reference`` (its scratch and torch adapters),
+``parity`` (both in lockstep), ``checkpoint`` (a run folder's training files), ``data`` (a run's
+arrays), ``runner`` (metrics.json and the report); ``cli`` is the ``tinygrad-lite`` command.
 """

@@ -100,14 +100,20 @@ def build_parser():
     report.add_argument("--out", default="runs", help="the folder holding the runs (default runs/)")
 
     parity = commands.add_parser("parity", help="compare the scratch and torch models step by step")
-    try:
-        from . import parity as parity_module
-    except ImportError:
-        parity_module = None
-    if parity_module is not None:
-        parity_module.add_arguments(parity)
-    else:
-        parity.add_argument("rest", nargs=argparse.REMAINDER)
+    parity.add_argument("name", metavar="NAME", help="a run name from `tinygrad-lite list`")
+    parity.add_argument("--steps", type=int_at_least(1), default=100, help="optimiser steps to compare (default 100)")
+    parity.add_argument("--epochs", type=int_at_least(1), default=None,
+                        help="train whole epochs instead of --steps, with accuracies after each")
+    parity.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                        help="precision of both models (default float64: differences are then bugs)")
+    parity.add_argument("--subset", type=int_at_least(1), default=2000,
+                        help="training images to use (default 2000; the split and normalisation are the run's)")
+    parity.add_argument("--seed", type=int_at_least(0), default=0,
+                        help="weights, batch order and dropout masks (default 0)")
+    parity.add_argument("--out", default="runs", help="folder; results go to OUT/NAME/parity.json, parity.png")
+    parity.add_argument("--data", metavar="DIR", default=None,
+                        help="data folder (default: $TINYGRAD_LITE_DATA, the cache)")
+    parity.add_argument("--no-plot", action="store_true", help="do not write parity.png")
 
     from .exercises.cli import add_arguments as exercise_arguments
     exercise_arguments(commands.add_parser("exercise", help="the course: make, check and grade exercise copies"),
@@ -184,15 +190,17 @@ def cmd_report(args):
 
 
 def cmd_parity(args):
+    from .torch_reference import import_torch
+    try:
+        import_torch()
+    except ImportError as exc:
+        raise TinygradLiteError(str(exc)) from None
     from . import parity
     return parity.run(args) or 0
 
 
 def cmd_bench(args):
-    try:
-        from benchmarks.__main__ import main as bench_main
-    except ImportError:
-        raise TinygradLiteError("the benchmarks package is not available in this installation") from None
+    from benchmarks.__main__ import main as bench_main
     rest = [a for a in args.rest if a != "--"]
     return bench_main(rest) or 0
 
@@ -223,7 +231,7 @@ def main(argv=None):
     except (TinygradLiteError, ValueError, OSError) as exc:
         if os.environ.get("TINYGRAD_LITE_DEBUG"):
             raise
-        from .train import NonFiniteLossError
+        from .loop import NonFiniteLossError
         status = EXIT_FAILED if isinstance(exc, NonFiniteLossError) else EXIT_USAGE
         message = " ".join(str(exc).split("\n")[0].split()) or type(exc).__name__
         print(f"tinygrad-lite: error: {message}", file=sys.stderr)

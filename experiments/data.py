@@ -55,6 +55,11 @@ class RunData:
         """The shape of one input, without the batch axis: (784,), (1, 28, 28) or (features,)."""
         return tuple(self.x_train.shape[1:])
 
+    def splits(self):
+        """(name, x, y) of the training, validation and test splits, in that order."""
+        return [("train", self.x_train, self.y_train), ("val", self.x_val, self.y_val),
+                ("test", self.x_test, self.y_test)]
+
 
 def _flag(name):
     return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")

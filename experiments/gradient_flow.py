@@ -15,15 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
+from tinygrad_lite import backend
 from tinygrad_lite.files import write_json
 
 from . import plots
 
 
-def _host(array):
+def _host(tensor):
     """A float64 NumPy copy of a tensor's data (from the GPU if it lives there)."""
-    data = array.numpy() if hasattr(array, "numpy") else array
-    return np.array(data, dtype=np.float64, copy=True)
+    return np.array(backend.as_numpy(tensor.data), dtype=np.float64, copy=True)
 
 
 class GradientFlowRecorder:

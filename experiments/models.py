@@ -1,53 +1,95 @@
-"""Build an ``nn.Sequential`` from a config's layer specs (see ``experiments.config``)."""
+"""Layer specs -> models, in both frameworks, from one table.
+
+``LAYERS`` maps each spec kind (see ``experiments.config``) to how it changes the shape, its scratch
+module and its torch module. ``build`` gives the ``nn.Sequential``, ``build_torch`` its
+``torch.nn.Sequential`` twin: the same layer order, so the same parameter names ("1.weight", ...)
+and shapes, and weights move across by name alone. torch is imported only by ``build_torch``.
+"""
+from typing import Callable, NamedTuple
+
+import numpy as np
+
 import nn
+
+
+class LayerKind(NamedTuple):
+    shape: Callable      # (input shape without batch, *args) -> output shape
+    scratch: Callable    # (input shape, *args) -> nn module
+    torch: Callable      # (torch.nn, input shape, *args) -> torch module
+
+
+def _conv_shape(shape, out, k, stride, pad):
+    return (out, (shape[1] + 2 * pad - k) // stride + 1, (shape[2] + 2 * pad - k) // stride + 1)
+
+
+def _pool_shape(shape, k):
+    return (shape[0], shape[1] // k, shape[2] // k)
+
+
+def _same(shape, *args):
+    return shape
+
+
+def _flat(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return (n,)
+
+
+LAYERS = {
+    "dense": LayerKind(lambda shape, out: (out,), lambda shape, out: nn.Dense(shape[0], out),
+                       lambda tnn, shape, out: tnn.Linear(shape[0], out)),
+    "conv": LayerKind(_conv_shape,
+                      lambda shape, out, k, stride, pad: nn.Conv2d(shape[0], out, k, stride=stride, padding=pad),
+                      lambda tnn, shape, out, k, stride, pad: tnn.Conv2d(shape[0], out, k, stride=stride,
+                                                                         padding=pad)),
+    "flatten": LayerKind(_flat, lambda shape: nn.Flatten(), lambda tnn, shape: tnn.Flatten()),
+    "maxpool": LayerKind(_pool_shape, lambda shape, k: nn.MaxPool2d(k), lambda tnn, shape, k: tnn.MaxPool2d(k)),
+    "avgpool": LayerKind(_pool_shape, lambda shape, k: nn.AvgPool2d(k), lambda tnn, shape, k: tnn.AvgPool2d(k)),
+    "gap": LayerKind(lambda shape: (shape[0], 1, 1), lambda shape: nn.GlobalAvgPool2d(),
+                     lambda tnn, shape: tnn.AdaptiveAvgPool2d(1)),
+    "dropout": LayerKind(_same, lambda shape, p: nn.Dropout(p), lambda tnn, shape, p: tnn.Dropout(p)),
+    "relu": LayerKind(_same, lambda shape: nn.ReLU(), lambda tnn, shape: tnn.ReLU()),
+    "sigmoid": LayerKind(_same, lambda shape: nn.Sigmoid(), lambda tnn, shape: tnn.Sigmoid()),
+    "tanh": LayerKind(_same, lambda shape: nn.Tanh(), lambda tnn, shape: tnn.Tanh()),
+    "gelu": LayerKind(_same, lambda shape: nn.GELU(), lambda tnn, shape: tnn.GELU(approximate="none")),
+    "leaky_relu": LayerKind(_same, lambda shape, *slope: nn.LeakyReLU(*slope),
+                            lambda tnn, shape, *slope: tnn.LeakyReLU(*slope)),
+}
+
+
+def _kind(spec):
+    if spec[0] not in LAYERS:
+        raise ValueError(f"unknown layer spec {spec!r}; expected one of {', '.join(LAYERS)}")
+    return LAYERS[spec[0]]
 
 
 def output_shape(layers, input_shape):
     """The shape (without batch) after each layer, so Dense and Conv2d know their input sizes."""
     shape, shapes = tuple(input_shape), []
     for spec in layers:
-        kind = spec[0]
-        if kind == "flatten":
-            n = 1
-            for d in shape:
-                n *= d
-            shape = (n,)
-        elif kind == "dense":
-            shape = (spec[1],)
-        elif kind == "conv":
-            out, k, stride, pad = spec[1:]
-            shape = (out, (shape[1] + 2 * pad - k) // stride + 1, (shape[2] + 2 * pad - k) // stride + 1)
-        elif kind in ("maxpool", "avgpool"):
-            k = spec[1]
-            shape = (shape[0], shape[1] // k, shape[2] // k)
-        elif kind == "gap":
-            shape = (shape[0], 1, 1)
+        shape = tuple(_kind(spec).shape(shape, *spec[1:]))
         shapes.append(shape)
     return shapes
 
 
-def layer_from_spec(spec, in_shape):
-    """One nn module for one spec, given the shape that reaches it."""
-    kind, args = spec[0], spec[1:]
-    if kind == "dense":
-        return nn.Dense(in_shape[0], args[0])
-    if kind == "conv":
-        out, k, stride, pad = args
-        return nn.Conv2d(in_shape[0], out, k, stride=stride, padding=pad)
-    makers = {
-        "flatten": lambda: nn.Flatten(), "maxpool": lambda: nn.MaxPool2d(args[0]),
-        "avgpool": lambda: nn.AvgPool2d(args[0]), "gap": lambda: nn.GlobalAvgPool2d(),
-        "dropout": lambda: nn.Dropout(args[0]), "relu": lambda: nn.ReLU(), "sigmoid": lambda: nn.Sigmoid(),
-        "tanh": lambda: nn.Tanh(), "gelu": lambda: nn.GELU(), "leaky_relu": lambda: nn.LeakyReLU(*args),
-    }
-    if kind not in makers:
-        raise ValueError(f"unknown layer spec {spec!r}; expected one of dense, conv, {', '.join(makers)}")
-    return makers[kind]()
+def _modules(layers, input_shape, make):
+    shapes = [tuple(input_shape)] + output_shape(layers, input_shape)
+    return [make(_kind(spec), shapes[i], spec[1:]) for i, spec in enumerate(layers)]
 
 
 def build(layers, input_shape, init="torch_default"):
     """The model for ``layers`` on inputs of ``input_shape`` (no batch axis), initialised by ``init``."""
-    shapes = [tuple(input_shape)] + output_shape(layers, input_shape)
-    model = nn.Sequential(*(layer_from_spec(spec, shapes[i]) for i, spec in enumerate(layers)))
+    model = nn.Sequential(*_modules(layers, input_shape, lambda kind, shape, args: kind.scratch(shape, *args)))
     nn.init.apply(model, init)
     return model
+
+
+def build_torch(layers, input_shape, dtype="float32"):
+    """The ``torch.nn.Sequential`` twin of ``build(layers, input_shape)`` in ``dtype``, at torch's own
+    default initialisation (``experiments.torch_reference.copy_weights`` gives it the scratch weights)."""
+    import torch
+    model = torch.nn.Sequential(*_modules(layers, input_shape,
+                                          lambda kind, shape, args: kind.torch(torch.nn, shape, *args)))
+    return model.to(dtype if isinstance(dtype, torch.dtype) else getattr(torch, np.dtype(dtype).name))

@@ -24,7 +24,7 @@ from pathlib import Path
 from tinygrad_lite.errors import TinygradLiteError
 from tinygrad_lite.files import write_json
 
-from .train import BEST, FINAL_MODEL, LAST
+from .checkpoint import BEST, FINAL_MODEL, LAST
 
 LOCK, HOLDER = ".run.lock", ".run.holder"
 RUN_FILES = (LAST, BEST, FINAL_MODEL, "model-meta.npz", "metrics.json", "REPORT.md")

@@ -25,13 +25,14 @@ import numpy as np
 
 import nn
 import tinygrad_lite as tl
-from tinygrad_lite.errors import DataError
 from tinygrad_lite.files import write_json
 
+from . import checkpoint
 from . import data as run_data
+from .checkpoint import fingerprint
 from .registry import RUNS
 from .run_folder import claim
-from .train import LAST, TrainingInterrupted, fingerprint, load_checkpoint, load_trained, train
+from .train import TrainingInterrupted, load_trained, train
 
 
 @dataclass
@@ -99,15 +100,10 @@ def title_as_run(title, overrides):
 def already_finished(config, options):
     """True when ``--resume`` finds this run finished with the same settings (metrics.json written)."""
     run_dir = Path(options.out) / config.name
-    if not ((run_dir / "metrics.json").is_file() and (run_dir / LAST).is_file()):
-        return False
-    try:
-        meta = load_checkpoint(run_dir / LAST)[3]          # validated: a damaged one is not "finished"
-    except DataError:
+    if not (run_dir / "metrics.json").is_file():
         return False
     _, used_sample = run_data.load(config.dataset, options.root, options.sample)
-    return (meta.get("state", {}).get("finished")
-            and meta.get("fingerprint") == fingerprint(config, options.seed, options.subset, used_sample))
+    return checkpoint.finished(run_dir, fingerprint(config, options.seed, options.subset, used_sample))
 
 
 def backbone_for(config, options):
@@ -128,9 +124,8 @@ def backbone_for(config, options):
 
 def torch_column(config, data, options):
     """The torch reference's results on the same data, or None (saying why) when it cannot run."""
+    from .torch_reference import import_torch, train_torch
     try:
-        from .torch_reference import train_torch
-        from .torch_reference import import_torch
         import_torch()
     except ImportError as exc:
         print(f"{config.name}: no torch column ({str(exc).splitlines()[0]})", file=sys.stderr)
@@ -272,9 +267,5 @@ def _run_claimed(config, options, overrides, device, run_dir):
 
 
 def write_report(run_dir):
-    try:
-        from .report import write_run_report
-    except ImportError as exc:
-        print(f"REPORT.md not written: {exc}", file=sys.stderr)
-        return None
+    from .report import write_run_report
     return write_run_report(run_dir)

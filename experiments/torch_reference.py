@@ -1,17 +1,19 @@
-"""The PyTorch twin of every replayed model: the referee for the scratch framework.
+"""PyTorch in the training loop: the referee for the scratch framework.
 
-``build_torch(layers, input_shape)`` reads the same layer specs as ``experiments.models.build`` and
-returns a ``torch.nn.Sequential`` whose parameters have the same names ("1.weight", "1.bias", ...)
-and shapes, so weights move across by name alone:
+``TorchAdapter`` is torch's side of ``experiments.loop`` (the scratch side is
+``experiments.train.ScratchAdapter``): the twin model of ``experiments.models.build_torch`` (same
+parameter names and shapes, so weights move across by name alone), torch's SGD/Adam and schedules,
+batches taken from the arrays in the scratch DataLoader's ``epoch_order``.
 
     scratch = models.build(config.layers, (1, 28, 28), config.init)
-    twin = build_torch(config.layers, (1, 28, 28))
+    twin = models.build_torch(config.layers, (1, 28, 28))
     copy_weights(scratch, twin)            # same starting point, same forward output
 
-``train_torch(config, data, seed)`` trains the twin exactly as ``experiments.train`` trains the
-scratch model (same split, same batch order from the DataLoader's ``epoch_order``, same loss with
-the same L2 term, optimiser, schedule, early stopping and best-model selection) and returns the
-results in the ``metrics.json`` schema: the "torch column" of every report.
+``train_torch(config, data, seed)`` trains the twin exactly as ``experiments.train.train`` trains the
+scratch model and returns the results in the ``metrics.json`` schema: the "torch column" of every
+report. Dropout masks are the scratch trainer's: ``replay_masks`` makes every dropout layer draw
+them from a copy of the scratch generator, in the same order (``experiments.parity`` shares them the
+same way).
 
 This module (with tests and benchmarks) is the only place where torch is imported, and only when
 one of these functions runs; without torch they raise an ImportError that says how to install it.
@@ -21,6 +23,13 @@ import time
 from collections import OrderedDict
 
 import numpy as np
+
+from tinygrad_lite import backend
+from tinygrad_lite.dataloader import DataLoader
+
+from .loop import EpochLoop, Progress, Step, make_optimizer
+from .models import build_torch
+from .train import scratch_model
 
 TORCH_VERSION = "2.13.0"
 
@@ -49,88 +58,34 @@ def torch_dtype(dtype):
     return table[name]
 
 
-# ---- models --------------------------------------------------------------------------------------
+# ---- dropout masks and weights -------------------------------------------------------------------
 
-def _masked_dropout_class():
-    """``MaskedDropout``: torch dropout that can be handed the scratch model's mask (built lazily)."""
+def replay_masks(torch_model, generator):
+    """Make every ``torch.nn.Dropout`` of ``torch_model`` apply the keep-masks that the scratch
+    ``nn.functional.dropout`` draws on the CPU from ``generator`` (``random(shape, dtype) >= p``),
+    ``x * mask / (1 - p)`` while training, the identity in eval mode."""
     torch = import_torch()
 
-    class MaskedDropout(torch.nn.Module):
-        """Inverted dropout, ``x * mask / (1 - p)`` while training, identity in eval mode.
-
-        With ``self.mask`` set (an array of 0/1 of ``x``'s shape) it applies that mask: the parity
-        runner draws one mask with NumPy and gives it to both frameworks. Else, with
-        ``self.draw_mask`` set (a function of the shape), it applies a fresh ``draw_mask(shape)``
-        each call; with neither it draws its own, like ``torch.nn.Dropout``.
-        """
-
+    class ReplayedDropout(torch.nn.Module):
         def __init__(self, p):
             super().__init__()
             self.p = float(p)
-            self.mask = None
-            self.draw_mask = None
 
         def forward(self, x):
             if not self.training or self.p == 0.0:
                 return x
-            mask = self.mask
-            if mask is None and self.draw_mask is not None:
-                mask = self.draw_mask(tuple(x.shape))
-            if mask is None:
-                return torch.nn.functional.dropout(x, self.p, training=True)
-            mask = torch.as_tensor(np.asarray(mask), dtype=x.dtype, device=x.device)
-            if mask.shape != x.shape:
-                raise ValueError(f"dropout mask must have the input's shape {tuple(x.shape)}, "
-                                 f"got {tuple(mask.shape)}")
-            return x * mask / (1.0 - self.p)
+            dtype = np.dtype(str(x.dtype).replace("torch.", ""))
+            mask = generator.random(tuple(x.shape), dtype=dtype) >= dtype.type(self.p)
+            return x * torch.as_tensor(mask, dtype=x.dtype, device=x.device) / (1.0 - self.p)
 
         def extra_repr(self):
-            return f"p={self.p}"
+            return f"p={self.p} (the scratch generator's masks)"
 
-    return MaskedDropout
+    for index, module in enumerate(torch_model):
+        if isinstance(module, torch.nn.Dropout):
+            torch_model[index] = ReplayedDropout(module.p)
+    return torch_model
 
-
-def torch_layer(spec, in_shape, masked_dropout=False):
-    """The torch module for one layer spec, given the shape (without batch) that reaches it."""
-    torch = import_torch()
-    tnn = torch.nn
-    kind, args = spec[0], spec[1:]
-    if kind == "dense":
-        return tnn.Linear(in_shape[0], args[0])
-    if kind == "conv":
-        out, k, stride, pad = args
-        return tnn.Conv2d(in_shape[0], out, k, stride=stride, padding=pad)
-    if kind == "dropout":
-        return _masked_dropout_class()(args[0]) if masked_dropout else tnn.Dropout(args[0])
-    makers = {
-        "flatten": lambda: tnn.Flatten(), "maxpool": lambda: tnn.MaxPool2d(args[0]),
-        "avgpool": lambda: tnn.AvgPool2d(args[0]), "gap": lambda: tnn.AdaptiveAvgPool2d(1),
-        "relu": lambda: tnn.ReLU(), "sigmoid": lambda: tnn.Sigmoid(), "tanh": lambda: tnn.Tanh(),
-        "gelu": lambda: tnn.GELU(approximate="none"),
-        "leaky_relu": lambda: tnn.LeakyReLU(*args),
-    }
-    if kind not in makers:
-        raise ValueError(f"unknown layer spec {spec!r}; expected one of dense, conv, dropout, "
-                         f"{', '.join(makers)}")
-    return makers[kind]()
-
-
-def build_torch(layers, input_shape, dtype="float32", masked_dropout=False):
-    """A ``torch.nn.Sequential`` for ``layers`` on inputs of ``input_shape`` (no batch axis).
-
-    Parameter names and shapes equal those of ``experiments.models.build(layers, input_shape)``.
-    Weights start at torch's default init; ``copy_weights`` gives them the scratch model's values.
-    ``masked_dropout=True`` makes every dropout a ``MaskedDropout`` that accepts a given mask.
-    """
-    from .models import output_shape
-    torch = import_torch()
-    shapes = [tuple(input_shape)] + output_shape(layers, input_shape)
-    model = torch.nn.Sequential(*(torch_layer(spec, shapes[i], masked_dropout)
-                                  for i, spec in enumerate(layers)))
-    return model.to(torch_dtype(dtype))
-
-
-# ---- weights -------------------------------------------------------------------------------------
 
 def to_torch_state(state_dict, dtype="float32"):
     """A scratch ``state_dict()`` (name -> array) as a torch state dict (name -> tensor of ``dtype``).
@@ -140,11 +95,8 @@ def to_torch_state(state_dict, dtype="float32"):
     """
     torch = import_torch()
     target = torch_dtype(dtype)
-    out = OrderedDict()
-    for name, value in state_dict.items():
-        array = np.array(_host_array(value), copy=True)
-        out[name] = torch.from_numpy(array).to(target)
-    return out
+    return OrderedDict((name, torch.from_numpy(np.array(backend.as_numpy(value), copy=True)).to(target))
+                       for name, value in state_dict.items())
 
 
 def from_torch_state(torch_state_dict):
@@ -153,138 +105,131 @@ def from_torch_state(torch_state_dict):
                        for name, tensor in torch_state_dict.items())
 
 
-def copy_weights(scratch_model, torch_model):
-    """Give ``torch_model`` the scratch model's parameters (by name), in the torch model's dtype.
+def load_weights(torch_model, state_dict):
+    """Give ``torch_model`` the scratch ``state_dict``'s values (by name), in the torch model's dtype.
 
     Raises ValueError naming every missing, unexpected or mis-shaped parameter.
     """
-    torch = import_torch()
     theirs = torch_model.state_dict()
-    ours = scratch_model.state_dict()
-    _check_same_parameters(ours, {k: tuple(v.shape) for k, v in theirs.items()})
-    dtype = next(iter(theirs.values())).dtype if theirs else torch.float32
-    torch_model.load_state_dict(to_torch_state(ours, dtype), strict=True)
+    our_shapes = {k: tuple(np.shape(backend.as_numpy(v))) for k, v in state_dict.items()}
+    their_shapes = {k: tuple(v.shape) for k, v in theirs.items()}
+    problems = []
+    if sorted(set(their_shapes) - set(our_shapes)):
+        problems.append(f"missing in the scratch model: {sorted(set(their_shapes) - set(our_shapes))}")
+    if sorted(set(our_shapes) - set(their_shapes)):
+        problems.append(f"not in the torch model: {sorted(set(our_shapes) - set(their_shapes))}")
+    problems += [f"{name}: scratch shape {our_shapes[name]}, torch shape {their_shapes[name]}"
+                 for name in sorted(set(our_shapes) & set(their_shapes)) if our_shapes[name] != their_shapes[name]]
+    if problems:
+        raise ValueError("the scratch and torch models do not have the same parameters: " + "; ".join(problems))
+    dtype = next(iter(theirs.values())).dtype if theirs else "float32"
+    torch_model.load_state_dict(to_torch_state(state_dict, dtype), strict=True)
     return torch_model
 
 
-def _check_same_parameters(ours, their_shapes):
-    our_shapes = {k: tuple(np.shape(_host_array(v))) for k, v in ours.items()}
-    problems = []
-    missing = sorted(set(their_shapes) - set(our_shapes))
-    extra = sorted(set(our_shapes) - set(their_shapes))
-    if missing:
-        problems.append(f"missing in the scratch model: {missing}")
-    if extra:
-        problems.append(f"not in the torch model: {extra}")
-    for name in sorted(set(our_shapes) & set(their_shapes)):
-        if our_shapes[name] != their_shapes[name]:
-            problems.append(f"{name}: scratch shape {our_shapes[name]}, torch shape {their_shapes[name]}")
-    if problems:
-        raise ValueError("the scratch and torch models do not have the same parameters: "
-                         + "; ".join(problems))
+def copy_weights(scratch_model, torch_model):
+    """Give ``torch_model`` the scratch model's parameters (see ``load_weights``)."""
+    return load_weights(torch_model, scratch_model.state_dict())
 
 
-def _host_array(value):
-    """A NumPy array from a NumPy/CuPy array or a Tensor."""
-    if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
-        value = value.numpy()
-    if hasattr(value, "get") and not isinstance(value, np.ndarray):   # CuPy
-        value = value.get()
-    return np.asarray(value)
-
-
-# ---- training: the torch column ------------------------------------------------------------------
-
-def _resolve_torch_device(torch, device, notes):
-    device = str(device)
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        notes.append("torch reference: this torch build sees no CUDA device, so it ran on the CPU")
-        return torch.device("cpu")
-    return torch.device(device)
-
+# ---- the adapter ---------------------------------------------------------------------------------
 
 def l2_term(torch_model, alpha):
-    """``alpha * sum of w^2`` over the weights (every parameter but the biases), as ``nn.functional.l2_penalty``."""
-    weights = [p for name, p in torch_model.named_parameters()
-               if not (name == "bias" or name.endswith(".bias"))]
+    """``nn.functional.l2_penalty`` for a torch model: ``alpha * sum of w^2`` over every parameter but
+    the biases, summed in the same order."""
+    weights = [p for name, p in torch_model.named_parameters() if not (name == "bias" or name.endswith(".bias"))]
     total = (weights[0] * weights[0]).sum()
     for w in weights[1:]:
         total = total + (w * w).sum()
     return total * alpha
 
 
-def make_torch_optimizer(config, torch_model):
-    """SGD (with ``config.momentum``) or Adam (torch's defaults), as ``experiments.train.make_optimizer``."""
-    torch = import_torch()
-    params = list(torch_model.parameters())
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum)
-    if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr)
-    raise ValueError(f"config {config.name}: optimizer must be 'sgd' or 'adam', got {config.optimizer!r}")
-
-
-def make_torch_schedule(config, optimizer):
-    """The per-epoch schedule of ``config.schedule`` in torch (inverse-time decay as a LambdaLR), or None."""
-    torch = import_torch()
-    if not config.schedule:
-        return None
-    kind, *args = config.schedule
+def torch_schedules(torch):
+    """``config.schedule`` kinds in torch (inverse-time decay as a LambdaLR), for ``loop.make_optimizer``."""
     sched = torch.optim.lr_scheduler
-    if kind == "inverse_time":
-        rate = args[0]
-        return sched.LambdaLR(optimizer, lambda epoch: 1.0 / (1.0 + rate * epoch))
-    if kind == "step":
-        return sched.StepLR(optimizer, *args)
-    if kind == "exponential":
-        return sched.ExponentialLR(optimizer, *args)
-    raise ValueError(f"config {config.name}: schedule must start with one of ['exponential', "
-                     f"'inverse_time', 'step'], got {config.schedule!r}")
+    return {"inverse_time": lambda optimizer, rate: sched.LambdaLR(optimizer, lambda epoch: 1.0 / (1.0 + rate * epoch)),
+            "step": sched.StepLR, "exponential": sched.ExponentialLR}
 
 
-def evaluate_torch(torch_model, x, y, batch_size=1000):
-    """(mean cross-entropy, accuracy, predicted labels) of ``torch_model`` on tensors x, y (eval mode)."""
-    torch = import_torch()
-    was_training = torch_model.training
-    torch_model.eval()
-    total, predictions = 0.0, []
-    try:
-        with torch.no_grad():
-            for i in range(0, len(x), batch_size):
-                logits = torch_model(x[i:i + batch_size])
-                total += float(torch.nn.functional.cross_entropy(logits, y[i:i + batch_size],
-                                                                 reduction="sum"))
-                predictions.append(logits.argmax(dim=1))
-    finally:
-        torch_model.train(was_training)
-    predicted = torch.cat(predictions).cpu().numpy()
-    return total / len(x), float((predicted == y.cpu().numpy()).mean()), predicted
+class TorchAdapter:
+    """The torch twin, its optimiser and the data as tensors, for ``experiments.loop.EpochLoop``.
 
+    ``initial_state``: the scratch weights to start from; ``seed``: the batch order's; ``masks``: a NumPy generator to replay the
+    scratch dropout masks from (else torch draws its own). ``notes`` collects what it had to change
+    (a CUDA device that this torch build cannot see runs on the CPU).
+    """
 
-def scratch_initial_state(config, input_shape, seed):
-    """``(weights, generator)``: the scratch model's initial weights for ``seed``, drawn exactly as
-    ``experiments.train.train`` draws them, and a copy of the host generator as it is afterwards,
-    i.e. where the scratch trainer's dropout masks come from (on the CPU)."""
-    import tinygrad_lite as tl
-    from .models import build
-    tl.manual_seed(seed)
-    weights = build(config.layers, input_shape, config.init).state_dict()
-    return weights, copy.deepcopy(tl.backend.rng("cpu"))
+    def __init__(self, config, data, initial_state, seed=0, device="cpu", dtype="float32", masks=None,
+                 notes=None):
+        torch = self.torch = import_torch()
+        self.config, self.dtype = config, torch_dtype(dtype)
+        self.device = torch.device(str(device))
+        if str(device).startswith("cuda") and not torch.cuda.is_available():
+            (notes if notes is not None else []).append(
+                "torch reference: this torch build sees no CUDA device, so it ran on the CPU")
+            self.device = torch.device("cpu")
+        self.model = build_torch(config.layers, data.input_shape, self.dtype)
+        if masks is not None:
+            replay_masks(self.model, masks)
+        load_weights(self.model, initial_state).to(self.device)
+        self.optimizer, self.schedule = make_optimizer(config, list(self.model.parameters()), torch.optim,
+                                                       torch_schedules(torch))
+        self.splits = {name: (torch.from_numpy(np.ascontiguousarray(x)).to(device=self.device, dtype=self.dtype),
+                              torch.from_numpy(np.asarray(y, dtype=np.int64)).to(self.device))
+                       for name, x, y in data.splits()}
+        self.order = DataLoader(data.x_train, data.y_train, config.batch_size, shuffle=True, seed=seed,
+                                check_finite=False)      # the scratch trainer's loader: its batch order
+        self.n_batches = len(self.order)
+        self.model.train()
 
+    def batches(self, epoch):
+        x, y = self.splits["train"]
+        order = self.torch.from_numpy(self.order.epoch_order(epoch)).to(self.device)
+        bs = self.config.batch_size
+        return ((x[order[i * bs:(i + 1) * bs]], y[order[i * bs:(i + 1) * bs]]) for i in range(self.n_batches))
 
-def scratch_mask_drawer(generator, p, dtype):
-    """``draw(shape)``: the keep-mask ``nn.functional.dropout`` draws on the CPU from ``generator``."""
-    dtype = np.dtype(dtype)
+    def step(self, batch, iteration):
+        xb, yb = batch
+        logits = self.model(xb)
+        loss = self.torch.nn.functional.cross_entropy(logits, yb)
+        if self.config.l2:
+            loss = loss + l2_term(self.model, self.config.l2)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return Step(loss.detach(), logits.detach(), (logits.detach().argmax(dim=1) == yb).sum(), len(yb))
 
-    def draw(shape):
-        return generator.random(shape, dtype=dtype) >= dtype.type(p)
-    return draw
+    def evaluate(self, x, y, batch_size=1000):
+        """(mean cross-entropy, accuracy, predicted labels) on tensors x, y, in eval mode."""
+        torch, was_training = self.torch, self.model.training
+        self.model.eval()
+        total, predictions = 0.0, []
+        try:
+            with torch.no_grad():
+                for i in range(0, len(x), batch_size):
+                    logits = self.model(x[i:i + batch_size])
+                    total += float(torch.nn.functional.cross_entropy(logits, y[i:i + batch_size], reduction="sum"))
+                    predictions.append(logits.argmax(dim=1))
+        finally:
+            self.model.train(was_training)
+        predicted = torch.cat(predictions).cpu().numpy()
+        return total / len(x), float((predicted == y.cpu().numpy()).mean()), predicted
 
+    def schedule_step(self):
+        if self.schedule is not None:
+            self.schedule.step()
 
-def _improved(higher_is_better, value, best):
-    if best is None:
-        return True
-    return value > best if higher_is_better else value < best
+    def state_dict(self):
+        return copy.deepcopy(self.model.state_dict())
+
+    def load_state_dict(self, state):
+        self.model.load_state_dict(state)
+
+    def lr(self):
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def host(self, values):
+        return self.torch.stack(values).cpu().numpy()
 
 
 def train_torch(config, data, seed=0, device="cpu", dtype="float32", initial_state=None, progress=True):
@@ -296,117 +241,26 @@ def train_torch(config, data, seed=0, device="cpu", dtype="float32", initial_sta
          "wall_time_s": ..., "history": {"iteration_loss": [[i, loss], ...], "epochs": [{...}, ...]},
          "device": ..., "dtype": ..., "torch_version": ..., "notes": [...]}
 
-    Same starting weights (the scratch init for ``seed``, or ``initial_state``), same batches
-    (``DataLoader(seed=seed).epoch_order(epoch)`` indexes the arrays), same loss
-    ``cross_entropy + l2 * sum(w^2)`` (weights, not biases), same optimiser, per-epoch schedule, early
-    stopping and best-epoch selection. Dropout masks: those the scratch trainer draws on the CPU
-    (the same generator, in the same order), unless ``initial_state`` is given (then torch's own,
-    seeded with ``seed``). On CUDA the scratch masks come from CuPy's generator, so they differ.
-    Note: drawing the scratch init re-seeds ``tinygrad_lite`` (``tl.manual_seed(seed)``), as ``train`` does.
+    Same starting weights (the scratch init for ``seed``, or ``initial_state``), same batches, same
+    loss, optimiser, schedule, early stopping and best-epoch selection (``experiments.loop``). Dropout
+    masks: those the scratch trainer draws on the CPU, unless ``initial_state`` is given (then
+    torch's own, seeded with ``seed``). On CUDA the scratch masks come from CuPy's generator, so they
+    differ. Note: drawing the scratch init re-seeds ``tinygrad_lite``, as ``train`` does.
     """
-    from tinygrad_lite.dataloader import DataLoader
-    from .train import HIGHER_IS_BETTER
     torch = import_torch()
-    notes = []
-    target = torch_dtype(dtype)
-    torch_device = _resolve_torch_device(torch, device, notes)
-    start = time.perf_counter()
+    notes, start = [], time.perf_counter()
     torch.manual_seed(seed)
-    generator = None
+    masks = None
     if initial_state is None:
-        initial_state, generator = scratch_initial_state(config, data.input_shape, seed)
-    model = build_torch(config.layers, data.input_shape, target, masked_dropout=generator is not None)
-    dtype_name = str(target).replace("torch.", "")
-    for module in model.modules():
-        if hasattr(module, "draw_mask"):
-            module.draw_mask = scratch_mask_drawer(generator, module.p, dtype_name)
-    _check_same_parameters(initial_state, {k: tuple(v.shape) for k, v in model.state_dict().items()})
-    model.load_state_dict(to_torch_state(initial_state, target), strict=True)
-    model.to(torch_device)
-    optimizer = make_torch_optimizer(config, model)
-    schedule = make_torch_schedule(config, optimizer)
-
-    def tensors(x, y):
-        x = torch.from_numpy(np.ascontiguousarray(x)).to(device=torch_device, dtype=target)
-        return x, torch.from_numpy(np.asarray(y, dtype=np.int64)).to(torch_device)
-
-    splits = {"train": tensors(data.x_train, data.y_train), "val": tensors(data.x_val, data.y_val),
-              "test": tensors(data.x_test, data.y_test)}
-    x_train, y_train = splits["train"]
-    order_source = DataLoader(data.x_train, data.y_train, config.batch_size, shuffle=True, seed=seed,
-                              check_finite=False)      # the scratch trainer's loader: its batch order
-    n_batches, bs = len(order_source), config.batch_size
-    log_every = min(config.log_every, n_batches)          # as the scratch trainer does
-    history = {"iteration_loss": [], "epochs": []}
-    iteration, window = 0, [0.0, 0]
-    best, best_state, early, stopped_early_at = None, None, None, 0
-
-    from .train import Progress
-    bar = Progress(progress, f"{config.name} [torch]", config.epochs)
-    model.train()
-    for epoch in range(config.epochs):
-        lr = float(optimizer.param_groups[0]["lr"])
-        order = torch.from_numpy(order_source.epoch_order(epoch)).to(torch_device)
-        losses = []
-        bar.start(epoch, n_batches, 0)
-        for batch in range(n_batches):
-            rows = order[batch * bs:(batch + 1) * bs]
-            xb, yb = x_train[rows], y_train[rows]
-            loss = torch.nn.functional.cross_entropy(model(xb), yb)
-            if config.l2:
-                loss = loss + l2_term(model, config.l2)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.detach())
-            bar.step()
-            done = epoch * n_batches + batch + 1
-            if config.log_test_loss and done % log_every == 0:
-                history.setdefault("iteration_test_loss", []).append(
-                    [done, evaluate_torch(model, *splits["test"])[0]])
-        for value in torch.stack(losses).double().cpu().numpy():
-            iteration += 1
-            window[0] += float(value)
-            window[1] += 1
-            if not np.isfinite(value):
-                raise FloatingPointError(f"{config.name} (torch reference): the training loss is {value} "
-                                         f"at epoch {epoch + 1}, iteration {iteration}")
-            if iteration % log_every == 0:
-                history["iteration_loss"].append([iteration, window[0] / window[1]])
-                window = [0.0, 0]
-        row = {"epoch": epoch + 1, "lr": lr}
-        for split, (x, y) in splits.items():
-            row[f"{split}_loss"], row[f"{split}_acc"], _ = evaluate_torch(model, x, y)
-        history["epochs"].append(row)
-        if progress:
-            bar.end(f"{config.name} [torch] epoch {epoch + 1}/{config.epochs}  lr {lr:.4g}  " + "  ".join(
-                f"{s} loss {row[f'{s}_loss']:.4f} acc {row[f'{s}_acc']:.4f}" for s in splits))
-        if schedule is not None:
-            schedule.step()
-        if config.select_best_by and _improved(HIGHER_IS_BETTER[config.select_best_by],
-                                               row[config.select_best_by], None if best is None else best[1]):
-            best = (epoch + 1, row[config.select_best_by])
-            best_state = copy.deepcopy(model.state_dict())
-        if config.early_stopping:
-            metric, patience = config.early_stopping
-            if early is None or _improved(HIGHER_IS_BETTER[metric], row[metric], early[0]):
-                early = [row[metric], 0]
-            else:
-                early[1] += 1
-                if early[1] >= patience:
-                    stopped_early_at = epoch + 1
-                    notes.append(f"torch reference: early stopping after epoch {epoch + 1}")
-                    break
-
-    bar.close()
-    epoch_used = len(history["epochs"])
-    if config.select_best_by and best is not None:
-        epoch_used = best[0]
-        model.load_state_dict(best_state)
-    final = {"epoch_used": epoch_used}
-    for split, (x, y) in splits.items():
-        final[f"{split}_loss"], final[f"{split}_acc"], _ = evaluate_torch(model, x, y)
-    return {"final": final, "wall_time_s": time.perf_counter() - start, "history": history,
-            "stopped_early_at": stopped_early_at, "device": str(torch_device),
-            "dtype": dtype_name, "torch_version": torch.__version__,
+        model = scratch_model(config, data.input_shape, seed)
+        initial_state, masks = model.state_dict(), copy.deepcopy(backend.rng("cpu"))
+    adapter = TorchAdapter(config, data, initial_state, seed, device, dtype, masks, notes)
+    loop = EpochLoop(config, adapter, progress=Progress(f"{config.name} [torch]", config.epochs,
+                                                        bar=progress, quiet=not progress)).run()
+    if loop.state.stopped_early_at:
+        notes.append(f"torch reference: early stopping after epoch {loop.state.stopped_early_at}")
+    final, _ = loop.finish()
+    return {"final": final, "wall_time_s": time.perf_counter() - start, "history": loop.state.history,
+            "stopped_early_at": loop.state.stopped_early_at, "device": str(adapter.device),
+            "dtype": str(adapter.dtype).replace("torch.", ""), "torch_version": torch.__version__,
             "notes": notes}

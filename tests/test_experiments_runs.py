@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import tinygrad_lite as tl
-from experiments import mnist_mlp, registry
+from experiments import registry
+from experiments.coursework import mnist_mlp
 from experiments.models import build, output_shape
 from experiments.runner import RunOptions, run
 

@@ -28,7 +28,9 @@ from experiments.registry import RUNS
 from experiments.runner import RunOptions, run
 from experiments.config import RunConfig, mlp
 from experiments.data import RunData
-from experiments.train import LAST, NonFiniteLossError, TrainingInterrupted, load_checkpoint, train
+from experiments.checkpoint import LAST, load_checkpoint
+from experiments.loop import NonFiniteLossError
+from experiments.train import TrainingInterrupted, train
 from nn.serialization import decode_json, encode_json, load_arrays, save_arrays
 from tinygrad_lite.dataloader import DataLoader
 from tinygrad_lite.datasets import read_idx

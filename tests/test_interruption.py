@@ -23,7 +23,7 @@ import pytest
 
 import nn
 import tinygrad_lite as tl
-from experiments.train import FINAL_MODEL, LAST, load_checkpoint
+from experiments.checkpoint import FINAL_MODEL, LAST, load_checkpoint
 from nn.serialization import load_arrays
 
 REPO = Path(__file__).resolve().parents[1]

@@ -118,24 +118,24 @@ def test_cnn_trains_step_for_step_like_torch(raw_sets, cfg, dtype):
 
 
 def test_dropout_masks_are_shared_and_change_every_step(raw_sets):
+    import copy
+
     import tinygrad_lite as tl
-    from experiments.parity import share_masks, twin_models
-    layers = MLP[2].layers
-    scratch, twin, pairs = twin_models(layers, (784,), seed=0, dtype="float64")
-    assert len(pairs) == 1 and pairs[0][0] is scratch[3] and pairs[0][1] is twin[3]
-    x = small_data(raw_sets, "fashion-mnist", 16, flat=True).x_train.astype(np.float64)
+    from experiments.parity import twins
+    data = small_data(raw_sets, "fashion-mnist", 16, flat=True)
+    scratch, twin = twins(MLP[2], data, seed=0, dtype="float64")
+    x = data.x_train.astype(np.float64)
     outputs, masks = [], []
     for _ in range(2):
-        ours = scratch(tl.Tensor(x)).numpy()
-        share_masks(pairs)
-        masks.append(pairs[0][0].last_mask)
-        theirs = twin(torch.from_numpy(x)).detach().numpy()
+        masks.append(copy.deepcopy(tl.backend.rng("cpu")).random((16, 32)) >= 0.2)   # the next draw
+        ours = scratch.model(tl.Tensor(x)).numpy()
+        theirs = twin.model(torch.from_numpy(x)).detach().numpy()
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
         outputs.append(ours)
-    assert masks[0].shape == (16, 32) and 0.6 < masks[0].mean() < 0.95        # about 1 - p kept
+    assert 0.6 < masks[0].mean() < 0.95                    # about 1 - p kept
     assert (masks[0] != masks[1]).any() and not np.allclose(outputs[0], outputs[1])
-    twin[3].mask = None                                   # torch's own mask: a different output
-    assert not np.allclose(twin(torch.from_numpy(x)).detach().numpy(), outputs[1])
+    twin.model[3] = torch.nn.Dropout(0.2)                 # torch's own mask: a different output
+    assert not np.allclose(twin.model(torch.from_numpy(x)).detach().numpy(), outputs[1])
 
 
 def test_parity_schedule_and_epoch_accuracies_match(raw_sets):

@@ -30,7 +30,7 @@ def terminal(capsys, monkeypatch):
 
 
 def test_one_bar_counts_every_batch_of_the_whole_run(terminal, capsys):
-    progress = train.Progress(True, "A-x", 3)
+    progress = train.Progress("A-x", 3, bar=True)
     for epoch in range(3):
         progress.start(epoch, 4, 0)
         bar = progress.bar
@@ -49,7 +49,7 @@ def test_one_bar_counts_every_batch_of_the_whole_run(terminal, capsys):
 
 
 def test_a_resumed_run_starts_its_bar_where_it_stopped(terminal):
-    progress = train.Progress(True, "A-x", 3)
+    progress = train.Progress("A-x", 3, bar=True)
     progress.start(1, 10, 4)                          # epoch 2, batch 4 of 10 already trained
     assert (progress.bar.n, progress.bar.total) == (14, 30)
     progress.close()
@@ -65,7 +65,7 @@ def test_without_tqdm_one_line_says_how_to_get_bars(monkeypatch, capsys):
     monkeypatch.setattr(builtins, "__import__", no_tqdm)
     monkeypatch.setattr(train.Progress, "said_how_to_get_bars", False)
     for _ in range(2):
-        progress = train.Progress(True, "A-x", 1)
+        progress = train.Progress("A-x", 1, bar=True)
         progress.start(0, 3, 0)
         progress.end("A-x epoch 1/1")
     out, err = capsys.readouterr()

@@ -14,7 +14,8 @@ import pytest
 
 from experiments import cli, data as run_data
 from experiments.config import RunConfig, mlp
-from experiments.train import BEST, FINAL_MODEL, LAST, TrainingInterrupted, load_checkpoint, train
+from experiments.checkpoint import BEST, FINAL_MODEL, LAST, load_checkpoint
+from experiments.train import TrainingInterrupted, train
 from nn.serialization import load_arrays
 
 SUBSET = 300

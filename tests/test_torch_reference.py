@@ -9,8 +9,8 @@ from experiments.config import cnn, mlp
 from experiments.models import output_shape
 
 torch = pytest.importorskip("torch", reason="torch is the reference these tests compare against: pip install '.[dev]'")
-from experiments.torch_reference import (build_torch, copy_weights, from_torch_state,  # noqa: E402
-                                         to_torch_state)
+from experiments.models import build_torch  # noqa: E402
+from experiments.torch_reference import copy_weights, from_torch_state, to_torch_state  # noqa: E402
 
 # The architectures of ASSIGNMENTS.md, spelled with the config helpers (the registry's are added below).
 DOCUMENT_ARCHITECTURES = {

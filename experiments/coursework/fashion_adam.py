@@ -4,7 +4,7 @@
 80/20 split of the training set after a seeded shuffle; after every epoch the model is evaluated on
 the validation split and the epoch with the best validation accuracy is the one reported.
 """
-from .config import RunConfig, cnn, mlp
+from ..config import RunConfig, cnn, mlp
 
 DOC = "report-fashion-mlp-cnn-adam.txt"
 CHOICES = ("80/20 split drawn at random (seeded) from the training set",

@@ -6,8 +6,8 @@ validation loss (patience 5, at most 200 epochs). CNNs: 5 convs 3x3 (or 5x5), pa
 a pooling after every conv but the last, Dense(hidden) ReLU, Dense 10; pixels in [-1, 1]; 10 epochs.
 Each CNN's flattened features then train the scratch MLP [features, hidden, 10].
 """
-from .config import RunConfig, cnn, mlp
-from .models import output_shape
+from ..config import RunConfig, cnn, mlp
+from ..models import output_shape
 
 DOC = "report-fashion-mlp-cnn-pooling-init.txt"
 SPLIT = ("random", 0.2)

@@ -5,7 +5,7 @@ uniform, zero biases); the report trained on the first 50,000 training images, v
 last 10,000, and standardised the pixels after dividing by 255. Then tanh and ReLU, the best (ReLU,
 as the report found) with Adam, and an L2 sweep on the ReLU network.
 """
-from .config import RunConfig, mlp
+from ..config import RunConfig, mlp
 
 DOC = "assignment-mnist-mlp.txt + report-mnist-mlp-scratch.txt"
 SIZES = [784, 500, 250, 100, 10]

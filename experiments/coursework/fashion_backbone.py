@@ -4,7 +4,7 @@
 Split 48,000 / 12,000 (first / last) of the training set. The CNN blocks are conv -> ReLU -> max-pool 2,
 kernels 3 then four 2x2, padding 1: 1x28x28 -> 49x14x14 -> 98x7x7 -> 196x4x4 -> 392x2x2 -> 784x1x1.
 """
-from .config import RunConfig, cnn, mlp
+from ..config import RunConfig, cnn, mlp
 
 DOC = "report-fashion-mlp-cnn-backbone.txt"
 SPLIT = ("first_last", 12000)
