@@ -334,13 +334,33 @@ def headline(metrics, reports=None):
     return f"**{label}: {', '.join(parts)}**{difference}"
 
 
+def _configuration_section(metrics):
+    """REPORT.md's last section: where and how the run trained, every setting, our choices."""
+    config, versions, torch = metrics.get("config") or {}, metrics.get("versions") or {}, metrics.get("torch") or {}
+    out = ["## Configuration", ""]
+    torch_time = f" (torch reference: {format_duration(torch.get('wall_time_s'))})" if torch else ""
+    version_text = ", ".join(f"{k} {v}" for k, v in versions.items() if v) or DASH
+    images_used = f"subset of {metrics['subset']}" if subset_in_effect(metrics) else "all of the split"
+    header_rows = [["device", metrics.get("device") or DASH],
+                   ["wall time", format_duration(metrics.get("wall_time_s")) + torch_time],
+                   ["seed", str(metrics.get("seed", DASH))],
+                   ["training images", images_used],
+                   ["data", "bundled sample" if metrics.get("used_sample") else "full dataset"],
+                   ["versions", version_text]]
+    out += [_table(["", ""], header_rows), ""]
+    skip = {"reported", "choices", "title", "name", "document"}
+    out += [_table(["setting", "value"], [[k, _config_value(k, v)] for k, v in config.items() if k not in skip]), ""]
+    choices = metrics.get("choices") or config.get("choices") or []
+    out += ["Our choices where the document is silent or vague **[ours]**:", ""]
+    out += [f"- [ours] {c}" for c in choices] if choices else ["- none: every setting is the document's own"]
+    return out
+
+
 def run_report_markdown(run_dir, metrics, images, plots_skipped=None):
     """The text of REPORT.md for one run (``images``: [(caption, file name)] already written): the
     headline and what makes the run differ from the document's, the plots with what to look for in each,
     the per-class tables, then the notes, configuration and run details."""
     config = metrics.get("config") or {}
-    versions = metrics.get("versions") or {}
-    torch = metrics.get("torch") or {}
     reports = _split_reports(metrics)
     final = metrics.get("final") or {}
     out = [f"# Run `{metrics['run']}`: {metrics.get('title') or ''}".rstrip(": "), ""]
@@ -390,22 +410,7 @@ def run_report_markdown(run_dir, metrics, images, plots_skipped=None):
     if notes:
         out += ["## Notes from the run", ""] + [f"- {note}" for note in notes] + [""]
 
-    out += ["## Configuration", ""]
-    torch_time = f" (torch reference: {format_duration(torch.get('wall_time_s'))})" if torch else ""
-    version_text = ", ".join(f"{k} {v}" for k, v in versions.items() if v) or DASH
-    images_used = f"subset of {metrics['subset']}" if subset_in_effect(metrics) else "all of the split"
-    header_rows = [["device", metrics.get("device") or DASH],
-                   ["wall time", format_duration(metrics.get("wall_time_s")) + torch_time],
-                   ["seed", str(metrics.get("seed", DASH))],
-                   ["training images", images_used],
-                   ["data", "bundled sample" if metrics.get("used_sample") else "full dataset"],
-                   ["versions", version_text]]
-    out += [_table(["", ""], header_rows), ""]
-    skip = {"reported", "choices", "title", "name", "document"}
-    out += [_table(["setting", "value"], [[k, _config_value(k, v)] for k, v in config.items() if k not in skip]), ""]
-    choices = metrics.get("choices") or config.get("choices") or []
-    out += ["Our choices where the document is silent or vague **[ours]**:", ""]
-    out += [f"- [ours] {c}" for c in choices] if choices else ["- none: every setting is the document's own"]
+    out += _configuration_section(metrics)
     return "\n".join(out).rstrip() + "\n"
 
 
