@@ -4,10 +4,12 @@ An architecture is a tuple of layer specs, each a short tuple a student can read
 
     ("dense", 500)                      Dense to 500 features
     ("conv", 16, 3, 1, 1)               Conv2d to 16 channels, kernel 3, stride 1, padding 1
+    ("dense", 128, False), ("conv", 16, 3, 1, 1, False)   the same without a bias (before batch norm)
     ("maxpool", 2) / ("avgpool", 2)     pooling, kernel 2 (stride = kernel)
     ("gap",)                            global average pooling to (N, C, 1, 1)
     ("flatten",)  ("dropout", 0.2)
     ("relu",) ("sigmoid",) ("tanh",) ("gelu",) ("leaky_relu", 0.01)
+    ("batchnorm",)                      BatchNorm2d after a conv, BatchNorm1d after a dense layer
 
 ``experiments.models.build`` turns the tuple into an ``nn.Sequential``; the torch reference turns the
 same tuple into a ``torch.nn.Sequential`` with the same parameter names.
@@ -60,7 +62,7 @@ class RunConfig:
     layers: tuple                     # layer specs (see the module docstring)
     epochs: int
     batch_size: int = 64
-    optimizer: str = "sgd"            # "sgd" or "adam"
+    optimizer: str = "sgd"            # "sgd", "adam" or "adamw" (torch's default weight decay 0.01)
     lr: float = 0.01
     momentum: float = 0.0
     schedule: tuple = ()              # () or ("inverse_time", k) or ("step", step, gamma) or ("exponential", gamma)

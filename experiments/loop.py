@@ -65,8 +65,11 @@ def make_optimizer(config, params, optim, schedules):
         optimizer = optim.SGD(params, lr=config.lr, momentum=config.momentum)
     elif config.optimizer == "adam":
         optimizer = optim.Adam(params, lr=config.lr)
+    elif config.optimizer == "adamw":
+        optimizer = optim.AdamW(params, lr=config.lr)
     else:
-        raise ValueError(f"config {config.name}: optimizer must be 'sgd' or 'adam', got {config.optimizer!r}")
+        raise ValueError(f"config {config.name}: optimizer must be 'sgd', 'adam' or 'adamw', got "
+                         f"{config.optimizer!r}")
     if not config.schedule:
         return optimizer, None
     kind, *args = config.schedule

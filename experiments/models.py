@@ -18,7 +18,7 @@ class LayerKind(NamedTuple):
     torch: Callable      # (torch.nn, input shape, *args) -> torch module
 
 
-def _conv_shape(shape, out, k, stride, pad):
+def _conv_shape(shape, out, k, stride, pad, bias=True):
     return (out, (shape[1] + 2 * pad - k) // stride + 1, (shape[2] + 2 * pad - k) // stride + 1)
 
 
@@ -38,12 +38,14 @@ def _flat(shape):
 
 
 LAYERS = {
-    "dense": LayerKind(lambda shape, out: (out,), lambda shape, out: nn.Dense(shape[0], out),
-                       lambda tnn, shape, out: tnn.Linear(shape[0], out)),
+    "dense": LayerKind(lambda shape, out, bias=True: (out,),
+                       lambda shape, out, bias=True: nn.Dense(shape[0], out, bias=bias),
+                       lambda tnn, shape, out, bias=True: tnn.Linear(shape[0], out, bias=bias)),
     "conv": LayerKind(_conv_shape,
-                      lambda shape, out, k, stride, pad: nn.Conv2d(shape[0], out, k, stride=stride, padding=pad),
-                      lambda tnn, shape, out, k, stride, pad: tnn.Conv2d(shape[0], out, k, stride=stride,
-                                                                         padding=pad)),
+                      lambda shape, out, k, stride, pad, bias=True: nn.Conv2d(shape[0], out, k, stride=stride,
+                                                                              padding=pad, bias=bias),
+                      lambda tnn, shape, out, k, stride, pad, bias=True: tnn.Conv2d(shape[0], out, k, stride=stride,
+                                                                                    padding=pad, bias=bias)),
     "flatten": LayerKind(_flat, lambda shape: nn.Flatten(), lambda tnn, shape: tnn.Flatten()),
     "maxpool": LayerKind(_pool_shape, lambda shape, k: nn.MaxPool2d(k), lambda tnn, shape, k: tnn.MaxPool2d(k)),
     "avgpool": LayerKind(_pool_shape, lambda shape, k: nn.AvgPool2d(k), lambda tnn, shape, k: tnn.AvgPool2d(k)),
@@ -56,6 +58,9 @@ LAYERS = {
     "gelu": LayerKind(_same, lambda shape: nn.GELU(), lambda tnn, shape: tnn.GELU(approximate="none")),
     "leaky_relu": LayerKind(_same, lambda shape, *slope: nn.LeakyReLU(*slope),
                             lambda tnn, shape, *slope: tnn.LeakyReLU(*slope)),
+    # per channel of a (C, H, W) image, per feature of a (F,) vector
+    "batchnorm": LayerKind(_same, lambda shape: (nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d)(shape[0]),
+                           lambda tnn, shape: (tnn.BatchNorm2d if len(shape) == 3 else tnn.BatchNorm1d)(shape[0])),
 }
 
 

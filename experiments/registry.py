@@ -1,16 +1,20 @@
-"""Every replayed run by name, and the groups ``all-A`` .. ``all-D`` and ``all``.
+"""Every run by name, and the groups ``all-A`` .. ``all-D``, ``all`` (the whole coursework) and
+``examples`` (runs that are not replays, ``experiments.examples``).
 
     from experiments.registry import RUNS, resolve
     configs = resolve(["all-A", "B-mlp"])       # RunConfigs, in order, each once
 """
 import difflib
 
+from . import examples
 from .coursework import fashion_adam, fashion_backbone, fashion_pooling_init, mnist_mlp
 
 MODULES = {"A": mnist_mlp, "B": fashion_backbone, "C": fashion_pooling_init, "D": fashion_adam}
 RUNS = {run.name: run for module in MODULES.values() for run in module.RUNS}
 GROUPS = {f"all-{letter}": [run.name for run in module.RUNS] for letter, module in MODULES.items()}
 GROUPS["all"] = list(RUNS)
+RUNS.update((run.name, run) for run in examples.RUNS)
+GROUPS["examples"] = [run.name for run in examples.RUNS]
 
 
 class UnknownRunError(ValueError):

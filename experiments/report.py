@@ -19,6 +19,7 @@ from tinygrad_lite.errors import DataError
 from tinygrad_lite.files import write_text
 
 from . import plots
+from .examples import DOCUMENT as EXAMPLE_DOCUMENT
 from .metrics import classification_report
 
 REQUIRED_KEYS = ("run", "document", "history", "final", "predictions", "class_names")
@@ -364,7 +365,10 @@ def run_report_markdown(run_dir, metrics, images, plots_skipped=None):
     reports = _split_reports(metrics)
     final = metrics.get("final") or {}
     out = [f"# Run `{metrics['run']}`: {metrics.get('title') or ''}".rstrip(": "), ""]
-    out.append(f"Replays **{metrics['document']}**{_coursework_reference(run_dir, metrics['run'])}.")
+    if metrics["document"] == EXAMPLE_DOCUMENT:
+        out.append("An example run, not a coursework replay (see `experiments/examples.py`).")
+    else:
+        out.append(f"Replays **{metrics['document']}**{_coursework_reference(run_dir, metrics['run'])}.")
     out.append("")
     out += [headline(metrics, reports), ""]
     at_chance = chance_line(metrics, reports)

@@ -41,10 +41,13 @@ def test_every_config_builds_and_classifies_two_images(config):
 
 
 def test_registry_groups_cover_every_run_once():
-    assert sorted(registry.GROUPS["all"]) == sorted(registry.RUNS)
+    coursework = [name for name in registry.RUNS if name not in registry.GROUPS["examples"]]
+    assert registry.GROUPS["examples"] == ["E-bn-cnn"]
+    assert sorted(registry.GROUPS["all"]) == sorted(coursework)
     letters = [n for g in ("all-A", "all-B", "all-C", "all-D") for n in registry.GROUPS[g]]
-    assert sorted(letters) == sorted(registry.RUNS)
-    for name, config in registry.RUNS.items():
+    assert sorted(letters) == sorted(coursework)
+    for name in coursework:
+        config = registry.RUNS[name]
         assert name == config.name and name in registry.GROUPS[f"all-{name[0]}"]
         assert config.choices and config.minutes_cpu > 0
         assert all(part.endswith(".txt") for part in config.document.split(" + "))
@@ -114,7 +117,8 @@ def check_metrics(run_dir, config, epochs, subset):
 
 @pytest.mark.slow        # a few seconds each, most of it drawing the report's PNGs
 @pytest.mark.parametrize("name, epochs", [("A-sigmoid", 1), ("B-mlp-decay-dropout", 2),
-                                          ("C-cnnmlp-max-16-random", 1), ("D-cnn-lenet", 2)])
+                                          ("C-cnnmlp-max-16-random", 1), ("D-cnn-lenet", 2),
+                                          ("E-bn-cnn", 1)])
 def test_one_run_per_document_end_to_end(name, epochs, data_root, tmp_path):
     config = registry.RUNS[name]
     options = RunOptions(epochs=epochs, subset=300, out=str(tmp_path), torch=False, progress=False,
@@ -124,9 +128,25 @@ def test_one_run_per_document_end_to_end(name, epochs, data_root, tmp_path):
     is_cnn = config.layers[0][0] == "conv"
     assert (metrics["first_layer_filters"] is not None) == is_cnn
     if is_cnn:
-        assert np.array(metrics["first_layer_filters"]).shape == (6, 1, 5, 5)
+        assert np.array(metrics["first_layer_filters"]).shape == (config.layers[0][1], 1) + (config.layers[0][2],) * 2
     if config.schedule:                        # inverse-time decay: lr / (1 + 0.02 * epoch)
         assert [r["lr"] for r in metrics["history"]["epochs"]] == pytest.approx([0.01, 0.01 / 1.02])
     if config.features_from:                   # the backbone was trained first, into its own folder
         backbone = check_metrics(tmp_path / config.features_from, registry.RUNS[config.features_from], 1, 300)
         assert np.array(backbone["first_layer_filters"]).shape == (16, 1, 3, 3)
+
+
+def test_batchnorm_spec_is_batchnorm2d_after_a_conv_and_1d_after_a_dense_in_both_frameworks():
+    torch = pytest.importorskip("torch", reason="torch builds the twin model: pip install '.[dev]'")
+    import nn
+    from experiments.models import build_torch
+    layers = (("conv", 3, 3, 1, 1, False), ("batchnorm",), ("relu",), ("flatten",), ("dense", 4, False),
+              ("batchnorm",), ("dense", 2))
+    ours, theirs = build(layers, (1, 5, 5)), build_torch(layers, (1, 5, 5))
+    assert [type(m).__name__ for m in ours] == [type(m).__name__ for m in theirs][:1] + \
+        ["BatchNorm2d", "ReLU", "Flatten", "Dense", "BatchNorm1d", "Dense"]
+    assert isinstance(theirs[1], torch.nn.BatchNorm2d) and isinstance(theirs[5], torch.nn.BatchNorm1d)
+    assert ours[0].bias is None and ours[4].bias is None and ours[6].bias is not None
+    assert {k: v.shape for k, v in ours.state_dict().items()} == \
+        {k: tuple(v.shape) for k, v in theirs.state_dict().items()}
+    assert output_shape(layers, (1, 5, 5))[1] == (3, 5, 5) and output_shape(layers, (1, 5, 5))[5] == (4,)

@@ -90,7 +90,7 @@ def test_state_survives_a_round_trip_through_a_dict():
 
 def test_improved_and_the_optimiser_factory_refuse_nothing_silently():
     assert improved("val_acc", 0.9, 0.8) and not improved("val_loss", 0.9, 0.8) and improved("val_loss", 5, None)
-    with pytest.raises(ValueError, match="optimizer must be 'sgd' or 'adam', got 'lbfgs'"):
+    with pytest.raises(ValueError, match="optimizer must be 'sgd', 'adam' or 'adamw', got 'lbfgs'"):
         make_optimizer(config(optimizer="lbfgs"), [], None, {})
     with pytest.raises(ValueError, match="sync_every must be a positive int, got 0"):
         EpochLoop(config(), ScriptedAdapter([1.0], [1.0]), sync_every=0)

@@ -2,7 +2,8 @@
 
 Same starting weights, same batches (the seeded DataLoader's order), same dropout masks: in float64
 every step's loss must equal torch's to 1e-9 relative and the parameters after 100 steps to 1e-8;
-in float32 the losses stay within 1e-4. Each training set here is small enough that 100 steps cross
+in float32 the losses stay within 1e-4. With batch norm the running statistics (buffers in the state
+dict) must agree as the parameters do, and so must the accuracies they give in evaluation. Each training set here is small enough that 100 steps cross
 an epoch boundary, so the second epoch's shuffle and the learning-rate schedule are exercised too.
 """
 import json
@@ -76,6 +77,10 @@ CNN = [
     config("cnn-gap-2x2-and-lenet-5x5", (("conv", 6, 5, 1, 0), ("relu",), ("avgpool", 2), ("conv", 8, 2, 1, 1),
                                          ("relu",), ("gap",), ("flatten",), ("dense", 10)),
            optimizer="adam", lr=1e-2, batch_size=8, l2=1e-3, init="he_uniform"),
+    config("cnn-batchnorm-adamw", (("conv", 4, 3, 1, 1, False), ("batchnorm",), ("relu",), ("maxpool", 2),
+                                   ("conv", 6, 3, 1, 1, False), ("batchnorm",), ("relu",), ("maxpool", 2),
+                                   ("flatten",), ("dense", 16, False), ("batchnorm",), ("relu",), ("dense", 10)),
+           optimizer="adamw", lr=2e-3, batch_size=8, dataset="fashion-mnist"),
 ]
 
 
@@ -115,6 +120,13 @@ def test_cnn_trains_step_for_step_like_torch(raw_sets, cfg, dtype):
     data = small_data(raw_sets, cfg.dataset, n_train_for(cfg), flat=False, n_eval=100)
     result = compare(cfg, data, steps=STEPS, dtype=dtype, seed=5)
     assert_parity(result, dtype)
+    if any(spec[0] == "batchnorm" for spec in cfg.layers):
+        assert {"1.running_mean", "1.running_var", "1.num_batches_tracked"} <= set(result["param_diff"])
+        assert result["param_diff"]["1.num_batches_tracked"] == 0
+        if dtype == "float64":
+            final = result["final"]
+            assert (final["scratch_val_acc"], final["scratch_test_acc"]) == (final["torch_val_acc"],
+                                                                             final["torch_test_acc"])
 
 
 def test_dropout_masks_are_shared_and_change_every_step(raw_sets):

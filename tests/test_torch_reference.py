@@ -109,8 +109,8 @@ def test_copy_weights_names_the_mismatched_parameter():
 
 
 def test_unknown_layer_spec_is_refused_by_name():
-    with pytest.raises(ValueError, match="'batchnorm'"):
-        build_torch((("flatten",), ("batchnorm",), ("dense", 10)), (784,))
+    with pytest.raises(ValueError, match="'groupnorm'"):
+        build_torch((("flatten",), ("groupnorm",), ("dense", 10)), (784,))
 
 
 def test_leaky_relu_slope_and_exact_gelu_carry_over():
