@@ -68,6 +68,24 @@ def build_parser():
 
     commands.add_parser("list", help="every run, the document it replays, its expected time")
 
+    _add_run_parser(commands)
+
+    report = commands.add_parser("report", help="summary tables of the finished runs")
+    report.add_argument("--out", default="runs", help="the folder holding the runs (default runs/)")
+
+    _add_parity_parser(commands)
+
+    from .exercises.cli import add_arguments as exercise_arguments
+    exercise_arguments(commands.add_parser("exercise", help="the course: make, check and grade exercise copies"),
+                       int_at_least)
+
+    bench = commands.add_parser("bench", help="speed and memory against torch (benchmarks package)")
+    bench.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the benchmarks")
+    return parser
+
+
+def _add_run_parser(commands):
+    """`tinygrad-lite run NAME...` and its options."""
     run = commands.add_parser("run", help="train runs and write metrics.json + REPORT.md for each")
     run.add_argument("names", nargs="+", metavar="NAME", help="run names or groups (all-A .. all-D, all)")
     run.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to train (default cpu)")
@@ -96,9 +114,9 @@ def build_parser():
     source.add_argument("--sample", action="store_true",
                         help="train on the small bundled sample (a quick look; not comparable figures)")
 
-    report = commands.add_parser("report", help="summary tables of the finished runs")
-    report.add_argument("--out", default="runs", help="the folder holding the runs (default runs/)")
 
+def _add_parity_parser(commands):
+    """`tinygrad-lite parity NAME` and its options."""
     parity = commands.add_parser("parity", help="compare the scratch and torch models step by step")
     parity.add_argument("name", metavar="NAME", help="a run name from `tinygrad-lite list`")
     parity.add_argument("--steps", type=int_at_least(1), default=100, help="optimiser steps to compare (default 100)")
@@ -114,14 +132,6 @@ def build_parser():
     parity.add_argument("--data", metavar="DIR", default=None,
                         help="data folder (default: $TINYGRAD_LITE_DATA, the cache)")
     parity.add_argument("--no-plot", action="store_true", help="do not write parity.png")
-
-    from .exercises.cli import add_arguments as exercise_arguments
-    exercise_arguments(commands.add_parser("exercise", help="the course: make, check and grade exercise copies"),
-                       int_at_least)
-
-    bench = commands.add_parser("bench", help="speed and memory against torch (benchmarks package)")
-    bench.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the benchmarks")
-    return parser
 
 
 WITH_TORCH = 2.0   # the torch reference trains the same model again, about as fast as ours (benchmarks/)

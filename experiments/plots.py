@@ -227,6 +227,23 @@ def plot_scratch_vs_torch(history, torch_history, path, title="scratch vs torch"
     digits the two share ("identical to N digits")."""
     figure = new_figure(12, 7.4, left=0.07, right=0.8, wspace=0.25, hspace=0.5, top=0.88, bottom=0.08)
     (iter_axes, epoch_axes), (iter_diff, epoch_diff) = figure.subplots(2, 2)
+    _iteration_panels(iter_axes, iter_diff, history, torch_history)
+    _epoch_panels(epoch_axes, epoch_diff, history, torch_history)
+    for axes in (iter_axes, epoch_axes):
+        _readable_span(axes)
+    for axes in (iter_diff, epoch_diff):
+        axes.title.set_fontsize(9)
+        if not any(np.isfinite(np.asarray(line.get_ydata(), dtype=float)).any() for line in axes.lines):
+            axes.text(0.5, 0.5, "no difference to draw\n(0 has no place on a log axis)", ha="center",
+                      va="center", transform=axes.transAxes, color="0.4")
+    if epoch_axes.get_legend_handles_labels()[0]:
+        epoch_axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    figure.suptitle(title)
+    return save_png(figure, path)
+
+
+def _iteration_panels(iter_axes, iter_diff, history, torch_history):
+    """The loss per logged iteration, both frameworks, and |ours - torch| under it."""
     ours_iter, torch_iter = history.get("iteration_loss") or [], torch_history.get("iteration_loss") or []
     for points, label, dashes, marker in ((ours_iter, "scratch", "-", "o"), (torch_iter, "torch", "--", "x")):
         if points:
@@ -244,6 +261,9 @@ def plot_scratch_vs_torch(history, torch_history, path, title="scratch vs torch"
     if drawn:
         iter_diff.set_yscale("log")
 
+
+def _epoch_panels(epoch_axes, epoch_diff, history, torch_history):
+    """The loss of every split after each epoch, both frameworks, and |ours - torch| under it."""
     epochs, torch_epochs = history.get("epochs", []), torch_history.get("epochs", [])
     all_a, all_b, acc_a, acc_b, drawn = [], [], [], [], False
     for split, (color, label) in SPLIT_STYLE.items():
@@ -279,17 +299,6 @@ def plot_scratch_vs_torch(history, torch_history, path, title="scratch vs torch"
         epoch_diff.set_yscale("log")
     if epoch_diff.get_legend_handles_labels()[0]:
         epoch_diff.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    for axes in (iter_axes, epoch_axes):
-        _readable_span(axes)
-    for axes in (iter_diff, epoch_diff):
-        axes.title.set_fontsize(9)
-        if not any(np.isfinite(np.asarray(line.get_ydata(), dtype=float)).any() for line in axes.lines):
-            axes.text(0.5, 0.5, "no difference to draw\n(0 has no place on a log axis)", ha="center",
-                      va="center", transform=axes.transAxes, color="0.4")
-    if epoch_axes.get_legend_handles_labels()[0]:
-        epoch_axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    figure.suptitle(title)
-    return save_png(figure, path)
 
 
 def plot_gradient_flow(records, path, title="gradient norm per layer", labels=None):
