@@ -110,6 +110,9 @@ class ScratchAdapter:
         return self.loader
 
     def step(self, batch, iteration):
+        """One optimiser step on ``batch = (x, y)``: loss = cross_entropy(model(x), y) + l2_penalty(model,
+        config.l2); zero the gradients, loss.backward(), optimizer.step(); returns ``Step(loss.data,
+        logits.data, number of correct predictions, batch size)``."""
         xb, yb = batch
         logits = self.model(xb)
         loss = nn.functional.cross_entropy(logits, yb)

@@ -68,7 +68,9 @@ COURSE = (
          ("nn/functional/pooling.py::RouteToWinner.forward",),
          "place each gy at its window's winning pixel (self.winner), zeros elsewhere"),
     Task(11, "The training loop of assignment A", "everything together: the sigmoid MLP must reach the assignment's "
-         "accuracy on the real MNIST data", (), "", depends=(2, 4, 5, 6, 7)),
+         "accuracy on the real MNIST data", ("experiments/train.py::ScratchAdapter.step",),
+         "one training step: forward, cross-entropy (+ L2), zero_grad, backward, optimiser step; return a Step",
+         depends=(2, 4, 5, 6, 7)),
 )
 
 BY_NUMBER = {task.number: task for task in COURSE}
