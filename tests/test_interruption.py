@@ -126,13 +126,19 @@ def test_a_signal_at_a_random_step_saves_a_checkpoint_that_resumes_exactly(sig, 
 def test_sigkill_at_a_random_moment_leaves_the_last_checkpoint_intact(uninterrupted, data_root, tmp_path):
     """No handler runs on SIGKILL: whatever was being written, the checkpoint on disk is the last
     complete one, and resuming from it still reproduces the uninterrupted weights."""
-    status, err, where = interrupt_at_a_random_step(tmp_path, data_root, signal.SIGKILL, max_fraction=1.5)
+    for attempt in range(3):
+        # the moment is a fraction of the epoch measured under this machine's load; when the load drops,
+        # the last epochs can finish before a late moment arrives: that is a missed shot, drawn again
+        out = tmp_path / f"attempt-{attempt}"
+        status, err, where = interrupt_at_a_random_step(out, data_root, signal.SIGKILL, max_fraction=1.5)
+        if status != 0:
+            break
     assert status == -signal.SIGKILL, f"{where}: exit status {status}\n{err[-2000:]}"
-    run_dir = tmp_path / RUN
+    run_dir = out / RUN
     resumable_checkpoint(run_dir, where)
     # a temporary file may be left behind by the kill, but never under a name that could be loaded
     assert all(not p.name.endswith(".npz") for p in run_dir.iterdir() if ".tmp" in p.name), where
-    resumed = run_to_the_end(tmp_path, data_root, "--resume")
+    resumed = run_to_the_end(out, data_root, "--resume")
     assert_bit_identical(resumed, uninterrupted, where)
 
 
