@@ -1,18 +1,28 @@
 """Torch-free checks of each task, answered like a patient teaching assistant.
 
-Gradients are compared with central finite differences in float64 (the method of
-``tinygrad_lite.gradcheck``), calling the op's own ``forward`` and ``backward`` so that a blank task
-elsewhere (the backward walk, sum_to) cannot break an unrelated task's check; the other checks compare
-with values written out here from the docstrings' formulas, or train the real run.
+A task's check is a list of ``Check``s. Each asks for computations with the student's code
+(``Request``s: a ``worker`` kind on inputs drawn here from a seed) and judges the answers against
+values computed here: central finite differences in float64 of the teacher's forward (the method of
+``tinygrad_lite.gradcheck``), values written out from the docstrings' formulas, or the teacher's own
+evaluation of weights the student's training produced. Calling an op's own ``forward`` and
+``backward`` keeps a blank task elsewhere (the backward walk, sum_to) from breaking an unrelated check.
+
+``run_task`` answers the requests in this process (``exercise check``: the copy is the code);
+``grade`` sends them to a sandboxed worker and judges its answers with the same ``judge``.
 """
 import dataclasses
-import traceback
+import os
 
 import numpy as np
 
-from .course import BY_NUMBER, COURSE, blank_task
+from . import worker
+from .course import BY_NUMBER, COURSE
+from .graft import split_target
 
 EPS, ATOL, RTOL = 1e-6, 1e-5, 1e-3
+PROJECT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+GRAFT_HINT = ("grading takes only the body of each blank function: a helper or an import you added "
+              "elsewhere in the file or the copy is not there; define or import it inside the function")
 
 
 class CheckFailed(Exception):
@@ -37,6 +47,14 @@ class CheckFailed(Exception):
         return "\n".join(lines)
 
 
+class StudentRaised(Exception):
+    """The student's code raised while a check ran it (``error`` as ``worker.describe_error`` gives)."""
+
+    def __init__(self, check, function, error):
+        super().__init__(check)
+        self.check, self.function, self.error = check, function, error
+
+
 @dataclasses.dataclass
 class Outcome:
     task: int
@@ -53,10 +71,18 @@ class Outcome:
 class Options:
     subset: int = None       # task 11: train on this many images (a smoke run, not the assignment's bar)
     epochs: int = None       # task 11: this many epochs instead of the assignment's
+    seed: int = 0            # the inputs' draws (grading draws one per run and copy)
+    allow_sample: bool = True    # task 11 may train on the bundled sample (grading: only if asked)
+    grading: bool = False    # the answers come from a sandboxed worker with the student's bodies grafted
 
 
-def _rng(seed=0):
-    return np.random.default_rng(seed)
+@dataclasses.dataclass
+class Request:
+    """One computation for the worker: ``kind`` (see ``worker.KINDS``), JSON ``args``, named arrays."""
+    kind: str
+    args: dict
+    arrays: dict
+    id: str = ""
 
 
 def _fmt(value):
@@ -64,7 +90,7 @@ def _fmt(value):
 
 
 def _sum_to(array, shape):
-    """The checker's own broadcast undo (independent of task 3's SumTo)."""
+    """The checker's own broadcast undo (independent of task 3's SumTo); ``array`` if it cannot."""
     lead = array.ndim - len(shape)
     if lead < 0:
         return array
@@ -102,16 +128,17 @@ def compare_arrays(check, inputs, expected, got, hints=()):
 
 
 def _generic_hint(expected, got):
-    if np.allclose(got, -expected, atol=ATOL, rtol=RTOL):
-        return "the sign is flipped"
-    if got.ndim >= 2 and got.shape[-1] == got.shape[-2] and np.allclose(
-            got.swapaxes(-1, -2), expected, atol=ATOL, rtol=RTOL):
-        return "wrong transpose: your answer is the transpose of the expected one"
-    nonzero = np.abs(expected) > 1e-8
-    if nonzero.any():
-        ratio = got[nonzero] / expected[nonzero]
-        if np.allclose(ratio, ratio.flat[0], rtol=1e-6) and not np.isclose(ratio.flat[0], 1):
-            return f"off by a constant factor {ratio.flat[0]:.4g} (a missing or extra 1/N, or a factor of 2?)"
+    with np.errstate(all="ignore"):
+        if np.allclose(got, -expected, atol=ATOL, rtol=RTOL):
+            return "the sign is flipped"
+        if got.ndim >= 2 and got.shape[-1] == got.shape[-2] and np.allclose(
+                got.swapaxes(-1, -2), expected, atol=ATOL, rtol=RTOL):
+            return "wrong transpose: your answer is the transpose of the expected one"
+        nonzero = np.abs(expected) > 1e-8
+        if nonzero.any():
+            ratio = got[nonzero] / expected[nonzero]
+            if np.allclose(ratio, ratio.flat[0], rtol=1e-6) and not np.isclose(ratio.flat[0], 1):
+                return f"off by a constant factor {ratio.flat[0]:.4g} (a missing or extra 1/N, or a factor of 2?)"
     return "compare your formula with the docstring's, term by term"
 
 
@@ -130,164 +157,229 @@ def _numeric(forward_of, arrays, k, direction):
     return numeric
 
 
-def _analytic(make_fn, arrays, gy):
-    from tinygrad_lite.autograd import no_grad
-    from tinygrad_lite.tensor import Tensor
-    xs = [Tensor(a.copy(), requires_grad=True) for a in arrays]
-    fn = make_fn()
-    output = fn(*xs)           # kept alive: backward may read self.output() (the engine keeps it too)
-    with no_grad():            # the engine runs backward with graph building off
-        grads = fn.backward(Tensor(gy))
-    del output
-    if not isinstance(grads, (tuple, list)):
-        grads = (grads,)
-    if len(grads) != len(arrays):
-        raise CheckFailed(f"{type(fn).__name__}.backward returns one gradient per input",
-                          expected=f"{len(arrays)} gradient(s)", got=f"{len(grads)}",
-                          hint="return a tuple with one Tensor (or None) per input of forward")
-    return [None if g is None else (g.numpy() if hasattr(g, "numpy") else np.asarray(g)) for g in grads]
+def _resolve(spec):
+    return worker._resolve(spec)
 
 
-def compare_backward(name, make_fn, arrays, seed=0):
-    """``make_fn()``'s backward against finite differences of its forward, for every input."""
-    arrays = [np.array(a, dtype=np.float64) for a in arrays]
-    out = make_fn().forward(*[a.copy() for a in arrays])
-    gy = _rng(seed).standard_normal(np.shape(out))
-    grads = _analytic(make_fn, arrays, gy)
-    described = " and ".join(f"input {k} of shape {a.shape}" for k, a in enumerate(arrays))
-    for k, a in enumerate(arrays):
-        expected = _numeric(lambda xs: make_fn().forward(*[x.copy() for x in xs]), arrays, k, gy)
-        got = grads[k]
-        if got is not None and got.shape != a.shape:
-            got = _sum_to(got, a.shape)     # the engine sums a broadcast gradient back (task 3)
-        hints = []
-        if got is not None and np.ndim(gy) > 0:
-            ones = _analytic(make_fn, arrays, np.ones_like(gy))[k]
-            if ones is not None and ones.shape != a.shape:
-                ones = _sum_to(ones, a.shape)
-            hints.append((lambda e, g, ones=ones: ones is not None and np.allclose(g, ones),
-                          "forgot to multiply by the incoming gradient gy (your answer does not change "
-                          "when gy does)"))
-        compare_arrays(f"{name}: gradient of input {k} against finite differences", described, expected, got, hints)
+def _as_json(value, arrays):
+    """Constructor arguments for a request: arrays go by reference into ``arrays``, tuples as lists."""
+    if isinstance(value, np.ndarray):
+        name = f"init{len(arrays)}"
+        arrays[name] = value
+        return {"array": name}
+    if isinstance(value, (tuple, list)):
+        return [_as_json(v, arrays) for v in value]
+    return value
+
+
+class Check:
+    """What one check asks (``requests``) and how it judges the answers (``judge``)."""
+    name = ""
+    function = ""            # the blank function the check runs, as the explanation names it
+
+    def answer(self, replies, request):
+        """(arrays, values) of ``request``'s reply, or ``StudentRaised`` if the student's code raised."""
+        reply = replies[request.id]
+        if not reply["ok"]:
+            raise StudentRaised(self.name, self.function, reply["error"])
+        return reply["arrays"], reply["values"]
+
+
+class Backward(Check):
+    """``op``'s backward against central finite differences of the teacher's ``op.forward``.
+
+    ``strict``: a gradient must have its input's shape (the op, not the engine, sums it back);
+    otherwise a broadcast gradient is summed back first, as the engine does (task 3's job).
+    ``names``: what each input is called in a shape message (e.g. the bias)."""
+
+    def __init__(self, name, op, inputs, rng, init=(), strict=False, names=None):
+        self.name, self.op, self.init, self.strict = name, op, tuple(init), strict
+        self.function = op.split(":")[1] + ".backward"
+        self.inputs = [np.array(a, dtype=np.float64) for a in inputs]
+        self.names = names or [f"input {k}" for k in range(len(inputs))]
+        out = self.make().forward(*[a.copy() for a in self.inputs])
+        self.gy = rng.standard_normal(np.shape(out))
+        self.requests = [self._request(self.gy)]
+        if np.ndim(self.gy) > 0:                 # the same with gy = 1: does the answer follow gy?
+            self.requests.append(self._request(np.ones_like(self.gy)))
+
+    def make(self):
+        return _resolve(self.op)(*self.init)
+
+    def _request(self, gy):
+        arrays = {f"x{k}": a for k, a in enumerate(self.inputs)}
+        arrays["gy"] = gy
+        init = _as_json(list(self.init), arrays)
+        return Request("backward", {"op": self.op, "init": init, "inputs": [f"x{k}" for k in range(len(self.inputs))]},
+                       arrays)
+
+    def judge(self, replies):
+        arrays, values = self.answer(replies, self.requests[0])
+        returned = values.get("returned")
+        if returned != len(self.inputs):
+            raise CheckFailed(f"{self.function} returns one gradient per input", expected=f"{len(self.inputs)} gradient(s)",
+                              got=f"{returned}", hint="return a tuple with one Tensor (or None) per input of forward")
+        ones = {}
+        if len(self.requests) > 1 and replies[self.requests[1].id]["ok"]:
+            ones = replies[self.requests[1].id]["arrays"]
+        described = " and ".join(f"{n} of shape {a.shape}" for n, a in zip(self.names, self.inputs))
+        for k, a in enumerate(self.inputs):
+            expected = _numeric(lambda xs: self.make().forward(*[x.copy() for x in xs]), self.inputs, k, self.gy)
+            got, with_ones = arrays.get(f"g{k}"), ones.get(f"g{k}")
+            if got is not None and got.shape != a.shape:
+                if self.strict:
+                    raise CheckFailed(f"{self.name}: the shape of the {self.names[k]}'s gradient", described,
+                                      expected=f"shape {a.shape}", got=f"shape {got.shape}",
+                                      hint=_shape_hint(self.names[k], got.shape, a.shape))
+                got = _sum_to(got, a.shape)      # the engine sums a broadcast gradient back (task 3)
+                with_ones = None if with_ones is None else _sum_to(with_ones, a.shape)
+            hints = [] if with_ones is None else [
+                (lambda e, g, ones=with_ones: ones.shape == g.shape and np.allclose(g, ones),
+                 "forgot to multiply by the incoming gradient gy (your answer does not change when gy does)")]
+            compare_arrays(f"{self.name}: gradient of the {self.names[k]} against finite differences", described,
+                           expected, got, hints)
+
+
+def _shape_hint(name, got, want):
+    if len(got) > len(want) and tuple(got[len(got) - len(want):]) == tuple(want):
+        lead = len(got) - len(want)
+        return (f"{name} gradient has shape {tuple(got)}; the {name} has shape {tuple(want)}: sum over the "
+                f"batch {'axis' if lead == 1 else 'axes'}")
+    if tuple(got) == tuple(want)[::-1]:
+        return f"{name} gradient has shape {tuple(got)}, the transpose of the {name}'s {tuple(want)}"
+    return f"{name} gradient has shape {tuple(got)}; the {name} has shape {tuple(want)}"
+
+
+class Compare(Check):
+    """One request whose answer ``key`` must equal ``expected`` (computed here), with ``hints``."""
+
+    def __init__(self, name, inputs, function, request, expected, key="y", hints=()):
+        self.name, self.inputs, self.function, self.key = name, inputs, function, key
+        self.expected, self.hints, self.requests = expected, hints, [request]
+
+    def judge(self, replies):
+        arrays, _ = self.answer(replies, self.requests[0])
+        compare_arrays(self.name, self.inputs, self.expected, arrays.get(self.key), self.hints)
 
 
 # ---- the checks of each task ----------------------------------------------------------------------
 
-def task1():
-    from tinygrad_lite.ops import elementwise as ew
-    rng = _rng(1)
-    compare_backward("Mul (b broadcast over rows)", ew.Mul, [rng.standard_normal((3, 4)), rng.standard_normal(4)])
-    compare_backward("Div (b broadcast over columns)", ew.Div,
-                     [rng.standard_normal((3, 4)), rng.uniform(0.5, 2.0, (3, 1)) * rng.choice([-1, 1], (3, 1))])
-    compare_backward("Exp", ew.Exp, [rng.standard_normal((2, 3))])
-    compare_backward("Log", ew.Log, [rng.uniform(0.2, 3.0, (2, 3))])
+def task1(rng, options):
+    task = BY_NUMBER[1]
+    mul, div, exp, log = (task.function(i) for i in range(4))
+    return [Backward("Mul (b broadcast over rows)", mul, [rng.standard_normal((3, 4)), rng.standard_normal(4)], rng),
+            Backward("Div (b broadcast over columns)", div,
+                     [rng.standard_normal((3, 4)), rng.uniform(0.5, 2.0, (3, 1)) * rng.choice([-1, 1], (3, 1))], rng),
+            Backward("Exp", exp, [rng.standard_normal((2, 3))], rng),
+            Backward("Log", log, [rng.uniform(0.2, 3.0, (2, 3))], rng)]
 
 
-def task2():
-    from tinygrad_lite.ops import elementwise as ew
-    rng = _rng(2)
-    compare_backward("Tanh", ew.Tanh, [rng.standard_normal((2, 5)) * 2])
-    compare_backward("Sigmoid", ew.Sigmoid, [rng.standard_normal((2, 5)) * 3])
+def task2(rng, options):
+    tanh, sigmoid = (BY_NUMBER[2].function(i) for i in range(2))
+    return [Backward("Tanh", tanh, [rng.standard_normal((2, 5)) * 2], rng),
+            Backward("Sigmoid", sigmoid, [rng.standard_normal((2, 5)) * 3], rng)]
 
 
-def task3():
-    from tinygrad_lite.ops.shape import SumTo
-    x = _rng(3).standard_normal((2, 3, 4))
+def task3(rng, options):
+    sum_to = BY_NUMBER[3].function(0)
+    x = rng.standard_normal((2, 3, 4))
+    hints = [(lambda e, g: g.shape == e.shape and np.allclose(g * 2, e),
+              "summed over too few axes: every axis that was broadcast (leading, or size 1) adds up")]
+    checks = []
     for shape, expected in (((3, 1), x.sum(axis=0).sum(axis=1, keepdims=True)), ((4,), x.sum(axis=(0, 1))),
                             ((1, 3, 4), x.sum(axis=0, keepdims=True)), ((2, 1, 4), x.sum(axis=1, keepdims=True)),
                             ((2, 3, 4), x)):
-        got = SumTo(shape).forward(x.copy())
-        hints = [(lambda e, g: g.shape == e.shape and np.allclose(g * 2, e),
-                  "summed over too few axes: every axis that was broadcast (leading, or size 1) adds up")]
-        compare_arrays(f"SumTo({shape}) of x", "x of shape (2, 3, 4), values 0 .. 23 drawn at random",
-                       expected, np.asarray(got), hints)
+        request = Request("forward", {"op": sum_to, "init": [list(shape)], "inputs": ["x"]}, {"x": x})
+        checks.append(Compare(f"SumTo({shape}) of x", "x of shape (2, 3, 4), standard normal draws",
+                              "SumTo.forward", request, expected, hints=hints))
+    return checks
 
 
-def task4():
-    import tinygrad_lite as tl
-    from tinygrad_lite.autograd import Function
-    from tinygrad_lite.gradcheck import gradcheck
-
-    class Counted(Function):
-        """y = x (counts its backward calls)"""
-        calls = 0
-
-        def forward(self, x): return x.copy()
-
-        def backward(self, gy):
-            Counted.calls += 1
-            return gy
-
-    x = tl.Tensor(np.array([1.5, -2.0]), requires_grad=True)
-    a = Counted()(x)
-    b = a + a                       # a is used twice
-    c = Counted()(b) + b            # and so is b
-    c.backward(tl.Tensor(np.ones(2)))
-    compare_arrays("x.grad for c = b + b_copy, b = a + a, a = x", "x = [1.5, -2.0], seed gradient ones",
-                   np.full(2, 4.0), None if x.grad is None else x.grad.numpy(),
-                   [(lambda e, g: np.allclose(g, 2.0) or np.allclose(g, 1.0),
-                     "a node used twice must receive the SUM of both gradients before its backward runs")])
-    if Counted.calls != 2:
-        raise CheckFailed("each Function's backward runs exactly once", "the graph above",
-                          expected="2 calls (one per Counted op)", got=f"{Counted.calls} calls",
-                          hint="queue a Function once and run it after all its consumers (deepest first, "
-                               "by generation), not once per path")
-    x = np.array([[0.3, -1.2, 0.8], [1.1, 0.5, -0.4]])
-    report = gradcheck(lambda t: (t * t + t) * (t * t), x, raise_on_failure=False)
-    for r in report.inputs:
-        if not r.ok:
-            raise CheckFailed("gradcheck of (x*x + x) * (x*x) through your backward walk", f"x = {x.tolist()}",
-                              r.worst_element, _fmt(r.numeric), _fmt(r.analytic),
-                              "x*x is used twice: its gradient is the sum from both places")
+def task4(rng, options):
+    x, seed = rng.standard_normal(2), rng.standard_normal(2)
+    walk = Compare("x.grad for c = Counted(b) + b, b = a + a, a = Counted(x)",
+                   f"x of shape (2,), seed gradient g = {np.round(seed, 4).tolist()}", "backward",
+                   Request("walk", {}, {"x": x, "seed": seed}), 4 * seed, key="grad",
+                   hints=[(lambda e, g: np.allclose(g, e / 2) or np.allclose(g, e / 4),
+                           "a node used twice must receive the SUM of both gradients before its backward runs")])
+    x2 = rng.standard_normal((2, 3))
+    seed2 = rng.standard_normal((2, 3))
+    quartic = Compare("gradient of (x*x + x) * (x*x) through your backward walk", "x of shape (2, 3), seeded",
+                      "backward", Request("gradient", {"expression": "(x*x + x) * (x*x)"}, {"x": x2, "seed": seed2}),
+                      seed2 * (4 * x2 ** 3 + 3 * x2 ** 2), key="grad",
+                      hints=[(lambda e, g: True, "x*x is used twice: its gradient is the sum from both places")])
+    return [walk, CountedOnce(walk), quartic]
 
 
-def task5():
-    from nn.functional.activations import Linear
-    from tinygrad_lite.ops.linalg import MatMul
-    rng = _rng(5)
-    compare_backward("MatMul (3,4) @ (4,2)", MatMul, [rng.standard_normal((3, 4)), rng.standard_normal((4, 2))])
-    compare_backward("MatMul batched (2,3,4) @ (4,5)", MatMul,
-                     [rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 5))])
-    compare_backward("MatMul vector (4,) @ (4,2)", MatMul, [rng.standard_normal(4), rng.standard_normal((4, 2))])
-    compare_backward("Linear x (5,4), w (3,4), b (3,)", Linear,
-                     [rng.standard_normal((5, 4)), rng.standard_normal((3, 4)), rng.standard_normal(3)])
-    compare_backward("Linear x (2,5,4), w (3,4), b (3,)", Linear,
-                     [rng.standard_normal((2, 5, 4)), rng.standard_normal((3, 4)), rng.standard_normal(3)])
+class CountedOnce(Check):
+    """The walk of ``walk`` ran each Counted op's backward exactly once."""
+    name, function = "each Function's backward runs exactly once", "backward"
+
+    def __init__(self, walk):
+        self.requests, self.walk = [], walk
+
+    def judge(self, replies):
+        _, values = self.answer(replies, self.walk.requests[0])
+        if values.get("calls") != 2:
+            raise CheckFailed(self.name, "the graph above", expected="2 calls (one per Counted op)",
+                              got=f"{values.get('calls')} calls",
+                              hint="queue a Function once and run it after all its consumers (deepest first, "
+                                   "by generation), not once per path")
 
 
-def task6():
-    from nn.functional.losses import CrossEntropy
-    rng = _rng(6)
+def task5(rng, options):
+    matmul, linear = (BY_NUMBER[5].function(i) for i in range(2))
+    names = ["x", "weight", "bias"]
+    return [Backward("MatMul (3,4) @ (4,2)", matmul, [rng.standard_normal((3, 4)), rng.standard_normal((4, 2))], rng),
+            Backward("MatMul batched (2,3,4) @ (4,5)", matmul,
+                     [rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 5))], rng),
+            Backward("MatMul vector (4,) @ (4,2)", matmul, [rng.standard_normal(4), rng.standard_normal((4, 2))], rng),
+            Backward("Linear x (4,5), w (3,5), b (3,)", linear,
+                     [rng.standard_normal((4, 5)), rng.standard_normal((3, 5)), rng.standard_normal(3)], rng,
+                     strict=True, names=names),
+            Backward("Linear x (2,4,5), w (3,5), b (3,)", linear,
+                     [rng.standard_normal((2, 4, 5)), rng.standard_normal((3, 5)), rng.standard_normal(3)], rng,
+                     strict=True, names=names)]
+
+
+def task6(rng, options):
+    cross_entropy = BY_NUMBER[6].function(0)
     logits = rng.standard_normal((4, 5)) * 2
-    labels = np.array([0, 3, 4, 3])
+    labels = rng.integers(0, 5, 4)
     probs = rng.dirichlet(np.ones(5), size=4)
-    for reduction in ("mean", "sum", "none"):
-        compare_backward(f"CrossEntropy(labels {labels.tolist()}, {reduction!r})",
-                         lambda r=reduction: CrossEntropy(labels, r), [logits])
-    compare_backward("CrossEntropy(probability targets, 'mean')", lambda: CrossEntropy(probs, "mean"), [logits])
+    return [Backward(f"CrossEntropy(labels {labels.tolist()}, {reduction!r})", cross_entropy, [logits], rng,
+                     init=(labels, reduction), names=["logits"]) for reduction in ("mean", "sum", "none")] + \
+        [Backward("CrossEntropy(probability targets, 'mean')", cross_entropy, [logits], rng, init=(probs, "mean"),
+                  names=["logits"])]
 
 
-def _optimiser_steps(make, reference, name, steps=3):
-    from tinygrad_lite.tensor import Tensor
-    rng = _rng(7)
-    p0 = rng.standard_normal((2, 3))
-    grads = [rng.standard_normal((2, 3)) for _ in range(steps)]
-    param = Tensor(p0.copy(), requires_grad=True)
-    optimiser = make([param])
-    expected, state = p0.copy(), {}
-    for t, g in enumerate(grads, start=1):
-        param.grad = Tensor(g.copy())
-        optimiser.step()
-        expected = reference(expected, g, t, state)
-        compare_arrays(f"{name}: the parameter after step {t}", "p (2, 3) and three gradients, seeded",
-                       expected, param.data.copy(),
-                       [(lambda e, got, t=t: t > 1 and name.startswith("SGD") and "momentum" in name,
-                         "keep the momentum buffer in `state` between steps (b = momentum * b + g)")])
+class OptimiserSteps(Check):
+    """Three steps of ``optimiser`` on one parameter against ``reference(p, g, t, state)``."""
+
+    def __init__(self, name, optimiser, kwargs, reference, rng, steps=3):
+        self.name, self.function = name, optimiser.split(":")[1] + ".update"
+        p0 = rng.standard_normal((2, 3))
+        grads = rng.standard_normal((steps, 2, 3))
+        self.requests = [Request("optimiser", {"optimiser": optimiser, "kwargs": kwargs}, {"p0": p0, "grads": grads})]
+        self.expected, p, state = [], p0.copy(), {}
+        for t, g in enumerate(grads, start=1):
+            p = reference(p, g, t, state)
+            self.expected.append(p)
+
+    def judge(self, replies):
+        arrays, _ = self.answer(replies, self.requests[0])
+        after = arrays.get("p")
+        for t, expected in enumerate(self.expected, start=1):
+            got = None if after is None or after.shape[:1] != (len(self.expected),) else after[t - 1]
+            compare_arrays(f"{self.name}: the parameter after step {t}", "p (2, 3) and three gradients, seeded",
+                           expected, got,
+                           [(lambda e, g, t=t: t > 1 and "momentum" in self.name,
+                             "keep the momentum buffer in `state` between steps (b = momentum * b + g)")])
 
 
-def task7():
-    from nn.optim.adam import Adam, AdamW
-    from nn.optim.sgd import SGD
+def task7(rng, options):
+    sgd_class, adam_class = (BY_NUMBER[7].function(i) for i in range(2))
+    adamw_class = adam_class.rsplit(":", 1)[0] + ":AdamW"
     lr, mu, wd = 0.1, 0.9, 0.01
 
     def sgd(p, g, t, state, nesterov=False, momentum=mu):
@@ -296,11 +388,6 @@ def task7():
             state["b"] = g.copy() if t == 1 else momentum * state["b"] + g
             g = g + momentum * state["b"] if nesterov else state["b"]
         return p - lr * g
-
-    _optimiser_steps(lambda ps: SGD(ps, lr=lr, weight_decay=wd), lambda *a: sgd(*a, momentum=0), "SGD plain")
-    _optimiser_steps(lambda ps: SGD(ps, lr=lr, momentum=mu, weight_decay=wd), sgd, "SGD with momentum 0.9")
-    _optimiser_steps(lambda ps: SGD(ps, lr=lr, momentum=mu, nesterov=True, weight_decay=wd),
-                     lambda *a: sgd(*a, nesterov=True), "SGD with Nesterov momentum 0.9")
 
     def adam(p, g, t, state, decoupled=False, b1=0.9, b2=0.999, eps=1e-8, lr=0.01):
         if decoupled:
@@ -312,9 +399,15 @@ def task7():
         state.update(m=m, v=v)
         return p - lr / (1 - b1 ** t) * m / (np.sqrt(v) / np.sqrt(1 - b2 ** t) + eps)
 
-    _optimiser_steps(lambda ps: Adam(ps, lr=0.01, weight_decay=wd), adam, "Adam (bias-corrected)")
-    _optimiser_steps(lambda ps: AdamW(ps, lr=0.01, weight_decay=wd), lambda *a: adam(*a, decoupled=True),
-                     "AdamW (decoupled weight decay)")
+    return [OptimiserSteps("SGD plain", sgd_class, dict(lr=lr, weight_decay=wd),
+                           lambda *a: sgd(*a, momentum=0), rng),
+            OptimiserSteps("SGD with momentum 0.9", sgd_class, dict(lr=lr, momentum=mu, weight_decay=wd), sgd, rng),
+            OptimiserSteps("SGD with Nesterov momentum 0.9", sgd_class,
+                           dict(lr=lr, momentum=mu, nesterov=True, weight_decay=wd),
+                           lambda *a: sgd(*a, nesterov=True), rng),
+            OptimiserSteps("Adam (bias-corrected)", adam_class, dict(lr=0.01, weight_decay=wd), adam, rng),
+            OptimiserSteps("AdamW (decoupled weight decay)", adamw_class, dict(lr=0.01, weight_decay=wd),
+                           lambda *a: adam(*a, decoupled=True), rng)]
 
 
 def _naive_windows(x, kernel, stride, padding):
@@ -351,136 +444,292 @@ def _naive_col2im(cols, shape, kernel, stride, padding):
 GEOMETRIES = (((3, 3), (1, 1), (1, 1)), ((2, 3), (2, 1), (0, 1)), ((3, 3), (2, 2), (1, 1)))
 
 
-def task8():
-    from nn.functional.conv import col2im_array, im2col_array
-    rng = _rng(8)
+def task8(rng, options):
+    im2col, col2im = (BY_NUMBER[8].function(i) for i in range(2))
     x = rng.standard_normal((2, 3, 5, 6))
     overlap = [(lambda e, g: np.allclose(g[g != 0], e[g != 0]) and (g == 0).sum() > (e == 0).sum(),
                 "overlapping windows must ADD onto a pixel (+=), not overwrite it")]
+    checks = []
     for kernel, stride, padding in GEOMETRIES:
         where = f"x (2, 3, 5, 6), kernel {kernel}, stride {stride}, padding {padding}"
+        geometry = [list(kernel), list(stride), list(padding)]
         expected = _naive_im2col(x, kernel, stride, padding)
-        compare_arrays("im2col_array: rows (n, oh, ow), columns (i, j, c)", where, expected,
-                       im2col_array(x.copy(), kernel, stride, padding))
+        checks.append(Compare("im2col_array: rows (n, oh, ow), columns (i, j, c)", where, "im2col_array",
+                              Request("call", {"function": im2col, "args": [{"array": "x"}, *geometry]}, {"x": x}),
+                              expected))
         kh, kw = kernel
-        major = expected.reshape(-1, kh * kw, 3).transpose(1, 0, 2)
-        compare_arrays("im2col_array(offset_major=True): (kh*kw, n*oh*ow, c)", where, major,
-                       im2col_array(x.copy(), kernel, stride, padding, offset_major=True))
+        checks.append(Compare("im2col_array(offset_major=True): (kh*kw, n*oh*ow, c)", where, "im2col_array",
+                              Request("call", {"function": im2col, "args": [{"array": "x"}, *geometry],
+                                               "kwargs": {"offset_major": True}}, {"x": x}),
+                              expected.reshape(-1, kh * kw, 3).transpose(1, 0, 2)))
         cols = rng.standard_normal(expected.shape)
-        expected_image = _naive_col2im(cols, x.shape, kernel, stride, padding)
-        compare_arrays("col2im_array of (n*oh*ow, kh*kw*c) cols", where, expected_image,
-                       col2im_array(cols.copy(), x.shape, kernel, stride, padding), overlap)
-        compare_arrays("col2im_array of offset-major (kh*kw, n*oh*ow, c) cols", where, expected_image,
-                       col2im_array(np.ascontiguousarray(cols.reshape(-1, kh * kw, 3).transpose(1, 0, 2)),
-                                    x.shape, kernel, stride, padding), overlap)
+        image = _naive_col2im(cols, x.shape, kernel, stride, padding)
+        major = np.ascontiguousarray(cols.reshape(-1, kh * kw, 3).transpose(1, 0, 2))
+        for label, given in (("col2im_array of (n*oh*ow, kh*kw*c) cols", cols),
+                             ("col2im_array of offset-major (kh*kw, n*oh*ow, c) cols", major)):
+            checks.append(Compare(label, where, "col2im_array",
+                                  Request("call", {"function": col2im,
+                                                   "args": [{"array": "cols"}, list(x.shape), *geometry]},
+                                          {"cols": given}), image, hints=overlap))
+    return checks
 
 
-def task9():
-    from nn.functional.conv import Conv2d
-    rng = _rng(9)
-    for stride, padding, size in (((1, 1), (1, 1), 5), ((2, 2), (0, 1), 6)):
-        compare_backward(f"Conv2d stride {stride} padding {padding}", lambda s=stride, p=padding: Conv2d(s, p),
-                         [rng.standard_normal((2, 3, size, size)), rng.standard_normal((4, 3, 3, 3)),
-                          rng.standard_normal(4)])
+def task9(rng, options):
+    conv = BY_NUMBER[9].function(0)
+    return [Backward(f"Conv2d stride {stride} padding {padding}", conv,
+                     [rng.standard_normal((2, 3, size, size)), rng.standard_normal((4, 3, 3, 3)),
+                      rng.standard_normal(4)], rng, init=(stride, padding), names=["x", "weight", "bias"])
+            for stride, padding, size in (((1, 1), (1, 1), 5), ((2, 2), (0, 1), 6))]
 
 
-def task10():
-    from nn.functional.pooling import max_pool2d
-    from tinygrad_lite.autograd import no_grad
-    from tinygrad_lite.tensor import Tensor
-    rng = _rng(10)
+def _max_pool_gradients(x, kernel, stride, gy):
+    """(the gradient routed to each window's first maximum, the gradient given to every tied maximum)."""
+    n, c, h, w = x.shape
+    oh, ow = gy.shape[2:]
+    expected, spread = np.zeros_like(x), np.zeros_like(x)
+    for a in range(oh):
+        for b in range(ow):
+            rows, columns = slice(a * stride[0], a * stride[0] + kernel[0]), slice(b * stride[1], b * stride[1] + kernel[1])
+            window = x[:, :, rows, columns]
+            first = window.reshape(n, c, -1).argmax(axis=2)          # the first maximum, row-major
+            for i in range(n):
+                for j in range(c):
+                    r, s = divmod(int(first[i, j]), kernel[1])
+                    expected[i, j, a * stride[0] + r, b * stride[1] + s] += gy[i, j, a, b]
+                    spread[i, j, rows, columns] += (window[i, j] == window[i, j].max()) * gy[i, j, a, b]
+    return expected, spread
+
+
+def task10(rng, options):
     tied = rng.integers(0, 3, (2, 2, 6, 6)).astype(np.float64)     # many ties
+    checks = []
     for x, (kernel, stride), label in ((rng.standard_normal((2, 2, 6, 6)), ((2, 2), (2, 2)), "no ties"),
                                        (tied, ((2, 2), (2, 2)), "integer values 0-2 (ties)"),
                                        (tied, ((3, 3), (1, 1)), "ties, overlapping windows (stride 1)")):
-        n, c, h, w = x.shape
-        oh, ow = (h - kernel[0]) // stride[0] + 1, (w - kernel[1]) // stride[1] + 1
-        output = max_pool2d(Tensor(x.copy(), requires_grad=True), kernel, stride)
-        fn = output._creator                  # the MaxPool2d op (the public function sets its geometry)
-        gy = rng.standard_normal((n, c, oh, ow))
-        with no_grad():
-            got = fn.backward(Tensor(gy))
-        expected, spread = np.zeros_like(x), np.zeros_like(x)
-        for a in range(oh):
-            for b in range(ow):
-                window = x[:, :, a * stride[0]:a * stride[0] + kernel[0], b * stride[1]:b * stride[1] + kernel[1]]
-                flat = window.reshape(n, c, -1)
-                first = flat.argmax(axis=2)           # the first maximum, row-major
-                for i in range(n):
-                    for j in range(c):
-                        r, s = divmod(int(first[i, j]), kernel[1])
-                        expected[i, j, a * stride[0] + r, b * stride[1] + s] += gy[i, j, a, b]
-                        winners = window[i, j] == window[i, j].max()
-                        spread[i, j, a * stride[0]:a * stride[0] + kernel[0],
-                               b * stride[1]:b * stride[1] + kernel[1]] += winners * gy[i, j, a, b]
-        compare_arrays(f"max-pool gradient, kernel {kernel}, stride {stride}", f"x (2, 2, 6, 6), {label}",
-                       expected, None if got is None else got.numpy(),
-                       [(lambda e, g, spread=spread: np.allclose(g, spread),
-                         "tie handling: only the window's FIRST maximum (row-major, self.winner) gets the "
-                         "gradient, not every tied pixel")])
+        oh, ow = (6 - kernel[0]) // stride[0] + 1, (6 - kernel[1]) // stride[1] + 1
+        gy = rng.standard_normal((2, 2, oh, ow))
+        expected, spread = _max_pool_gradients(x, kernel, stride, gy)
+        checks.append(Compare(f"max-pool gradient, kernel {kernel}, stride {stride}", f"x (2, 2, 6, 6), {label}",
+                              "RouteToWinner.forward",
+                              Request("max_pool_backward", {"kernel": list(kernel), "stride": list(stride)},
+                                      {"x": x, "gy": gy}), expected, key="gx",
+                              hints=[(lambda e, g, spread=spread: np.allclose(g, spread),
+                                      "tie handling: only the window's FIRST maximum (row-major, self.winner) gets "
+                                      "the gradient, not every tied pixel")]))
+    return checks
 
 
-def task11(options):
-    import tinygrad_lite as tl
-    from experiments.data import prepare
-    from experiments.models import build
+RUN = "A-sigmoid"                       # task 11 trains assignment A's sigmoid MLP
+_TRAINING = {}
+
+
+@dataclasses.dataclass
+class Training:
+    """The data task 11 trains on and is measured on, prepared once per process and setting."""
+    config: object
+    data: object
+    short: bool              # a subset or fewer epochs, or the sample: the bar is 'the loss falls'
+
+    @property
+    def what(self):
+        data = self.data
+        source = "the bundled sample" if data.used_sample else "MNIST"
+        return f"{RUN}, {self.config.epochs} epoch(s) on {len(data.y_train)} training images of {source}"
+
+    def shared(self, name):
+        """The arrays the worker trains on (never the test split)."""
+        return {"x_train": self.data.x_train, "y_train": self.data.y_train, "x_val": self.data.x_val,
+                "y_val": self.data.y_val}[name]
+
+
+def training(options):
+    key = (options.subset, options.epochs)
+    if key not in _TRAINING:
+        from experiments.data import prepare
+        from experiments.registry import RUNS
+        config = RUNS[RUN]
+        if options.epochs:
+            config = dataclasses.replace(config, epochs=options.epochs)
+        data = prepare(config, seed=0, subset=options.subset)
+        _TRAINING[key] = Training(config, data, options.subset is not None or options.epochs is not None
+                                  or data.used_sample)
+    return _TRAINING[key]
+
+
+class Train(Check):
+    """The student's step trains the run in the worker; the weights it returns are measured here."""
+    function = "ScratchAdapter.step"
+
+    def __init__(self, context, seed):
+        self.context, self.seed = context, seed
+        self.name = f"the assignment's sigmoid MLP trained with your engine ({context.what})"
+        self.requests = [Request("train", {"run": RUN, "epochs": context.config.epochs, "seed": seed}, {})]
+
+    def judge(self, replies):
+        from experiments.train import evaluate, scratch_model
+        weights, _ = self.answer(replies, self.requests[0])
+        config, data, what = self.context.config, self.context.data, self.context.what
+        model = scratch_model(config, data.input_shape, self.seed)       # the teacher's engine and network
+        untrained = evaluate(model, data.x_train, data.y_train)[0]
+        try:
+            model.load_state_dict(weights)
+        except Exception as error:      # noqa: BLE001  (names or shapes that do not fit)
+            raise CheckFailed("the weights your training returned fit the network", what,
+                              expected="the network's parameters, by name and shape", got=str(error)[:300],
+                              hint="train the model the adapter built; do not replace or reshape its parameters")
+        loss = evaluate(model, data.x_train, data.y_train)[0]
+        accuracy, figure = evaluate(model, data.x_test, data.y_test)[1], _figure()
+        if self.context.short:    # too short to reach the assignment's figure: the training loss must fall
+            if not loss < untrained - 1e-3:
+                raise CheckFailed(f"a short run of {self.name}", what,
+                                  expected=f"training loss below the untrained network's {untrained:.4f}",
+                                  got=f"{loss:.4f}", hint="the loss must fall; if it rises, a gradient's sign is "
+                                                          "wrong (re-run the checks of tasks 2 and 4-7)")
+            return (f"training loss {untrained:.4f} -> {loss:.4f}, test accuracy {accuracy:.4f} ({what}; a short "
+                    f"run: the full one must reach the assignment's {figure:.2f})")
+        if not accuracy >= figure:
+            raise CheckFailed(self.name, what, expected=f"test accuracy >= {figure:.2f} (the assignment's figure)",
+                              got=f"{accuracy:.4f}",
+                              hint="the loss should fall from ln 10 = 2.30; if not, re-run the checks of tasks 2, 4-7")
+        return f"test accuracy {accuracy:.4f}, the assignment's figure {figure:.2f}: reached ({what})"
+
+
+def _figure():
     from experiments.registry import RUNS
-    from experiments.train import evaluate, train
-    config = RUNS["A-sigmoid"]
-    if options.epochs:
-        config = dataclasses.replace(config, epochs=options.epochs)
-    data = prepare(config, seed=0, subset=options.subset)
-    tl.manual_seed(0)                    # the network train() starts from (same seed, same draws)
-    untrained_loss = evaluate(build(config.layers, data.input_shape, config.init), data.x_train, data.y_train)[0]
-    result = train(config, data, seed=0, progress=False, subset=options.subset)
-    accuracy, figure = result.final["test_acc"], RUNS["A-sigmoid"].reported["test_acc"]
-    loss = result.final["train_loss"]
-    what = (f"A-sigmoid, {config.epochs} epoch(s) on {len(data.y_train)} training images"
-            + (" of the bundled sample" if data.used_sample else ""))
-    short = options.subset is not None or options.epochs is not None or data.used_sample
-    if short:    # too short to reach the assignment's figure: the training loss must fall, though
-        if not loss < untrained_loss - 1e-3:
-            raise CheckFailed("a short run of the assignment's sigmoid MLP with your engine", what,
-                              expected=f"training loss below the untrained network's {untrained_loss:.4f}",
-                              got=f"{loss:.4f}", hint="the loss must fall; if it rises, a gradient's sign is "
-                                                      "wrong (re-run the checks of tasks 2 and 4-7)")
-        return (f"training loss {untrained_loss:.4f} -> {loss:.4f}, test accuracy {accuracy:.4f} ({what}; a short "
-                f"run: the full one must reach the assignment's {figure:.2f})")
-    if not accuracy >= figure:
-        raise CheckFailed("the assignment's sigmoid MLP trained with your engine", what,
-                          expected=f"test accuracy >= {figure:.2f} (the assignment's figure)", got=f"{accuracy:.4f}",
-                          hint="the loss should fall from ln 10 = 2.30; if not, re-run the checks of tasks 2, 4-7")
-    return f"test accuracy {accuracy:.4f}, the assignment's figure {figure:.2f}: reached ({what})"
+    return RUNS[RUN].reported["test_acc"]
+
+
+class Refused(Check):
+    """Task 11 when only the bundled sample is there and grading did not allow it."""
+    function, requests = "ScratchAdapter.step", []
+
+    def __init__(self, context):
+        self.name, self.context = "task 11 trains on the real MNIST data", context
+
+    def judge(self, replies):
+        raise CheckFailed(self.name, self.context.what, expected="MNIST's 60000 training images",
+                          got="only the bundled sample was found",
+                          hint="put MNIST where TINYGRAD_LITE_DATA points (see README), or grade with "
+                               "--allow-sample for a trial run on the sample")
+
+
+def task11(rng, options):
+    context = training(options)
+    if context.data.used_sample and not options.allow_sample:
+        return [Refused(context)]
+    return [Train(context, int(rng.integers(2 ** 31)))]
 
 
 CHECKS = {1: task1, 2: task2, 3: task3, 4: task4, 5: task5, 6: task6, 7: task7, 8: task8, 9: task9,
           10: task10, 11: task11}
 
 
-def run_task(number, options=None):
-    """Run task ``number``'s checks; an Outcome, never an exception (a crash is a failure, explained)."""
-    options = options or Options()
+def plan(number, options):
+    """Task ``number``'s checks, their inputs drawn from ``options.seed`` and the task's number, their
+    requests numbered '<task>.<i>'."""
+    checks = CHECKS[number](np.random.default_rng([options.seed, number]), options)
+    for i, request in enumerate(r for check in checks for r in check.requests):
+        request.id = f"{number}.{i}"
+    return checks
+
+
+def requests_of(checks):
+    return [r for check in checks for r in check.requests]
+
+
+def judge(number, checks, replies, options, grafts=None):
+    """The Outcome of task ``number`` from the worker's ``replies``; never raises for what they hold.
+    ``grafts``: in grading, each blank function's graft report (a function missing from the copy
+    fails its task saying so)."""
     task = BY_NUMBER[number]
+    missing = [grafts[t]["error"] for t in task.blanks if grafts and t in grafts and not grafts[t].get("ok")]
+    if missing:
+        return Outcome(number, False, missing[0], "\n".join(f"  {m}" for m in missing) +
+                       "\n  hint:     grading reads each blank function from its file in the copy, at the path "
+                       "and name the course gives (`exercise list`)")
+    notes = [w for t in task.blanks for w in (grafts or {}).get(t, {}).get("warnings", [])]
     try:
-        note = CHECKS[number](options) if number == 11 else CHECKS[number]()
+        said = [check.judge(replies) for check in checks]
     except CheckFailed as failure:
-        return Outcome(number, False, failure.check, failure.explain())
-    except Exception as error:      # noqa: BLE001  (a student's bug is reported, not raised)
-        blank = blank_task(error)
-        if blank is not None:
-            stub_here = blank == number
-            return Outcome(number, False, f"Task {blank} is still blank",
-                           f"  {error}\n  hint:     " + ("write this function's body (the docstring gives the "
-                                                         "formula)" if stub_here else
-                                                         f"this task's checks run through task {blank}: do it first"),
-                           blank=stub_here)
-        frame = traceback.extract_tb(error.__traceback__)[-1]
-        return Outcome(number, False, f"{type(error).__name__} raised",
-                       f"  {type(error).__name__}: {error}\n  at:       {frame.filename}:{frame.lineno} "
-                       f"({frame.name})\n  hint:     check the shapes and the types you return "
-                       f"(one Tensor or None per input)")
-    return Outcome(number, True, details=f"  {note}" if note else f"  all checks of task {number} pass "
-                   f"({task.title})")
+        return Outcome(number, False, failure.check, _with_notes(failure.explain(), notes))
+    except StudentRaised as raised:
+        return _raised(number, raised, options)
+    except Exception as error:      # noqa: BLE001  (an answer of the wrong form: the task fails, saying so)
+        return Outcome(number, False, "the answer could not be read",
+                       f"  {type(error).__name__}: {str(error)[:300]}\n  hint:     return Tensors of the "
+                       f"shapes the docstring gives")
+    note = next((s for s in reversed(said) if s), None)
+    return Outcome(number, True, details=_with_notes(f"  {note}" if note else f"  all checks of task {number} pass "
+                                                     f"({task.title})", notes))
+
+
+def _with_notes(text, notes):
+    return text + "".join(f"\n  note:     {n}" for n in notes)
+
+
+def _relative(path):
+    """A frame's file as a path inside the project ('tinygrad_lite/tensor.py'), wherever it ran."""
+    path = str(path).replace(os.sep, "/")
+    for package in ("tinygrad_lite/", "nn/", "experiments/"):
+        at = path.find("/" + package)
+        if at >= 0 or path.startswith(package):
+            return path[at + 1:] if at >= 0 else path
+    return os.path.basename(path)
+
+
+def _raised(number, raised, options):
+    """The explanation of an exception the student's code raised: the student's line first."""
+    error, frames = raised.error, raised.error.get("frames", [])
+    message = f"{error.get('type')}: {error.get('message')}"
+    blank = error.get("blank")
+    if blank is not None:
+        here = blank == number
+        return Outcome(number, False, f"Task {blank} is still blank",
+                       f"  {error.get('message')}\n  hint:     " + ("write this function's body (the docstring gives "
+                                                                   "the formula)" if here else
+                                                                   f"this task's checks run through task {blank}: "
+                                                                   f"do it first"), blank=here)
+    mine = [f for f in frames if f.get("target")]
+    function = split_target(mine[-1]["target"])[1] if mine else raised.function
+    lines = [f"  check:    {raised.check}", f"  function: {function} raised {message}"]
+    if mine:
+        frame = mine[-1]
+        lines.append(f"  at:       {_relative(frame['file'])}:{frame['line']}, in {function} (your code)")
+        if frame.get("text"):
+            lines.append(f"            {frame['text']}")
+        if frames[-1] is not frame:
+            last = frames[-1]
+            lines.append(f"  (it surfaced in {_relative(last['file'])}:{last['line']}, {last['function']})")
+    elif error.get("bad_answer"):
+        lines[1] = f"  function: {raised.function} returned something the check cannot read: {error.get('message')}"
+    elif frames:
+        lines.append(f"  where:    {_relative(frames[-1]['file'])}:{frames[-1]['line']}, in {frames[-1]['function']}")
+    hint = "check the shapes and the types you return (one Tensor or None per input)"
+    if options.grading and error.get("type") in ("NameError", "ImportError", "ModuleNotFoundError"):
+        hint = GRAFT_HINT
+    lines.append(f"  hint:     {hint}")
+    check = f"{function} raised {error.get('type')}" if not error.get("bad_answer") else \
+        f"{raised.function} returned a value that is not an array"
+    return Outcome(number, False, check, "\n".join(lines))
+
+
+def answer_here(requests, options, targets):
+    """Answer ``requests`` in this process with the code imported here (``exercise check``)."""
+    codes = worker.target_codes(targets)
+    shared = (lambda name: training(options).shared(name))
+    return {r.id: worker.execute(r.kind, r.args, r.arrays, shared, codes) for r in requests}
+
+
+def run_task(number, options=None, targets=None):
+    """Run task ``number``'s checks here; an Outcome, never an exception (a crash is a failure, explained).
+    ``targets``: the blank functions whose frames are 'your code' (default: every task's)."""
+    options = options or Options()
+    targets = targets if targets is not None else [t for task in COURSE for t in task.blanks]
+    try:
+        checks = plan(number, options)
+    except Exception as error:      # noqa: BLE001  (the copy's own forward, edited, may raise)
+        return Outcome(number, False, "the checks could not start", f"  {type(error).__name__}: {error}")
+    return judge(number, checks, answer_here(requests_of(checks), options, targets), options)
 
 
 def summary_table(outcomes):

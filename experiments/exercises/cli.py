@@ -1,9 +1,6 @@
 """``tinygrad-lite exercise {list,make,check,grade}``: the arguments and what each does."""
 import json
-import sys
 from pathlib import Path
-
-from tinygrad_lite.files import write_text
 
 from .course import BY_NUMBER, COURSE, parse_tasks
 
@@ -14,17 +11,34 @@ def add_arguments(parser, int_at_least):
     make = actions.add_parser("make", help="write a student copy with the chosen tasks blanked")
     make.add_argument("directory", metavar="DIR", help="a new (or empty) folder for the copy")
     make.add_argument("--tasks", default="all", help="which tasks to blank: 1-5, 2,4,7-9, all (default), none")
+    make.add_argument("--course", help="the course's id (default: a new one, printed); grading names it")
+    make.add_argument("--students", help="ids, comma-separated: one copy each, DIR/<id>, carrying its id")
     check = actions.add_parser("check", help="check your work on one task (or all), without torch")
     check.add_argument("task", nargs="?", type=int, choices=sorted(BY_NUMBER), metavar="TASK",
                        help="the task to explain (default: the first not done)")
-    for sub in (check, grade := actions.add_parser("grade", help="grade student copies: Markdown and CSV")):
+    check.add_argument("--json", action="store_true", help="print every task's outcome as JSON")
+    grade = actions.add_parser("grade", help="grade student copies in sandboxes: tables, feedback, gradebook")
+    for sub in (check, grade):
         sub.add_argument("--subset", type=int_at_least(1),
                          help="task 11: train on N images (a short run with a lower bar)")
         sub.add_argument("--epochs", type=int_at_least(1), help="task 11: this many epochs (a short run)")
-    check.add_argument("--json", action="store_true", help="print every task's outcome as JSON (for grade)")
+        sub.add_argument("--seed", type=int_at_least(0), help="the checks' inputs (check: 0; grade: drawn, reported)")
+    for sub in (make, grade):
+        sub.add_argument("--records", metavar="DIR", help="where the course records are kept (default: "
+                         "$TINYGRAD_LITE_COURSES, else ~/.local/share/tinygrad_lite/courses)")
     grade.add_argument("directories", nargs="+", metavar="DIR", help="student copies")
-    grade.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
-    grade.add_argument("--markdown", metavar="FILE", help="also write the Markdown table to FILE")
+    grade.add_argument("--course", required=True, help="the course id `exercise make` printed: its record "
+                       "says which tasks count and their points")
+    grade.add_argument("--out", default="grades", metavar="DIR",
+                       help="where the rows and reports go (default: grades/)")
+    grade.add_argument("--jobs", type=int_at_least(1), help="copies graded at once (default: the cores)")
+    grade.add_argument("--timeout", type=int_at_least(1), metavar="SECONDS",
+                       help="per copy, shared among its tasks (default: sized from the tasks, minutes)")
+    grade.add_argument("--resume", action="store_true", help="keep the rows already in --out, grade the rest")
+    grade.add_argument("--require-sandbox", action="store_true",
+                       help="refuse to grade where bubblewrap cannot isolate the copies")
+    grade.add_argument("--allow-sample", action="store_true",
+                       help="task 11 may train on the bundled sample when MNIST is missing (a trial run)")
 
 
 def run(args):
@@ -40,28 +54,55 @@ def run(args):
 def cmd_list():
     for task in COURSE:
         after = f"  (after task {', '.join(map(str, task.depends))})" if task.depends else ""
-        print(f"{task.number:>2}. {task.title}{after}\n    teaches: {task.teaches}")
-        for target in task.blanks or ("(blanks nothing: trains your engine on the real data)",):
+        points = f"  [{task.points} point{'s' if task.points != 1 else ''}]"
+        print(f"{task.number:>2}. {task.title}{after}{points}\n    teaches: {task.teaches}")
+        for target in task.blanks:
             print(f"    blanks:  {target}")
     return 0
 
 
 def cmd_make(args):
+    from . import records
     from .stubs import make
     tasks = parse_tasks(args.tasks)
-    make(args.directory, tasks)
-    print(f"wrote a student copy to {args.directory} with task(s) {', '.join(map(str, tasks)) or 'none'} blank.\n"
-          f"Students: cd {args.directory} && python -m experiments exercise check")
+    folder = records.records_dir(args.records)
+    students = [s.strip() for s in args.students.split(",") if s.strip()] if args.students else [None]
+    for student in students:
+        if student is not None:
+            records.check_id("--students", student)
+    course = args.course
+    for student in students:
+        directory = Path(args.directory) / student if student else Path(args.directory)
+        made = make(directory, tasks, course=course, student=student, records_dir=folder)
+        course = json.loads((made / "exercise.json").read_text())["course"]
+        print(f"wrote {directory}" + (f" for {student}" if student else ""))
+    print(f"course {course}: task(s) {', '.join(map(str, tasks)) or 'none'} blank (recorded in {folder}).\n"
+          f"Students: cd into the copy && python -m experiments exercise check\n"
+          f"Teacher:  tinygrad-lite exercise grade --course {course} COPIES...")
     return 0
 
 
 def cmd_check(args):
     from .checks import Options, run_task, summary_table
-    options = Options(subset=args.subset, epochs=args.epochs)
+    from .stubs import PROJECT, STATE_FILE
+    state = PROJECT / STATE_FILE
+    if not state.is_file():
+        here = Path.cwd() / STATE_FILE
+        print(f"exercise check: not in an exercise copy: {PROJECT} has no {STATE_FILE}."
+              + (f"\nThis folder is a copy, but the command runs the installation at {PROJECT}: run "
+                 f"`python -m experiments exercise check` here (or `pip install -e .` in the copy)."
+                 if here.is_file() else "\nMake one with `tinygrad-lite exercise make DIR`, then check inside it."))
+        return 2
+    try:
+        blank = json.loads(state.read_text())["blank"]
+        targets = [t for n in blank for t in BY_NUMBER[int(n)].blanks]
+    except (ValueError, KeyError, TypeError):
+        targets = None
+    options = Options(subset=args.subset, epochs=args.epochs, seed=args.seed or 0)
     numbers = [t.number for t in COURSE]
     if args.task is not None:
         numbers = [args.task] if args.json else [n for n in numbers if n != 11 or args.task == 11]
-    outcomes = {n: run_task(n, options) for n in numbers}
+    outcomes = {n: run_task(n, options, targets) for n in numbers}
     if args.json:
         print(json.dumps({n: o.as_dict() for n, o in outcomes.items()}))
         return 0
@@ -78,15 +119,17 @@ def cmd_check(args):
 
 
 def cmd_grade(args):
-    from .grade import as_csv, as_markdown, grade
+    from . import records
+    from .checks import Options
+    from .grade import grade_class
     missing = [d for d in args.directories if not Path(d).is_dir()]
     if missing:
         raise ValueError(f"exercise grade: {missing[0]!r} is not a folder")
-    rows = grade(args.directories, args.subset, args.epochs)
-    markdown = as_markdown(rows)
-    sys.stdout.write(markdown)
-    if args.markdown:
-        write_text(args.markdown, markdown)
-    if args.csv:
-        write_text(args.csv, as_csv(rows))
-    return 0
+    course = records.load(records.records_dir(args.records), args.course)
+    options = Options(args.subset, args.epochs, allow_sample=args.allow_sample, grading=True)
+    rows, interrupted = grade_class(args.directories, course, args.out, options, jobs=args.jobs,
+                                    timeout=args.timeout, seed=args.seed, resume=args.resume,
+                                    require_sandbox=args.require_sandbox)
+    print(f"\n{len(rows)} row(s); tables, gradebook.csv, feedback/ and gradescope/ in {args.out}")
+    print((Path(args.out) / "grades.md").read_text())
+    return 130 if interrupted else 0

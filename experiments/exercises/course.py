@@ -1,12 +1,12 @@
 """The course: an ordered list of tasks, from scalar gradients to the assignment's training run.
 
 Each task names the code it blanks as ``path::Qualified.name`` (the body is replaced, the signature and
-docstring stay), what it teaches, and the tasks whose code its checks run through (``depends``).
+docstring stay), what it teaches, the tasks whose code its checks run through (``depends``) and the
+points it is worth in a grade (``points``, one by default; ``exercise make`` records them per course).
 """
-import re
 from dataclasses import dataclass
 
-_STUB = re.compile(r"^Task (\d+): ")
+from .graft import blank_task, module_name, split_target, stub_message  # noqa: F401  (blank_task: the stubs' reader)
 
 
 @dataclass(frozen=True)
@@ -17,21 +17,18 @@ class Task:
     blanks: tuple          # "module/path.py::Qualname", each a function or method
     todo: str              # the instruction in the stub's NotImplementedError
     depends: tuple = ()
+    points: int = 1
 
     def stub_message(self, target):
         """The stub's NotImplementedError message (``blank_task`` reads it back)."""
-        return f"Task {self.number}: {target.split('::')[1]} - {self.todo}"
+        return stub_message(self.number, split_target(target)[1], self.todo)
 
-
-def blank_task(error):
-    """The number of the blank task whose stub raised ``error`` (or caused it), else None."""
-    while error is not None:
-        if isinstance(error, NotImplementedError):
-            found = _STUB.match(str(error))
-            if found:
-                return int(found.group(1))
-        error = error.__cause__ or error.__context__
-    return None
+    def function(self, index):
+        """'module.path:Qual' of the class (or 'module.path:function') that blank ``index`` belongs to:
+        what the checks construct or call, so a renamed target moves its checks with it."""
+        path, qualname = split_target(self.blanks[index])
+        owner = qualname.rsplit(".", 1)[0] if "." in qualname else qualname
+        return f"{module_name(path)}:{owner}"
 
 
 COURSE = (
