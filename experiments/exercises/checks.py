@@ -99,8 +99,10 @@ def _sum_to(array, shape):
     return array.sum(axis=axes, keepdims=True) if axes else array
 
 
-def compare_arrays(check, inputs, expected, got, hints=()):
-    """Raise CheckFailed at the worst element unless ``got`` matches ``expected`` within tolerance."""
+def compare_arrays(check, inputs, expected, got, hints=(), too_big=None):
+    """Raise CheckFailed at the worst element unless ``got`` matches ``expected`` within tolerance.
+    ``hints``: (test(expected, got), text) tried in order on a wrong value; ``too_big``: the hint for
+    an answer with more elements than expected (by default: a gradient not summed back)."""
     expected = np.asarray(expected, dtype=np.float64)
     if got is None:
         raise CheckFailed(check, inputs, expected=f"an array of shape {expected.shape}", got="None",
@@ -111,8 +113,8 @@ def compare_arrays(check, inputs, expected, got, hints=()):
         if got.shape == expected.shape[::-1] and got.ndim >= 2:
             hint = "wrong transpose: the shape is the transpose of the expected one"
         elif got.size > expected.size:
-            hint = ("gradient not summed over the broadcast axis: an input that was broadcast gets the "
-                    "sum of the copies' gradients")
+            hint = too_big or ("gradient not summed over the broadcast axis: an input that was broadcast gets "
+                               "the sum of the copies' gradients")
         raise CheckFailed(check, inputs, expected=f"shape {expected.shape}", got=f"shape {got.shape}", hint=hint)
     error = np.abs(got - expected)
     slack = error - (ATOL + RTOL * np.abs(expected))
@@ -134,10 +136,10 @@ def _generic_hint(expected, got):
         if got.ndim >= 2 and got.shape[-1] == got.shape[-2] and np.allclose(
                 got.swapaxes(-1, -2), expected, atol=ATOL, rtol=RTOL):
             return "wrong transpose: your answer is the transpose of the expected one"
-        nonzero = np.abs(expected) > 1e-8
+        nonzero = np.abs(expected) > 1e-3         # finite differences are good to ~1e-9 there
         if nonzero.any():
             ratio = got[nonzero] / expected[nonzero]
-            if np.allclose(ratio, ratio.flat[0], rtol=1e-6) and not np.isclose(ratio.flat[0], 1):
+            if np.allclose(ratio, ratio.flat[0], rtol=1e-4) and not np.isclose(ratio.flat[0], 1):
                 return f"off by a constant factor {ratio.flat[0]:.4g} (a missing or extra 1/N, or a factor of 2?)"
     return "compare your formula with the docstring's, term by term"
 
@@ -253,13 +255,13 @@ def _shape_hint(name, got, want):
 class Compare(Check):
     """One request whose answer ``key`` must equal ``expected`` (computed here), with ``hints``."""
 
-    def __init__(self, name, inputs, function, request, expected, key="y", hints=()):
+    def __init__(self, name, inputs, function, request, expected, key="y", hints=(), too_big=None):
         self.name, self.inputs, self.function, self.key = name, inputs, function, key
-        self.expected, self.hints, self.requests = expected, hints, [request]
+        self.expected, self.hints, self.too_big, self.requests = expected, hints, too_big, [request]
 
     def judge(self, replies):
         arrays, _ = self.answer(replies, self.requests[0])
-        compare_arrays(self.name, self.inputs, self.expected, arrays.get(self.key), self.hints)
+        compare_arrays(self.name, self.inputs, self.expected, arrays.get(self.key), self.hints, self.too_big)
 
 
 # ---- the checks of each task ----------------------------------------------------------------------
@@ -283,15 +285,15 @@ def task2(rng, options):
 def task3(rng, options):
     sum_to = BY_NUMBER[3].function(0)
     x = rng.standard_normal((2, 3, 4))
-    hints = [(lambda e, g: g.shape == e.shape and np.allclose(g * 2, e),
-              "summed over too few axes: every axis that was broadcast (leading, or size 1) adds up")]
     checks = []
-    for shape, expected in (((3, 1), x.sum(axis=0).sum(axis=1, keepdims=True)), ((4,), x.sum(axis=(0, 1))),
-                            ((1, 3, 4), x.sum(axis=0, keepdims=True)), ((2, 1, 4), x.sum(axis=1, keepdims=True)),
+    for shape, expected in (((1, 3, 4), x.sum(axis=0, keepdims=True)), ((2, 1, 4), x.sum(axis=1, keepdims=True)),
+                            ((3, 1), x.sum(axis=0).sum(axis=1, keepdims=True)), ((4,), x.sum(axis=(0, 1))),
                             ((2, 3, 4), x)):
         request = Request("forward", {"op": sum_to, "init": [list(shape)], "inputs": ["x"]}, {"x": x})
         checks.append(Compare(f"SumTo({shape}) of x", "x of shape (2, 3, 4), standard normal draws",
-                              "SumTo.forward", request, expected, hints=hints))
+                              "SumTo.forward", request, expected,
+                              too_big="summed over too few axes: every axis that was broadcast (leading, or "
+                                      "size 1) adds up"))
     return checks
 
 
@@ -444,11 +446,17 @@ def _naive_col2im(cols, shape, kernel, stride, padding):
 GEOMETRIES = (((3, 3), (1, 1), (1, 1)), ((2, 3), (2, 1), (0, 1)), ((3, 3), (2, 2), (1, 1)))
 
 
+def _adds_overlaps(covered):
+    """A hint for a scatter that overwrote where windows overlap: right on pixels one window reaches
+    (``covered`` == 1), wrong where several do."""
+    return (lambda e, g: np.allclose(g[covered == 1], e[covered == 1], atol=ATOL, rtol=RTOL)
+            and not np.allclose(g[covered > 1], e[covered > 1], atol=ATOL, rtol=RTOL),
+            "overlapping windows must ADD onto a pixel (+=), not overwrite it")
+
+
 def task8(rng, options):
     im2col, col2im = (BY_NUMBER[8].function(i) for i in range(2))
     x = rng.standard_normal((2, 3, 5, 6))
-    overlap = [(lambda e, g: np.allclose(g[g != 0], e[g != 0]) and (g == 0).sum() > (e == 0).sum(),
-                "overlapping windows must ADD onto a pixel (+=), not overwrite it")]
     checks = []
     for kernel, stride, padding in GEOMETRIES:
         where = f"x (2, 3, 5, 6), kernel {kernel}, stride {stride}, padding {padding}"
@@ -464,6 +472,7 @@ def task8(rng, options):
                               expected.reshape(-1, kh * kw, 3).transpose(1, 0, 2)))
         cols = rng.standard_normal(expected.shape)
         image = _naive_col2im(cols, x.shape, kernel, stride, padding)
+        overlap = [_adds_overlaps(_naive_col2im(np.ones(expected.shape), x.shape, kernel, stride, padding))]
         major = np.ascontiguousarray(cols.reshape(-1, kh * kw, 3).transpose(1, 0, 2))
         for label, given in (("col2im_array of (n*oh*ow, kh*kw*c) cols", cols),
                              ("col2im_array of offset-major (kh*kw, n*oh*ow, c) cols", major)):
@@ -483,21 +492,24 @@ def task9(rng, options):
 
 
 def _max_pool_gradients(x, kernel, stride, gy):
-    """(the gradient routed to each window's first maximum, the gradient given to every tied maximum)."""
+    """(the gradient routed to each window's first maximum, the same given to every tied maximum, the same
+    given to every pixel of the window, how many windows each pixel wins)."""
     n, c, h, w = x.shape
     oh, ow = gy.shape[2:]
-    expected, spread = np.zeros_like(x), np.zeros_like(x)
+    expected, ties, everywhere, wins = (np.zeros_like(x) for _ in range(4))
     for a in range(oh):
         for b in range(ow):
             rows, columns = slice(a * stride[0], a * stride[0] + kernel[0]), slice(b * stride[1], b * stride[1] + kernel[1])
             window = x[:, :, rows, columns]
             first = window.reshape(n, c, -1).argmax(axis=2)          # the first maximum, row-major
+            everywhere[:, :, rows, columns] += gy[:, :, a:a + 1, b:b + 1]
             for i in range(n):
                 for j in range(c):
                     r, s = divmod(int(first[i, j]), kernel[1])
                     expected[i, j, a * stride[0] + r, b * stride[1] + s] += gy[i, j, a, b]
-                    spread[i, j, rows, columns] += (window[i, j] == window[i, j].max()) * gy[i, j, a, b]
-    return expected, spread
+                    wins[i, j, a * stride[0] + r, b * stride[1] + s] += 1
+                    ties[i, j, rows, columns] += (window[i, j] == window[i, j].max()) * gy[i, j, a, b]
+    return expected, ties, everywhere, wins
 
 
 def task10(rng, options):
@@ -508,14 +520,19 @@ def task10(rng, options):
                                        (tied, ((3, 3), (1, 1)), "ties, overlapping windows (stride 1)")):
         oh, ow = (6 - kernel[0]) // stride[0] + 1, (6 - kernel[1]) // stride[1] + 1
         gy = rng.standard_normal((2, 2, oh, ow))
-        expected, spread = _max_pool_gradients(x, kernel, stride, gy)
+        expected, ties, everywhere, wins = _max_pool_gradients(x, kernel, stride, gy)
+        hints = [(lambda e, g, everywhere=everywhere: np.allclose(g, everywhere),
+                  "each window's gradient goes to its winning pixel only (self.winner == offset), not to "
+                  "every pixel of the window"),
+                 (lambda e, g, ties=ties: np.allclose(g, ties),
+                  "tie handling: only the window's FIRST maximum (row-major, self.winner) gets the gradient, "
+                  "not every tied pixel"),
+                 (lambda e, g, wins=wins: np.allclose(g[wins <= 1], e[wins <= 1]),
+                  "windows that share a winning pixel must ADD their gradients there (+=), not overwrite")]
         checks.append(Compare(f"max-pool gradient, kernel {kernel}, stride {stride}", f"x (2, 2, 6, 6), {label}",
                               "RouteToWinner.forward",
                               Request("max_pool_backward", {"kernel": list(kernel), "stride": list(stride)},
-                                      {"x": x, "gy": gy}), expected, key="gx",
-                              hints=[(lambda e, g, spread=spread: np.allclose(g, spread),
-                                      "tie handling: only the window's FIRST maximum (row-major, self.winner) gets "
-                                      "the gradient, not every tied pixel")]))
+                                      {"x": x, "gy": gy}), expected, key="gx", hints=hints))
     return checks
 
 
@@ -542,8 +559,12 @@ class Training:
                 "y_val": self.data.y_val}[name]
 
 
+DATA_VARIABLES = ("TINYGRAD_LITE_DATA", "TINYGRAD_LITE_OFFLINE", "TINYGRAD_LITE_NO_SAMPLE", "XDG_CACHE_HOME")
+
+
 def training(options):
-    key = (options.subset, options.epochs)
+    """The ``Training`` of ``options`` (prepared once per process, setting and data environment)."""
+    key = (options.subset, options.epochs) + tuple(os.environ.get(v) for v in DATA_VARIABLES)
     if key not in _TRAINING:
         from experiments.data import prepare
         from experiments.registry import RUNS

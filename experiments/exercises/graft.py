@@ -12,6 +12,7 @@ import ast
 import copy
 import importlib.abc
 import importlib.util
+import linecache
 import os
 import re
 
@@ -172,6 +173,9 @@ class GraftFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             stub = f.read()
         student = _read_or_none(os.path.join(self.copy_root, relative))
         code, report = graft_module(stub, student, qualnames, relative)
+        if student is not None:      # a traceback's line text: the student's, at the student's line numbers
+            lines = student.decode("utf-8", errors="replace").splitlines(keepends=True)
+            linecache.cache[relative] = (len(student), None, lines, relative)
         self.report.update({f"{relative}::{q}": outcome for q, outcome in report.items()})
         exec(code, module.__dict__)
 
