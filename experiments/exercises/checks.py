@@ -72,8 +72,12 @@ class Options:
     subset: int = None       # task 11: train on this many images (a smoke run, not the assignment's bar)
     epochs: int = None       # task 11: this many epochs instead of the assignment's
     seed: int = 0            # the inputs' draws (grading draws one per run and copy)
-    allow_sample: bool = True    # task 11 may train on the bundled sample (grading: only if asked)
+    allow_sample: bool = None    # task 11 may train on the bundled sample (default: in check, not in grading)
     grading: bool = False    # the answers come from a sandboxed worker with the student's bodies grafted
+
+    @property
+    def sample_allowed(self):
+        return (not self.grading) if self.allow_sample is None else self.allow_sample
 
 
 @dataclasses.dataclass
@@ -636,7 +640,7 @@ class Refused(Check):
 
 def task11(rng, options):
     context = training(options)
-    if context.data.used_sample and not options.allow_sample:
+    if context.data.used_sample and not options.sample_allowed:
         return [Refused(context)]
     return [Train(context, int(rng.integers(2 ** 31)))]
 

@@ -14,6 +14,7 @@ executor can run it as a job.
 """
 import concurrent.futures
 import dataclasses
+import errno
 import hashlib
 import json
 import multiprocessing
@@ -59,6 +60,7 @@ class Settings:
     allow_sample: bool = False
     limits: sandbox.Limits = dataclasses.field(default_factory=sandbox.Limits)
     data: str = None             # what task 11 trains on, for the table
+    uid_offset: int = 0          # as root, copy i's worker runs as uid SANDBOX_UID + (uid_offset + i) % slots
 
     def options(self, seed):
         return Options(self.subset, self.epochs, seed, self.allow_sample, grading=True)
@@ -116,7 +118,7 @@ def prepare_run(run_dir, course, options, isolated, reason, seed, timeout, limit
     if 11 in blank:
         context = training(options)
         data = context.what + (" (refused: not the real data)" if context.data.used_sample and not
-                               options.allow_sample else "")
+                               options.sample_allowed else "")
         for name in ("x_train", "y_train", "x_val", "y_val"):
             np.save(run_dir / "data" / f"{name}.npy", context.shared(name))
     _readable(run_dir)
@@ -124,7 +126,7 @@ def prepare_run(run_dir, course, options, isolated, reason, seed, timeout, limit
     limits = limits or sandbox.Limits()
     limits = dataclasses.replace(limits, cpu_seconds=int(timeout) + 30)
     return Settings(course, str(run_dir), seed, timeout, isolated, reason, options.subset, options.epochs,
-                    options.allow_sample, limits, data)
+                    options.sample_allowed, limits, data, secrets.randbelow(sandbox.UID_SLOTS))
 
 
 def read_copy_file(root, relative, limit=MAX_SOURCE_BYTES):
@@ -140,7 +142,7 @@ def read_copy_file(root, relative, limit=MAX_SOURCE_BYTES):
             folder = inner
         fd = os.open(parts[-1], flags, dir_fd=folder)
     except OSError as error:
-        return None, ("it is a symbolic link, which grading does not follow" if error.errno in (40, 62)
+        return None, ("it is a symbolic link, which grading does not follow" if error.errno == errno.ELOOP
                       else "there is no such file")
     finally:
         os.close(folder)
@@ -161,19 +163,18 @@ def write_job(job, plans, targets, copy_dir):
                              "arrays": sorted(request.arrays)})
             arrays.update({f"{request.id}/{name}": np.asarray(value) for name, value in request.arrays.items()})
         tasks.append({"number": number, "requests": requests})
-    (job / "job.json").write_text(json.dumps({"targets": targets, "tasks": tasks}))
-    np.savez(job / "inputs.npz", **arrays)
-    notes = []
+    unread = {}
     for path in sorted({split_target(t)[0] for t in targets}):
         data, why = read_copy_file(copy_dir, path)
         if data is None:
-            if "no such file" not in why:
-                notes.append(f"{path}: not read ({why})")
+            unread[path] = f"was not read: {why}" if "no such file" not in why else "is not in this copy"
             continue
         (job / "copy" / path).parent.mkdir(parents=True, exist_ok=True)
         (job / "copy" / path).write_bytes(data)
+    (job / "job.json").write_text(json.dumps({"targets": targets, "tasks": tasks, "unread": unread}))
+    np.savez(job / "inputs.npz", **arrays)
     _readable(job)
-    return notes
+    return [f"{path} {why}" for path, why in unread.items() if "not read" in why]
 
 
 def _text(value, limit):
@@ -430,12 +431,15 @@ def grade_class(copies, course, out, options, *, jobs=None, timeout=None, seed=N
     try:
         settings = prepare_run(run_dir / "run", course, options, box.isolated, box.reason, seed, timeout, limits)
         write_json(run_file, {"seed": seed, "course": course["course"], "blank": blank, "timeout": timeout,
-                              "fingerprint": settings.fingerprint, "sandbox": settings.sandbox_line})
+                              "fingerprint": settings.fingerprint, "sandbox": settings.sandbox_line,
+                              "uids": [sandbox.SANDBOX_UID + (settings.uid_offset + i) % sandbox.UID_SLOTS
+                                       for i in range(len(identified))] if box.root and box.isolated else []})
         print(settings.sandbox_line)
         print(f"course {course['course']}: task(s) {', '.join(map(str, blank))}; seed {seed}; "
               f"{len(identified)} copies; --timeout {timeout:.0f} s per copy")
         rows, todo = {}, []
-        for slot, (copy, folder, student, notes) in enumerate(identified):
+        for index, (copy, folder, student, notes) in enumerate(identified):
+            slot = (settings.uid_offset + index) % sandbox.UID_SLOTS
             key = reports.row_key(student or folder)
             kept = _kept_row(rows_dir / f"{key}.json", settings)
             if kept is not None:

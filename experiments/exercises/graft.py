@@ -86,20 +86,20 @@ def body_span(node):
     return (body[0].lineno, body[0].col_offset), (body[-1].end_lineno, body[-1].end_col_offset)
 
 
-def graft_module(stub_source, student_source, qualnames, filename):
+def graft_module(stub_source, student_source, qualnames, filename, missing=None):
     """Compile ``stub_source`` (the teacher's module, its blank bodies stubbed) with each function in
     ``qualnames`` given the body of the same function in ``student_source``.
 
     Returns ``(code, report)``: ``report[qualname]`` is ``{"ok": True, "span": [first, last line]}``
     or ``{"ok": False, "error": why}``; a function that cannot be grafted keeps its stub, so its task
     fails saying why and the other functions of the file are still graded. ``student_source`` None
-    means the copy has no such file.
+    means the copy has no such file (or none that could be read: ``missing`` says why).
     """
     tree = ast.parse(stub_source, filename)
     report = {}
     student_tree, problem = None, None
     if student_source is None:
-        problem = f"there is no {filename} in this copy"
+        problem = f"{filename} {missing}" if missing else f"there is no {filename} in this copy"
     elif len(student_source) > MAX_SOURCE_BYTES:
         problem = f"{filename} is larger than {MAX_SOURCE_BYTES // 1024} KiB; not read"
     else:
@@ -146,10 +146,11 @@ def _graft_one(tree, student_tree, qualname, filename):
 class GraftFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Imports the modules that hold blank tasks' functions from ``stub_root`` with the bodies from
     ``copy_root`` grafted in (``graft_module``); every other module is found the usual way.
+    ``unread``: {path: why} for the copy's files the teacher's process would not read (a link...).
     ``report`` collects each target's graft outcome as the modules are imported."""
 
-    def __init__(self, stub_root, copy_root, targets):
-        self.stub_root, self.copy_root = stub_root, copy_root
+    def __init__(self, stub_root, copy_root, targets, unread=None):
+        self.stub_root, self.copy_root, self.unread = stub_root, copy_root, unread or {}
         self.by_module, self.report = {}, {}
         for target in targets:
             path, qualname = split_target(target)
@@ -172,7 +173,7 @@ class GraftFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         with open(os.path.join(self.stub_root, relative), "rb") as f:
             stub = f.read()
         student = _read_or_none(os.path.join(self.copy_root, relative))
-        code, report = graft_module(stub, student, qualnames, relative)
+        code, report = graft_module(stub, student, qualnames, relative, self.unread.get(relative))
         if student is not None:      # a traceback's line text: the student's, at the student's line numbers
             lines = student.decode("utf-8", errors="replace").splitlines(keepends=True)
             linecache.cache[relative] = (len(student), None, lines, relative)

@@ -364,11 +364,12 @@ class Worker:
             code = None
         if code is None:
             return "it stopped answering"
-        if code < 0:
-            name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+        if code < 0 or code > 128:          # bwrap reports its child's death by signal N as 128 + N
+            number = -code if code < 0 else code - 128
+            name = signal.Signals(number).name if number in signal.valid_signals() else str(number)
             why = {"SIGKILL": " (memory or CPU limit, or killed)", "SIGXCPU": " (CPU time limit)",
                    "SIGSEGV": " (a crash)", "SIGXFSZ": " (file size limit)"}.get(name, "")
-            return f"it was killed by {name}{why}"
+            return f"it was killed by {name}{why}" + (f" (exit code {code})" if code > 0 else "")
         return f"it exited with code {code}"
 
     def stop(self):

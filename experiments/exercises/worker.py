@@ -279,7 +279,7 @@ def main(job_dir, framework, copy_root, data_dir, reply_fd):
         job = json.load(f)
     with np.load(os.path.join(job_dir, "inputs.npz"), allow_pickle=False) as stored:
         arrays = {name: stored[name] for name in stored.files}
-    finder = graft.GraftFinder(framework, copy_root, job["targets"])
+    finder = graft.GraftFinder(framework, copy_root, job["targets"], job.get("unread"))
     sys.meta_path.insert(0, finder)
     for target in job["targets"]:
         importlib.import_module(graft.module_name(graft.split_target(target)[0]))
