@@ -17,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from exercise_copies import ENV, cli, course, make_copy, set_body, solve
@@ -170,7 +169,8 @@ def act(copy, role, world, megabytes=20):
         with open(copy / "tinygrad_lite/__init__.py", "a") as f:
             f.write("\n" + FORGED_PASS)
     elif role == "finder":
-        set_body(copy, MUL, FIND_SOLUTION.replace("__PROJECT__", repr(str(PROJECT))).replace("__PATH__", repr(ELEMENTWISE)))
+        set_body(copy, MUL, FIND_SOLUTION.replace("__PROJECT__", repr(str(PROJECT)))
+                 .replace("__PATH__", repr(ELEMENTWISE)))
     elif role == "hardcoder":
         set_body(copy, SUM_TO, hard_coded_sum_to())
     elif role == "scribbler":

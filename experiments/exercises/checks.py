@@ -223,8 +223,9 @@ class Backward(Check):
         arrays, values = self.answer(replies, self.requests[0])
         returned = values.get("returned")
         if returned != len(self.inputs):
-            raise CheckFailed(f"{self.function} returns one gradient per input", expected=f"{len(self.inputs)} gradient(s)",
-                              got=f"{returned}", hint="return a tuple with one Tensor (or None) per input of forward")
+            raise CheckFailed(f"{self.function} returns one gradient per input",
+                              expected=f"{len(self.inputs)} gradient(s)", got=f"{returned}",
+                              hint="return a tuple with one Tensor (or None) per input of forward")
         ones = {}
         if len(self.requests) > 1 and replies[self.requests[1].id]["ok"]:
             ones = replies[self.requests[1].id]["arrays"]
@@ -503,7 +504,8 @@ def _max_pool_gradients(x, kernel, stride, gy):
     expected, ties, everywhere, wins = (np.zeros_like(x) for _ in range(4))
     for a in range(oh):
         for b in range(ow):
-            rows, columns = slice(a * stride[0], a * stride[0] + kernel[0]), slice(b * stride[1], b * stride[1] + kernel[1])
+            rows = slice(a * stride[0], a * stride[0] + kernel[0])
+            columns = slice(b * stride[1], b * stride[1] + kernel[1])
             window = x[:, :, rows, columns]
             first = window.reshape(n, c, -1).argmax(axis=2)          # the first maximum, row-major
             everywhere[:, :, rows, columns] += gy[:, :, a:a + 1, b:b + 1]
@@ -601,7 +603,8 @@ class Train(Check):
         except Exception as error:      # noqa: BLE001  (names or shapes that do not fit)
             raise CheckFailed("the weights your training returned fit the network", what,
                               expected="the network's parameters, by name and shape", got=str(error)[:300],
-                              hint="train the model the adapter built; do not replace or reshape its parameters")
+                              hint="train the model the adapter built; do not replace or reshape its parameters"
+                              ) from None
         loss = evaluate(model, data.x_train, data.y_train)[0]
         accuracy, figure = evaluate(model, data.x_test, data.y_test)[1], _figure()
         if self.context.short:    # too short to reach the assignment's figure: the training loss must fall
@@ -741,7 +744,9 @@ def _raised(number, raised, options):
 def answer_here(requests, options, targets):
     """Answer ``requests`` in this process with the code imported here (``exercise check``)."""
     codes = worker.target_codes(targets)
-    shared = (lambda name: training(options).shared(name))
+
+    def shared(name):
+        return training(options).shared(name)
     return {r.id: worker.execute(r.kind, r.args, r.arrays, shared, codes) for r in requests}
 
 

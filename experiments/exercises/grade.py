@@ -97,7 +97,7 @@ def default_timeout(blank, options):
 
 def _readable(folder):
     """Make ``folder`` readable by the sandbox's unprivileged uid (mkdtemp and umask make it private)."""
-    for root, dirs, files in os.walk(folder):
+    for root, _, files in os.walk(folder):
         os.chmod(root, 0o755)
         for name in files:
             os.chmod(os.path.join(root, name), 0o644)
@@ -298,7 +298,7 @@ def run_workers(settings, job, plans, slot, scratch):
                 if failure:
                     output = worker.output_text().strip()
                     failures[number] = Outcome(number, False, failure, f"  {failure}" + (
-                        f"\n  its output (the end):\n" + "\n".join(f"    {line}" for line in output.splitlines()[-15:])
+                        "\n  its output (the end):\n" + "\n".join(f"    {line}" for line in output.splitlines()[-15:])
                         if output else ""))
                 seconds[number] = round(time.monotonic() - started, 2)
                 remaining.pop(0)
@@ -323,7 +323,8 @@ def grade_one_copy(copy_dir, name, slot, settings, student=None):
         try:
             plans[number] = plan(number, options)
         except Exception as error:      # noqa: BLE001  (the teacher's setup failing for this task)
-            outcomes[number] = Outcome(number, False, "the checks could not start", f"  {type(error).__name__}: {error}")
+            outcomes[number] = Outcome(number, False, "the checks could not start",
+                                       f"  {type(error).__name__}: {error}")
     jobs = Path(settings.run_dir) / "jobs"
     job = Path(tempfile.mkdtemp(dir=jobs, prefix="job-"))
     scratch = Path(tempfile.mkdtemp(dir=jobs, prefix="reply-"))
@@ -358,7 +359,7 @@ def grade_one_copy(copy_dir, name, slot, settings, student=None):
 def identify(copies, course):
     """[(folder, name, student id or None, notes)] for each copy: the row's name is the student id the
     copy proves (``records.student_of``), else its folder's name; never a path."""
-    found, notes = [], {}
+    found = []
     for copy in copies:
         folder = Path(copy).resolve().name
         if not folder:
@@ -488,7 +489,8 @@ def _failed_row(settings, folder, student, error):
     tasks = {str(n): dict(Outcome(n, False, why, f"  {why}").as_dict(), points=0, max_points=points[n], seconds=None)
              for n in settings.course["blank"]}
     return {"copy": folder, "student": student or folder, "named_by": "make id" if student else "folder",
-            "course": settings.course["course"], "seed": copy_seed(settings.seed, folder), "isolated": settings.isolated,
+            "course": settings.course["course"], "seed": copy_seed(settings.seed, folder),
+            "isolated": settings.isolated,
             "tasks": tasks, "score": 0, "max_score": sum(t["max_points"] for t in tasks.values()), "seconds": 0,
             "data": settings.data, "notes": [why], "fingerprint": None}
 

@@ -355,7 +355,9 @@ class Worker:
 
     def output_text(self):
         text = b"".join(self.tail)[-OUTPUT_TAIL:].decode("utf-8", errors="replace")
-        return text if self.output_bytes <= OUTPUT_TAIL else f"[... {self.output_bytes} bytes in all; the last:]\n{text}"
+        if self.output_bytes <= OUTPUT_TAIL:
+            return text
+        return f"[... {self.output_bytes} bytes in all; the last:]\n{text}"
 
     def describe_exit(self):
         try:
