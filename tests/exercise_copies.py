@@ -23,15 +23,19 @@ def solve(copy, tasks):
     return copy
 
 
-def edit_body(copy, target, old, new):
-    """In ``copy``, replace ``old`` by ``new`` inside the body of ``target`` (a student's mistake)."""
+def _body(copy, target):
+    """(file, its text, where the body of ``target`` starts and ends in it, its indentation)."""
     path, qualname = split_target(target)
     file = Path(copy) / path
     source = file.read_text()
     (line, col), (end_line, end_col) = body_span(find_function(ast.parse(source), qualname, path))
     lines = source.splitlines(keepends=True)
-    start = sum(map(len, lines[:line - 1])) + col
-    end = sum(map(len, lines[:end_line - 1])) + end_col
+    return file, source, sum(map(len, lines[:line - 1])) + col, sum(map(len, lines[:end_line - 1])) + end_col, col
+
+
+def edit_body(copy, target, old, new):
+    """In ``copy``, replace ``old`` by ``new`` inside the body of ``target`` (a student's mistake)."""
+    file, source, start, end, _ = _body(copy, target)
     body = source[start:end]
     assert body.count(old) == 1, f"{target}: {old!r} is not once in its body; the solution changed"
     file.write_text(source[:start] + body.replace(old, new) + source[end:])
@@ -39,14 +43,8 @@ def edit_body(copy, target, old, new):
 
 def set_body(copy, target, body):
     """Replace the whole body of ``target`` in ``copy`` by ``body`` (its lines indented as the def's body)."""
-    path, qualname = split_target(target)
-    file = Path(copy) / path
-    source = file.read_text()
-    (line, col), (end_line, end_col) = body_span(find_function(ast.parse(source), qualname, path))
-    lines = source.splitlines(keepends=True)
-    start = sum(map(len, lines[:line - 1])) + col
-    end = sum(map(len, lines[:end_line - 1])) + end_col
-    file.write_text(source[:start] + body.strip("\n").replace("\n", "\n" + " " * col) + source[end:])
+    file, source, start, end, indent = _body(copy, target)
+    file.write_text(source[:start] + body.strip("\n").replace("\n", "\n" + " " * indent) + source[end:])
 
 
 def course(records_dir, name, tasks, points=None):
