@@ -41,6 +41,7 @@ from .worker import META
 
 MAX_STATE_BYTES = 64 * 1024          # a copy's exercise.json
 MAX_FRAME = 64 << 20                 # one task's answers (task 11's weights are ~2 MB)
+MAX_META = 4 << 20                   # the JSON part of a frame (exception messages and frames are cut short)
 STARTUP_SECONDS = 20                 # a worker's start (Python, NumPy, the framework) on top of a task's share
 TASK_SECONDS = 10                    # a generous estimate of one task's checks (they take well under a second)
 SECONDS_PER_IMAGE_EPOCH = 5e-4       # task 11: ~4x what the sigmoid MLP takes per image and epoch on one core
@@ -132,8 +133,11 @@ def prepare_run(run_dir, course, options, isolated, reason, seed, timeout, limit
 def read_copy_file(root, relative, limit=MAX_SOURCE_BYTES):
     """The bytes of ``root/relative``, or (None, why): no symbolic link is followed (a copy could point
     at the teacher's solution), only regular files, at most ``limit`` bytes."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
-    folder = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)   # a FIFO cannot block us
+    try:
+        folder = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError as error:
+        return None, f"the copy's folder cannot be opened ({error.strerror})"
     try:
         parts = relative.split("/")
         for part in parts[:-1]:
@@ -192,7 +196,7 @@ def _frame(data, scratch):
     finally:
         path.unlink()
     blob = arrays.pop(META, None)
-    if blob is None or blob.dtype != np.uint8 or blob.ndim != 1:
+    if blob is None or blob.dtype != np.uint8 or blob.ndim != 1 or blob.size > MAX_META:
         raise ValueError("its reply had no readable description")
     try:
         meta = json.loads(blob.tobytes().decode("utf-8"))
@@ -522,6 +526,10 @@ def _grade_all(todo, settings, rows, rows_dir, jobs, total):
                     _finish(row, notes, key, rows, rows_dir, bar, done, total)
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
+                # stop the copies in progress now (their sandboxes die with them: --die-with-parent, or
+                # PR_SET_PDEATHSIG without bwrap); the executor has no public way to say so
+                for process in list((getattr(pool, "_processes", None) or {}).values()):
+                    process.terminate()
                 raise
         return False
     except KeyboardInterrupt:
