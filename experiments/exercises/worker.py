@@ -61,8 +61,8 @@ def _value(item, arrays):
 
 def _array(value, what):
     """A returned value as a float64 array, or ``BadAnswer`` naming what it was."""
-    from tinygrad_lite.tensor import Tensor
-    if isinstance(value, Tensor):
+    import tinygrad_lite as tl
+    if isinstance(value, tl.Tensor):
         value = value.numpy()
     try:
         array = np.asarray(value)
@@ -77,13 +77,12 @@ def _array(value, what):
 def op_backward(args, arrays, shared):
     """``op(*init)`` called on the inputs (each a Tensor that requires grad), then its ``backward``
     on ``gy`` with graph building off, as the engine runs it: {"g<k>": gradient of input k}."""
-    from tinygrad_lite.autograd import no_grad
-    from tinygrad_lite.tensor import Tensor
+    import tinygrad_lite as tl
     fn = _resolve(args["op"])(*_value(args.get("init", []), arrays))
-    inputs = [Tensor(arrays[name].copy(), requires_grad=True) for name in args["inputs"]]
+    inputs = [tl.Tensor(arrays[name].copy(), requires_grad=True) for name in args["inputs"]]
     output = fn(*inputs)        # kept alive: backward may read self.output()
-    with no_grad():
-        grads = fn.backward(Tensor(arrays["gy"].copy()))
+    with tl.no_grad():
+        grads = fn.backward(tl.Tensor(arrays["gy"].copy()))
     del output
     if not isinstance(grads, (tuple, list)):
         grads = (grads,)
@@ -111,12 +110,12 @@ def call(args, arrays, shared):
 def optimiser_steps(args, arrays, shared):
     """One parameter p0 stepped by ``optimiser(params, **kwargs)`` with each of ``grads`` in turn:
     {"p": the parameter after every step, stacked}."""
-    from tinygrad_lite.tensor import Tensor
-    param = Tensor(arrays["p0"].copy(), requires_grad=True)
+    import tinygrad_lite as tl
+    param = tl.Tensor(arrays["p0"].copy(), requires_grad=True)
     optimiser = _resolve(args["optimiser"])([param], **args.get("kwargs", {}))
     after = []
     for g in arrays["grads"]:
-        param.grad = Tensor(g.copy())
+        param.grad = tl.Tensor(g.copy())
         optimiser.step()
         after.append(_array(param.data, "the parameter after a step").copy())
     return {"p": np.stack(after)}, {}
@@ -126,9 +125,8 @@ def backward_walk(args, arrays, shared):
     """x -> a = Counted(x), b = a + a, c = Counted(b) + b; ``c.backward(seed)``: {"grad": x.grad} and
     how many times the Counted ops' backward ran."""
     import tinygrad_lite as tl
-    from tinygrad_lite.autograd import Function
 
-    class Counted(Function):
+    class Counted(tl.Function):
         """y = x (counts its backward calls)"""
         calls = 0
 
@@ -161,13 +159,12 @@ def expression_gradient(args, arrays, shared):
 
 def max_pool_backward(args, arrays, shared):
     """The max-pool op's backward on ``gy`` (it routes through RouteToWinner): {"gx": ...}."""
-    from nn.functional.pooling import max_pool2d
-    from tinygrad_lite.autograd import no_grad
-    from tinygrad_lite.tensor import Tensor
-    output = max_pool2d(Tensor(arrays["x"].copy(), requires_grad=True), tuple(args["kernel"]),
-                        tuple(args["stride"]))
-    with no_grad():
-        got = output._creator.backward(Tensor(arrays["gy"].copy()))
+    import nn
+    import tinygrad_lite as tl
+    output = nn.functional.max_pool2d(tl.Tensor(arrays["x"].copy(), requires_grad=True), tuple(args["kernel"]),
+                                      tuple(args["stride"]))
+    with tl.no_grad():
+        got = output._creator.backward(tl.Tensor(arrays["gy"].copy()))
     if isinstance(got, (tuple, list)) and len(got) == 1:
         got = got[0]
     return ({} if got is None else {"gx": _array(got, "the max-pool gradient")}), {}
