@@ -508,8 +508,11 @@ def _grade_all(todo, settings, rows, rows_dir, jobs, total):
         if jobs <= 1 or len(todo) <= 1:
             for key, copy, folder, student, notes, slot in todo:
                 done += 1
-                _finish(grade_one_copy(copy, folder, slot, settings, student), notes, key, rows, rows_dir, bar, done,
-                        total)
+                try:
+                    row = grade_one_copy(copy, folder, slot, settings, student)
+                except Exception as error:      # noqa: BLE001  (the grader's own failure: still a row)
+                    row = _failed_row(settings, folder, student, error)
+                _finish(row, notes, key, rows, rows_dir, bar, done, total)
             return False
         context = multiprocessing.get_context("spawn")   # no fork of a process that may hold threads
         with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:

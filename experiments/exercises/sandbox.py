@@ -299,6 +299,9 @@ class Worker:
             self.process = subprocess.Popen(argv, env=env or None, cwd=cwd, stdin=subprocess.DEVNULL,
                                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(reply_write,),
                                             start_new_session=True)
+        except BaseException:
+            os.close(reply_read)
+            raise
         finally:
             os.close(reply_write)
         self.reply, self.output = reply_read, self.process.stdout.fileno()

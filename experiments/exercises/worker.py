@@ -236,7 +236,7 @@ def execute(kind, args, arrays, shared, codes):
 
 
 def run_task(task, arrays, shared, codes):
-    """{request id: reply} for every request of one task of a job (see ``checks.job_task``)."""
+    """{request id: reply} for every request of one task of a job (see ``grade.write_job``)."""
     return {request["id"]: execute(request["kind"], request["args"],
                                    {name: arrays[f"{request['id']}/{name}"] for name in request["arrays"]},
                                    shared, codes)
@@ -289,10 +289,7 @@ def main(job_dir, framework, copy_root, data_dir, reply_fd):
             cache[name] = np.load(os.path.join(data_dir, f"{name}.npy"), allow_pickle=False)
         return cache[name]
 
-    todo_path = os.path.join(job_dir, "todo.json")      # a fresh worker after a failed task: the rest only
-    todo = None
-    if os.path.exists(todo_path):
-        with open(todo_path, encoding="utf-8") as f:
-            todo = json.load(f)
-    for task in job["tasks"] if todo is None else [t for n in todo for t in job["tasks"] if t["number"] == n]:
+    with open(os.path.join(job_dir, "todo.json"), encoding="utf-8") as f:
+        todo = json.load(f)                             # after a failed task, a fresh worker does the rest
+    for task in [t for n in todo for t in job["tasks"] if t["number"] == n]:
         _write_all(reply_fd, reply_frame(task["number"], run_task(task, arrays, shared, codes)))
