@@ -14,7 +14,6 @@ Peak memory of CNN training is measured separately (``memory.py``): on the CPU i
 process per framework (peak resident set size), on a GPU from the allocators in this process.
 """
 import gc
-import json
 import os
 import statistics
 import subprocess
@@ -126,6 +125,7 @@ def measure_memory(device, mode, cnn_names=("cnn-small",), framework_names=frame
     On the CPU the child reports its peak resident set size (``ru_maxrss``) and its RSS just before
     the first step, so the table can show both the whole process and the training's own share
     (torch's libraries alone take a few hundred MB that the scratch child never loads)."""
+    from tinygrad_lite.files import loads_json
     results = []
     for name in cnn_names:
         entry = {"case": name, "device": device, "results": {}}
@@ -137,7 +137,8 @@ def measure_memory(device, mode, cnn_names=("cnn-small",), framework_names=frame
             if done.returncode != 0:
                 raise RuntimeError(f"memory child for {framework}/{name} failed ({done.returncode}):\n"
                                    f"{done.stderr[-2000:]}")
-            entry["results"][framework] = json.loads(done.stdout.strip().splitlines()[-1])
+            entry["results"][framework] = loads_json(done.stdout.strip().splitlines()[-1],
+                                                     f"the memory child's output for {framework}/{name}")
         s, t = entry["results"].get("scratch"), entry["results"].get("torch")
         if s and t:
             entry["target"] = MEMORY_TARGET if device == "cpu" else None    # a CPU target, as above

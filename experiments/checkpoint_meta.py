@@ -22,12 +22,12 @@ instead of a ``KeyError`` deep in the resume, or a run that trains with nonsense
 Ranges that only the optimiser knows (``lr >= 0`` and the like) are checked by its
 ``load_state_dict``; the resume names the file when it refuses.
 """
-import json
 import math
 
 import numpy as np
 
 from tinygrad_lite.errors import DataError
+from tinygrad_lite.files import loads_json
 
 FORMAT = 1
 
@@ -39,12 +39,12 @@ class _Invalid(Exception):
 
 
 def parse(array, path, arrays):
-    """The metadata stored in the uint8 ``array`` of the checkpoint at ``path``, validated."""
+    """The metadata stored in the uint8 ``array`` of the checkpoint at ``path``, validated.
+    ``arrays``: the checkpoint's arrays (or just their names), which the state skeletons may name."""
     try:
-        meta = json.loads(np.asarray(array, dtype=np.uint8).tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"{path}: its metadata is not valid JSON ({exc}); not a checkpoint this program "
-                        f"wrote, or a damaged one") from None
+        meta = loads_json(np.asarray(array, dtype=np.uint8).tobytes(), f"{path}: its metadata")
+    except DataError as exc:
+        raise DataError(f"{exc}; not a checkpoint this program wrote, or a damaged one") from None
     validate(meta, path, arrays)
     return meta
 

@@ -9,14 +9,13 @@ one table per coursework document, in ``out_dir/SUMMARY.md``. ``results_markdown
 the same tables with a "why" column for ``experiments/RESULTS.md``.
 """
 import functools
-import json
 import math
 import os
 import re
 from pathlib import Path
 
 from tinygrad_lite.errors import DataError
-from tinygrad_lite.files import write_text
+from tinygrad_lite.files import read_json, write_text
 
 from . import plots
 from .examples import DOCUMENT as EXAMPLE_DOCUMENT
@@ -38,9 +37,9 @@ def load_metrics(run_dir):
     if not path.is_file():
         raise DataError(f"run_dir {str(run_dir)!r} has no metrics.json (expected {path}); is the run finished?")
     try:
-        metrics = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path} is not valid JSON: {exc}") from exc
+        metrics = read_json(path)
+    except OSError as exc:
+        raise DataError(f"{path} cannot be read ({exc.strerror or exc})") from exc
     if not isinstance(metrics, dict):
         raise DataError(f"{path} must hold a JSON object, got {type(metrics).__name__}")
     missing = [key for key in REQUIRED_KEYS if key not in metrics]

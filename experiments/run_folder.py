@@ -14,7 +14,6 @@ one line saying that concurrent runs into one folder are not guarded and how to 
 """
 import contextlib
 import datetime
-import json
 import os
 import socket
 import sys
@@ -22,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 from tinygrad_lite.errors import TinygradLiteError
-from tinygrad_lite.files import write_json
+from tinygrad_lite.files import loads_json, write_json
 
 from .checkpoint import BEST, FINAL_MODEL, LAST
 
@@ -103,7 +102,7 @@ def _holder(run_dir):
     """Who holds the lock, from the holder file (read with a bound), as words for a message."""
     try:
         with open(run_dir / HOLDER, "rb") as f:
-            holder = json.loads(f.read(HOLDER_MAX_BYTES))
+            holder = loads_json(f.read(HOLDER_MAX_BYTES), f.name)
         return (f"pid {int(holder['pid'])} on {holder['host']}, started {holder['started']}: "
                 f"{holder['command']}")
     except (OSError, ValueError, KeyError, TypeError):

@@ -13,7 +13,6 @@ any split), "used_sample", "overrides": {field: {"document", "used"}}, "wall_tim
 "class_names", "first_layer_filters", "torch", "reported", "notes"}. Accuracies are fractions.
 """
 import contextlib
-import json
 import platform
 import signal
 import sys
@@ -25,7 +24,7 @@ import numpy as np
 
 import nn
 import tinygrad_lite as tl
-from tinygrad_lite.files import write_json
+from tinygrad_lite.files import read_json, write_json
 
 from . import checkpoint
 from . import data as run_data
@@ -202,9 +201,9 @@ def run(config, options):
 def say_what_is_replaced(config, run_dir):
     """A run into a folder holding an earlier finished run says it replaces it (and how to keep it)."""
     try:
-        earlier = json.loads((run_dir / "metrics.json").read_text())
+        earlier = read_json(run_dir / "metrics.json")
         test_acc = (earlier.get("final") or {}).get("test_acc")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError):      # no earlier run, or one not worth quoting
         return
     figure = f" (test accuracy {100 * test_acc:.2f} %)" if isinstance(test_acc, (int, float)) else ""
     print(f"{config.name}: replacing the earlier finished run in {run_dir}{figure}; to keep it, stop now "
@@ -213,7 +212,7 @@ def say_what_is_replaced(config, run_dir):
 
 def _run_claimed(config, options, overrides, device, run_dir):
     if options.resume and already_finished(config, options):
-        metrics = json.loads((run_dir / "metrics.json").read_text())
+        metrics = read_json(run_dir / "metrics.json")
         if options.torch and metrics.get("torch") is None:
             return add_torch_column(config, options, run_dir, metrics)
         print(f"{config.name}: already finished with these settings in {run_dir}; nothing to resume")

@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from tinygrad_lite.backend import as_numpy
-from tinygrad_lite.files import atomic_write
+from tinygrad_lite.files import atomic_write, loads_json
 from tinygrad_lite.npz import read_npz
 from tinygrad_lite.tensor import Tensor
 
@@ -57,6 +57,7 @@ def encode_json(obj):
     return np.frombuffer(json.dumps(obj, sort_keys=True).encode("utf-8"), dtype=np.uint8).copy()
 
 
-def decode_json(array):
-    """The object ``encode_json`` stored."""
-    return json.loads(np.asarray(array, dtype=np.uint8).tobytes().decode("utf-8"))
+def decode_json(array, name="the array"):
+    """The object ``encode_json`` stored; ``DataError`` naming ``name`` (say, the file) when it is not
+    JSON or nests too deep (``tinygrad_lite.files.loads_json``)."""
+    return loads_json(np.asarray(array, dtype=np.uint8).tobytes(), name)

@@ -128,6 +128,7 @@ def _weights(run_dir):
 def _replay(name, device, folder, stop_at=None, resume=False):
     from experiments import registry, runner
     from experiments.train import TrainingInterrupted
+    from tinygrad_lite.files import read_json
     options = runner.RunOptions(device=device, epochs=REPLAY_EPOCHS, subset=REPLAY_SUBSET, out=str(folder),
                                 torch=False, progress=False, report=False, resume=resume,
                                 step_hook=None if stop_at is None else
@@ -137,7 +138,7 @@ def _replay(name, device, folder, stop_at=None, resume=False):
         run_dir = runner.run(registry.RUNS[name], options)
     except TrainingInterrupted as exc:
         return {"interrupted_at": exc.batch, "epoch": exc.epoch, "seconds": time.perf_counter() - start}
-    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    metrics = read_json(Path(run_dir) / "metrics.json")
     return {"final": metrics["final"], "notes": metrics["notes"],
             "seconds": time.perf_counter() - start, "run_dir": str(run_dir)}
 

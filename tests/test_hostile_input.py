@@ -14,6 +14,7 @@ batches and empty data sets, test_cli.py for ``--device cuda`` on the command li
 import io
 import json
 import pickle
+import re
 import struct
 import zlib
 
@@ -354,6 +355,36 @@ def test_checkpoint_metadata_that_is_not_json_names_the_file(stopped_run, tmp_pa
     save_arrays(path, {**arrays, "meta": np.frombuffer(b'{"format": 1, "run": ', dtype=np.uint8)})
     with pytest.raises(DataError, match=rf"{LAST}: its metadata is not valid JSON"):
         load_checkpoint(path)
+
+
+DEEP = "@deep@"        # where the deeply nested JSON goes, in the metadata's text
+DEEP_METAS = {         # name: (where it goes, how deep)
+    "metadata nested 100,000 deep": (lambda meta: meta.update(notes=DEEP), 100_000),
+    "optimiser skeleton nested 900 deep": (
+        lambda meta: meta["optimizer"]["__dict__"].append(["state.0.extra", DEEP]), 900),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(DEEP_METAS))
+def test_checkpoint_metadata_nested_too_deep_is_refused_in_one_line_naming_the_file(
+        kind, stopped_run, data_root, tmp_path, capsys):
+    """JSON nested deeper than Python recurses (or than the schema's walk can): counted before parsing,
+    refused in one line; it used to end in a RecursionError traceback."""
+    _, arrays = stopped_run
+    place, depth = DEEP_METAS[kind]
+    meta = decode_json(arrays["meta"])
+    place(meta)
+    text = json.dumps(meta).replace(json.dumps(DEEP), "[" * depth + "]" * depth)
+    run_dir = tmp_path / "A-sigmoid"
+    run_dir.mkdir()
+    path = run_dir / LAST
+    save_arrays(path, {**arrays, "meta": np.frombuffer(text.encode(), dtype=np.uint8)})
+    status = cli.main(QUICK_RUN + ["--resume", "--out", str(tmp_path), "--data", str(data_root)])
+    err = capsys.readouterr().err
+    assert status == 2 and "Traceback" not in err, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"tinygrad-lite: error: {path}: its metadata is JSON nested more than 100 levels "
+                           f"deep; refused before parsing"), err
 
 
 def test_the_real_checkpoint_passes_its_schema(stopped_run):

@@ -206,6 +206,19 @@ def test_missing_or_broken_metrics_give_a_clear_error(tmp_path):
         summarise(tmp_path / "nowhere")
 
 
+def test_a_metrics_json_nested_too_deep_is_refused_naming_it(tmp_path, capsys):
+    """`tinygrad-lite report` over a folder holding such a file: it is skipped, named, never a
+    RecursionError traceback."""
+    path = tmp_path / "A-sigmoid" / "metrics.json"
+    path.parent.mkdir()
+    path.write_text('{"run": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(DataError, match=rf"^{path} is JSON nested more than 100 levels deep; refused"):
+        write_run_report(path.parent)
+    assert cli.main(["report", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"- `{path}`: {path} is JSON nested more than 100 levels deep" in out
+
+
 def test_summary_has_one_table_per_document(tmp_path):
     runs = [synthetic_metrics("A-sigmoid", "doc-a.txt", 5, reported={"test_acc": 0.86}),
             synthetic_metrics("A-tanh", "doc-a.txt", 6, subset=300, reported={"test_acc": 0.93}),

@@ -146,6 +146,28 @@ def test_resume_adds_the_torch_column_to_a_run_finished_without_it(data_root, tm
     assert "nothing to resume" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("content, words", [
+    ("{\n", "is not valid JSON (Expecting property name enclosed in double quotes: line 2 column 1"),
+    ('{"final": ' + "[" * 100_000 + "]" * 100_000 + "}", "is JSON nested more than 100 levels deep; refused"),
+], ids=["invalid", "nested 100,000 deep"])
+def test_a_broken_metrics_json_is_named_by_resume_and_replaced_by_a_new_run(content, words, data_root,
+                                                                           tmp_path, capsys):
+    """--resume reads a finished run's metrics.json: one line naming it (it used to be "error: Expecting
+    value ..." without the file, or a RecursionError traceback); a run without --resume replaces it."""
+    argv = ["run", "C-mlp-relu-drop", "--epochs", "1", "--subset", str(SUBSET), "--no-torch", "--no-progress",
+            "--no-report", "--data", str(data_root), "--out", str(tmp_path)]
+    assert cli.main(argv) == 0
+    path = tmp_path / "C-mlp-relu-drop" / "metrics.json"
+    path.write_text(content)
+    capsys.readouterr()
+    assert cli.main(argv + ["--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"tinygrad-lite: error: {path} {words}") and err.count("\n") == 1, err
+    assert cli.main(argv) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    assert json.loads(path.read_text())["run"] == "C-mlp-relu-drop"
+
+
 def test_early_stopping_waits_patience_epochs(mnist_subset):
     """lr 0 keeps the weights, so the validation loss never improves after epoch 1: with patience 2
     training ends after epoch 3 of 10."""
