@@ -138,6 +138,40 @@ def test_an_explicit_data_folder_is_the_only_place_looked_at(data_root, tmp_path
     assert not (tmp_path / "runs" / "A-sigmoid" / "metrics.json").exists()
 
 
+def test_a_data_folder_that_is_a_symlink_loop_is_one_line(tmp_path, monkeypatch, capsys):
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    monkeypatch.setenv("TINYGRAD_LITE_DATA", str(loop))
+    status, _, err = tinygrad_lite(["run", "A-sigmoid", "--epochs", "1", "--subset", "200", "--no-torch",
+                                    "--no-progress", "--no-report", "--out", str(tmp_path / "runs")], capsys)
+    assert_one_line_error(status, err, f"$TINYGRAD_LITE_DATA '{loop}' cannot be used as the data folder")
+    assert not (tmp_path / "runs" / "A-sigmoid" / "metrics.json").exists()
+
+
+FILE_SIZE_LIMIT = """
+import resource, runpy, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)     # a write past the limit then fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, 64 << 10))
+sys.argv = ["tinygrad-lite"] + sys.argv[1:]
+runpy.run_module("experiments", run_name="__main__")
+"""
+
+
+def test_a_file_that_does_not_fit_on_the_disk_is_named(data_root, tmp_path):
+    """A real failing write (the kernel refuses files over 64 KiB here, as a full disk would refuse any
+    byte more): the one line names the file, not just "[Errno 27] File too large"."""
+    done = subprocess.run([sys.executable, "-c", FILE_SIZE_LIMIT, "run", "A-sigmoid", "--epochs", "1",
+                           "--subset", "200", "--no-torch", "--no-progress", "--no-report",
+                           "--data", str(data_root), "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[1])
+    assert done.returncode == 2, done.stderr
+    run_dir = tmp_path / "A-sigmoid"
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0] == (f"tinygrad-lite: error: [Errno 27] File too large: "
+                                            f"'{run_dir / 'checkpoint-last.npz'}'"), done.stderr
+    assert sorted(p.name for p in run_dir.iterdir()) == [".run.lock"]      # no temporary file left
+
+
 def test_resume_with_other_settings_is_refused(data_root, tmp_path, capsys):
     argv = ["run", "D-mlp-adam", "--subset", "200", "--no-torch", "--no-progress", "--no-report",
             "--out", str(tmp_path),

@@ -199,6 +199,40 @@ def test_trailing_bytes_are_refused(tmp_path):
         read_idx(path)
 
 
+def test_a_flipped_byte_in_gzip_data_is_called_corrupt_never_trailing_bytes(tmp_path):
+    """One bit flipped inside the deflate data of a labels file, at each of 400 places: always refused as
+    corrupt gzip data (a checksum, a bad code, or inflating past what the header and gzip's trailer both
+    record), never as "truncated" or "trailing bytes"; it used to be "trailing bytes" for ~1 flip in 12."""
+    labels = b"\x00\x00\x08\x01" + (10000).to_bytes(4, "big") + np.random.default_rng(0).integers(
+        0, 10, 10000, dtype=np.uint8).tobytes()
+    packed = gzip.compress(labels, mtime=0)             # 10-byte header (no file name), 8-byte trailer
+    rng = np.random.default_rng(1)
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    for at in rng.integers(10, len(packed) - 8, 400):
+        damaged = bytearray(packed)
+        damaged[at] ^= 1 << int(rng.integers(8))
+        path.write_bytes(bytes(damaged))
+        with pytest.raises(DataError) as info:
+            read_idx(path)
+        assert str(info.value).startswith(f"{path}: the gzip data is corrupt"), (at, str(info.value))
+
+
+def test_a_data_folder_that_is_a_symlink_loop_is_one_error_never_the_sample(isolated, monkeypatch):
+    """$TINYGRAD_LITE_DATA (or root=) naming a symbolic link loop: one line naming it, never Python's
+    RuntimeError from pathlib, and never a reason to train on the bundled sample instead."""
+    loop = isolated / "loop"
+    loop.symlink_to(loop)
+    monkeypatch.setenv("TINYGRAD_LITE_DATA", str(loop))
+    for call in (lambda: load_mnist(download=False), lambda: load_or_sample("mnist", download=False)):
+        with pytest.raises(CorruptDataError) as info:
+            call()
+        assert str(info.value).startswith(f"$TINYGRAD_LITE_DATA '{loop}' cannot be used as the data folder (")
+        assert "\n" not in str(info.value) and "point it at the folder holding mnist/" in str(info.value)
+    monkeypatch.delenv("TINYGRAD_LITE_DATA")
+    with pytest.raises(CorruptDataError, match=rf"^root= '{loop}' cannot be used as the data folder"):
+        load_mnist(loop)
+
+
 def _gzip_bomb(path, head, inflated_bytes):
     """A gzip file of ``head`` followed by ``inflated_bytes`` zeros, written in 1 MiB pieces."""
     packer, zeros = zlib.compressobj(9, zlib.DEFLATED, 31), bytes(1 << 20)

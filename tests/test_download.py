@@ -6,6 +6,7 @@ connection, an error status, or no answer in time. What must hold: a good downlo
 cache and is not fetched again; every bad one is refused and leaves nothing behind.
 """
 import gzip
+import re
 import socket
 import sys
 import threading
@@ -19,6 +20,7 @@ import pytest
 
 from tinygrad_lite.datasets import DATASETS, load_mnist
 from tinygrad_lite.datasets import sources
+from tests.test_files import FullDisk
 from tinygrad_lite.errors import DataError
 
 MNIST_FILES = [f.name for f in DATASETS["mnist"].files.values()]
@@ -178,6 +180,20 @@ def test_bad_download_is_refused_and_leaves_nothing(mirror, tmp_path, mode, reas
     assert len(mirror.requests) == 4
     assert _cache_files(tmp_path) == []                    # no data, no temporary files
     assert not (tmp_path / "cache" / "tinygrad_lite").exists()
+
+
+def test_a_full_disk_while_downloading_names_the_file(mirror, tmp_path, monkeypatch):
+    def open_on_a_full_disk(path, mode="r", *args, **kwargs):
+        f = open(path, mode, *args, **kwargs)
+        return FullDisk(f) if "w" in mode else f
+    monkeypatch.setattr(sources, "open", open_on_a_full_disk, raising=False)
+    with pytest.raises(DataError) as info:
+        load_mnist()
+    folder = tmp_path / "cache" / "tinygrad_lite" / "mnist"
+    for name in MNIST_FILES:
+        assert re.search(rf"{re.escape(mirror.url)}/mnist/{name}.gz: \[Errno 28\] No space left on device: "
+                         rf"'{re.escape(str(folder))}/\.{name}\.\w+\.part'", str(info.value)), str(info.value)
+    assert _cache_files(tmp_path) == []
 
 
 def test_a_silent_server_times_out(mirror, tmp_path, monkeypatch):

@@ -38,8 +38,9 @@ def test_the_file_gets_the_usual_permissions_not_mkstemps_private_ones(tmp_path)
 
 # ---- a write that fails names its file -------------------------------------------------------------
 
-class _FullDisk:
-    """A file whose every write fails as on a full disk (the OS's error carries no file name)."""
+class FullDisk:
+    """A file whose every write fails as on a full disk (the OS's error carries no file name); also
+    used by test_download.py."""
 
     def __init__(self, f):
         self.f = f
@@ -60,7 +61,7 @@ class _FullDisk:
 def test_a_full_disk_names_the_file_and_leaves_the_old_one(tmp_path, monkeypatch):
     target = write_text(tmp_path / "metrics.json", "old")
     real_fdopen = os.fdopen
-    monkeypatch.setattr(files.os, "fdopen", lambda *a, **k: _FullDisk(real_fdopen(*a, **k)))
+    monkeypatch.setattr(files.os, "fdopen", lambda *a, **k: FullDisk(real_fdopen(*a, **k)))
     with pytest.raises(OSError) as caught:
         write_json(target, {"a": 1})
     assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(target)

@@ -23,7 +23,8 @@ class DataError(TinygradLiteError, ValueError):
 
 class CorruptDataError(DataError):
     """A copy of a data file exists but fails verification (its size or SHA-256 is wrong), and no
-    good copy was found: an error to fix, never a reason to fall back to the bundled sample."""
+    good copy was found, or the data folder named cannot be used (a symbolic link loop): an error to
+    fix, never a reason to fall back to the bundled sample."""
 
 
 class AnomalyError(TinygradLiteError, FloatingPointError):

@@ -9,6 +9,7 @@ import sys
 import urllib.request
 
 from ..errors import DataError
+from ..files import named
 
 USER_AGENT = "tinygrad_lite-datasets"
 CHUNK_BYTES = 1 << 16
@@ -17,10 +18,11 @@ CHUNK_BYTES = 1 << 16
 def download(url, out, timeout, desc=None, max_bytes=None):
     """Stream ``url`` into the binary file object ``out`` and return the number of bytes written.
 
-    Raises ``OSError`` for network failures, HTTP error statuses (``urllib.error.HTTPError``) and
-    time-outs (``timeout`` seconds without data), and ``DataError`` when the server sends fewer
-    bytes than its ``Content-Length`` announced (a dropped connection looks like a short file) or,
-    given ``max_bytes``, announces or sends more than that (stopped as soon as it does).
+    Raises ``OSError`` for network failures, HTTP error statuses (``urllib.error.HTTPError``),
+    time-outs (``timeout`` seconds without data) and failed writes (naming ``out``'s file), and
+    ``DataError`` when the server sends fewer bytes than its ``Content-Length`` announced (a dropped
+    connection looks like a short file) or, given ``max_bytes``, announces or sends more than that
+    (stopped as soon as it does).
     """
     print(f"tinygrad_lite: downloading {url}", file=sys.stderr)
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
@@ -36,7 +38,10 @@ def download(url, out, timeout, desc=None, max_bytes=None):
                 if max_bytes is not None and received > max_bytes:
                     raise DataError(f"{url}: the server sent more than the {max_bytes} bytes this "
                                     f"file can take; stopped")
-                out.write(chunk)
+                try:
+                    out.write(chunk)
+                except OSError as exc:          # a full disk: say which file, not just "[Errno 28]"
+                    raise named(exc, getattr(out, "name", "the download's file")) from exc
                 advance(len(chunk))
     if total is not None and received != total:
         raise DataError(f"{url}: the connection ended after {received} of {total} bytes")

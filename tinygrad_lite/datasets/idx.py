@@ -48,8 +48,12 @@ def read_bytes(path, max_size=None, name=None):
             f.seek(0)
             if not compressed:
                 return read_idx_stream(f, name, max_size, total=os.fstat(f.fileno()).st_size)
-            with _gzip_errors(name, os.fstat(f.fileno()).st_size), gzip.GzipFile(fileobj=f) as stream:
-                return read_idx_stream(stream, name, max_size)
+            size = os.fstat(f.fileno()).st_size
+            f.seek(max(size - 4, 0))
+            recorded = _gzip_recorded_size(f.read(4))
+            f.seek(0)
+            with _gzip_errors(name, size), gzip.GzipFile(fileobj=f) as stream:
+                return read_idx_stream(stream, name, max_size, recorded=recorded)
     except DataError:
         raise
     except OSError as exc:
@@ -62,16 +66,19 @@ def decompress_if_gzip(data, name, max_size=None):
     if not is_gzip(data):
         return read_idx_stream(io.BytesIO(data), name, max_size, total=len(data))
     with _gzip_errors(name, len(data)), gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
-        return read_idx_stream(stream, name, max_size)
+        return read_idx_stream(stream, name, max_size, recorded=_gzip_recorded_size(data[-4:]))
 
 
-def read_idx_stream(stream, name, max_size=None, total=None):
+def read_idx_stream(stream, name, max_size=None, total=None, recorded=None):
     """Read one IDX file from the binary ``stream``: the header, then at most the bytes it declares.
 
     A declared size above ``max_size`` is refused before any data is read, and so is data beyond
     the declared size (or beyond ``max_size`` when the header is not IDX) after one extra byte;
     ``total``, the stream's length when known, only makes that message exact. Without
     ``max_size``, a header that is not IDX is returned as it is, for ``parse_idx`` to name.
+    ``recorded``: the size a gzip stream's trailer records (mod 2^32); data beyond a declared size
+    that the trailer also records is corrupt gzip data (its checksum is never reached), not
+    trailing bytes.
     """
     head = _read_at_most(stream, 4)
     shape = declared = None
@@ -88,6 +95,9 @@ def read_idx_stream(stream, name, max_size=None, total=None):
     data = head + _read_at_most(stream, limit - len(head) + 1)
     if len(data) > limit:
         got = total if total is not None else f"more than {limit}"
+        if declared is not None and recorded == declared % 2**32:
+            raise DataError(f"{name}: the gzip data is corrupt: it inflates past the {declared} bytes that "
+                            f"both its IDX header and its gzip trailer record")
         if declared is not None:
             raise _size_error(name, shape, declared, got)
         raise DataError(f"{name}: {got} bytes, larger than the {max_size}-byte published file "
@@ -110,6 +120,11 @@ def _read_at_most(stream, n):
         parts.append(part)
         left -= len(part)
     return b"".join(parts)
+
+
+def _gzip_recorded_size(trailer):
+    """The uncompressed size mod 2^32 that a gzip stream's last 4 bytes record (None if too short)."""
+    return int.from_bytes(trailer, "little") if len(trailer) == 4 else None
 
 
 @contextlib.contextmanager

@@ -101,18 +101,24 @@ def verify(data, file, spec, name):
 def _folders(spec, root):
     """(label, folder) pairs of sources 1-3, in search order; only ``root`` when it is given."""
     if root is not None:
-        return [("root= argument", _set_folder(root, spec))]
+        return [("root= argument", _set_folder(root, spec, "root="))]
     folders = []
     if os.environ.get(ENV_DATA):
-        folders.append((f"${ENV_DATA}", _set_folder(os.environ[ENV_DATA], spec)))
+        folders.append((f"${ENV_DATA}", _set_folder(os.environ[ENV_DATA], spec, f"${ENV_DATA}")))
     folders.append(("user cache", cache_dir() / spec.name))
     folders += [("system folder", Path(d)) for d in SYSTEM_DIRS[spec.name]]
     return folders
 
 
-def _set_folder(base, spec):
-    """``base/<set name>`` when that folder exists (the shared layout), else ``base`` itself."""
-    base = Path(base).expanduser().resolve()
+def _set_folder(base, spec, given_as):
+    """``base/<set name>`` when that folder exists (the shared layout), else ``base`` itself.
+    A ``base`` that cannot be resolved (a symbolic link loop) is an error to fix, never a reason to use
+    the sample: a ``CorruptDataError`` naming ``given_as``."""
+    try:
+        base = Path(base).expanduser().resolve()
+    except (OSError, RuntimeError) as exc:     # RuntimeError: Python < 3.13's "Symlink loop from ..."
+        raise CorruptDataError(f"{given_as} {str(base)!r} cannot be used as the data folder ({exc}); point "
+                               f"it at the folder holding {spec.name}/") from None
     return base / spec.name if (base / spec.name).is_dir() else base
 
 
@@ -175,9 +181,10 @@ def _download_verified(url, spec, file):
     folder = cache_dir() / spec.name
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{file.name}.", suffix=".part")
+    os.close(fd)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out:
+        with open(tmp, "wb") as out:            # opened by name: a write error names the file
             download(url, out, DOWNLOAD_TIMEOUT, desc=file.name, max_bytes=max_download_bytes(file))
         data = verify(read_bytes(tmp, max_size=file.size, name=url), file, spec, url)
         with open(tmp, "rb") as f:
@@ -225,6 +232,8 @@ def _describe(url, exc):
         return f"{url}: {exc.reason}"
     if isinstance(exc, socket.timeout):
         return f"{url}: timed out after {DOWNLOAD_TIMEOUT:g} s"
+    if isinstance(exc, OSError) and exc.filename is not None:     # writing it here failed (a full disk)
+        return f"{url}: {exc}"
     return f"{url}: {exc!r}"
 
 
