@@ -8,6 +8,11 @@
 A checkpoint is an .npz of arrays with the metadata as JSON inside (never pickle). The *fingerprint*
 (the config without its descriptive fields, the seed, the subset, whether the bundled sample was
 used) is what must match for a checkpoint to be resumed or a finished run's weights to be reused.
+
+Every file here is read with a bound on what its arrays may declare, checked before any is read
+(``tinygrad_lite.npz``): a resume expects the model's state and its optimiser's buffers
+(``max_checkpoint_bytes``), checkpoint-best.npz the model's state, and a look at the metadata alone
+(is it finished? which settings?) reads the metadata alone, within the bound of a JSON file.
 """
 import json
 from pathlib import Path
@@ -18,11 +23,14 @@ import tinygrad_lite as tl
 from nn.serialization import decode_json, encode_json, load_arrays, save_arrays
 from tinygrad_lite import backend
 from tinygrad_lite.errors import DataError
+from tinygrad_lite.files import JSON_MAX_BYTES
+from tinygrad_lite.npz import npz_members
 
 from . import checkpoint_meta
 
 LAST, BEST, FINAL_MODEL, FINAL_META = "checkpoint-last.npz", "checkpoint-best.npz", "model.npz", "model-meta.npz"
 CHECKPOINT_FORMAT = checkpoint_meta.FORMAT
+OPTIMIZER_BUFFERS = 3     # the most arrays an optimiser keeps a parameter (RMSprop, centred, momentum)
 
 
 def _flatten(obj, prefix, arrays):
@@ -58,12 +66,20 @@ def save_checkpoint(path, model, optimizer, schedule, meta):
     save_arrays(path, arrays)
 
 
-def load_checkpoint(path):
+def max_checkpoint_bytes(model):
+    """The most a checkpoint of ``model`` can declare: its state, as many optimiser buffers again as an
+    optimiser keeps (``OPTIMIZER_BUFFERS``), and the metadata (a JSON file's bound)."""
+    return model.max_state_bytes(copies=1 + OPTIMIZER_BUFFERS) + JSON_MAX_BYTES
+
+
+def load_checkpoint(path, max_bytes=None):
     """(model state dict, optimiser state, schedule state, meta) from a ``save_checkpoint`` file.
 
-    The metadata is validated against its schema first (``checkpoint_meta``): a damaged or foreign
-    checkpoint raises one ``DataError`` naming the file and the field, and nothing else."""
-    arrays = load_arrays(path)
+    The arrays are refused unread when they declare more than ``max_bytes`` together (a resume passes
+    ``max_checkpoint_bytes(model)``). The metadata is validated against its schema first
+    (``checkpoint_meta``): a damaged or foreign checkpoint raises one ``DataError`` naming the file
+    and the field, and nothing else."""
+    arrays = load_arrays(path, max_bytes)
     if "meta" not in arrays:
         raise DataError(f"{path}: not a training checkpoint (no 'meta' entry)")
     meta = checkpoint_meta.parse(arrays["meta"], path, arrays)
@@ -74,10 +90,20 @@ def load_checkpoint(path):
     return model_state, optimizer_state, schedule_state, meta
 
 
+def load_meta(path):
+    """The validated metadata of the checkpoint at ``path``, read without its other arrays."""
+    members = npz_members(path)
+    if "meta" not in members:
+        raise DataError(f"{path}: not a training checkpoint (no 'meta' entry)")
+    meta = load_arrays(path, max_bytes=JSON_MAX_BYTES, names=["meta"])["meta"]
+    return checkpoint_meta.parse(meta, path, members)
+
+
 def read_meta(path):
     """The metadata of the .npz at ``path`` (a checkpoint or model-meta.npz), or None when unreadable."""
     try:
-        return decode_json(load_arrays(path)["meta"])
+        return decode_json(load_arrays(path, max_bytes=JSON_MAX_BYTES, names=["meta"])["meta"],
+                           f"{path}: its metadata")
     except (DataError, KeyError, ValueError, TypeError):      # TypeError: metadata that is not an object
         return None
 
@@ -113,7 +139,7 @@ def resume(path, run_fingerprint, model, optimizer, schedule, device):
     """Load the checkpoint at ``path`` into model, optimiser, schedule and the dropout generator;
     return ``(meta, restored)``: its metadata (``meta["state"]`` is the loop's position) and whether the
     generator took its saved state (``backend.set_rng_state``). Refuses other settings' checkpoints."""
-    model_state, optimizer_state, schedule_state, meta = load_checkpoint(path)
+    model_state, optimizer_state, schedule_state, meta = load_checkpoint(path, max_checkpoint_bytes(model))
     diff = differences(meta["fingerprint"], run_fingerprint)
     if diff:
         raise DataError(f"--resume: the checkpoint {path} was made with other settings: "
@@ -147,7 +173,7 @@ def finished(run_dir, expected_fingerprint):
     """True when the last checkpoint in ``run_dir`` says training finished with these settings."""
     path = Path(run_dir) / LAST
     try:
-        meta = load_checkpoint(path)[3] if path.is_file() else None   # validated: a damaged one is not "finished"
+        meta = load_meta(path) if path.is_file() else None   # validated: a damaged one is not "finished"
     except DataError:
         meta = None
     return bool(meta and meta.get("state", {}).get("finished")

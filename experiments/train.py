@@ -229,7 +229,8 @@ def _resume(config, adapter, run_dir, run_fingerprint, notes):
     if not restored and any(spec[0] == "dropout" for spec in config.layers):
         notes.append(f"the dropout generator's saved state could not be restored on {adapter.device}, so the "
                      "resumed run draws other masks than an uninterrupted one would")
-    best = load_arrays(run_dir / BEST) if state.best is not None and (run_dir / BEST).is_file() else None
+    best = (load_arrays(run_dir / BEST, max_bytes=adapter.model.max_state_bytes())
+            if state.best is not None and (run_dir / BEST).is_file() else None)
     if state.finished:             # killed after training, before the run's files were written
         notes.append(f"--resume: the checkpoint's training had finished after epoch {state.epoch} "
                      f"of {config.epochs}; no epoch was trained again")

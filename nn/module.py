@@ -293,14 +293,17 @@ class Module:
         """Load parameters saved by ``save``; a bad file raises ``DataError`` naming it. Returns self.
 
         With ``strict``, a file whose arrays declare more bytes than this model's parameters and
-        buffers could fill (8 bytes a value, plus 1 MiB for the headers) is refused before anything
-        is read.
+        buffers could fill (``max_state_bytes()``) is refused before anything is read.
         """
-        bound = None
-        if strict:
-            bound = 8 * sum(math.prod(t.shape) for _, t in self._named_state()) + (1 << 20)
+        bound = self.max_state_bytes() if strict else None
         self.load_state_dict(load_arrays(path, max_bytes=bound), strict=strict)
         return self
+
+    def max_state_bytes(self, copies=1):
+        """The most bytes a file holding ``copies`` arrays like each of ``state_dict()``'s can need:
+        8 bytes a value (float64, the widest dtype saved) plus 1 MiB for the .npy headers. Files are
+        read within it: ``load`` (copies=1), a training checkpoint (the weights and optimiser buffers)."""
+        return copies * 8 * sum(math.prod(t.shape) for _, t in self._named_state()) + (1 << 20)
 
     # ---- printing ---------------------------------------------------------------------------------
     def extra_repr(self):

@@ -41,15 +41,16 @@ def save_arrays(path, arrays):
         np.savez(f, **host)
 
 
-def load_arrays(path, max_bytes=None):
+def load_arrays(path, max_bytes=None, names=None):
     """Read an .npz written by ``save_arrays`` (or ``np.savez``) into a dict name -> NumPy array.
 
     Every array's declared size is checked against the file's real size, and their total against
-    ``max_bytes`` when given, before anything is allocated (``tinygrad_lite.npz.read_npz``). Raises
-    ``DataError`` naming the file when it is missing, truncated, corrupted (a CRC mismatch), not an
-    .npz archive, holds pickled (object) data or declares more than it can hold.
+    ``max_bytes`` when given, before anything is allocated (``tinygrad_lite.npz.read_npz``); ``names``
+    reads only those arrays. Raises ``DataError`` naming the file when it is missing, truncated,
+    corrupted (a CRC mismatch), not an .npz archive, holds pickled (object) data or declares more than
+    it can hold.
     """
-    return read_npz(path, max_bytes)
+    return read_npz(path, max_bytes, names)
 
 
 def encode_json(obj):

@@ -16,6 +16,8 @@ import json
 import pickle
 import re
 import struct
+import tracemalloc
+import zipfile
 import zlib
 
 import numpy as np
@@ -24,7 +26,7 @@ import pytest
 import nn
 import nn.functional as F
 import tinygrad_lite as tl
-from experiments import checkpoint_meta, cli
+from experiments import checkpoint, checkpoint_meta, cli
 from experiments.registry import RUNS
 from experiments.runner import RunOptions, run
 from experiments.config import RunConfig, mlp
@@ -385,6 +387,51 @@ def test_checkpoint_metadata_nested_too_deep_is_refused_in_one_line_naming_the_f
     last = err.strip().splitlines()[-1]
     assert last.startswith(f"tinygrad-lite: error: {path}: its metadata is JSON nested more than 100 levels "
                            f"deep; refused before parsing"), err
+
+
+def _add_deflated_zeros(path, name, nbytes):
+    """Append to the .npz at ``path`` a deflated .npy member of ``nbytes`` zero bytes (~1/1000 on disk)."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": (nbytes,)})
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+            member.write(header.getvalue())
+            for _ in range(nbytes >> 20):
+                member.write(bytes(1 << 20))
+
+
+def test_a_checkpoint_member_that_inflates_past_the_models_size_is_refused_unread(
+        stopped_run, data_root, tmp_path, capsys):
+    """The issue's 5 MB checkpoint-last.npz with an extra deflated member of 3 GiB of zeros made --resume
+    read it all (3.3 GB RSS) and carry on; here 256 MiB, past what A-sigmoid's checkpoint can hold (its
+    state, three optimiser buffers like it, the metadata): one line, exit 2, nothing allocated for it."""
+    _, arrays = stopped_run
+    run_dir = tmp_path / "A-sigmoid"
+    run_dir.mkdir()
+    path = run_dir / LAST
+    save_arrays(path, arrays)
+    _add_deflated_zeros(path, "extra", 256 << 20)
+    assert path.stat().st_size < 8 << 20
+    tracemalloc.start()
+    try:
+        status = cli.main(QUICK_RUN + ["--resume", "--out", str(tmp_path), "--data", str(data_root)])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    err = capsys.readouterr().err
+    assert status == 2 and "Traceback" not in err, err
+    last = err.strip().splitlines()[-1]
+    assert re.fullmatch(rf"tinygrad-lite: error: {re.escape(str(path))}: its arrays declare 2\d{{8}} bytes, "
+                        rf"more than the \d+ expected here; refused before reading", last), err
+    assert peak < 64 << 20, f"{peak} bytes allocated refusing the checkpoint"
+    assert not (run_dir / "metrics.json").exists()
+    tracemalloc.start()          # is it finished, with these settings? Only the metadata is read to say
+    try:
+        assert not checkpoint.finished(run_dir, decode_json(arrays["meta"])["fingerprint"])
+        assert checkpoint.read_meta(path)["run"] == "A-sigmoid"
+        assert tracemalloc.get_traced_memory()[1] < 4 << 20
+    finally:
+        tracemalloc.stop()
 
 
 def test_the_real_checkpoint_passes_its_schema(stopped_run):

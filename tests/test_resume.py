@@ -12,11 +12,15 @@ import threading
 import numpy as np
 import pytest
 
+import nn
+import tinygrad_lite as tl
 from experiments import cli, data as run_data
 from experiments.config import RunConfig, mlp
-from experiments.checkpoint import BEST, FINAL_MODEL, LAST, load_checkpoint
+from experiments.checkpoint import (BEST, FINAL_MODEL, LAST, OPTIMIZER_BUFFERS, load_checkpoint,
+                                    max_checkpoint_bytes)
 from experiments.train import TrainingInterrupted, train
-from nn.serialization import load_arrays
+from nn.serialization import load_arrays, save_arrays
+from tinygrad_lite.errors import DataError
 
 SUBSET = 300
 
@@ -154,8 +158,8 @@ def test_a_broken_metrics_json_is_named_by_resume_and_replaced_by_a_new_run(cont
                                                                            tmp_path, capsys):
     """--resume reads a finished run's metrics.json: one line naming it (it used to be "error: Expecting
     value ..." without the file, or a RecursionError traceback); a run without --resume replaces it."""
-    argv = ["run", "C-mlp-relu-drop", "--epochs", "1", "--subset", str(SUBSET), "--no-torch", "--no-progress",
-            "--no-report", "--data", str(data_root), "--out", str(tmp_path)]
+    argv = ["run", "C-mlp-relu-drop", "--epochs", "1", "--subset", str(SUBSET), "--no-torch",
+            "--no-progress", "--no-report", "--data", str(data_root), "--out", str(tmp_path)]
     assert cli.main(argv) == 0
     path = tmp_path / "C-mlp-relu-drop" / "metrics.json"
     path.write_text(content)
@@ -166,6 +170,52 @@ def test_a_broken_metrics_json_is_named_by_resume_and_replaced_by_a_new_run(cont
     assert cli.main(argv) == 0
     assert "Traceback" not in capsys.readouterr().err
     assert json.loads(path.read_text())["run"] == "C-mlp-relu-drop"
+
+
+def test_a_best_checkpoint_past_the_models_size_is_refused_unread(mnist_subset, tmp_path):
+    """checkpoint-best.npz holds the model's weights: --resume reads it within the model's size."""
+    config = small_config(select_best_by="val_loss")
+    with pytest.raises(TrainingInterrupted):
+        train_quietly(config, mnist_subset, run_dir=tmp_path,
+                      step_hook=lambda epoch, batch, iteration: iteration == 15)
+    weights = load_arrays(tmp_path / BEST)
+    save_arrays(tmp_path / BEST, {**weights, "extra": np.zeros(1 << 20)})    # 8 MiB: the model is 100 KB
+    with pytest.raises(DataError, match=rf"^{tmp_path / BEST}: its arrays declare \d+ bytes, more than the "
+                                        rf"{weights_bound(weights)} expected here; refused before reading"):
+        train_quietly(config, mnist_subset, run_dir=tmp_path, resume=True)
+
+
+def weights_bound(weights):
+    """What a model of ``weights`` reads within: 8 bytes a value, 1 MiB of headers (max_state_bytes)."""
+    return 8 * sum(w.size for w in weights.values()) + (1 << 20)
+
+
+OPTIMIZERS = {     # each optimiser with the options that make it keep the most state
+    "SGD": lambda params: nn.optim.SGD(params, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
+    "Adam": lambda params: nn.optim.Adam(params, weight_decay=0.1),
+    "AdamW": lambda params: nn.optim.AdamW(params),
+    "RMSprop": lambda params: nn.optim.RMSprop(params, momentum=0.9, centered=True, weight_decay=0.1),
+    "Adagrad": lambda params: nn.optim.Adagrad(params, lr_decay=0.1, weight_decay=0.1),
+}
+
+
+def test_no_optimiser_keeps_more_buffers_than_a_resume_reads_within():
+    """A resume refuses a checkpoint declaring more than the model's state and OPTIMIZER_BUFFERS arrays
+    like it (plus the metadata): every optimiser, at its fullest, keeps at most that many a parameter."""
+    every = {name for name, value in vars(nn.optim).items() if isinstance(value, type)
+             and issubclass(value, nn.optim.Optimizer) and value is not nn.optim.Optimizer}
+    assert set(OPTIMIZERS) == every, "a new optimiser needs a row here (and maybe a larger OPTIMIZER_BUFFERS)"
+    for name, make in OPTIMIZERS.items():
+        model = nn.Sequential(nn.Dense(3, 4), nn.ReLU(), nn.Dense(4, 2))
+        optimizer = make(model.parameters())
+        for _ in range(2):
+            model(tl.Tensor(np.ones((5, 3), np.float32))).sum().backward()
+            optimizer.step()
+        shapes = [p.shape for p in model.parameters()]
+        buffers = [[key for key, value in optimizer.state_dict().items() if key.startswith(f"state.{i}.")
+                    and np.shape(value) == shape] for i, shape in enumerate(shapes)]
+        assert max(map(len, buffers)) <= OPTIMIZER_BUFFERS, (name, buffers)
+        assert max_checkpoint_bytes(model) >= 8 * (1 + OPTIMIZER_BUFFERS) * sum(np.prod(s) for s in shapes)
 
 
 def test_early_stopping_waits_patience_epochs(mnist_subset):

@@ -13,6 +13,7 @@ import pytest
 import nn
 import tinygrad_lite as tl
 from nn.serialization import decode_json, encode_json, load_arrays, save_arrays
+from tinygrad_lite.npz import npz_members
 from tests.torch_oracle import random_array
 
 torch = pytest.importorskip("torch", reason="torch is the oracle of these tests: pip install '.[dev]'")
@@ -200,6 +201,33 @@ def test_a_deflated_member_is_refused_beyond_the_expected_size(tmp_path):
         assert tracemalloc.get_traced_memory()[1] < 8 << 20
     finally:
         tracemalloc.stop()
+
+
+def test_arrays_asked_for_by_name_are_read_alone_and_members_listed_unread(tmp_path):
+    """A checkpoint's metadata is read without its other arrays (is the run finished? which settings?):
+    a 64 MiB deflated member beside it is checked, never inflated."""
+    path = tmp_path / "checkpoint-last.npz"
+    save_arrays(path, {"meta": encode_json({"epoch": 3}), "w": np.arange(6.0).reshape(2, 3)})
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("big.npy", "w", force_zip64=True) as member:
+            member.write(_npy_header((1 << 24,)))
+            for _ in range(64):
+                member.write(bytes(1 << 20))
+    tracemalloc.start()
+    try:
+        members = npz_members(path)
+        meta = load_arrays(path, max_bytes=1 << 20, names=["meta"])
+        assert tracemalloc.get_traced_memory()[1] < 1 << 20
+    finally:
+        tracemalloc.stop()
+    assert members == {"meta": ((12,), np.dtype(np.uint8)), "w": ((2, 3), np.dtype(np.float64)),
+                       "big": ((1 << 24,), np.dtype(np.float32))}
+    assert list(meta) == ["meta"] and decode_json(meta["meta"]) == {"epoch": 3}
+    with pytest.raises(tl.DataError, match=rf"^{path}: has no array named 'nowhere' "
+                                           rf"\(it holds \['big', 'meta', 'w'\]\)"):
+        load_arrays(path, names=["meta", "nowhere"])
+    with pytest.raises(tl.DataError, match=r"its arrays declare 67108992 bytes, more than the 1048576 expected"):
+        load_arrays(path, max_bytes=1 << 20, names=["big"])
 
 
 def test_keys_that_do_not_fit_are_refused_with_their_names(tmp_path):

@@ -9,12 +9,16 @@ zip directory and every header first and refuses the archive, naming the member,
   uncompressed size in the zip directory;
 * the entries' stored bytes fit in the file as it is on disk (stored entries: uncompressed size
   equal to stored size; deflated ones: within deflate's largest possible expansion of them);
-* all arrays together stay within ``max_bytes``, the bound the caller expects (a model's size).
+* all arrays together (or those asked for by name) stay within ``max_bytes``, the bound the caller
+  expects (a model's size).
 
-Only then are the arrays read, each exactly as large as its header said.
+Only then are the arrays read, each exactly as large as its header said. ``npz_members`` lists the
+arrays (name, shape, dtype) after the same checks, reading none.
 """
+import contextlib
 import os
 import zipfile
+from typing import NamedTuple
 
 import numpy as np
 
@@ -26,13 +30,51 @@ _HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
                    (2, 0): np.lib.format.read_array_header_2_0}
 
 
-def read_npz(path, max_bytes=None):
+def read_npz(path, max_bytes=None, names=None):
     """Every array of the ``.npz`` at ``path`` as a dict name -> NumPy array, bounded as above.
 
-    Raises ``DataError`` naming the file (and the member) when it is missing, not an .npz, truncated
-    or corrupted (a CRC mismatch), holds pickled data, or declares more than it can hold.
+    ``names``: read only the arrays of these names (each must be there); every member is still checked,
+    and ``max_bytes`` bounds what is read. Raises ``DataError`` naming the file (and the member) when it
+    is missing, not an .npz, truncated or corrupted (a CRC mismatch), holds pickled data, or declares
+    more than it can hold.
     """
     path = os.fspath(path)
+    with _checked(path) as (archive, members):
+        if names is not None:
+            missing = sorted(set(names) - set(members))
+            if missing:
+                raise DataError(f"{path}: has no array named {missing[0]!r} (it holds {sorted(members)})")
+            members = {name: members[name] for name in names}
+        total = sum(member.nbytes for member in members.values())
+        if max_bytes is not None and total > max_bytes:
+            raise DataError(f"{path}: its arrays declare {total} bytes, more than the {max_bytes} expected "
+                            f"here; refused before reading")
+        arrays = {}
+        for name, member in members.items():
+            with archive.open(member.info) as stream:
+                arrays[name] = np.lib.format.read_array(stream, allow_pickle=False)
+    return arrays
+
+
+def npz_members(path):
+    """``{name: (shape, dtype)}`` of every array in the ``.npz`` at ``path``, checked as ``read_npz``
+    checks them, without reading any array."""
+    path = os.fspath(path)
+    with _checked(path) as (_, members):
+        return {name: (member.shape, member.dtype) for name, member in members.items()}
+
+
+class _Member(NamedTuple):
+    info: zipfile.ZipInfo
+    shape: tuple
+    dtype: np.dtype
+    nbytes: int              # the .npy header and the array: the entry's uncompressed size
+
+
+@contextlib.contextmanager
+def _checked(path):
+    """The open archive at ``path`` and its members ``{name: _Member}``, each checked; any failure,
+    in here or in the ``with`` block, becomes one ``DataError`` naming the file."""
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such file")
     try:
@@ -43,36 +85,24 @@ def read_npz(path, max_bytes=None):
                                 f"first bytes {magic!r})")
             f.seek(0)
             with zipfile.ZipFile(f) as archive:
-                members = archive.infolist()
-                _check_sizes(path, archive, members, os.fstat(f.fileno()).st_size, max_bytes)
-                arrays = {}
-                for info in members:
-                    with archive.open(info) as member:
-                        arrays[info.filename[:-len(".npy")]] = np.lib.format.read_array(
-                            member, allow_pickle=False)
+                infos = archive.infolist()
+                stored = sum(info.compress_size for info in infos)
+                file_size = os.fstat(f.fileno()).st_size
+                if stored > file_size:
+                    raise DataError(f"{path}: its zip entries claim {stored} stored bytes, more than the "
+                                    f"file's {file_size}; refused before reading")
+                members = {info.filename[:-len(".npy")]: _member(path, archive, info) for info in infos}
+                yield archive, members
+    except DataError:
+        raise
     except ValueError as exc:
         raise DataError(f"{path}: not a readable .npz archive ({exc})") from None
     except (zipfile.BadZipFile, EOFError, OSError, KeyError, NotImplementedError) as exc:
         raise DataError(f"{path}: truncated or corrupted .npz archive ({type(exc).__name__}: {exc})") from None
-    return arrays
 
 
-def _check_sizes(path, archive, members, file_size, max_bytes):
-    """Raise ``DataError`` unless every member's declared size is possible and the total expected."""
-    stored = sum(info.compress_size for info in members)
-    if stored > file_size:
-        raise DataError(f"{path}: its zip entries claim {stored} stored bytes, more than the file's "
-                        f"{file_size}; refused before reading")
-    total = 0
-    for info in members:
-        total += _declared_bytes(path, archive, info)
-    if max_bytes is not None and total > max_bytes:
-        raise DataError(f"{path}: its arrays declare {total} bytes, more than the {max_bytes} expected "
-                        f"here; refused before reading")
-
-
-def _declared_bytes(path, archive, info):
-    """The uncompressed size of member ``info``, checked against its .npy header and stored size."""
+def _member(path, archive, info):
+    """Member ``info``, its declared size checked against its .npy header and its stored size."""
     name = info.filename
     if not name.endswith(".npy"):
         raise DataError(f"{path}: member {name!r} is not a .npy array; not a file save_arrays wrote")
@@ -97,4 +127,4 @@ def _declared_bytes(path, archive, info):
         raise DataError(f"{path}: member {name!r} declares shape {shape} of {dtype} ({declared} bytes), "
                         f"but its zip entry holds {min(info.file_size, possible)}; refused before "
                         f"allocating (truncated or crafted file)")
-    return declared
+    return _Member(info, shape, dtype, declared)
