@@ -2,6 +2,8 @@
 import json
 from pathlib import Path
 
+from tinygrad_lite.files import read_json
+
 from .course import BY_NUMBER, COURSE, parse_tasks
 
 
@@ -74,7 +76,7 @@ def cmd_make(args):
     for student in students:
         directory = Path(args.directory) / student if student else Path(args.directory)
         made = make(directory, tasks, course=course, student=student, records_dir=folder)
-        course = json.loads((made / "exercise.json").read_text())["course"]
+        course = read_json(made / "exercise.json")["course"]
         print(f"wrote {directory}" + (f" for {student}" if student else ""))
     print(f"course {course}: task(s) {', '.join(map(str, tasks)) or 'none'} blank (recorded in {folder}).\n"
           f"Students: cd into the copy && python -m experiments exercise check\n"
@@ -94,7 +96,7 @@ def cmd_check(args):
                  if here.is_file() else "\nMake one with `tinygrad-lite exercise make DIR`, then check inside it."))
         return 2
     try:
-        blank = json.loads(state.read_text())["blank"]
+        blank = read_json(state)["blank"]
         targets = [t for n in blank for t in BY_NUMBER[int(n)].blanks]
     except (ValueError, KeyError, TypeError):
         targets = None

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from tinygrad_lite.errors import DataError
-from tinygrad_lite.files import write_json
+from tinygrad_lite.files import loads_json, read_json, write_json
 from tinygrad_lite.npz import read_npz
 
 from . import records, reports, sandbox, stubs
@@ -199,9 +199,9 @@ def _frame(data, scratch):
     if blob is None or blob.dtype != np.uint8 or blob.ndim != 1 or blob.size > MAX_META:
         raise ValueError("its reply had no readable description")
     try:
-        meta = json.loads(blob.tobytes().decode("utf-8"))
-    except (ValueError, RecursionError) as error:
-        raise ValueError(f"its reply's description was not JSON ({type(error).__name__})") from None
+        meta = loads_json(blob.tobytes(), "its reply's description")
+    except DataError as error:
+        raise ValueError(str(error)) from None
     if not isinstance(meta, dict):
         raise ValueError("its reply's description was not a JSON object")
     return meta, {k: v for k, v in arrays.items() if v.dtype.kind in "biuf"}
@@ -371,8 +371,8 @@ def identify(copies, course):
         data, why = read_copy_file(str(Path(copy).resolve()), stubs.STATE_FILE, MAX_STATE_BYTES)
         state, note = None, ""
         try:
-            state = json.loads(data) if data is not None else None
-        except (ValueError, RecursionError):
+            state = loads_json(data, stubs.STATE_FILE) if data is not None else None
+        except DataError:
             note = f"its {stubs.STATE_FILE} is not JSON"
         if data is None:
             note = f"it has no readable {stubs.STATE_FILE} ({why})"
@@ -426,7 +426,7 @@ def grade_class(copies, course, out, options, *, jobs=None, timeout=None, seed=N
                          f"them and grade the rest, or give another --out")
     run_file = out / "run.json"
     if resume and seed is None and run_file.is_file():
-        seed = json.loads(run_file.read_text()).get("seed")
+        seed = read_json(run_file).get("seed")
     seed = secrets.randbits(32) if seed is None else int(seed)
     box = sandbox.detect(require_sandbox)
     blank = course["blank"]
@@ -465,7 +465,7 @@ def _kept_row(path, settings):
     if not path.is_file():
         return None
     try:
-        row = json.loads(path.read_text())
+        row = read_json(path)
     except (ValueError, OSError):
         return None
     return row if isinstance(row, dict) and row.get("fingerprint") == settings.fingerprint else None

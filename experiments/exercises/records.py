@@ -10,12 +10,11 @@ Records live in ``--records DIR``, else ``$TINYGRAD_LITE_COURSES``, else
 ``<course>.json`` each, written atomically.
 """
 import hmac
-import json
 import os
 import re
 from pathlib import Path
 
-from tinygrad_lite.files import write_json
+from tinygrad_lite.files import read_json, write_json
 
 from .course import BY_NUMBER
 
@@ -53,7 +52,7 @@ def load(directory, course):
     if path.stat().st_size > MAX_RECORD_BYTES:
         raise ValueError(f"{path}: larger than {MAX_RECORD_BYTES} bytes; not a course record")
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = read_json(path, max_bytes=MAX_RECORD_BYTES)
         blank = [int(n) for n in record["blank"]]
         points = {int(n): int(p) for n, p in record["points"].items()}
         students = {check_id("student", s): str(t) for s, t in record["students"].items()}
