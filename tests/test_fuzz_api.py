@@ -74,10 +74,16 @@ def as_numpy(value):
     return np.asarray(value)
 
 
+# float16 results are float32 (or NumPy's float16) arithmetic rounded once to float16 on each side: two
+# correct roundings of values that straddle a rounding boundary are one float16 ulp apart (at most 2u
+# relative, u = 2^-11); two ulps (4u) leave room for the float32 steps before the rounding.
+FLOAT16_RTOL = 4 * 2.0 ** -11
+
+
 def tolerance(*dtypes):
     names = {np.dtype(d).name for d in dtypes}
     if "float16" in names:
-        return 2e-3
+        return FLOAT16_RTOL
     return 1e-5 if "float32" in names or not names & {"float64"} else 1e-11
 
 
@@ -89,7 +95,7 @@ def assert_same(got, want, what, rtol, atol=None):
         return
     got64, want64 = got.astype(np.float64), want.astype(np.float64)
     if np.float16 in (got.dtype, want.dtype):     # NumPy computes small integers in float16
-        rtol = max(rtol, 2e-3)
+        rtol = max(rtol, FLOAT16_RTOL)
     # float16 results overflow to inf where the float32 oracle still has a finite value: compare those
     # against what float16 holds
     if got.dtype == np.float16:

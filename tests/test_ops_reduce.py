@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from bounds import U32, gamma  # float32's unit roundoff; the error bound of a sum of n terms
 from torch_oracle import arrays, axes, check_gradcheck, check_op, one_axis, op_settings, random_array, shapes, torch
 
 import tinygrad_lite as tl
@@ -173,14 +174,6 @@ def test_a_nan_takes_the_gradient_of_max_and_min_as_in_torch(name):
     cube = np.stack([NAN_ROWS, NAN_ROWS[::-1] * 2])                      # (2, 3, 4): slices along axis 1
     check_op([cube], lambda x: getattr(x, name)(axis=(0, 2)),
              lambda x: torch.stack([getattr(x[:, j, :], name)() for j in range(x.shape[1])]))
-
-
-U32 = 2.0 ** -24          # float32's unit roundoff: one rounding is off by at most u relative
-
-
-def gamma(n, u=U32):
-    """The rounding error bound of a sum of n terms in any order: |error| <= gamma(n) * sum |terms|."""
-    return n * u / (1 - n * u)
 
 
 def half_ulp16(values):

@@ -13,6 +13,7 @@ import pytest
 import nn
 import tinygrad_lite as tl
 from nn.serialization import decode_json, encode_json, load_arrays, save_arrays
+from tests.bounds import U32, assert_within, gamma
 from tinygrad_lite.npz import npz_members
 from tests.torch_oracle import random_array
 
@@ -59,8 +60,24 @@ def test_torch_weights_in_scratch_give_the_same_outputs():
     ours = mlp()
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
     x = random_array((7, 6), dtype="float32")
-    np.testing.assert_allclose(ours(tl.Tensor(x)).numpy(), theirs(torch.from_numpy(x)).detach().numpy(),
-                               rtol=1e-5, atol=1e-6)
+    assert_within(ours(tl.Tensor(x)).numpy(), theirs(torch.from_numpy(x)).detach().numpy(),
+                  2 * float32_mlp_error_bound(ours, x), "float32 outputs")
+
+
+def float32_mlp_error_bound(model, x):
+    """How far ``mlp()``'s float32 output may lie from the exact one, whatever order each layer's
+    BLAS sums in: a Dense layer of k inputs errs by gamma(k + 1) (|W| |h| + |b|) and passes the error
+    it is given on times |W|; ReLU passes it unchanged, sigmoid (slope <= 1/4) a quarter of it plus a
+    few roundings (4 u of its output)."""
+    h, error = np.abs(x.astype(np.float64)), np.zeros(x.shape)
+    for layer in model:
+        if isinstance(layer, nn.Dense):
+            w, b = np.abs(layer.weight.numpy().astype(np.float64)), np.abs(layer.bias.numpy().astype(np.float64))
+            error = gamma(w.shape[1] + 1) * (h @ w.T + b) + error @ w.T
+            h = h @ w.T + b                   # a bound on |the layer's output|
+        elif isinstance(layer, nn.Sigmoid):
+            error, h = error / 4 + 4 * U32, np.ones_like(h)
+    return error
 
 
 def test_interrupted_save_leaves_the_original_intact(tmp_path, monkeypatch):

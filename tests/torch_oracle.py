@@ -19,7 +19,11 @@ and compares
 * that each gradient has its input's shape and dtype (float32 in -> float32 gradient).
 
 The default is float64 with rtol 1e-7, atol 1e-10; float32 runs get rtol 1e-5, atol 1e-6 unless
-overridden. A mismatch raises ``AssertionError`` naming the input and the worst element.
+overridden: ample for element-wise ops and short sums (a few float32 roundings are ~1e-7 relative).
+Where outputs are long sums of products, which each library orders its own way (BLAS blocking,
+im2col, FMA), pass ``bound="multilinear"``: both sides are then held to the error bound of such sums
+(``tests/bounds.py``), computed for this very input, instead. A mismatch raises ``AssertionError``
+naming the input and the worst element.
 It returns an ``OracleResult`` with both sides' outputs and gradients as NumPy arrays, for any
 further checks the test wants.
 
@@ -38,6 +42,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_lite as tl
+from bounds import assert_within, gamma, unit_roundoff
 
 torch = pytest.importorskip("torch", reason="torch is the oracle of these tests: pip install '.[dev]'")
 
@@ -95,7 +100,7 @@ def _assert_close(name, got, want, rtol, atol):
 
 def check_op(inputs, fn, torch_fn=None, *, extra=None, domain="real", dtype="float64", device="cpu",
              rtol=None, atol=None, grad_rtol=None, grad_atol=None, forward_only=False,
-             requires_grad=None, seed=0):
+             requires_grad=None, seed=0, bound=None):
     """Compare ``fn`` in tinygrad_lite against ``torch_fn`` (default: ``fn`` itself) in torch.
 
     inputs:        a list of shapes (tuples; random values from ``domain``) or arrays (used as given;
@@ -109,6 +114,13 @@ def check_op(inputs, fn, torch_fn=None, *, extra=None, domain="real", dtype="flo
                    default to the forward ones.
     forward_only:  skip the backward comparison.
     requires_grad: a list of bools, one per positional input (default: every float input).
+    bound:         "multilinear" for a function whose every output (and gradient) element is a sum of
+                   products with one factor from each input (matmul, conv, einsum, linear, and those
+                   composed with relu, max-pooling or sums): each side is within gamma(n) * M of the
+                   exact value, M the same function run on |inputs| (and |upstream gradient|) in
+                   float64, n the largest number of elements of any input or output (no sum has more
+                   terms), whatever order a library sums in; so the two are compared within 2 gamma(n) M
+                   (``tests/bounds.py``) instead of rtol / atol.
     """
     dtype = np.dtype(dtype)
     default_rtol, default_atol = TOLERANCES[dtype.name]
@@ -147,7 +159,17 @@ def check_op(inputs, fn, torch_fn=None, *, extra=None, domain="real", dtype="flo
     torch_out = call(torch_fn or fn, theirs)
     assert len(out) == len(torch_out), f"{len(out)} outputs, torch has {len(torch_out)}"
     result = OracleResult([o.numpy() for o in out], [t.detach().numpy() for t in torch_out])
+    seeds = [rng.standard_normal(tuple(t.shape)).astype(o.dtype) for o, t in zip(out, torch_out) if t.requires_grad]
+    limits = None
+    if bound == "multilinear":
+        limits = _multilinear_bounds(call, torch_fn or fn, arrays, wants_grad, seeds, forward_only, dtype,
+                                     [o.size for o in result.outputs])
+    elif bound is not None:
+        raise ValueError(f"bound must be None or 'multilinear', got {bound!r}")
     for i, (o, t) in enumerate(zip(result.outputs, result.torch_outputs)):
+        if limits is not None and _is_float(t):
+            assert_within(o, t, limits[f"output {i}"], f"forward output {i} (against torch, within the sums' bound)")
+            continue
         _assert_close(f"forward output {i}", o, t, rtol, atol)
         if _is_float(t):
             assert o.dtype == t.dtype, f"forward output {i}: dtype {o.dtype}, torch's {t.dtype}"
@@ -157,8 +179,7 @@ def check_op(inputs, fn, torch_fn=None, *, extra=None, domain="real", dtype="flo
     differentiable = [(o, t) for o, t in zip(out, torch_out) if t.requires_grad]
     assert differentiable, "no output of the torch function requires grad"
     ours_loss, theirs_loss = None, None
-    for o, t in differentiable:
-        seed_grad = rng.standard_normal(tuple(t.shape)).astype(o.dtype)
+    for (o, t), seed_grad in zip(differentiable, seeds):
         term_ours = (o * tl.Tensor(seed_grad, device=device)).sum()
         term_theirs = (t * torch.tensor(seed_grad)).sum()
         ours_loss = term_ours if ours_loss is None else ours_loss + term_ours
@@ -175,9 +196,32 @@ def check_op(inputs, fn, torch_fn=None, *, extra=None, domain="real", dtype="flo
             assert x.grad.shape == x.shape, f"grad of {name}: shape {x.grad.shape}, input's {x.shape}"
             assert x.grad.dtype == x.dtype, f"grad of {name}: dtype {x.grad.dtype}, input's {x.dtype}"
             assert x.grad.device == device, f"grad of {name}: on {x.grad.device}, input on {device}"
-        _assert_close(f"grad of {name}", got, want, grad_rtol, grad_atol)
+        if limits is not None:
+            assert_within(got, want, limits[name], f"grad of {name} (against torch, within the sums' bound)")
+        else:
+            _assert_close(f"grad of {name}", got, want, grad_rtol, grad_atol)
         result.grads[name], result.torch_grads[name] = got, want
     return result
+
+
+def _multilinear_bounds(call, torch_fn, arrays, wants_grad, seeds, forward_only, dtype, output_sizes):
+    """{"output i" / input name: 2 gamma(n) * M} for ``check_op(bound="multilinear")``: M is the
+    function on the inputs' absolute values in float64 (for a gradient: its backward seeded with
+    |upstream gradient|), the sum of the magnitudes of every term each element adds up."""
+    n = max([a.size for a in arrays.values()] + output_sizes + [1])
+    scale = 2 * gamma(n, unit_roundoff(dtype))
+    grad = {k: wants_grad[k] and not forward_only for k in arrays}
+    magnitudes = {k: torch.tensor(np.abs(a).astype(np.float64) if _is_float(a) else a, requires_grad=grad[k])
+                  for k, a in arrays.items()}
+    outputs = call(torch_fn, magnitudes)
+    limits = {f"output {i}": scale * o.detach().abs().numpy() for i, o in enumerate(outputs)}
+    differentiable = [o for o in outputs if o.requires_grad]
+    if differentiable and any(grad.values()):
+        sum((o * torch.tensor(np.abs(s).astype(np.float64))).sum() for o, s in zip(differentiable, seeds)).backward()
+        for k, x in magnitudes.items():
+            if grad[k]:
+                limits[k] = scale * (0.0 if x.grad is None else x.grad.abs().numpy())
+    return limits
 
 
 def check_gradcheck(fn, *arrays, **kwargs):
@@ -207,10 +251,13 @@ def _second_order(leaves, fn, v, w, backend):
     return ([g.numpy() for g in first], [np.zeros(x.shape) if x.grad is None else x.grad.numpy() for x in leaves])
 
 
-def check_double_backward(arrays_in, fn, torch_fn=None, device="cpu", rtol=None, atol=None, dtype="float64"):
+def check_double_backward(arrays_in, fn, torch_fn=None, device="cpu", rtol=None, atol=None, dtype="float64",
+                          bound=None):
     """Compare first and second derivatives of ``fn`` (random directions v, w) with torch's:
     the gradients of sum(fn(*x) * v), then the gradients of their dot product with w. The arrays
-    are cast to ``dtype``; the tolerances default to TOLERANCES[dtype]."""
+    are cast to ``dtype``; the tolerances default to TOLERANCES[dtype]. ``bound="multilinear"`` (as in
+    ``check_op``): within 2 gamma(n) times the same derivatives of |x|, |v|, |w| in float64, n three
+    times the largest size (each derivative nests at most three sums: forward, backward, backward)."""
     dtype = np.dtype(dtype)
     rtol = TOLERANCES[dtype.name][0] if rtol is None else rtol
     atol = TOLERANCES[dtype.name][1] if atol is None else atol
@@ -223,9 +270,21 @@ def check_double_backward(arrays_in, fn, torch_fn=None, device="cpu", rtol=None,
     ours = _second_order([tl.Tensor(a, requires_grad=True, device=device, dtype=a.dtype) for a in arrays_in],
                          fn, v, w, "tl")
     theirs = _second_order([torch.tensor(a, requires_grad=True) for a in arrays_in], torch_fn or fn, v, w, "torch")
+    limits = None
+    if bound == "multilinear":
+        n = 3 * max([a.size for a in arrays_in] + [v.size])
+        magnitudes = _second_order([torch.tensor(np.abs(a).astype(np.float64), requires_grad=True) for a in arrays_in],
+                                   torch_fn or fn, np.abs(v).astype(np.float64),
+                                   [np.abs(wi).astype(np.float64) for wi in w], "torch")
+        limits = [[2 * gamma(n, unit_roundoff(dtype)) * np.abs(m) for m in order] for order in magnitudes]
+    elif bound is not None:
+        raise ValueError(f"bound must be None or 'multilinear', got {bound!r}")
     for order, (mine, ref) in enumerate(zip(ours, theirs), start=1):
         for i, (m, r) in enumerate(zip(mine, ref)):
-            np.testing.assert_allclose(m, r, rtol=rtol, atol=atol, err_msg=f"order {order} grad of input {i}")
+            if limits is not None:
+                assert_within(m, r, limits[order - 1][i], f"order {order} grad of input {i} (within the sums' bound)")
+            else:
+                np.testing.assert_allclose(m, r, rtol=rtol, atol=atol, err_msg=f"order {order} grad of input {i}")
 
 
 # ---- hypothesis strategies --------------------------------------------------------------------------
