@@ -5,7 +5,7 @@ from .activations import (celu, elu, gelu, hardsigmoid, hardswish, hardtanh, ide
 from .conv import col2im, conv1d, conv2d, conv_transpose2d, im2col
 from .dropout import dropout
 from .losses import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, kl_div,
-                     l1_penalty, l2_penalty, mse_loss, nll_loss, smooth_l1_loss)
+                     l1_loss, l1_penalty, l2_penalty, mse_loss, nll_loss, smooth_l1_loss)
 from .normalization import batch_norm, layer_norm, normalize
 from .padding import pad
 from .special import erf

@@ -1,5 +1,6 @@
 """Losses: cross-entropy from logits (one fused, numerically stable op), NLL, binary cross-entropy (of
-probabilities and of logits), MSE, smooth L1 / Huber, KL divergence, and L1/L2 penalties.
+probabilities and of logits), MSE, L1, smooth L1 / Huber, KL divergence, and L1/L2 penalties. Each loss
+has its module in ``nn.loss`` (``nn.CrossEntropyLoss``, ...).
 
 ``reduction`` is 'mean' (default), 'sum' or 'none', as in torch (``kl_div`` also 'batchmean').
 Class-label losses take torch's ``weight`` (one per class) and ``ignore_index``, and N-D inputs
@@ -214,6 +215,13 @@ def mse_loss(pred, target, reduction="mean"):
     _check_reduction("mse_loss", reduction)
     diff = pred - _target_like("mse_loss", pred, target, "pred")
     return _reduce(diff * diff, reduction)
+
+
+def l1_loss(input, target, reduction="mean"):  # noqa: A002  (torch's name)
+    """Mean absolute error: mean(|input - target|) over every element (or 'sum' / 'none'); the
+    gradient at a zero difference is 0, as torch's. The shapes must match exactly (see ``mse_loss``)."""
+    _check_reduction("l1_loss", reduction)
+    return _reduce((input - _target_like("l1_loss", input, target)).abs(), reduction)
 
 
 def smooth_l1_loss(input, target, reduction="mean", beta=1.0):  # noqa: A002  (torch's name)
