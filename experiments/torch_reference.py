@@ -25,7 +25,7 @@ from collections import OrderedDict
 import numpy as np
 
 from tinygrad_lite import backend
-from tinygrad_lite.dataloader import DataLoader
+from tinygrad_lite.dataloader import DataLoader, TensorDataset
 
 from .loop import EpochLoop, Progress, Step, make_optimizer
 from .models import build_torch
@@ -177,7 +177,7 @@ class TorchAdapter:
         self.splits = {name: (torch.from_numpy(np.ascontiguousarray(x)).to(device=self.device, dtype=self.dtype),
                               torch.from_numpy(np.asarray(y, dtype=np.int64)).to(self.device))
                        for name, x, y in data.splits()}
-        self.order = DataLoader(data.x_train, data.y_train, config.batch_size, shuffle=True, seed=seed,
+        self.order = DataLoader(TensorDataset(data.x_train, data.y_train), config.batch_size, shuffle=True, seed=seed,
                                 check_finite=False)      # the scratch trainer's loader: its batch order
         self.n_batches = len(self.order)
         self.model.train()

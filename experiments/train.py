@@ -24,7 +24,7 @@ import nn
 import tinygrad_lite as tl
 from nn.serialization import load_arrays, save_arrays
 from tinygrad_lite import backend
-from tinygrad_lite.dataloader import DataLoader
+from tinygrad_lite.dataloader import DataLoader, TensorDataset
 from tinygrad_lite.errors import TinygradLiteError
 
 from . import checkpoint
@@ -97,7 +97,7 @@ class ScratchAdapter:
         if dtype is not None:
             self.model = self.model.astype(dtype)
         self.optimizer, self.schedule = make_optimizer(config, list(self.model.parameters()), nn.optim, SCHEDULES)
-        self.loader = DataLoader(data.x_train, data.y_train, config.batch_size, shuffle=True, seed=seed,
+        self.loader = DataLoader(TensorDataset(data.x_train, data.y_train), config.batch_size, shuffle=True, seed=seed,
                                  device=device, dtype=dtype)
         self.n_batches = len(self.loader)
         self.splits = {name: (backend.to_device(x if dtype is None else x.astype(dtype), device),

@@ -41,9 +41,9 @@ def test_load_state_dict_takes_cupy_arrays():
 
 
 def test_a_dataloader_takes_cupy_arrays():
-    from tinygrad_lite.dataloader import DataLoader
+    from tinygrad_lite.dataloader import DataLoader, TensorDataset
     x, y = np.arange(12.0, dtype=np.float32).reshape(6, 2), np.arange(6)
-    loader = DataLoader(fake_cupy.ndarray(x), fake_cupy.ndarray(y), 4, shuffle=False)
+    loader = DataLoader(TensorDataset(fake_cupy.ndarray(x), fake_cupy.ndarray(y)), 4, shuffle=False)
     (xb, yb), (xb2, _) = list(loader)
     np.testing.assert_array_equal(xb.data, x[:4])
     np.testing.assert_array_equal(yb.data, y[:4])

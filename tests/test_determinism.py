@@ -24,7 +24,7 @@ import nn  # noqa: E402
 import nn.functional as F  # noqa: E402
 import tinygrad_lite as tl  # noqa: E402
 from nn.serialization import load_arrays  # noqa: E402
-from tinygrad_lite.dataloader import DataLoader  # noqa: E402
+from tinygrad_lite.dataloader import DataLoader, TensorDataset  # noqa: E402
 
 
 def train_small_models(seed, steps=12):
@@ -41,7 +41,7 @@ def train_small_models(seed, steps=12):
     state = {}
     for name, model, optimizer in (("cnn", cnn, nn.optim.Adam(cnn.parameters(), lr=1e-2)),
                                    ("mlp", mlp, nn.optim.SGD(mlp.parameters(), lr=0.1, momentum=0.9))):
-        loader = DataLoader(x, y, batch_size=16, shuffle=True, seed=seed)
+        loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True, seed=seed)
         step = 0
         while step < steps:
             for xb, yb in loader:

@@ -35,7 +35,7 @@ from experiments.checkpoint import LAST, load_checkpoint
 from experiments.loop import NonFiniteLossError
 from experiments.train import TrainingInterrupted, train
 from nn.serialization import decode_json, encode_json, load_arrays, save_arrays
-from tinygrad_lite.dataloader import DataLoader
+from tinygrad_lite.dataloader import DataLoader, TensorDataset
 from tinygrad_lite.datasets import read_idx
 from tinygrad_lite.errors import DataError, DeviceError, ShapeError, TinygradLiteError
 
@@ -150,7 +150,7 @@ def tiny_data(n=40, **arrays):
 def test_nan_or_inf_in_the_training_data_names_the_batch(bad):
     data = tiny_data()
     data.x_train[13, 5] = bad                # row 13 lands in the batch where epoch 0's shuffle puts it
-    order = DataLoader(data.x_train, data.y_train, 8, shuffle=True, seed=0).epoch_order(0)
+    order = DataLoader(TensorDataset(data.x_train, data.y_train), 8, shuffle=True, seed=0).epoch_order(0)
     batch = int(np.flatnonzero(order == 13)[0]) // 8 + 1     # messages count batches and epochs from 1
     with pytest.raises(DataError, match=rf"batch {batch} of 5 in epoch 1 \(both counted from 1\) holds NaN or Inf "
                                         r"values \(data rows \[13\]\)"):
@@ -181,7 +181,7 @@ def test_float_labels_in_the_training_data_are_named():
 
 def test_an_empty_training_set_is_refused_before_training():
     data = tiny_data(x_train=np.zeros((0, 12), np.float32), y_train=np.zeros(0, np.int64))
-    with pytest.raises(ValueError, match=r"empty data set \(len\(x\)=0\)"):
+    with pytest.raises(ValueError, match=r"empty data set \(len\(dataset\)=0\)"):
         train(tiny_config(), data, seed=0, progress=False)
 
 
@@ -449,7 +449,7 @@ CUDA_CALLS = {
     "Tensor.to": lambda: tl.Tensor([1.0]).to("cuda"),
     "Dense": lambda: nn.Dense(2, 3, device="cuda"),
     "Module.to": lambda: nn.Dense(2, 3).to("cuda"),
-    "DataLoader": lambda: DataLoader(np.zeros((3, 2)), np.zeros(3), 2, device="cuda"),
+    "DataLoader": lambda: DataLoader(TensorDataset(np.zeros((3, 2)), np.zeros(3)), 2, device="cuda"),
 }
 
 

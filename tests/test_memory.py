@@ -33,7 +33,7 @@ if __name__ == "__main__":                       # the soak child process: pytho
 import nn  # noqa: E402
 import nn.functional as F  # noqa: E402
 import tinygrad_lite as tl  # noqa: E402
-from tinygrad_lite.dataloader import DataLoader  # noqa: E402
+from tinygrad_lite.dataloader import DataLoader, TensorDataset  # noqa: E402
 
 
 @contextmanager
@@ -146,7 +146,7 @@ def test_training_steps_create_no_reference_cycles():
     model = small_cnn(dropout=0.3)
     optimizer = nn.optim.Adam(model.parameters(), lr=1e-3)
     x, y = batch(24)
-    loader = DataLoader(x, y, batch_size=8, shuffle=True, seed=0)
+    loader = DataLoader(TensorDataset(x, y), batch_size=8, shuffle=True, seed=0)
     with gc_disabled():
         gc.set_debug(gc.DEBUG_SAVEALL)
         try:
@@ -193,7 +193,7 @@ def soak(kind, steps, measure_from=100, every=100):
     n = 50 * batch_size
     x = rng.standard_normal((n,) + shape, dtype=np.float32)
     y = rng.integers(0, 10, n)
-    loader = DataLoader(x, y, batch_size, shuffle=True, seed=0)
+    loader = DataLoader(TensorDataset(x, y), batch_size, shuffle=True, seed=0)
     optimizer = nn.optim.SGD(model.parameters(), lr=0.01)
     samples, losses, step = [], [], 0
     while step < steps:
