@@ -20,6 +20,8 @@ from tinygrad_lite.files import write_json
 
 from . import plots
 
+FILES = ("gradient_flow.json", "gradient_flow.png", "weight_histograms.png", "activation_histograms.png")
+
 
 def _host(tensor):
     """A float64 NumPy copy of a tensor's data (from the GPU if it lives there)."""

@@ -417,13 +417,24 @@ def run_report_markdown(run_dir, metrics, images, plots_skipped=None):
     return "\n".join(out).rstrip() + "\n"
 
 
+REPORT_PLOTS = ("loss_curves.png", "accuracy_curves.png", "confusion_train.png", "confusion_val.png",
+                "confusion_test.png", "filters.png", "scratch_vs_torch.png")     # every PNG write_plots draws
+
+
 def write_run_report(run_dir):
-    """Read ``run_dir/metrics.json``; write ``REPORT.md`` and its PNGs there; return the REPORT.md path."""
+    """Read ``run_dir/metrics.json``; write ``REPORT.md`` and its PNGs there; return the REPORT.md path.
+
+    A PNG of ``REPORT_PLOTS`` that an earlier report drew and this one does not (the torch comparison
+    of a run now without torch, every plot where matplotlib is now missing) is removed, so that the
+    folder holds no picture of another run."""
     run_dir = Path(run_dir)
     metrics = load_metrics(run_dir)
     reports = _split_reports(metrics)
     skipped = plots.missing_reason()
     images = [] if skipped else write_plots(run_dir, metrics, reports)
+    for name in set(REPORT_PLOTS) - {name for _, name in images}:
+        if (run_dir / name).is_file():
+            (run_dir / name).unlink()
     return write_text(run_dir / "REPORT.md", run_report_markdown(run_dir, metrics, images, skipped))
 
 
