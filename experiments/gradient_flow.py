@@ -108,9 +108,10 @@ class GradientFlowRecorder:
         return {name: [(f"step {step}", weights[name]) for step, weights in snapshots if name in weights]
                 for name in names}
 
-    def save(self, out_dir):
+    def save(self, out_dir, tag=""):
         """Write gradient_flow.png, weight_histograms.png (and activation_histograms.png) and
-        gradient_flow.json into ``out_dir``; returns the paths written."""
+        gradient_flow.json into ``out_dir``; returns the paths written. ``tag`` (the run's name, sample,
+        subset and epochs) goes under every title."""
         if not self.records:
             raise ValueError("nothing recorded: call record(model, step) after backward() before save()")
         out_dir = Path(out_dir)
@@ -119,9 +120,11 @@ class GradientFlowRecorder:
         reason = plots.missing_reason()
         if reason is not None:
             return written
-        written.append(plots.plot_gradient_flow(self.records, out_dir / "gradient_flow.png", labels=self.labels))
+        below = f"\n{tag}" if tag else ""
+        written.append(plots.plot_gradient_flow(self.records, out_dir / "gradient_flow.png", labels=self.labels,
+                                                title=f"gradient norm per layer{below}"))
         written.append(plots.plot_histograms(self.weight_histogram_data(), out_dir / "weight_histograms.png",
-                                             title="weights over training (biases left out)",
+                                             title=f"weights over training (biases left out){below}",
                                              xlabel="weight value"))
         if self.activation_snapshots:
             data = {}
@@ -129,7 +132,7 @@ class GradientFlowRecorder:
                 for name, values in outputs.items():
                     data.setdefault(name, []).append((f"step {step}", values))
             written.append(plots.plot_histograms(data, out_dir / "activation_histograms.png",
-                                                 title="activations over training", xlabel="activation value"))
+                                                 title=f"activations over training{below}", xlabel="activation value"))
         return written
 
 

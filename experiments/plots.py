@@ -14,6 +14,10 @@ import numpy as np
 from tinygrad_lite.files import atomic_write
 
 SPLIT_STYLE = {"train": ("tab:blue", "train"), "val": ("tab:orange", "validation"), "test": ("tab:green", "test")}
+# per-epoch points of the three splits often coincide: hollow markers of three shapes and sizes stay
+# visible on top of one another, so the legend never lists a split the picture hides
+SPLIT_MARKERS = {"train": {"marker": "o", "markersize": 10}, "val": {"marker": "s", "markersize": 7},
+                 "test": {"marker": "^", "markersize": 7}}
 
 
 def missing_reason():
@@ -26,15 +30,23 @@ def missing_reason():
     return None
 
 
-def new_figure(width=6.4, height=4.8, **margins):
-    """A matplotlib Figure on the Agg canvas (no pyplot, no display), with fixed margins (fractions of
-    the figure, as ``Figure.subplots_adjust``): a layout engine would cost more than the drawing."""
+def new_figure(width=6.4, height=4.8):
+    """A matplotlib Figure on the Agg canvas (no pyplot, no display), laid out by matplotlib's
+    constrained layout: every label, title, legend and colour bar inside the canvas, whatever the
+    tick labels' width (fixed margins cut off '|difference|' beside long log-scale ticks)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    figure = Figure(figsize=(width, height))
+    figure = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(figure)
-    figure.subplots_adjust(**{"left": 0.1, "right": 0.97, "bottom": 0.12, "top": 0.88, **margins})
     return figure
+
+
+def fitted(text, figure, fontsize=10, share=1.0):
+    """``text`` with each line wrapped to ``share`` of ``figure``'s width at ``fontsize`` (an average
+    character is about 0.55 of the font size wide), so that a long title stays inside the canvas."""
+    import textwrap
+    chars = max(20, int(figure.get_figwidth() * share * 72 / (0.55 * fontsize)))
+    return "\n".join(textwrap.fill(line, chars) if line else "" for line in str(text).split("\n"))
 
 
 def save_png(figure, path):
@@ -51,12 +63,19 @@ def _epoch_series(epochs, key):
     return [p[0] for p in points], [p[1] for p in points]
 
 
-def plot_loss_curves(history, path, title="", log_every=None):
+LOSS_CAPTION = ("Left: each training point is the mean loss of the interval's batches, taken while the weights "
+                "were still changing (and with dropout on, where the network has it); the test point is measured "
+                "after it, in evaluation mode: so the training curve can lie above the test curve, most of all "
+                "early on. Right: every split measured the same way, in evaluation mode, after each epoch.")
+
+
+def plot_loss_curves(history, path, title="", log_every=None, caption=LOSS_CAPTION):
     """Left: the training loss logged every ``log_every`` iterations (``history["iteration_loss"]``)
     and, where recorded, the test loss at the same iterations (``history["iteration_test_loss"]``).
     Right: train/validation/test loss after each epoch (``history["epochs"]``). Every point is marked,
-    so a run of one epoch shows its single point."""
-    figure = new_figure(11, 4.2, left=0.07, wspace=0.25, top=0.83 if title else 0.9)
+    so a run of one epoch shows its single point. ``caption`` (under the panels) says why the training
+    loss may lie above the test loss."""
+    figure = new_figure(11, 4.9 if caption else 4.2)
     left, right = figure.subplots(1, 2)
     logged = (("iteration_loss", "training (mean of the interval)", "tab:blue"),
               ("iteration_test_loss", "test", "tab:red"))
@@ -74,30 +93,34 @@ def plot_loss_curves(history, path, title="", log_every=None):
     for split, (color, label) in SPLIT_STYLE.items():
         x, y = _epoch_series(epochs, f"{split}_loss")
         if x:
-            right.plot(x, y, color=color, label=label, **_markers(len(x), large=True))
+            right.plot(x, y, color=color, label=label, markerfacecolor="none", markeredgewidth=1.5,
+                       **_split_markers(split, len(x)))
     right.set(title="loss after each epoch", xlabel="epoch", ylabel="cross-entropy loss")
     _integer_epochs(right, epochs)
     _readable_span(right)
     _legend(right)
     if title:
-        figure.suptitle(title)
+        figure.suptitle(fitted(title, figure, 12))
+    if caption:
+        figure.supxlabel(fitted(caption, figure, 8), fontsize=8, color="0.3")
     return save_png(figure, path)
 
 
 def plot_accuracy_curves(history, path, title="", chance=None):
     """Train/validation/test accuracy (in %) after each epoch; ``chance`` (a fraction, 1 / classes)
     draws the accuracy of guessing as a dotted line."""
-    figure = new_figure(6.4, 4.2, left=0.12)
+    figure = new_figure(6.4, 4.4)
     axes = figure.subplots()
     epochs = history.get("epochs", [])
     for split, (color, label) in SPLIT_STYLE.items():
         x, y = _epoch_series(epochs, f"{split}_acc")
         if x:
-            axes.plot(x, 100 * np.asarray(y, dtype=float), color=color, label=label,
-                      **_markers(len(x), large=True))
+            axes.plot(x, 100 * np.asarray(y, dtype=float), color=color, label=label, markerfacecolor="none",
+                      markeredgewidth=1.5, **_split_markers(split, len(x)))
     if chance:
         axes.axhline(100 * chance, color="0.5", linestyle=":", label=f"chance ({100 * chance:.0f} %)")
-    axes.set(title=title or "accuracy after each epoch", xlabel="epoch", ylabel="accuracy (%)")
+    axes.set(xlabel="epoch", ylabel="accuracy (%)")
+    axes.set_title(fitted(title or "accuracy after each epoch", figure, share=0.8), fontsize=10)
     _integer_epochs(axes, epochs)
     _legend(axes)
     return save_png(figure, path)
@@ -112,22 +135,25 @@ def plot_confusion_matrix(matrix, class_names, path, title="confusion matrix"):
         raise ValueError(f"matrix must be {n}x{n} for {n} class names, got shape {matrix.shape}")
     rows = matrix.sum(axis=1, keepdims=True)
     percent = 100 * matrix / np.where(rows > 0, rows, 1)
-    figure = new_figure(7.5, 6.8, left=0.2, bottom=0.2, top=0.9, right=0.98)
+    figure = new_figure(7.2, 7.0)
     axes = figure.subplots()
     image = axes.imshow(matrix, cmap="Blues", vmin=0)
-    figure.colorbar(image, ax=axes, shrink=0.8, label="images")
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.02, label="images")
     ticks = np.arange(n)
-    axes.set_xticks(ticks, labels=class_names, rotation=45, ha="right")
+    axes.set_xticks(ticks, labels=class_names, rotation=45 if max(map(len, map(str, class_names))) > 2 else 0,
+                    ha="right" if max(map(len, map(str, class_names))) > 2 else "center")
     axes.set_yticks(ticks, labels=class_names)
     axes.set(xlabel="predicted class", ylabel="true class")
-    axes.set_title(f"{title}\ncount, and % of the true class's images (its row)", fontsize=10)
+    axes.set_title(fitted(f"{title}\ncount, and % of the true class's images (its row)", figure, share=0.85),
+                   fontsize=10)
     threshold = matrix.max() / 2 if matrix.size else 0
+    size = 9 if n <= 10 else max(5, 9 - (n - 10) // 2)
     for i in range(n):
         for j in range(n):
             share = percent[i, j]
             text = (f"{int(matrix[i, j])}\n{share:.0f}%" if share >= 1 else f"{int(matrix[i, j])}\n<1%"
                     if matrix[i, j] else "0")
-            axes.text(j, i, text, ha="center", va="center", fontsize=6 if n > 10 else 7, linespacing=0.9,
+            axes.text(j, i, text, ha="center", va="center", fontsize=size, linespacing=1.0,
                       color="white" if matrix[i, j] > threshold else "black")
     return save_png(figure, path)
 
@@ -158,15 +184,16 @@ def plot_filters(weights, path, title="first convolution layer's filters"):
     shape = np.shape(weights)
     limit = float(np.nanmax(np.abs(mosaic))) if np.isfinite(mosaic).any() else 1.0
     limit = limit if limit > 0 else 1.0
-    figure = new_figure(6.6, 6.2, left=0.03, right=0.9, bottom=0.03, top=0.9)
+    figure = new_figure(6.4, 6.0)
     axes = figure.subplots()
     cmap = colormaps["gray"].with_extremes(bad="white")
     image = axes.imshow(np.ma.masked_invalid(mosaic), cmap=cmap, vmin=-limit, vmax=limit,
                         interpolation="nearest")
     axes.set_axis_off()
     channels = f", mean over {shape[1]} input channels" if shape[1] > 1 else ""
-    axes.set_title(f"{title}\n{shape[0]} filters of {shape[2]}x{shape[3]}{channels}", fontsize=10)
-    figure.colorbar(image, ax=axes, shrink=0.8, label="weight")
+    axes.set_title(fitted(f"{title}\n{shape[0]} filters of {shape[2]}x{shape[3]}{channels}", figure, share=0.85),
+                   fontsize=10)
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.02, label="weight")
     return save_png(figure, path)
 
 
@@ -211,21 +238,58 @@ def _paired(ours, theirs):
     return keys, [ours[k] for k in keys], [theirs[k] for k in keys]
 
 
-def _plot_differences(axes, keys, ours, theirs, **style):
-    """|ours - theirs| on a log axis; an exact agreement (0) has no place there and leaves a gap."""
-    difference = np.abs(np.asarray(ours, dtype=float) - np.asarray(theirs, dtype=float))
-    shown = difference > 0
-    if shown.any():
-        axes.plot(keys, np.where(shown, difference, np.nan), **style)
-    return bool(shown.any())
+SCRATCH_STYLE = {"linestyle": "-", "linewidth": 5, "alpha": 0.35, "marker": "o", "markersize": 9}
+TORCH_STYLE = {"linestyle": "--", "linewidth": 1.3, "marker": "x", "markersize": 6}
+STYLE_NOTE = "scratch: wide pale line, circles; torch: thin dashed line, crosses, drawn on top"
+
+
+def _differences(series):
+    """[(x, |ours - theirs|)] of ``series`` [(keys, ours, theirs, ...)], and the log axis's floor where
+    exact zeros are drawn: a decade under the smallest non-zero difference (1e-16 if all are 0)."""
+    drawn = [(np.asarray(keys, dtype=float), np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float)))
+             for keys, a, b, *_ in series]
+    positive = np.concatenate([d[d > 0] for _, d in drawn] + [np.empty(0)])
+    floor = 10.0 ** (np.floor(np.log10(positive.min())) - 1) if positive.size else 1e-16
+    return drawn, floor
+
+
+def _plot_differences(axes, series):
+    """|ours - theirs| of each (keys, ours, theirs, colour, label) in ``series`` on a log axis, shifted
+    by ``offset`` along x where several share the keys. An exact agreement (0) has no place on a log
+    axis: it is drawn at the axis floor as a hollow triangle, on a dotted line marked 'identical (0)',
+    never dropped. Returns the legend's handles (as drawn: a triangle for a series that is all 0)."""
+    from matplotlib.lines import Line2D
+    drawn, floor = _differences(series)
+    handles = []
+    for i, ((x, d), (_, _, _, color, label)) in enumerate(zip(drawn, series)):
+        x = x + (i - (len(series) - 1) / 2) * 0.1 if len(series) > 1 else x
+        y = np.where(d > 0, d, floor)
+        size = 7 if len(x) < 60 else 3
+        if len(x) > 1:
+            axes.plot(x, y, color=color, linewidth=1.2)
+        axes.plot(x[d > 0], y[d > 0], linestyle="none", marker="o", markersize=size, color=color)
+        axes.plot(x[d == 0], y[d == 0], linestyle="none", marker="v", markersize=size + 2, color=color,
+                  markerfacecolor="white")
+        handles.append(Line2D([], [], color=color, linewidth=1.2 if len(x) > 1 else 0,
+                              marker="v" if not (d > 0).any() else "o", markersize=size,
+                              markerfacecolor="white" if not (d > 0).any() else color, label=label))
+    axes.set_yscale("log")
+    largest = max([float(d.max()) for _, d in drawn if d.size] + [floor])
+    axes.set_ylim(floor / 3 if any((d == 0).any() for _, d in drawn) else None, max(largest * 3, floor * 10))
+    if any((d == 0).any() for _, d in drawn):
+        axes.axhline(floor, color="0.55", linestyle=":", linewidth=1)
+        handles.append(Line2D([], [], color="0.4", linestyle=":", marker="v", markerfacecolor="white",
+                              markersize=8, label=f"identical (0): drawn at {floor:.0e}"))
+    return handles
 
 
 def plot_scratch_vs_torch(history, torch_history, path, title="scratch vs torch"):
     """Our scratch run beside the torch reference trained from the same weights on the same batches:
-    top, the loss per logged iteration and per epoch, ours solid with circles, torch dashed with
-    crosses; bottom, |ours - torch| on a log axis (a gap where they are exactly equal), and how many
-    digits the two share ("identical to N digits")."""
-    figure = new_figure(12, 7.4, left=0.07, right=0.8, wspace=0.25, hspace=0.5, top=0.88, bottom=0.08)
+    top, the loss per logged iteration and per epoch, ours a wide pale line with circles, torch a thin
+    dashed line with crosses on top of it (both visible where they coincide); bottom, |ours - torch|
+    on a log axis (exact zeros at the floor, marked 'identical'), and how many digits the two share
+    ("identical to N digits")."""
+    figure = new_figure(12, 7.6)
     (iter_axes, epoch_axes), (iter_diff, epoch_diff) = figure.subplots(2, 2)
     _iteration_panels(iter_axes, iter_diff, history, torch_history)
     _epoch_panels(epoch_axes, epoch_diff, history, torch_history)
@@ -233,56 +297,49 @@ def plot_scratch_vs_torch(history, torch_history, path, title="scratch vs torch"
         _readable_span(axes)
     for axes in (iter_diff, epoch_diff):
         axes.title.set_fontsize(9)
-        if not any(np.isfinite(np.asarray(line.get_ydata(), dtype=float)).any() for line in axes.lines):
-            axes.text(0.5, 0.5, "no difference to draw\n(0 has no place on a log axis)", ha="center",
-                      va="center", transform=axes.transAxes, color="0.4")
     if epoch_axes.get_legend_handles_labels()[0]:
         epoch_axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    figure.suptitle(title)
+    figure.suptitle(fitted(f"{title}\n{STYLE_NOTE}", figure, 11), fontsize=11)
     return save_png(figure, path)
 
 
 def _iteration_panels(iter_axes, iter_diff, history, torch_history):
     """The loss per logged iteration, both frameworks, and |ours - torch| under it."""
     ours_iter, torch_iter = history.get("iteration_loss") or [], torch_history.get("iteration_loss") or []
-    for points, label, dashes, marker in ((ours_iter, "scratch", "-", "o"), (torch_iter, "torch", "--", "x")):
+    for points, label, style in ((ours_iter, "scratch", SCRATCH_STYLE), (torch_iter, "torch", TORCH_STYLE)):
         if points:
             steps, losses = zip(*points)
-            iter_axes.plot(steps, losses, dashes, color="tab:blue", label=label, marker=marker,
-                           markersize=7 if len(steps) < 60 else 3, markerfacecolor="none")
+            iter_axes.plot(steps, losses, color="tab:blue", label=label,
+                           **{**style, "linestyle": style["linestyle"] if len(steps) > 1 else "none"})
     iter_axes.set(title="training loss per logged interval", xlabel="iteration", ylabel="cross-entropy loss")
     _legend(iter_axes)
     keys, a, b = _paired(ours_iter, torch_iter)
-    drawn = _plot_differences(iter_diff, keys, a, b, color="tab:blue", marker="o", **_markers_only(len(keys)))
+    if keys:
+        handles = _plot_differences(iter_diff, [(keys, a, b, "tab:blue", "training loss")])
+        if len(handles) > 1:                       # some zeros: say what the triangles at the floor are
+            iter_diff.legend(handles=handles, fontsize=8)
     iter_diff.set(title=f"|scratch - torch| of the training loss:\n{agreement_text(a, b)}",
                   xlabel="iteration", ylabel="|difference|")
     for axes in (iter_axes, iter_diff):
         axes.xaxis.set_major_locator(_integer_locator())
-    if drawn:
-        iter_diff.set_yscale("log")
 
 
 def _epoch_panels(epoch_axes, epoch_diff, history, torch_history):
     """The loss of every split after each epoch, both frameworks, and |ours - torch| under it."""
     epochs, torch_epochs = history.get("epochs", []), torch_history.get("epochs", [])
-    all_a, all_b, acc_a, acc_b, drawn = [], [], [], [], False
+    all_a, all_b, acc_a, acc_b, series = [], [], [], [], []
     for split, (color, label) in SPLIT_STYLE.items():
-        for hist, framework, dashes, marker in ((epochs, "scratch", "-", "o"), (torch_epochs, "torch", "--", "x")):
+        for hist, framework, style in ((epochs, "scratch", SCRATCH_STYLE), (torch_epochs, "torch", TORCH_STYLE)):
             x, y = _epoch_series(hist, f"{split}_loss")
             if x:
-                epoch_axes.plot(x, y, dashes, color=color, marker=marker, markersize=7, markerfacecolor="none",
-                                label=f"{framework} {label}")
+                epoch_axes.plot(x, y, color=color, label=f"{framework} {label}",
+                                **{**style, "linestyle": style["linestyle"] if len(x) > 1 else "none"})
         keys, a, b = _paired([(e["epoch"], e.get(f"{split}_loss")) for e in epochs],
                              [(e["epoch"], e.get(f"{split}_loss")) for e in torch_epochs])
         all_a += a
         all_b += b
         if keys:
-            entry = f"{label}: {_agreement_short(a, b)}"
-            shown = _plot_differences(epoch_diff, keys, a, b, color=color, marker="o", linestyle="-",
-                                      label=entry)
-            if not shown:               # still listed in the legend, with what it is
-                epoch_diff.plot([], [], color=color, marker="o", linestyle="none", label=entry)
-            drawn |= shown
+            series.append((keys, a, b, color, f"{label}: {_agreement_short(a, b)}"))
         _, a, b = _paired([(e["epoch"], e.get(f"{split}_acc")) for e in epochs],
                           [(e["epoch"], e.get(f"{split}_acc")) for e in torch_epochs])
         acc_a += a
@@ -295,10 +352,10 @@ def _epoch_panels(epoch_axes, epoch_diff, history, torch_history):
                    xlabel="epoch", ylabel="|difference|")
     for axes in (epoch_axes, epoch_diff):
         _integer_epochs(axes, epochs)
-    if drawn:
-        epoch_diff.set_yscale("log")
-    if epoch_diff.get_legend_handles_labels()[0]:
-        epoch_diff.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    if series:
+        handles = _plot_differences(epoch_diff, series)
+        epoch_diff.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                          title="split (offset along x)" if len(series) > 1 else None, title_fontsize=8)
 
 
 def plot_gradient_flow(records, path, title="gradient norm per layer", labels=None):
@@ -313,7 +370,7 @@ def plot_gradient_flow(records, path, title="gradient norm per layer", labels=No
         raise ValueError("records is empty: record at least one step before plotting the gradient flow")
     names = list(dict.fromkeys(name for r in records for name in r["layer_grad_norms"]))
     steps = np.array([r["step"] for r in records], dtype=float)
-    figure = new_figure(9, 4.8, right=0.72)
+    figure = new_figure(9.5, 4.8)
     axes = figure.subplots()
     layers = list(dict.fromkeys(name.rpartition(".")[0] for name in names))
     colors = dict(zip(layers, _colors(len(layers))))
@@ -328,7 +385,7 @@ def plot_gradient_flow(records, path, title="gradient norm per layer", labels=No
                       label=(labels or {}).get(name, name), **_markers(len(steps)))
     if positive:
         axes.set_yscale("log")
-    axes.set(title=title, xlabel="step (iteration)", ylabel="||grad||_2 (log scale)")
+    axes.set(title=fitted(title, figure, 12, share=0.7), xlabel="step (iteration)", ylabel="||grad||_2 (log scale)")
     axes.xaxis.set_major_locator(_integer_locator())
     axes.grid(True, which="major", alpha=0.3)
     if positive:
@@ -349,8 +406,7 @@ def plot_histograms(arrays_by_name, path, title="histograms", bins=50, xlabel="v
     cols = min(3, len(names))
     rows = math.ceil(len(names) / cols)
     height = 3.0 * rows + 0.8
-    figure = new_figure(4.2 * cols, height, left=0.06, right=0.98, bottom=0.55 / height,
-                        top=1 - 0.75 / height, wspace=0.25, hspace=0.6)
+    figure = new_figure(4.2 * cols, height)
     grid = np.atleast_1d(figure.subplots(rows, cols, squeeze=False)).ravel()
     for axes in grid[len(names):]:
         axes.set_axis_off()
@@ -376,7 +432,7 @@ def plot_histograms(arrays_by_name, path, title="histograms", bins=50, xlabel="v
         axes.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
         if any(label != "" for label, _ in snapshots):
             axes.legend(fontsize=6)
-    figure.suptitle(title)
+    figure.suptitle(fitted(title, figure, 12))
     return save_png(figure, path)
 
 
@@ -410,15 +466,19 @@ def _readable_span(axes, fraction=0.002):
         axes.set_ylim(middle - half, middle + half)
 
 
-def _markers(count, large=False):
+def _markers(count):
     """Line style keywords: a marker on every point, big while there are few points to see."""
     if count < 60:
-        return {"marker": "o", "markersize": 6 if large or count < 3 else 4}
+        return {"marker": "o", "markersize": 6 if count < 3 else 4}
     return {"marker": ".", "markersize": 3}
 
 
-def _markers_only(count):
-    return {"markersize": 6 if count < 60 else 3, "linestyle": "-" if count > 1 else "none"}
+def _split_markers(split, count):
+    """``SPLIT_MARKERS[split]``, smaller when there are many epochs."""
+    style = dict(SPLIT_MARKERS[split])
+    if count >= 30:
+        style["markersize"] = style["markersize"] / 2
+    return style
 
 
 def _colors(n):

@@ -202,33 +202,52 @@ def per_class_table(report):
     return _table(["class", "precision", "recall", "F1", "support"], rows)
 
 
+def run_tag(metrics):
+    """What every picture of the run says under its title, so that no quick look passes for a replay:
+    'bundled SAMPLE data · subset of 2000 training images · 1 epoch (the document's: 15)'."""
+    config, history = metrics.get("config") or {}, metrics.get("history") or {}
+    parts = ["bundled SAMPLE data"] if metrics.get("used_sample") else []
+    if subset_in_effect(metrics):
+        parts.append(f"subset of {metrics['subset']} training images")
+    planned = config.get("epochs")
+    trained = len(history.get("epochs") or []) or planned
+    if _is_number(trained):
+        text = f"{trained} epoch{'s' if trained != 1 else ''}"
+        if _is_number(planned) and trained < planned:
+            text = f"{trained} of {planned} epochs (stopped early)"
+        document = ((metrics.get("overrides") or {}).get("epochs") or {}).get("document")
+        parts.append(text + (f" (the document's: {document})" if _is_number(document) else ""))
+    return " · ".join(parts)
+
+
 def write_plots(run_dir, metrics, reports):
-    """Draw the run's PNGs into ``run_dir``; returns [(caption, file name)] (empty if matplotlib is missing)."""
+    """Draw the run's PNGs into ``run_dir``; returns [(caption, file name)] (empty if matplotlib is missing).
+    Every title ends with ``run_tag`` (sample data, subset, epochs)."""
     run_dir = Path(run_dir)
     history = metrics.get("history") or {}
     config = metrics.get("config") or {}
-    title = f"{metrics['run']}: {metrics.get('title') or ''}".strip(": ")
+    run, tag = metrics["run"], run_tag(metrics)
+    title = f"{run}: {metrics.get('title') or ''}".strip(": ") + f"\n{tag}"
     logged = [it for it, _ in history.get("iteration_loss") or []]
     log_every = (logged[1] - logged[0] if len(logged) > 1 else   # shortened for small runs; the one log
                  logged[0] if logged else config.get("log_every"))  # of a short run is at iteration log_every
     written = [("Loss curves", plots.plot_loss_curves(history, run_dir / "loss_curves.png", title=title,
                                                       log_every=log_every)),
                ("Accuracy curves", plots.plot_accuracy_curves(history, run_dir / "accuracy_curves.png",
-                                                              title=f"{metrics['run']}: accuracy per epoch",
+                                                              title=f"{run}: accuracy per epoch\n{tag}",
                                                               chance=1 / len(metrics["class_names"])))]
     for split, report in reports.items():
         written.append((f"Confusion matrix ({SPLIT_NAMES[split]})", plots.plot_confusion_matrix(
             report["confusion_matrix"], metrics["class_names"], run_dir / f"confusion_{split}.png",
-            title=f"{metrics['run']}: {SPLIT_NAMES[split]} confusion matrix")))
+            title=f"{run}: {SPLIT_NAMES[split]} confusion matrix\n{tag}")))
     if metrics.get("first_layer_filters") is not None:
         written.append(("First convolution layer's filters", plots.plot_filters(
-            metrics["first_layer_filters"], run_dir / "filters.png",
-            title=f"{metrics['run']}: first conv layer")))
+            metrics["first_layer_filters"], run_dir / "filters.png", title=f"{run}: first conv layer\n{tag}")))
     torch = metrics.get("torch") or {}
     if torch.get("history"):
         written.append(("Scratch vs torch", plots.plot_scratch_vs_torch(
             history, torch["history"], run_dir / "scratch_vs_torch.png",
-            title=f"{metrics['run']}: scratch (solid) vs torch (dashed)")))
+            title=f"{run}: scratch vs torch, same initial weights and batches · {tag}")))
     return [(caption, Path(path).name) for caption, path in written]
 
 
@@ -249,7 +268,9 @@ def _coursework_reference(run_dir, run):
 
 WHAT_TO_LOOK_FOR = {   # file name prefix -> the one line under each plot in REPORT.md
     "loss_curves": "Both losses should fall; a test loss that turns up while the training loss keeps falling "
-                   "is over-fitting.",
+                   "is over-fitting. The training loss on the left is the mean over each logging interval, "
+                   "while the weights still changed (with dropout, if any): early on it lies above the test "
+                   "loss, measured after the interval with the weights of its end.",
     "accuracy_curves": "Accuracy after each epoch against the dotted chance line; a gap that widens between "
                        "train and validation/test is over-fitting.",
     "confusion": "Rows are the true classes: the diagonal is right, a dark cell off it is a pair of classes "

@@ -263,9 +263,6 @@ def _run_claimed(config, options, overrides, device, run_dir):
         result = train(config, data, device=device, seed=options.seed, run_dir=run_dir, resume=options.resume,
                        sync_every=options.sync_every, progress=options.progress, subset=options.subset,
                        grad_recorder=recorder, step_hook=options.step_hook)
-    written = recorder.save(run_dir) if recorder is not None and recorder.records else []
-    if not options.resume:
-        remove_earlier_gradient_plots(config, run_dir, written)
     metrics = {
         "run": config.name, "document": config.document, "title": title_as_run(config.title, overrides),
         "config": config.to_dict(), "choices": list(config.choices), "device": device,
@@ -277,6 +274,13 @@ def _run_claimed(config, options, overrides, device, run_dir):
         "torch": None, "reported": dict(config.reported), "notes": data.notes + result.notes
         + device_notes(device),
     }
+    written = []
+    if recorder is not None and recorder.records:
+        from .report import run_tag
+        with clock.part("report"):
+            written = recorder.save(run_dir, tag=f"{config.name}: {run_tag(metrics)}")
+    if not options.resume:
+        remove_earlier_gradient_plots(config, run_dir, written)
     if options.torch:
         try:
             with clock.part("torch"):

@@ -62,7 +62,23 @@ def test_scratch_vs_torch_draws_the_difference_and_says_how_many_digits_agree(dr
     assert "identical to 4 digits" in epoch_difference.get_title()
     assert "accuracy identical at every epoch" in epoch_difference.get_title()
     legend = [text.get_text() for text in epoch_difference.get_legend().get_texts()]
-    assert legend == ["train: identical", "validation: same to 4 digits", "test: identical"]
+    assert legend == ["train: identical", "validation: same to 4 digits", "test: identical",
+                      "identical (0): drawn at 1e-06"]
+    # the zeros are drawn, at the floor (a decade under the smallest difference, 4.7e-5), as triangles
+    floor = [line for line in epoch_difference.lines if line.get_marker() == "v" and len(line.get_ydata())]
+    assert len(floor) == 2 and all(np.allclose(line.get_ydata(), 1e-6) for line in floor)
+    assert epoch_difference.get_ylim()[0] < 1e-6 and epoch_difference.get_yscale() == "log"
+
+
+def test_an_all_identical_comparison_is_drawn_at_the_floor_not_left_empty(drawn, tmp_path):
+    plots.plot_scratch_vs_torch(one_epoch_history(), one_epoch_history(), tmp_path / "svt.png")
+    _, _, iteration_difference, epoch_difference = drawn[0].axes[:4]
+    for axes in (iteration_difference, epoch_difference):
+        triangles = [line for line in axes.lines if line.get_marker() == "v" and len(line.get_ydata())]
+        assert triangles and all(np.allclose(line.get_ydata(), 1e-16) for line in triangles)
+        assert "identical (0): drawn at 1e-16" in [t.get_text() for t in axes.get_legend().get_texts()]
+    assert "identical in every stored digit" in iteration_difference.get_title()
+    assert "torch: thin dashed line, crosses, drawn on top" in drawn[0]._suptitle.get_text()
 
 
 def test_agreement_counts_the_shared_digits():
@@ -107,3 +123,59 @@ def test_weight_histograms_leave_the_biases_out_and_label_their_axes(drawn, tmp_
     assert titles == ["1.weight", "3.weight"]
     assert all(axes.get_xlabel() == "weight value" and axes.get_ylabel() == "fraction of values"
                for axes in histograms.axes if axes.axison)
+
+
+# ---- every picture a real run writes: inside its canvas, saying what data it shows ------------------
+
+def outside_the_canvas(figure):
+    """The drawn things (labels, titles, legends, colour bars, captions) that reach past the figure's
+    edge by more than a pixel: their text or [their kind] and how far."""
+    from matplotlib.legend import Legend
+    from matplotlib.text import Text
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    canvas = figure.bbox
+    found = []
+    # tick labels: the axes keep some the axis does not draw (outside its view); the tight box below
+    # holds the drawn ones
+    ticks = {id(label) for axes in figure.axes for axis in (axes.xaxis, axes.yaxis)
+             for label in axis.get_ticklabels() + axis.get_ticklabels(minor=True)}
+    artists = [a for a in figure.findobj(lambda a: isinstance(a, (Text, Legend)))
+               if a.get_visible() and id(a) not in ticks]
+    for artist in artists:
+        if isinstance(artist, Text) and not artist.get_text().strip():
+            continue
+        box = artist.get_window_extent(renderer)
+        if not (box.x0 >= canvas.x0 - 1 and box.y0 >= canvas.y0 - 1 and box.x1 <= canvas.x1 + 1
+                and box.y1 <= canvas.y1 + 1):
+            found.append((artist.get_text()[:60] if isinstance(artist, Text) else type(artist).__name__,
+                          [round(v) for v in box.extents]))
+    tight = figure.get_tightbbox(renderer)                # everything drawn, tick labels too, in inches
+    width, height = figure.get_size_inches()
+    if tight.x0 < -0.01 or tight.y0 < -0.01 or tight.x1 > width + 0.01 or tight.y1 > height + 0.01:
+        found.append(("the figure's tight box", [round(v, 2) for v in tight.extents]))
+    return found
+
+
+def figure_texts(figure):
+    from matplotlib.text import Text
+    return " ".join(t.get_text() for t in figure.findobj(Text))
+
+
+@pytest.mark.slow          # three short runs on the bundled sample, two with torch: ~25 s
+@pytest.mark.parametrize("epochs", [1, 10])
+def test_every_png_of_a_run_keeps_its_labels_inside_and_says_sample_subset_and_epochs(epochs, drawn, tmp_path):
+    pytest.importorskip("torch", reason="scratch_vs_torch.png needs the torch reference")
+    from experiments import cli
+    argv = ["--epochs", str(epochs), "--subset", "300", "--sample", "--no-progress", "--out", str(tmp_path)]
+    assert cli.main(["run", "A-relu", "--grad-plots", *argv]) == 0
+    if epochs == 1:
+        assert cli.main(["run", "B-cnn", "--no-torch", *argv]) == 0
+    names = sorted(p.name for p in tmp_path.rglob("*.png"))
+    assert len(drawn) == len(names) == (15 if epochs == 1 else 9), names
+    for figure in drawn:
+        problems = outside_the_canvas(figure)
+        assert not problems, f"{figure_texts(figure)[:80]!r}: drawn outside the canvas: {problems}"
+        texts = figure_texts(figure)
+        assert "bundled SAMPLE data" in texts and "subset of 300 training images" in texts
+        assert f"{epochs} epoch{'s' if epochs > 1 else ''}" in texts

@@ -343,3 +343,24 @@ def test_barely_above_chance_and_well_above_chance(tmp_path):
 def test_durations_read_as_the_real_time_even_for_short_runs(seconds, text):
     from experiments.report import format_duration
     assert format_duration(seconds) == text
+
+
+def test_every_plot_title_says_sample_subset_and_epochs(tmp_path, monkeypatch):
+    """A quick look never passes for a replay: run_tag goes under every title write_plots draws."""
+    from experiments.report import run_tag
+    metrics = synthetic_metrics("A-z", "doc-a.txt", 4, used_sample=True, subset=500)
+    metrics["overrides"] = {"epochs": {"document": 15, "used": 3}}
+    assert run_tag(metrics) == "bundled SAMPLE data · subset of 500 training images · 3 epochs (the document's: 15)"
+    stopped = dict(metrics, used_sample=False, subset=None, overrides={},
+                   config=dict(metrics["config"], epochs=10))
+    assert run_tag(stopped) == "3 of 10 epochs (stopped early)"
+    titles = []
+    save = plots.save_png
+
+    def keep(figure, path):
+        from matplotlib.text import Text
+        titles.append(" ".join(t.get_text() for t in figure.findobj(Text)).replace("\n", " "))
+        return save(figure, path)
+    monkeypatch.setattr(plots, "save_png", keep)
+    write_run_report(write_metrics(tmp_path / "A-z", metrics))
+    assert len(titles) == 5 and all(run_tag(metrics) in " ".join(t.split()) for t in titles), titles
