@@ -275,7 +275,8 @@ def _plot_differences(axes, series):
                               markerfacecolor="white" if not (d > 0).any() else color, label=label))
     axes.set_yscale("log")
     largest = max([float(d.max()) for _, d in drawn if d.size] + [floor])
-    axes.set_ylim(floor / 3 if any((d == 0).any() for _, d in drawn) else None, max(largest * 3, floor * 10))
+    smallest = floor if any((d == 0).any() for _, d in drawn) else floor * 10     # the floor, or the least > 0
+    axes.set_ylim(smallest / 3, max(largest * 3, floor * 10))
     if any((d == 0).any() for _, d in drawn):
         axes.axhline(floor, color="0.55", linestyle=":", linewidth=1)
         handles.append(Line2D([], [], color="0.4", linestyle=":", marker="v", markerfacecolor="white",

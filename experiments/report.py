@@ -204,7 +204,8 @@ def per_class_table(report):
 
 def run_tag(metrics):
     """What every picture of the run says under its title, so that no quick look passes for a replay:
-    'bundled SAMPLE data · subset of 2000 training images · 1 epoch (the document's: 15)'."""
+    'bundled SAMPLE data · subset of 2000 training images · 1 epoch (the document's: 15) · lr 0.05
+    (the document's: 0.01)'."""
     config, history = metrics.get("config") or {}, metrics.get("history") or {}
     parts = ["bundled SAMPLE data"] if metrics.get("used_sample") else []
     if subset_in_effect(metrics):
@@ -217,6 +218,9 @@ def run_tag(metrics):
             text = f"{trained} of {planned} epochs (stopped early)"
         document = ((metrics.get("overrides") or {}).get("epochs") or {}).get("document")
         parts.append(text + (f" (the document's: {document})" if _is_number(document) else ""))
+    for key, values in (metrics.get("overrides") or {}).items():
+        if key != "epochs":
+            parts.append(f"{key.replace('_', ' ')} {values['used']:g} (the document's: {values['document']:g})")
     return " · ".join(parts)
 
 
