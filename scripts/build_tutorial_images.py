@@ -1,31 +1,35 @@
-"""Redraw the pictures of docs/tutorial.md (docs/images/*.png) by running the notebook in a Jupyter kernel.
+"""Redraw the pictures of docs/ (docs/images/*.png): the tutorial's, by running the notebook in a Jupyter
+kernel, and the two in README, by running the replay they show.
 
-    TINYGRAD_LITE_DATA=/path/to/data python scripts/build_tutorial_images.py [--images DIR]
+    TINYGRAD_LITE_DATA=/path/to/data python scripts/build_tutorial_images.py [--images DIR] [--only tutorial|readme]
 
-It executes the tutorial (a Jupytext Markdown notebook) cell by cell through nbclient, in docs/, as
-``tests/test_notebooks.py`` does, and fails on the first cell that raises. The graph picture needs
-Graphviz's ``dot``; without it that cell shows the graph as text and writes no graph.png. Commit the
-PNGs it writes (each should stay under 200 KB). Needs the ``notebook`` extra (jupytext, nbclient,
-ipykernel).
+The tutorial (a Jupytext Markdown notebook) is executed cell by cell through nbclient, in docs/, as
+``tests/test_notebooks.py`` does, with ``TUTORIAL_IMAGE_DIR`` set to the images folder (without it the
+notebook draws into a scratch folder, never over these files); it fails on the first cell that raises.
+The graph picture needs Graphviz's ``dot``; without it that cell shows the graph as text and writes no
+graph.png. README's two pictures come from ``tinygrad-lite run A-relu --subset 2000 --epochs 10`` (the
+full MNIST and torch are needed): its scratch_vs_torch.png and confusion_test.png, as
+A-relu_scratch_vs_torch.png and A-relu_confusion_test.png. Commit the PNGs it writes (each should stay
+under 200 KB). Needs the ``notebook`` extra (jupytext, nbclient, ipykernel) and torch.
 """
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 TUTORIAL = REPO / "docs" / "tutorial.md"
 PNG_BUDGET_BYTES = 200_000
+README_RUN = ("A-relu", ["--subset", "2000", "--epochs", "10"])
+README_PICTURES = ("scratch_vs_torch.png", "confusion_test.png")
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", default=str(REPO / "docs" / "images"),
-                        help="where to write the pictures (default: docs/images)")
-    args = parser.parse_args(argv)
+def tutorial_images(images):
+    """Execute the tutorial with its pictures going to ``images``; 0, or 1 when a cell failed."""
     import jupytext
     import nbclient
-    images = Path(args.images).resolve()
     env = dict(os.environ, TUTORIAL_IMAGE_DIR=str(images), MPLBACKEND="Agg",
                PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -40,6 +44,36 @@ def main(argv=None):
     except nbclient.exceptions.CellExecutionError as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def readme_images(images):
+    """Run README's replay in a scratch folder and copy its two pictures; 0, or the run's exit status."""
+    sys.path.insert(0, str(REPO))
+    from experiments.cli import main as tinygrad_lite
+    name, options = README_RUN
+    with tempfile.TemporaryDirectory() as out:
+        status = tinygrad_lite(["run", name, *options, "--out", out, "--no-progress"])
+        if status:
+            return status
+        for picture in README_PICTURES:
+            shutil.copyfile(Path(out) / name / picture, images / f"{name}_{picture}")
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", default=str(REPO / "docs" / "images"),
+                        help="where to write the pictures (default: docs/images)")
+    parser.add_argument("--only", choices=("tutorial", "readme"), help="redraw only these pictures")
+    args = parser.parse_args(argv)
+    images = Path(args.images).resolve()
+    images.mkdir(parents=True, exist_ok=True)
+    for kind, build in (("tutorial", tutorial_images), ("readme", readme_images)):
+        if args.only in (None, kind):
+            status = build(images)
+            if status:
+                return status
     too_big = []
     for png in sorted(images.glob("*.png")):
         size = png.stat().st_size

@@ -1,14 +1,17 @@
 """The notebooks run: docs/tutorial.md and docs/replay_A.md (Jupytext Markdown) are executed cell by cell
-through a real Jupyter kernel (nbclient), as a student's Jupyter runs them.
+through a real Jupyter kernel (nbclient), in docs/, as a student's Jupyter runs them.
 
-Every ```output block right under a code cell is the text that cell must print; the pictures go to a
-temporary folder (``$TUTORIAL_IMAGE_DIR``, ``$REPLAY_OUT``), so a test run never rewrites the committed
-ones. The replay notebook runs on a small subset for one epoch (``$REPLAY_SUBSET``, ``$REPLAY_EPOCHS``).
+Every ```output block right under a code cell is the text that cell must print. The tutorial runs as
+it is (its pictures go to a scratch folder of its own, here under the test's temporary folder); the
+replay notebook trains on a subset (``$REPLAY_SUBSET``, ``$REPLAY_EPOCHS``, ``$REPLAY_LR``) into a
+temporary ``$REPLAY_OUT``, not to clobber a run of the student's. Neither may change the repository:
+``git status`` is the same after as before.
 """
 import base64
 import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -39,6 +42,15 @@ def kernel_env(**extra):
         env["TINYGRAD_LITE_DATA"] = str(Path(os.environ["TINYGRAD_LITE_DATA"]).resolve())
     env.update({k: str(v) for k, v in extra.items()})
     return env
+
+
+def git_status():
+    """``git status --porcelain`` of the repository (run in it), or None where it is not a git checkout."""
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        return None
+    result = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=REPO,
+                            capture_output=True, text=True, timeout=60)
+    return result.stdout if result.returncode == 0 else None
 
 
 def execute(path, workdir, **env):
@@ -81,14 +93,30 @@ def rich_outputs(notebook, mime):
 
 @pytest.fixture(scope="module")
 def tutorial(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("tutorial")
-    images = workdir / "images"
-    return execute(TUTORIAL, workdir, TUTORIAL_IMAGE_DIR=images), images
+    """The tutorial executed in docs/, as it is; (notebook, its pictures' folder, git status before, after).
+    Its scratch folder for pictures is made under TMPDIR, here a temporary folder of the test's."""
+    scratch = tmp_path_factory.mktemp("tutorial")
+    before = git_status()
+    notebook = execute(TUTORIAL, DOCS, TMPDIR=scratch)
+    folders = list(scratch.glob("tinygrad_lite-tutorial-*"))
+    assert len(folders) == 1, f"the tutorial drew its pictures elsewhere than one scratch folder: {folders}"
+    return notebook, folders[0], before, git_status()
+
+
+@pytest.fixture(scope="module")
+def replay(tmp_path_factory):
+    """The replay notebook executed in docs/ on 3000 images, 2 epochs at rate 0.5 (sigmoid learns
+    then), without torch: (notebook, run folder, git status before, after)."""
+    out = tmp_path_factory.mktemp("replay") / "runs"
+    before = git_status()
+    notebook = execute(REPLAY, DOCS, REPLAY_OUT=out, REPLAY_SUBSET=3000, REPLAY_EPOCHS=2, REPLAY_LR=0.5,
+                       REPLAY_TORCH=0)
+    return notebook, out / "A-sigmoid", before, git_status()
 
 
 @pytest.mark.slow          # the whole tutorial in a kernel, once for the tests below: ~15 s
 def test_the_tutorial_runs_in_a_kernel_and_prints_the_output_shown(tutorial):
-    notebook, _ = tutorial
+    notebook, *_ = tutorial
     code = [c for c in notebook.cells if c.cell_type == "code"]
     assert len(code) >= 10 and all(c.execution_count for c in code)
     pairs = checked_outputs(notebook)
@@ -100,7 +128,7 @@ def test_the_tutorial_runs_in_a_kernel_and_prints_the_output_shown(tutorial):
 
 @pytest.mark.slow
 def test_the_tutorial_names_the_notebook_cell_where_the_nan_was_made(tutorial):
-    notebook, _ = tutorial
+    notebook, *_ = tutorial
     anomaly = next(c for c in notebook.cells if c.cell_type == "code" and "detect_anomaly()" in c.source)
     place = re.search(r"created at Cell In\[(\d+)\], line (\d+) \(in <module>: (.*)\)", printed(anomaly))
     assert place, printed(anomaly)
@@ -112,7 +140,7 @@ def test_the_tutorial_names_the_notebook_cell_where_the_nan_was_made(tutorial):
 
 @pytest.mark.slow
 def test_the_tutorial_shows_its_graph_and_pictures_inline(tutorial):
-    notebook, images = tutorial
+    notebook, *_ = tutorial
     pictures = rich_outputs(notebook, "image/png")
     assert len(pictures) >= 2
     assert all(base64.b64decode(p)[:8] == PNG_SIGNATURE for p in pictures)
@@ -126,7 +154,7 @@ def test_the_tutorial_shows_its_graph_and_pictures_inline(tutorial):
 
 @pytest.mark.slow
 def test_every_referenced_picture_is_drawn_and_committed_within_budget(tutorial):
-    _, images = tutorial
+    _, images, *_ = tutorial
     referenced = IMAGE_LINK.findall(TUTORIAL.read_text(encoding="utf-8"))
     assert {"graph.png", "im2col_digit.png", "cnn_filters.png"} <= set(referenced)
     total = 0
@@ -156,17 +184,46 @@ def test_an_anomaly_in_a_cell_is_placed_at_the_cell_and_its_line(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_replay_notebook_trains_and_shows_curves_confusion_and_graph(tmp_path):
-    notebook = execute(REPLAY, tmp_path, REPLAY_OUT=tmp_path / "runs", REPLAY_SUBSET=600, REPLAY_EPOCHS=1,
-                       REPLAY_TORCH=0)
-    run_dir = tmp_path / "runs" / "A-sigmoid"
+def test_the_replay_notebook_learns_and_shows_its_curves_report_pictures_and_graph(replay):
+    notebook, run_dir, *_ = replay
     for cell, expected in checked_outputs(notebook):
         assert _normalise(printed(cell)) == _normalise(expected)
     assert (run_dir / "metrics.json").is_file() and (run_dir / "REPORT.md").is_file()
-    pictures = rich_outputs(notebook, "image/png")
-    assert len(pictures) >= 3                      # curves, confusion matrix, one more
-    assert any("test accuracy" in text for text in map(printed, notebook.cells))
+    accuracy = re.search(r"test accuracy: ours ([\d.]+) %", "".join(map(printed, notebook.cells)))
+    assert accuracy and float(accuracy.group(1)) > 50, "well above chance (10 %)"
+    report_cell = notebook.cells[[i for i, c in enumerate(notebook.cells) if "REPORT.md" in c.source
+                                  and c.cell_type == "code"][-1]]
+    report_pictures = [out for out in report_cell.outputs if "image/png" in out.get("data", {})]
+    linked = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", (run_dir / "REPORT.md").read_text())
+    assert len(report_pictures) == len(linked) >= 5                # every picture REPORT.md links, shown
+    assert all(base64.b64decode(p["data"]["image/png"])[:8] == PNG_SIGNATURE for p in report_pictures)
+    assert not any("](" in text and ".png" in text for text in rich_outputs(notebook, "text/markdown"))
     if shutil.which("dot"):
         assert any("1.weight" in svg for svg in rich_outputs(notebook, "image/svg+xml"))
     else:
         assert any("1.weight" in text for text in rich_outputs(notebook, "text/plain"))
+
+
+@pytest.mark.slow
+def test_the_saved_progress_shows_the_finished_count(replay):
+    """A widget's saved text is what the notebook file keeps: the finished count, not '0/94 0%'."""
+    pytest.importorskip("ipywidgets", reason="the progress widget needs ipywidgets (pip install -e '.[dev]')")
+    notebook, *_ = replay
+    bars = [text for text in rich_outputs(notebook, "text/plain") if "batch" in text and "%|" in text]
+    assert bars, "no progress bar was saved"
+    for text in bars:
+        done, total = map(int, re.search(r"\| ?(\d+)/(\d+) ", text).groups())
+        assert done == total > 0 and "100%" in text, text
+
+
+@pytest.mark.slow
+def test_running_the_notebooks_changes_nothing_in_the_repository(tutorial, replay):
+    """Executing both notebooks where a student does (in docs/) leaves ``git status`` as it was: no
+    committed picture redrawn, no file added beside them. The replay's default output folder (runs/
+    beside the notebook) is one git ignores."""
+    for name, (_, _, before, after) in (("tutorial", tutorial), ("replay_A", replay)):
+        if before is None:
+            pytest.skip("not a git checkout: nothing to compare git status with")
+        assert after == before, f"running {name} changed the repository:\n{after}"
+    ignored = subprocess.run(["git", "check-ignore", "-q", "docs/runs/A-sigmoid/metrics.json"], cwd=REPO)
+    assert ignored.returncode == 0, "the replay's default run folder, docs/runs/, is not ignored by git"
