@@ -13,6 +13,7 @@ import pytest
 import nn
 import nn.functional as F
 import tinygrad_lite as tl
+from tests.test_hostile_input import Payload, no_unpickling  # noqa: F401  (a fixture: pickle.load fails the test)
 from tinygrad_lite import saving
 from tinygrad_lite.errors import DataError, DeviceError
 
@@ -92,19 +93,6 @@ def test_what_cannot_be_saved_is_named_and_nothing_is_written(tmp_path):
 
 
 # ---- hostile files -------------------------------------------------------------------------------
-
-@pytest.fixture
-def no_unpickling(monkeypatch):
-    def forbidden(*args, **kwargs):
-        pytest.fail("pickle.load/loads was called on a user's file")
-    monkeypatch.setattr(pickle, "load", forbidden)
-    monkeypatch.setattr(pickle, "loads", forbidden)
-
-
-class Payload:
-    def __reduce__(self):
-        return (pytest.fail, ("a pickle payload was executed",))
-
 
 def npz_bytes(**arrays):
     buffer = io.BytesIO()
