@@ -140,8 +140,8 @@ def plot_confusion_matrix(matrix, class_names, path, title="confusion matrix"):
     image = axes.imshow(matrix, cmap="Blues", vmin=0)
     figure.colorbar(image, ax=axes, fraction=0.046, pad=0.02, label="images")
     ticks = np.arange(n)
-    axes.set_xticks(ticks, labels=class_names, rotation=45 if max(map(len, map(str, class_names))) > 2 else 0,
-                    ha="right" if max(map(len, map(str, class_names))) > 2 else "center")
+    words = max(len(str(name)) for name in class_names) > 2         # 'T-shirt/top', not '7': slanted
+    axes.set_xticks(ticks, labels=class_names, rotation=45 if words else 0, ha="right" if words else "center")
     axes.set_yticks(ticks, labels=class_names)
     axes.set(xlabel="predicted class", ylabel="true class")
     axes.set_title(fitted(f"{title}\ncount, and % of the true class's images (its row)", figure, share=0.85),
@@ -254,10 +254,11 @@ def _differences(series):
 
 
 def _plot_differences(axes, series):
-    """|ours - theirs| of each (keys, ours, theirs, colour, label) in ``series`` on a log axis, shifted
-    by ``offset`` along x where several share the keys. An exact agreement (0) has no place on a log
-    axis: it is drawn at the axis floor as a hollow triangle, on a dotted line marked 'identical (0)',
-    never dropped. Returns the legend's handles (as drawn: a triangle for a series that is all 0)."""
+    """|ours - theirs| of each (keys, ours, theirs, colour, label) in ``series`` on a log axis, the series
+    a tenth of a unit apart along x where there are several (they share the keys). An exact agreement
+    (0) has no place on a log axis: it is drawn at the axis floor as a hollow triangle on a dotted line,
+    never dropped, and the legend says so. Returns the legend's handles, as drawn (a triangle for a
+    series that is all 0)."""
     from matplotlib.lines import Line2D
     drawn, floor = _differences(series)
     handles = []

@@ -184,10 +184,12 @@ class Stopwatch:
     """The whole run's time and its named parts: 'done in 36 s: data 1.2 s, ours 5.0 s, torch 22 s, report 9 s'.
 
     ``with clock.part("torch"): ...`` adds the block's time to that part; the total runs from the
-    stopwatch's start, so it also holds what no part names (checks, writing metrics.json)."""
+    stopwatch's start, so it also holds what no part names (checks, writing metrics.json). The parts are
+    said in the order ``ORDER``, whatever order they were timed in."""
+    ORDER = ("data", "ours", "torch", "report")
 
     def __init__(self):
-        self.start, self.parts = time.perf_counter(), {}
+        self.start, self.parts = time.perf_counter(), dict.fromkeys(self.ORDER, 0.0)
 
     @contextlib.contextmanager
     def part(self, name):
@@ -199,7 +201,7 @@ class Stopwatch:
 
     def summary(self):
         from .report import format_duration
-        parts = ", ".join(f"{name} {format_duration(seconds)}" for name, seconds in self.parts.items())
+        parts = ", ".join(f"{name} {format_duration(seconds)}" for name, seconds in self.parts.items() if seconds)
         return f"done in {format_duration(time.perf_counter() - self.start)}" + (f": {parts}" if parts else "")
 
 
@@ -263,17 +265,7 @@ def _run_claimed(config, options, overrides, device, run_dir):
         result = train(config, data, device=device, seed=options.seed, run_dir=run_dir, resume=options.resume,
                        sync_every=options.sync_every, progress=options.progress, subset=options.subset,
                        grad_recorder=recorder, step_hook=options.step_hook)
-    metrics = {
-        "run": config.name, "document": config.document, "title": title_as_run(config.title, overrides),
-        "config": config.to_dict(), "choices": list(config.choices), "device": device,
-        "versions": versions(), "seed": options.seed, "subset": options.subset,
-        "subset_applied": data.subset_applied,
-        "used_sample": data.used_sample, "overrides": overrides, "wall_time_s": result.wall_time_s,
-        "history": result.history, "final": result.final, "predictions": result.predictions,
-        "class_names": list(data.class_names), "first_layer_filters": first_layer_filters(result.model),
-        "torch": None, "reported": dict(config.reported), "notes": data.notes + result.notes
-        + device_notes(device),
-    }
+    metrics = run_metrics(config, options, overrides, device, data, result)
     written = []
     if recorder is not None and recorder.records:
         from .report import run_tag
@@ -301,6 +293,22 @@ def _run_claimed(config, options, overrides, device, run_dir):
     for note in device_notes(device):
         print(f"{config.name}: {note}")
     return run_dir
+
+
+def run_metrics(config, options, overrides, device, data, result):
+    """metrics.json's content for a finished scratch run (the schema in the module docstring), without
+    the torch column yet."""
+    return {
+        "run": config.name, "document": config.document, "title": title_as_run(config.title, overrides),
+        "config": config.to_dict(), "choices": list(config.choices), "device": device,
+        "versions": versions(), "seed": options.seed, "subset": options.subset,
+        "subset_applied": data.subset_applied,
+        "used_sample": data.used_sample, "overrides": overrides, "wall_time_s": result.wall_time_s,
+        "history": result.history, "final": result.final, "predictions": result.predictions,
+        "class_names": list(data.class_names), "first_layer_filters": first_layer_filters(result.model),
+        "torch": None, "reported": dict(config.reported), "notes": data.notes + result.notes
+        + device_notes(device),
+    }
 
 
 def write_report(run_dir, name):

@@ -242,7 +242,8 @@ def test_conv_transpose2d_is_the_adjoint_of_conv2d(case, seed):
     terms = y.numpy().size * int(np.prod(w_shape)) + x.numpy().size
     magnitude = (F.conv2d(x.abs(), w.abs(), **kwargs).numpy() * np.abs(v.numpy())).sum()
     assert_within((y.numpy() * v.numpy()).sum(), (x.numpy() * back.numpy()).sum(),
-                  2 * gamma(terms, unit_roundoff("float64")) * magnitude, "<conv2d(x, W), v> - <x, conv_transpose2d(v, W)>")
+                  2 * gamma(terms, unit_roundoff("float64")) * magnitude,
+                  "<conv2d(x, W), v> - <x, conv_transpose2d(v, W)>")
 
 
 @DOUBLE_BACKWARD_DTYPES

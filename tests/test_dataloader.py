@@ -129,7 +129,7 @@ def test_argument_errors_name_the_argument(arrays, batch_size, kwargs, match):
         TensorDataset(np.zeros((5, 3)), np.zeros(4))
     with pytest.raises(ValueError, match="at least one tensor"):
         TensorDataset()
-    with pytest.raises(TypeError, match=r"DataLoader takes one dataset: DataLoader\(TensorDataset\(x, y\), batch_size=...\)"):
+    with pytest.raises(TypeError, match=r"takes one dataset: DataLoader\(TensorDataset\(x, y\), batch_size=...\)"):
         DataLoader(np.zeros((5, 3)), np.zeros(5), 2)
     with pytest.raises(TypeError, match="dataset must have __getitem__ and __len__"):
         DataLoader(iter(range(5)), 2)

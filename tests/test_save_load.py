@@ -122,7 +122,8 @@ HOSTILE = {
                                                 "a1": np.zeros(2)}), "does not name \\(a1\\)"),
     "an int tensor requiring grad": (lambda: npz_bytes(**{S: structure({"tensor": "a0", "requires_grad": True,
                                                                         "device": "cpu"}),
-                                                          "a0": np.zeros(2, np.int64)}), "requires grad but holds int64"),
+                                                          "a0": np.zeros(2, np.int64)}),
+                                     "requires grad but holds int64"),
     "a bad dict entry": (lambda: npz_bytes(**{S: structure({"dict": [[1.5, {"value": 1}]]})}), "bad dict entry"),
     "a structure nested too deep": (lambda: npz_bytes(**{S: structure(nested(saving.MAX_DEPTH + 5))}),
                                     f"nests more than {saving.MAX_DEPTH} levels"),
@@ -138,8 +139,9 @@ def nested(depth):
     return tree
 
 
+@pytest.mark.usefixtures("no_unpickling")
 @pytest.mark.parametrize("kind", sorted(HOSTILE))
-def test_a_file_that_is_not_ours_is_refused_naming_it_without_unpickling(kind, tmp_path, no_unpickling):
+def test_a_file_that_is_not_ours_is_refused_naming_it_without_unpickling(kind, tmp_path):
     make, match = HOSTILE[kind]
     path = tmp_path / "checkpoint.pt"
     path.write_bytes(make())
