@@ -110,7 +110,8 @@ HOSTILE = {
     "an object array": (lambda: npz_bytes(**{S: structure({"ndarray": "a0"}), "a0": np.array([Payload()])}),
                         "pickled"),
     "empty": (lambda: b"", "not an .npz archive"),
-    "a structure that is not JSON": (lambda: npz_bytes(**{S: np.frombuffer(b"{[", np.uint8)}), "not readable JSON"),
+    "a structure that is not JSON": (lambda: npz_bytes(**{S: np.frombuffer(b"{[", np.uint8)}),
+                                     "its structure is not valid JSON"),
     "another format's structure": (lambda: npz_bytes(**{S: structure({"value": 1}, fmt="other")}),
                                    "not tl.save's"),
     "a structure as floats": (lambda: npz_bytes(**{S: np.zeros(3)}), "expected bytes"),
@@ -128,7 +129,8 @@ HOSTILE = {
     "a structure nested too deep": (lambda: npz_bytes(**{S: structure(nested(saving.MAX_DEPTH + 5))}),
                                     f"nests more than {saving.MAX_DEPTH} levels"),
     "JSON nested beyond Python's recursion": (
-        lambda: npz_bytes(**{S: np.frombuffer(b"[" * 100_000 + b"]" * 100_000, np.uint8)}), "not readable JSON"),
+        lambda: npz_bytes(**{S: np.frombuffer(b"[" * 100_000 + b"]" * 100_000, np.uint8)}),
+        "its structure is JSON nested more than 100 levels deep; refused before parsing"),
 }
 
 

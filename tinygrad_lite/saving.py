@@ -13,7 +13,8 @@ anyone can read the arrays with ``np.load(path)``, and loading never runs code f
 Reading is bounded, as every file read here (docs/reliability.md): ``tinygrad_lite.npz.read_npz``
 checks every array's declared size against the file before allocating it, and the total against
 ``max_bytes`` (by default the file's own size, which an uncompressed archive cannot exceed); the
-structure nests at most ``MAX_DEPTH`` levels and must name exactly the arrays the file holds. Any
+structure (JSON read by ``files.loads_json``, its depth counted before parsing) nests at most
+``MAX_DEPTH`` levels and must name exactly the arrays the file holds. Any
 other file is refused with a ``DataError`` naming it. An ``.npz`` without a structure (``np.savez``'s,
 ``Module.save``'s) loads as a dict name -> NumPy array.
 """
@@ -24,13 +25,14 @@ import numpy as np
 
 from . import backend
 from .errors import DataError, DeviceError
-from .files import atomic_write
+from .files import atomic_write, loads_json
 from .npz import read_npz
 from .tensor import Tensor
 
 FORMAT = "tinygrad_lite.save"
 STRUCTURE = "__tinygrad_lite_structure__"
-MAX_DEPTH = 64
+MAX_DEPTH = 32
+JSON_DEPTH = 3 * MAX_DEPTH + 4      # a level of nesting is 3 of JSON ({"dict": [[key, node]]}), the header 2
 SCALARS = (bool, int, float, str, type(None))
 
 
@@ -108,11 +110,7 @@ def _structure(path, raw):
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise DataError(f"{path}: its structure member is a {raw.dtype} array of shape {raw.shape}, "
                         f"expected bytes; not a file tl.save wrote")
-    try:
-        header = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise DataError(f"{path}: its structure is not readable JSON ({type(exc).__name__}); "
-                        f"not a file tl.save wrote") from None
+    header = loads_json(raw.tobytes(), f"{path}: its structure", max_depth=JSON_DEPTH)
     if not (isinstance(header, dict) and header.get("format") == FORMAT and header.get("version") == 1
             and "tree" in header):
         raise DataError(f"{path}: its structure is not tl.save's (format {FORMAT!r}, version 1)")
