@@ -130,7 +130,7 @@ HOSTILE = {
                                     f"nests more than {saving.MAX_DEPTH} levels"),
     "JSON nested beyond Python's recursion": (
         lambda: npz_bytes(**{S: np.frombuffer(b"[" * 100_000 + b"]" * 100_000, np.uint8)}),
-        "its structure is JSON nested more than 100 levels deep; refused before parsing"),
+        f"its structure is JSON nested more than {saving.JSON_DEPTH} levels deep; refused before parsing"),
 }
 
 

@@ -32,7 +32,7 @@ from .tensor import Tensor
 FORMAT = "tinygrad_lite.save"
 STRUCTURE = "__tinygrad_lite_structure__"
 MAX_DEPTH = 32
-JSON_DEPTH = 3 * MAX_DEPTH + 4      # a level of nesting is 3 of JSON ({"dict": [[key, node]]}), the header 2
+JSON_DEPTH = 3 * MAX_DEPTH + 2      # a level of nesting is 3 of JSON ({"dict": [[key, node]]}); header, leaf 1 each
 SCALARS = (bool, int, float, str, type(None))
 
 
