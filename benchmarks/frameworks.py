@@ -25,7 +25,7 @@ class Scratch:
         import nn
         self.tl, self.nn, self.F = tl, nn, nn.functional
         self.device = backend.resolve_device(device)     # DeviceError when cuda is not available
-        self.cupy = backend.xp_for("cuda") if self.device == "cuda" else None
+        self.cupy = backend.array_module(device="cuda") if self.device == "cuda" else None
 
     def close(self):
         pass

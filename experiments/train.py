@@ -71,7 +71,7 @@ def evaluate(model, x, y, batch_size=EVAL_BATCH):
                 predictions.append(logits.data.argmax(axis=1))
     finally:
         model.train(was_training)
-    xp = backend.get_array_module(x)
+    xp = backend.array_module(x)
     loss = float(backend.as_numpy(xp.stack(losses).sum())) / len(x)
     predicted = backend.as_numpy(xp.concatenate(predictions))
     accuracy = float((predicted == backend.as_numpy(y)).mean())
@@ -102,7 +102,7 @@ class ScratchAdapter:
         self.n_batches = len(self.loader)
         self.splits = {name: (backend.to_device(x if dtype is None else x.astype(dtype), device),
                               backend.to_device(y, device)) for name, x, y in data.splits()}
-        self.xp = backend.xp_for(device)
+        self.array_module = backend.array_module(device=device)
         self.model.train()
 
     def batches(self, epoch):
@@ -144,7 +144,7 @@ class ScratchAdapter:
         return float(self.optimizer.param_groups[0]["lr"])
 
     def host(self, values):
-        return backend.as_numpy(self.xp.stack(values))
+        return backend.as_numpy(self.array_module.stack(values))
 
 
 class StopSignals:

@@ -14,7 +14,7 @@ from tinygrad_lite.tensor import Tensor
 
 def _vector_norm(array, p):
     """||a||_p = (sum |a|^p)^(1/p) of every element, max |a| for p = inf, on the raw array."""
-    xp = backend.get_array_module(array)
+    xp = backend.array_module(array)
     if math.isinf(p):
         return xp.abs(array).max() if array.size else xp.zeros((), array.dtype)
     if p == 2:
@@ -43,7 +43,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         raise ValueError(f"clip_grad_norm_: norm_type must be > 0 (or inf), got {norm_type!r}")
     if not grads:
         return Tensor(0.0)
-    xp, device = backend.get_array_module(grads[0]), backend.device_of(grads[0])
+    xp, device = backend.array_module(grads[0]), backend.device_of(grads[0])
     norms = xp.stack([backend.to_device(_vector_norm(g, norm_type), device) for g in grads])
     total = _vector_norm(norms, norm_type)
     if error_if_nonfinite and not bool(xp.isfinite(total)):

@@ -54,7 +54,7 @@ def stage0(device, out):
         backend.resolve_device("cuda")
     except DeviceError as exc:
         return {"ok": False, "reason": str(exc)}
-    cupy = backend.xp_for("cuda")
+    cupy = backend.array_module(device="cuda")
     checks = {}
 
     def check(name, compute):

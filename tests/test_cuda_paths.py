@@ -26,10 +26,14 @@ def test_a_cupy_array_is_known_by_its_type_before_cupy_is_imported(cupy_module):
     array = fake_cupy.ndarray(np.arange(6.0).reshape(2, 3))
     assert backend._cupy is None or tl.cuda_available()       # this process never imported CuPy
     assert backend.is_cupy_array(array) and not backend.is_cupy_array(np.zeros(2))
-    assert backend.get_array_module(array) is cupy_module
+    assert backend.array_module(array) is cupy_module
     assert backend.device_of(array) == "cuda"
     np.testing.assert_array_equal(backend.as_numpy(array), np.arange(6.0).reshape(2, 3))
-    assert backend.get_array_module(np.zeros(2)) is np and backend.get_array_module(3.0) is np
+    assert backend.array_module(np.zeros(2)) is np and backend.array_module(3.0) is np
+    assert backend.array_module(device="cuda") is cupy_module and backend.array_module(device="cpu") is np
+    assert tl.Tensor([1.0]).array_module is np
+    with pytest.warns(DeprecationWarning, match="array_module"):     # 0.1's public name, kept as an alias
+        assert tl.get_array_module(array) is cupy_module
 
 
 def test_load_state_dict_takes_cupy_arrays():

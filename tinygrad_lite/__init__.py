@@ -12,7 +12,8 @@ torch's names for the rest of a training script: ``tl.save`` / ``tl.load`` (``sa
 ``tl.DataLoader``, ``tl.Dataset``, ``tl.TensorDataset`` (``dataloader.py``, also as ``tl.utils.data``).
 """
 from .autograd import Function, is_grad_enabled, no_grad, set_grad_enabled
-from .backend import cuda_available, get_array_module, get_default_dtype, manual_seed, set_default_dtype
+from .backend import (array_module, cuda_available, get_array_module, get_default_dtype, manual_seed,
+                      set_default_dtype)
 from .creation import (arange, empty, eye, full, full_like, linspace, normal, ones, ones_like, rand, rand_like,
                        randint, randn, randn_like, randperm, uniform, zeros, zeros_like)
 from .errors import (AnomalyError, DataError, DeviceError, GradcheckError, ShapeError,

@@ -1,11 +1,12 @@
 """NumPy or CuPy: the one place that knows which array library holds a tensor's data.
 
-Every op asks ``get_array_module(array)`` (the DeZero idiom) and then calls ``xp.exp``, ``xp.matmul``
-and so on, so the same code runs on the CPU (NumPy) and on an NVIDIA GPU (CuPy). Nothing else in
+Every op asks ``array_module(array)`` (DeZero's and CuPy's idiom) and then calls ``xp.exp``,
+``xp.matmul`` and so on, so the same code runs on the CPU (NumPy) and on an NVIDIA GPU (CuPy). Nothing else in
 the package imports CuPy.
 """
 import base64
 import os
+import warnings
 
 import numpy as np
 
@@ -68,11 +69,6 @@ def resolve_device(device):
     return name
 
 
-def xp_for(device):
-    """The array module (numpy or cupy) for a resolved device name."""
-    return _import_cupy() if device == "cuda" else np
-
-
 def is_cupy_array(array):
     """True for a CuPy array, recognised by its type's module (``cupy.ndarray.__module__`` is 'cupy'),
     so that it is known for one even before this process has imported CuPy."""
@@ -80,15 +76,26 @@ def is_cupy_array(array):
     return module == "cupy" or module.startswith("cupy.")
 
 
-def get_array_module(array):
-    """numpy or cupy, whichever owns ``array`` (numpy for scalars and lists)."""
+def array_module(array=None, *, device=None):
+    """The array module, numpy or cupy: the one that holds ``array`` (numpy for scalars and lists),
+    or with ``device`` ('cpu' or 'cuda', as ``resolve_device`` returns it) the one that serves it.
+    A Tensor's is ``tensor.array_module``."""
+    if device is not None:
+        return _import_cupy() if device == "cuda" else np
     if type(array) is not np.ndarray and is_cupy_array(array):
         return _import_cupy()
     return np
 
 
+def get_array_module(array):
+    """Deprecated: CuPy's name of ``array_module`` (``tl.get_array_module`` was public in 0.1)."""
+    warnings.warn("tinygrad_lite.get_array_module is deprecated; use tinygrad_lite.array_module",
+                  DeprecationWarning, stacklevel=2)
+    return array_module(array)
+
+
 def device_of(array):
-    return "cuda" if get_array_module(array) is not np else "cpu"
+    return "cuda" if array_module(array) is not np else "cpu"
 
 
 def to_device(array, device):
@@ -108,7 +115,7 @@ def as_numpy(array):
 
 def scatter_add(out, index, values):
     """out[index] += values, with repeated indices adding up (np.add.at; cupyx.scatter_add on a GPU)."""
-    if get_array_module(out) is np:
+    if array_module(out) is np:
         np.add.at(out, index, values)
     else:
         import cupyx
@@ -153,7 +160,7 @@ def rng(device="cpu"):
     on NumPy and on CuPy; per-step randomness such as dropout masks is drawn where the data lives.
     """
     if device not in _generators:
-        xp = xp_for(device)
+        xp = array_module(device=device)
         _generators[device] = xp.random.default_rng(_seed)
     return _generators[device]
 
@@ -202,7 +209,7 @@ def set_generator_state(generator, state):
                 or str(buffer.dtype) != state["dtype"] or int(buffer.size) != state["size"]):
             return False
         raw = np.frombuffer(base64.b64decode(state["bytes"]), dtype=buffer.dtype)
-        buffer[...] = get_array_module(buffer).asarray(raw).reshape(buffer.shape)
+        buffer[...] = array_module(buffer).asarray(raw).reshape(buffer.shape)
         return True
     if not isinstance(bits.state, dict):
         return False

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from .backend import as_numpy, get_array_module, resolve_device, to_device
+from .backend import as_numpy, array_module, resolve_device, to_device
 from .errors import DataError
 from .tensor import Tensor
 
@@ -71,7 +71,7 @@ def default_collate(samples):
     are collated position by position (a tuple back), dicts key by key."""
     first = samples[0]
     if isinstance(first, Tensor):
-        xp = get_array_module(first.data)
+        xp = array_module(first.data)
         return Tensor(xp.stack([s.data for s in samples]))
     if isinstance(first, (tuple, list)):
         if len({len(s) for s in samples}) > 1:
@@ -173,7 +173,8 @@ class DataLoader:
             elif isinstance(collated, Tensor):
                 collated = collated.astype(self.dtype)
         if self.check_finite:
-            if any(t.dtype.kind in "fc" and not bool(t.xp.isfinite(t.data).all()) for t in _tensors(collated)):
+            tensors = _tensors(collated)
+            if any(t.dtype.kind in "fc" and not bool(t.array_module.isfinite(t.data).all()) for t in tensors):
                 raise DataError(f"batch {batch + 1} of {len(self)} in epoch {epoch + 1} (both counted from 1) "
                                 f"holds NaN or Inf values (samples {indices[:10].tolist()}"
                                 f"{' ...' if len(indices) > 10 else ''}); fix the data, or pass check_finite=False")
@@ -245,6 +246,6 @@ def _nonfinite_rows(*arrays):
     bad = np.zeros(len(arrays[0]), dtype=bool)
     for a in arrays:
         if a.dtype.kind in "fc":
-            xp = get_array_module(a)
+            xp = array_module(a)
             bad |= as_numpy(~xp.isfinite(a.reshape(len(a), -1)).all(axis=1))
     return np.flatnonzero(bad)

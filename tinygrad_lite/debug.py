@@ -26,7 +26,7 @@ import traceback
 import numpy as np
 
 from .autograd import Hook, installed, running_backward
-from .backend import get_array_module
+from .backend import array_module
 from .errors import AnomalyError
 from .tensor import Tensor
 
@@ -38,7 +38,7 @@ def _norm(tensor_or_array):
     a float32 square cannot overflow; inf and nan pass through without a warning. (One dot product,
     not four ufuncs under ``np.errstate``: trace_backward takes two norms an op.)"""
     data = tensor_or_array.data if isinstance(tensor_or_array, Tensor) else tensor_or_array
-    xp = get_array_module(data)
+    xp = array_module(data)
     flat = data.astype(xp.float64, copy=False).ravel()
     try:
         return math.sqrt(float(xp.vdot(flat, flat)))
@@ -56,7 +56,7 @@ def _is_float(array):
 
 def _nonfinite_summary(array):
     """'nan', '-inf', 'inf and nan', ... plus a count, for an array known to hold a non-finite value."""
-    xp = get_array_module(array)
+    xp = array_module(array)
     kinds = []
     if bool(xp.isnan(array).any()):
         kinds.append("nan")
@@ -70,7 +70,7 @@ def _nonfinite_summary(array):
 
 def _has_nonfinite(tensor):
     return tensor is not None and _is_float(tensor.data) and not bool(
-        get_array_module(tensor.data).isfinite(tensor.data).all())
+        array_module(tensor.data).isfinite(tensor.data).all())
 
 
 # ---- trace_backward -----------------------------------------------------------------------------------

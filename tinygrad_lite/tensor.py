@@ -23,7 +23,7 @@ class Tensor:
             data = data.data
         device = backend.resolve_device(device if device is not None else
                                         (backend.device_of(data) if _is_array(data) else None))
-        xp = backend.xp_for(device)
+        xp = backend.array_module(device=device)
         if not _is_array(data):
             try:
                 probe = np.asarray(data)
@@ -110,7 +110,7 @@ class Tensor:
             if self.data.size != 1:
                 raise RuntimeError(f"backward: grad can be implicitly created only for a tensor with "
                                    f"one element, this one has shape {self.shape}; pass grad=")
-            grad = Tensor._wrap(self.xp.ones_like(self.data))
+            grad = Tensor._wrap(self.array_module.ones_like(self.data))
         elif not isinstance(grad, Tensor):
             grad = Tensor(grad, dtype=self.dtype, device=self.device)
         if grad.shape != self.shape:
@@ -131,8 +131,9 @@ class Tensor:
 
     # ---- data and device ----------------------------------------------------------------------------
     @property
-    def xp(self):
-        return backend.get_array_module(self.data)
+    def array_module(self):
+        """numpy or cupy: the module that holds this tensor's data (``backend.array_module``)."""
+        return backend.array_module(self.data)
 
     @property
     def shape(self):
@@ -655,7 +656,7 @@ def _format_numbers(array):
 
 
 def _is_array(data):
-    return isinstance(data, np.ndarray) or backend.get_array_module(data) is not np
+    return isinstance(data, np.ndarray) or backend.array_module(data) is not np
 
 
 def as_tensor(value, like=None):

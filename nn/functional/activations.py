@@ -11,7 +11,7 @@ import numpy as np
 
 import tinygrad_lite as tl
 from tinygrad_lite.autograd import Function
-from tinygrad_lite.backend import get_array_module as xp_of
+from tinygrad_lite.backend import array_module
 from tinygrad_lite.ops.convert import check_same_device
 from tinygrad_lite.ops.linalg import MatMul
 from tinygrad_lite.ops.reduce import Sum
@@ -38,11 +38,11 @@ class Linear(Function):
             product = x @ w.T
         else:   # (w @ x^T)^T: the same numbers, but OpenBLAS runs this orientation 15-25% faster
             product = (w @ x.swapaxes(-1, -2)).swapaxes(-1, -2)     # at batch 64 (no operand to transpose)
-        y = xp_of(x).empty(product.shape, dtype=product.dtype)     # row-major again, in the bias's pass
+        y = array_module(x).empty(product.shape, dtype=product.dtype)     # row-major again, in the bias's pass
         if b is None:
             y[...] = product
         else:
-            xp_of(x).add(product, b, out=y)
+            array_module(x).add(product, b, out=y)
         return y
 
     def backward(self, gy):
@@ -82,10 +82,10 @@ class LeakyReLU(Function):
 
     def forward(self, x):
         self.positive = x > 0
-        return xp_of(x).where(self.positive, x, x * self.slope)
+        return array_module(x).where(self.positive, x, x * self.slope)
 
     def backward(self, gy):
-        xp = gy.xp
+        xp = gy.array_module
         return gy * Tensor._wrap(xp.where(self.positive, 1.0, self.slope).astype(gy.dtype))
 
 
@@ -111,7 +111,7 @@ class Softplus(Function):
     def __init__(self, beta, threshold): self.beta, self.threshold = beta, threshold
 
     def forward(self, x):
-        xp = xp_of(x)
+        xp = array_module(x)
         z = x * x.dtype.type(self.beta)
         y = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / x.dtype.type(self.beta)
         return xp.where(z > self.threshold, x, y)

@@ -25,7 +25,7 @@ contiguous, so both the copy in im2col and the scatter-add in col2im move long r
 import numpy as np
 
 from tinygrad_lite.autograd import Function, is_grad_enabled
-from tinygrad_lite.backend import get_array_module
+from tinygrad_lite.backend import array_module
 from tinygrad_lite.errors import ShapeError
 from tinygrad_lite.ops.convert import check_same_device
 from tinygrad_lite.tensor import Tensor
@@ -82,7 +82,7 @@ def pad_hw(x, padding, value=0.0):
     if top == bottom == left == right == 0:
         return x
     n, c, h, w = x.shape
-    out = get_array_module(x).full((n, c, h + top + bottom, w + left + right), value, dtype=x.dtype)
+    out = array_module(x).full((n, c, h + top + bottom, w + left + right), value, dtype=x.dtype)
     out[:, :, top:top + h, left:left + w] = x
     return out
 
@@ -100,7 +100,7 @@ def im2col_array(x, kernel, stride, padding, dilation=(1, 1), offset_major=False
     """cols[(n, oh, ow), (i, j, c)] = x_padded[n, c, oh*sh + i*dh, ow*sw + j*dw]: a strided view, one
     copy. ``offset_major=True`` gives the same numbers as (KH*KW, N*OH*OW, C): one (N*OH*OW, C) block
     per kernel offset (the layout ``col2im_array`` adds fastest when C is small)."""
-    xp = get_array_module(x)
+    xp = array_module(x)
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
     (top, bottom), (left, right) = sides(padding)
     n, c, h, w = x.shape
@@ -123,7 +123,7 @@ def col2im_array(cols, input_shape, kernel, stride, padding, dilation=(1, 1)):
     from (overlapping windows add up), one strided slice per kernel offset; then the padding is cut.
     ``cols`` is (N*OH*OW, KH*KW*C), or offset-major (KH*KW, N*OH*OW, C), where each offset's block
     is contiguous: NumPy then adds runs of OW*C numbers instead of runs of C (3x faster for C = 16)."""
-    xp = get_array_module(cols)
+    xp = array_module(cols)
     n, c, h, w = input_shape
     (kh, kw), (dh, dw) = kernel, dilation
     (top, bottom), (left, right) = sides(padding)
@@ -176,7 +176,7 @@ class Conv2d(Function):
         self.stride, self.padding, self.dilation = stride, padding, dilation
 
     def forward(self, x, weight, bias=None):
-        xp, (out_channels, n) = get_array_module(x), (weight.shape[0], x.shape[0])
+        xp, (out_channels, n) = array_module(x), (weight.shape[0], x.shape[0])
         self.kernel = weight.shape[2:]
         geometry = (self.kernel, self.stride, self.padding, self.dilation)
         oh, ow = output_size(x.shape[2:], *geometry[:3], "conv2d", self.dilation)

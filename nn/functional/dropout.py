@@ -28,7 +28,7 @@ def dropout(x, p=0.5, training=True, mask=None):
         raise TypeError(f"dropout: x must be a Tensor, got {type(x).__name__}")
     if not training or (p == 0.0 and mask is None):
         return x
-    xp = x.xp
+    xp = x.array_module
     dtype = x.dtype if x.dtype.kind == "f" else tl.get_default_dtype()
     if mask is None:
         if p == 1.0:

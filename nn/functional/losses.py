@@ -28,7 +28,7 @@ class CrossEntropy(Function):
         self.targets, self.reduction = targets, reduction   # (N,) int labels or (N, C) probabilities
 
     def forward(self, logits):
-        xp = backend.get_array_module(logits)
+        xp = backend.array_module(logits)
         log_probs = logits - logits.max(axis=1, keepdims=True)
         log_probs -= xp.log(xp.exp(log_probs).sum(axis=1, keepdims=True))
         self.log_probs = log_probs
@@ -51,7 +51,7 @@ class CrossEntropy(Function):
                 target = Tensor._wrap(t)
                 grad = probs * target.sum(axis=1, keepdims=True) - target
             return grad * self._scale(gy, gy.reshape(-1, 1))
-        xp = gy.xp
+        xp = gy.array_module
         grad = xp.exp(self.log_probs)
         if t.ndim == 1:
             grad[xp.arange(len(grad)), t] -= 1
@@ -116,7 +116,7 @@ def cross_entropy(logits, targets, weight=None, *, ignore_index=-100, reduction=
     safe, row_weight = _label_weights(raw, ignored, w, z)
     soft = _one_hot(safe, classes, z.dtype) * ((1.0 - label_smoothing) * row_weight)[:, None]
     if label_smoothing:
-        per_class = z.xp.ones(classes, z.dtype) if w is None else w
+        per_class = z.array_module.ones(classes, z.dtype) if w is None else w
         soft += (~ignored)[:, None] * per_class * (label_smoothing / classes)
     if reduction == "none":
         return unflatten(CrossEntropy(soft, "none")(z))
@@ -143,10 +143,10 @@ def nll_loss(log_probs, targets, weight=None, *, ignore_index=-100, reduction="m
     w = _class_weight("nll_loss", weight, classes, log_probs)
     ignored = labels == ignore_index
     if w is None and not ignored.any():
-        losses = -flat[flat.xp.arange(n), labels]
+        losses = -flat[flat.array_module.arange(n), labels]
         return unflatten(losses) if reduction == "none" else _reduce(losses, reduction)
     safe, row_weight = _label_weights(labels, ignored, w, flat)
-    losses = -flat[flat.xp.arange(n), safe] * Tensor._wrap(row_weight)
+    losses = -flat[flat.array_module.arange(n), safe] * Tensor._wrap(row_weight)
     if reduction == "none":
         return unflatten(losses)
     total = losses.sum()
@@ -161,7 +161,7 @@ class BinaryCrossEntropy(Function):
     def __init__(self, target): self.target = target
 
     def forward(self, p):
-        xp = backend.get_array_module(p)
+        xp = backend.array_module(p)
         with np.errstate(divide="ignore"):
             log_p, log_q = xp.maximum(xp.log(p), -100), xp.maximum(xp.log(1 - p), -100)
         return -(self.target * log_p + (1 - self.target) * log_q)
@@ -300,7 +300,7 @@ def _class_labels(op, labels, n, classes, ignore_index=None):
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{op}: class-label targets must be integers, got dtype {labels.dtype}; "
                         f"convert them with .astype('int64')")
-    if backend.get_array_module(labels) is np and ignore_index is None:
+    if backend.array_module(labels) is np and ignore_index is None:
         outside = n and (int(labels.min()) < 0 or int(labels.max()) >= classes)
     else:           # one device-side any, so one host-device sync per call, not two (min and max)
         outside = n and bool(_outside(labels, classes, ignore_index).any())
@@ -347,7 +347,7 @@ def _class_weight(op, weight, classes, like):
 def _label_weights(labels, ignored, weight, like):
     """The labels with ignored ones replaced by 0 (a valid index), and each row's weight w_y
     (0 where ignored)."""
-    xp = like.xp
+    xp = like.array_module
     safe = xp.where(ignored, 0, labels)
     row_weight = (~ignored).astype(like.dtype)
     if weight is not None:
@@ -384,7 +384,7 @@ def _non_negative(op, name, value):
 
 
 def _one_hot(labels, classes, dtype):
-    xp = backend.get_array_module(labels)
+    xp = backend.array_module(labels)
     out = xp.zeros((len(labels), classes), dtype=dtype)
     out[xp.arange(len(labels)), labels] = 1
     return out

@@ -24,7 +24,7 @@ with n the number of values per channel (N, or N*L, or N*H*W).
 import math
 
 from tinygrad_lite.autograd import Function, is_grad_enabled
-from tinygrad_lite.backend import get_array_module as xp_of
+from tinygrad_lite.backend import array_module
 from tinygrad_lite.errors import ShapeError
 from tinygrad_lite.ops.elementwise import where
 from tinygrad_lite.tensor import Tensor
@@ -45,7 +45,7 @@ class Standardise(Function):
         self.mean = x.mean(axis=self.axes, keepdims=True)
         centred = x - self.mean
         self.var = (centred * centred).mean(axis=self.axes, keepdims=True)
-        self.inv_std = 1.0 / xp_of(x).sqrt(self.var + self.eps)
+        self.inv_std = 1.0 / array_module(x).sqrt(self.var + self.eps)
         centred *= self.inv_std
         return centred
 

@@ -26,7 +26,7 @@ as extra padding on the bottom / right (-inf for max, and left out of the averag
 import numpy as np
 
 from tinygrad_lite.autograd import Function
-from tinygrad_lite.backend import get_array_module
+from tinygrad_lite.backend import array_module
 from tinygrad_lite.errors import ShapeError
 from tinygrad_lite.ops import stack
 from tinygrad_lite.tensor import Tensor
@@ -81,7 +81,7 @@ def _scatter(pieces, input_shape, kernel, stride, padding, out_hw, dilation):
     picking those strided slices); overlapping windows add up; padding is cut off at the end."""
     n, c, h, w = input_shape
     ((top, bottom), (left, right)), first = padding, pieces[0]
-    grid = get_array_module(first).zeros((n, c, h + top + bottom, w + left + right), dtype=first.dtype)
+    grid = array_module(first).zeros((n, c, h + top + bottom, w + left + right), dtype=first.dtype)
     overlapping = any(s < d * (k - 1) + 1 for s, k, d in zip(stride, kernel, dilation))
     for (i, j), piece in zip(_offsets(kernel, dilation), pieces):
         if overlapping:
@@ -112,7 +112,7 @@ class MaxPool2d(_PoolFunction):
     """
     def forward(self, x):
         _, (kh, kw), (sh, sw), padding, (oh, ow), (dh, dw) = self.geometry
-        xp = get_array_module(x)
+        xp = array_module(x)
         x = pad_hw(x, padding, -float("inf"))
         best, winner = self._two_passes(xp, x, kh, kw, sh, sw, oh, ow, dh, dw, nan_wins=False)
         if xp.isnan(best).any():              # rare: find the NaNs' positions in a second, slower run
@@ -152,7 +152,7 @@ class MaxPool2d(_PoolFunction):
         """torch's ``return_indices``: each window's winner as a flat index h*W + w into its
         (unpadded) input plane, int64."""
         (_, _, _, width), (_, kw), stride, ((top, _), (left, _)), out_hw, dilation = self.geometry
-        xp = get_array_module(self.winner)
+        xp = array_module(self.winner)
         tap_row, tap_col = xp.divmod(self.winner.astype(xp.int64), kw)
         rows = xp.arange(out_hw[0]).reshape(-1, 1) * stride[0] + tap_row * dilation[0] - top
         cols = xp.arange(out_hw[1]) * stride[1] + tap_col * dilation[1] - left
@@ -178,7 +178,7 @@ class PickWinner(RouteToWinner):
         windows = self.windows(x)
         picked = windows[0].copy()
         for o, window in enumerate(windows[1:], start=1):
-            get_array_module(x).copyto(picked, window, where=self.winner == o)
+            array_module(x).copyto(picked, window, where=self.winner == o)
         return picked
 
     def backward(self, gy): return RouteToWinner(self.winner, *self.geometry)(gy)
@@ -202,7 +202,7 @@ class AvgPool2d(_PoolFunction):
             total += window
         if self.divisor is None:
             return total * (1.0 / len(windows))
-        return total / get_array_module(x).asarray(self.divisor, dtype=x.dtype)
+        return total / array_module(x).asarray(self.divisor, dtype=x.dtype)
 
     def backward(self, gy): return SpreadEvenly(*self.geometry, divisor=self.divisor)(gy)
 
@@ -214,7 +214,7 @@ class SpreadEvenly(AvgPool2d):
         if self.divisor is None:
             share = gy * (1.0 / (kernel[0] * kernel[1]))
         else:
-            share = gy / get_array_module(gy).asarray(self.divisor, dtype=gy.dtype)
+            share = gy / array_module(gy).asarray(self.divisor, dtype=gy.dtype)
         return _scatter([share] * (kernel[0] * kernel[1]), *self.geometry)
 
     def backward(self, ggx): return AvgPool2d(*self.geometry, divisor=self.divisor)(ggx)

@@ -14,7 +14,7 @@ exp(-s^2) * exp(-(x - s)(x + s)) with s = x rounded down to 1/16, which keeps it
 import math
 
 from tinygrad_lite.autograd import Function
-from tinygrad_lite.backend import get_array_module as xp_of
+from tinygrad_lite.backend import array_module
 
 _THRESH, _XBIG = 0.46875, 26.543     # branch point; erfc(x) underflows to 0 beyond XBIG
 _A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
@@ -46,7 +46,7 @@ def _erf_small(x):
 
 def _erfc_large(y):
     """erfc(y) for y >= 0.46875 (any y: it is clipped into each branch's range, then picked)."""
-    xp = xp_of(y)
+    xp = array_module(y)
     mid = xp.clip(y, _THRESH, 4.0)
     num, den = _C[8] * mid, mid
     for i in range(7):
@@ -71,7 +71,7 @@ def _erfc_large(y):
 
 def erf_array(x):
     """erf on a raw NumPy/CuPy array (Cody's approximation; see the module docstring)."""
-    xp = xp_of(x)
+    xp = array_module(x)
     x = xp.asarray(x)
     if x.dtype.kind != "f":
         x = x.astype(float)
@@ -82,7 +82,7 @@ def erf_array(x):
 
 def erfc_array(x):
     """erfc = 1 - erf on a raw array, accurate in relative terms also where erf is near -1 or 1."""
-    xp = xp_of(x)
+    xp = array_module(x)
     x = xp.asarray(x)
     if x.dtype.kind != "f":
         x = x.astype(float)

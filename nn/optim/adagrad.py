@@ -20,7 +20,7 @@ class Adagrad(Optimizer):
                                       initial_accumulator_value=initial_accumulator_value, eps=eps))
 
     def update(self, param, grad, group, state):
-        p, xp = param.data, param.xp
+        p, xp = param.data, param.array_module
         if not state:
             state["step"] = 0
             state["sum"] = xp.full_like(p, group["initial_accumulator_value"])

@@ -28,7 +28,7 @@ class Adam(Optimizer):
 
     def update(self, param, grad, group, state):
         p = param.data
-        xp = param.xp
+        xp = param.array_module
         beta1, beta2 = group["betas"]
         if group["weight_decay"] and self.decoupled_weight_decay:
             p *= 1 - group["lr"] * group["weight_decay"]

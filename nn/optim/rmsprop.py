@@ -22,7 +22,7 @@ class RMSprop(Optimizer):
                                       momentum=momentum, centered=centered))
 
     def update(self, param, grad, group, state):
-        p, xp = param.data, param.xp
+        p, xp = param.data, param.array_module
         alpha, momentum = group["alpha"], group["momentum"]
         if not state:
             state["step"] = 0

@@ -1,5 +1,5 @@
 """Stochastic gradient descent with momentum, Nesterov momentum and weight decay: torch's rule."""
-from tinygrad_lite.backend import get_array_module
+from tinygrad_lite.backend import array_module
 
 from .optimizer import Optimizer
 
@@ -45,4 +45,4 @@ def scaled(array, factor, state):
     out = state.get("_scratch")
     if out is None or out.shape != array.shape or out.dtype != array.dtype or type(out) is not type(array):
         out = state["_scratch"] = array.copy()
-    return get_array_module(array).multiply(array, factor, out=out)
+    return array_module(array).multiply(array, factor, out=out)

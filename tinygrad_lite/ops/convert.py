@@ -56,6 +56,6 @@ def compare(a, b, how):
         return how == "not_equal"
     b = as_tensor(b, like=a)
     try:
-        return Tensor._wrap(getattr(a.xp, how)(a.data, b.data))
+        return Tensor._wrap(getattr(a.array_module, how)(a.data, b.data))
     except ValueError:
         raise ShapeError(f"{how}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None

@@ -10,7 +10,7 @@ import string
 from collections import Counter
 
 from ..autograd import Function
-from ..backend import get_array_module as xp_of
+from ..backend import array_module
 from ..errors import ShapeError
 from ..tensor import Tensor
 from .convert import check_same_device
@@ -25,7 +25,7 @@ class Einsum(Function):
 
     def forward(self, *xs):
         equation = ",".join(self.subscripts) + "->" + self.target
-        return xp_of(xs[0]).einsum(equation, *xs, optimize=len(xs) > 2)
+        return array_module(xs[0]).einsum(equation, *xs, optimize=len(xs) > 2)
 
     def backward(self, gy):
         return tuple(self._gradient(i, gy) if needed else None for i, needed in enumerate(self.needs_grad))
@@ -35,7 +35,7 @@ class Einsum(Function):
         subscripts = [self.target] + [s for j, s in enumerate(self.subscripts) if j != i]
         available = set("".join(subscripts))
         fresh = iter(c for c in string.ascii_letters if c not in set("".join(self.subscripts) + self.target))
-        xp, target = gy.xp, ""
+        xp, target = gy.array_module, ""
         for letter in self.subscripts[i]:
             n = self.sizes[letter]
             if letter in target:                       # a repeat: the diagonal, through an identity

@@ -6,7 +6,7 @@ engine (``autograd._deliver``) sums it back to each input's shape.
 import numpy as np
 
 from ..autograd import Function
-from ..backend import get_array_module as xp_of
+from ..backend import array_module
 from ..backend import device_of, to_device
 from ..errors import ShapeError
 from ..tensor import Tensor, as_tensor
@@ -24,9 +24,9 @@ def _binary_operands(a, b, op):
     return a, b
 
 
-def _module(a, b):
+def _binary_array_module(a, b):
     """The array module of a binary op's operands: b's when a is a scalar (``2 - x``, ``max(0, x)``)."""
-    return xp_of(b) if isinstance(a, np.generic) else xp_of(a)
+    return array_module(b) if isinstance(a, np.generic) else array_module(a)
 
 
 def _binary(fn_class, a, b):
@@ -115,39 +115,39 @@ def _zero_where(mask, g):
     """``g`` with zeros where ``mask`` holds; ``g`` itself (no extra op) where it holds nowhere."""
     if not mask.any():
         return g
-    return where(Tensor._wrap(mask), Tensor._wrap(g.xp.zeros((), dtype=g.dtype)), g)
+    return where(Tensor._wrap(mask), Tensor._wrap(g.array_module.zeros((), dtype=g.dtype)), g)
 
 
 class Exp(Function):
     """y = e^x;  dx = gy * y"""
-    def forward(self, x): return xp_of(x).exp(x)
+    def forward(self, x): return array_module(x).exp(x)
     def backward(self, gy): return gy * self.output()
 
 
 class Log(Function):
     """y = ln x;  dx = gy / x"""
-    def forward(self, x): return xp_of(x).log(x)
+    def forward(self, x): return array_module(x).log(x)
     def backward(self, gy): return gy / self.inputs[0]
 
 
 class Sqrt(Function):
     """y = sqrt(x);  dx = gy / (2 y)"""
-    def forward(self, x): return xp_of(x).sqrt(x)
+    def forward(self, x): return array_module(x).sqrt(x)
     def backward(self, gy): return gy / (2 * self.output())
 
 
 class Abs(Function):
     """y = |x|;  dx = gy * sign(x)  (0 at x = 0, as in torch)"""
-    def forward(self, x): return xp_of(x).abs(x)
+    def forward(self, x): return array_module(x).abs(x)
 
     def backward(self, gy):
         x, = self.inputs
-        return gy * Tensor._wrap(x.xp.sign(x.data))
+        return gy * Tensor._wrap(x.array_module.sign(x.data))
 
 
 class Tanh(Function):
     """y = tanh x;  dx = gy * (1 - y^2)"""
-    def forward(self, x): return xp_of(x).tanh(x)
+    def forward(self, x): return array_module(x).tanh(x)
 
     def backward(self, gy):
         y = self.output()
@@ -161,7 +161,7 @@ class Sigmoid(Function):
     IEEE answer torch gives too; that overflow is expected, so its warning is silenced.
     """
     def forward(self, x):
-        xp = xp_of(x)
+        xp = array_module(x)
         if x.dtype.kind != "f":
             x = x.astype("float64")     # -x of an unsigned integer would wrap around
         elif x.itemsize < 4:            # float16's e^-x overflows already at x < -11: go through float32
@@ -179,7 +179,7 @@ class Sigmoid(Function):
 
 class ReLU(Function):
     """y = max(x, 0);  dx = gy * [x > 0]"""
-    def forward(self, x): return xp_of(x).maximum(x, 0)
+    def forward(self, x): return array_module(x).maximum(x, 0)
 
     def backward(self, gy):
         x, = self.inputs
@@ -191,11 +191,11 @@ class Maximum(Function):
     where either is NaN (y is NaN and neither loses; torch's rule)"""
     pick, loses = "maximum", "less"
 
-    def forward(self, a, b): return getattr(_module(a, b), self.pick)(a, b)
+    def forward(self, a, b): return getattr(_binary_array_module(a, b), self.pick)(a, b)
 
     def backward(self, gy):
         a, b = self.inputs
-        xp = _module(a.data, b.data)
+        xp = _binary_array_module(a.data, b.data)
         loses = getattr(xp, self.loses)
         tie = a.data == b.data
 
@@ -212,7 +212,7 @@ class Minimum(Maximum):
 class Clip(Function):
     """y = min(max(x, low), high);  dx = gy * [low <= x <= high]"""
     def __init__(self, low, high): self.low, self.high = low, high
-    def forward(self, x): return xp_of(x).clip(x, self.low, self.high)
+    def forward(self, x): return array_module(x).clip(x, self.low, self.high)
 
     def backward(self, gy):
         x, = self.inputs
@@ -227,7 +227,7 @@ class Clip(Function):
 class Where(Function):
     """y = cond ? a : b;  da = gy * cond, db = gy * (not cond)"""
     def __init__(self, condition): self.condition = condition
-    def forward(self, a, b): return _module(a, b).where(self.condition, a, b)
+    def forward(self, a, b): return _binary_array_module(a, b).where(self.condition, a, b)
 
     def backward(self, gy):
         cond = Tensor._wrap(self.condition)

@@ -23,7 +23,7 @@ def _dims(x, dims, op, name="dims"):
 def _array(x, values):
     """An index or mask array on ``x``'s device."""
     values = values.data if isinstance(values, Tensor) else values
-    return values if x.xp is not np and not isinstance(values, np.ndarray) else to_device(values, x.device)
+    return values if x.array_module is not np and not isinstance(values, np.ndarray) else to_device(values, x.device)
 
 
 def flip(x, dims):
@@ -46,7 +46,7 @@ def roll(x, shifts, dims=None):
     for shift, d in zip(shifts, dims):
         n = x.shape[d]
         if n:
-            source = (x.xp.arange(n) - int(shift)) % n
+            source = (x.array_module.arange(n) - int(shift)) % n
             x = getitem(x, (slice(None),) * d + (source,))
     return x
 
@@ -55,8 +55,8 @@ def _triangle(x, diagonal, op, keep_lower):
     if x.ndim < 2:
         raise ShapeError(f"{op}: input must have at least 2 dimensions, got shape {x.shape}")
     rows, cols = x.shape[-2:]
-    lower = x.xp.tri(rows, cols, int(diagonal), dtype=bool)
-    keep = lower if keep_lower else ~x.xp.tri(rows, cols, int(diagonal) - 1, dtype=bool)
+    lower = x.array_module.tri(rows, cols, int(diagonal), dtype=bool)
+    keep = lower if keep_lower else ~x.array_module.tri(rows, cols, int(diagonal) - 1, dtype=bool)
     return where(keep, x, x.dtype.type(0) if x.dtype.kind == "f" else 0)
 
 
@@ -158,7 +158,7 @@ def _index_grid(x, dim, index, op, src_shape=None):
     if index.size and (int(index.min()) < 0 or int(index.max()) >= x.shape[dim]):
         raise IndexError(f"{op}: index values must lie in [0, {x.shape[dim]}) for dim {dim}, got "
                          f"[{int(index.min())}, {int(index.max())}]")
-    grid = list(x.xp.ogrid[tuple(slice(n) for n in index.shape)]) if index.ndim else []
+    grid = list(x.array_module.ogrid[tuple(slice(n) for n in index.shape)]) if index.ndim else []
     grid[dim] = index
     return tuple(grid), index
 
@@ -172,7 +172,7 @@ def gather(x, dim, index):
 def _source(x, src, index, op):
     """src cut to index's shape (torch reads only that corner), or a number broadcast to it."""
     if not isinstance(src, Tensor):
-        return Tensor._wrap(x.xp.full(index.shape, src, dtype=x.dtype))
+        return Tensor._wrap(x.array_module.full(index.shape, src, dtype=x.dtype))
     if src.device != x.device:
         raise DeviceError(f"{op}: src is on {src.device}, x on {x.device}")
     return getitem(src, tuple(slice(n) for n in index.shape))
@@ -190,8 +190,8 @@ def scatter(x, dim, index, src):
     number); gx = gy where nothing was written, gsrc = gather(gy, dim, index). An index that writes one
     position twice is refused (torch leaves which write wins undefined)."""
     grid, index = _index_grid(x, dim, index, "scatter", getattr(src, "shape", None))
-    written = x.xp.zeros(x.shape, dtype=np.int64)
-    scatter_add_into(written, grid, x.xp.ones(index.shape, dtype=np.int64))
+    written = x.array_module.zeros(x.shape, dtype=np.int64)
+    scatter_add_into(written, grid, x.array_module.ones(index.shape, dtype=np.int64))
     if index.size and int(written.max()) > 1:
         raise ValueError(f"scatter: index writes some positions of dim {dim} more than once; torch leaves the "
                          f"result undefined there (use scatter_add to add them up)")
@@ -207,7 +207,7 @@ def diagonal(x, offset=0, dim1=0, dim2=1):
     moved = permute(x, *rest, dim1, dim2)
     rows, cols = x.shape[dim1], x.shape[dim2]
     length = max(min(rows - max(-offset, 0), cols - max(offset, 0)), 0)
-    steps = x.xp.arange(length)
+    steps = x.array_module.arange(length)
     return getitem(moved, (Ellipsis, steps + max(-offset, 0), steps + max(offset, 0)))
 
 
@@ -225,7 +225,7 @@ def masked_select(x, mask):
     shape = np.broadcast_shapes(mask.shape, x.shape)
     if shape != x.shape:
         x = broadcast_to(x, shape)
-    return getitem(x, x.xp.broadcast_to(mask, shape))
+    return getitem(x, x.array_module.broadcast_to(mask, shape))
 
 
 def one_hot(labels, num_classes=-1):
@@ -233,7 +233,7 @@ def one_hot(labels, num_classes=-1):
     raw = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
     if raw.dtype.kind not in "iu":
         raise TypeError(f"one_hot: labels must be integers, got dtype {raw.dtype}")
-    xp = labels.xp if isinstance(labels, Tensor) else np
+    xp = labels.array_module if isinstance(labels, Tensor) else np
     classes = int(raw.max()) + 1 if num_classes == -1 and raw.size else int(num_classes)
     if raw.size and (int(raw.min()) < 0 or int(raw.max()) >= classes):
         raise ValueError(f"one_hot: labels must lie in [0, num_classes={classes}), got [{int(raw.min())}, "
@@ -244,7 +244,8 @@ def one_hot(labels, num_classes=-1):
 def nonzero(x, as_tuple=False):
     """The indices of the nonzero elements: an int64 (count, ndim) tensor, or one index tensor per
     axis with ``as_tuple`` (not differentiable)."""
-    found = x.xp.nonzero(x.data)
+    found = x.array_module.nonzero(x.data)
     if as_tuple:
         return tuple(Tensor._wrap(i.astype(np.int64)) for i in found)
-    return Tensor._wrap(x.xp.stack(found, axis=-1).astype(np.int64) if found else x.xp.zeros((0, 0), np.int64))
+    xp = x.array_module
+    return Tensor._wrap(xp.stack(found, axis=-1).astype(np.int64) if found else xp.zeros((0, 0), np.int64))

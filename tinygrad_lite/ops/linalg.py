@@ -1,6 +1,6 @@
 """Matrix multiplication, with NumPy's rules for 1-D operands and batch broadcasting."""
 from ..autograd import Function
-from ..backend import get_array_module as xp_of
+from ..backend import array_module
 from ..errors import ShapeError
 
 
@@ -10,7 +10,7 @@ class MatMul(Function):
     A 1-D ``a`` acts as a row (1, n) and a 1-D ``b`` as a column (n, 1); the added axis is removed
     from the result and from the gradients, as NumPy does.
     """
-    def forward(self, a, b): return xp_of(a).matmul(a, b)
+    def forward(self, a, b): return array_module(a).matmul(a, b)
 
     def backward(self, gy):
         a, b = self.inputs

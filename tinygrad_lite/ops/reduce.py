@@ -9,7 +9,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..autograd import Function
-from ..backend import get_array_module as xp_of
+from ..backend import array_module
 from ..errors import ShapeError
 from ..tensor import Tensor
 from .elementwise import where
@@ -64,7 +64,7 @@ class Mean(Sum):
     def forward(self, x):
         if x.size == 0:     # the mean of nothing is 0/0 = nan, as in torch (NumPy would warn)
             shape = x.sum(axis=self.axes, keepdims=self.keepdims).shape
-            return xp_of(x).full(shape, float("nan"), dtype=x.dtype if x.dtype.kind == "f" else "float64")
+            return array_module(x).full(shape, float("nan"), dtype=x.dtype if x.dtype.kind == "f" else "float64")
         return x.mean(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, gy):
@@ -85,7 +85,7 @@ class Max(Function):
 
     def backward(self, gy):
         x, = self.inputs
-        xp, data = x.xp, x.data
+        xp, data = x.array_module, x.data
         if self.one_axis:
             axis = self.axes[0]
             index = getattr(xp, "arg" + self.reduce)(data, axis=axis)
@@ -114,7 +114,7 @@ class Prod(Function):
     def backward(self, gy):
         x, = self.inputs
         if x.shape[-1] == 0:
-            return Tensor._wrap(x.xp.zeros(x.shape, gy.dtype))
+            return Tensor._wrap(x.array_module.zeros(x.shape, gy.dtype))
         one_before = [(0, 0)] * (x.ndim - 1) + [(1, 0)]
         before = pad(x[..., :-1].cumprod(axis=-1), one_before, value=1.0)
         after = pad(x[..., :0:-1].cumprod(axis=-1), one_before, value=1.0)[..., ::-1]
@@ -126,7 +126,7 @@ class LogSumExp(Function):
     def __init__(self, axes, keepdims): self.axes, self.keepdims = axes, keepdims
 
     def forward(self, x):
-        xp = xp_of(x)
+        xp = array_module(x)
         m = x.max(axis=self.axes, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)
         y = m + xp.log(xp.exp(x - m).sum(axis=self.axes, keepdims=True))
@@ -159,7 +159,7 @@ class _SoftmaxFamily(Function):
 class Softmax(_SoftmaxFamily):
     """y = exp(x - max) / sum(exp(x - max));  dx = y * (gy - sum(gy * y))"""
     def compute(self, x):
-        e = xp_of(x).exp(x - x.max(axis=self.axis, keepdims=True))
+        e = array_module(x).exp(x - x.max(axis=self.axis, keepdims=True))
         return e / e.sum(axis=self.axis, keepdims=True)
 
     def gradient(self, y, gy): return y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
@@ -169,7 +169,7 @@ class LogSoftmax(_SoftmaxFamily):
     """y = x - logsumexp(x);  dx = gy - exp(y) * sum(gy)"""
     def compute(self, x):
         shifted = x - x.max(axis=self.axis, keepdims=True)
-        return shifted - xp_of(x).log(xp_of(x).exp(shifted).sum(axis=self.axis, keepdims=True))
+        return shifted - array_module(x).log(array_module(x).exp(shifted).sum(axis=self.axis, keepdims=True))
 
     def gradient(self, y, gy): return gy - y.exp() * gy.sum(axis=self.axis, keepdims=True)
 
@@ -299,14 +299,14 @@ def any(x, axis=None, keepdims=False, *, dim=None, keepdim=None, out=None):  # n
     """Whether any element over ``axis`` is nonzero, as a boolean tensor (not differentiable)."""
     x = _numpy_call("any", x, None, out)
     axis, keepdims = axis_and_keepdims("any", axis, keepdims, dim, keepdim)
-    return Tensor._wrap(x.xp.asarray(x.data.any(axis=_axes(axis, x.ndim, "any"), keepdims=keepdims)))
+    return Tensor._wrap(x.array_module.asarray(x.data.any(axis=_axes(axis, x.ndim, "any"), keepdims=keepdims)))
 
 
 def all(x, axis=None, keepdims=False, *, dim=None, keepdim=None, out=None):  # noqa: A001
     """Whether every element over ``axis`` is nonzero, as a boolean tensor (not differentiable)."""
     x = _numpy_call("all", x, None, out)
     axis, keepdims = axis_and_keepdims("all", axis, keepdims, dim, keepdim)
-    return Tensor._wrap(x.xp.asarray(x.data.all(axis=_axes(axis, x.ndim, "all"), keepdims=keepdims)))
+    return Tensor._wrap(x.array_module.asarray(x.data.all(axis=_axes(axis, x.ndim, "all"), keepdims=keepdims)))
 
 
 def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):

@@ -9,26 +9,26 @@ tensors never carry gradients: on them these ops are plain NumPy (or CuPy) calls
 import numpy as np
 
 from ..autograd import Function
-from ..backend import get_array_module as xp_of
+from ..backend import array_module
 from ..tensor import Tensor
-from .elementwise import _binary, _binary_operands, _module
+from .elementwise import _binary, _binary_array_module, _binary_operands
 
 
 def _zeros(gy):
-    return Tensor._wrap(gy.xp.zeros_like(gy.data))
+    return Tensor._wrap(gy.array_module.zeros_like(gy.data))
 
 
 class Step(Function):
     """y = sign / floor / ceil / round / trunc of x (the NumPy function ``name``);  dx = 0
     (round is to the nearest even on halves, with ``decimals`` digits, as in torch)"""
     def __init__(self, name, **options): self.function, self.options = name, options
-    def forward(self, x): return getattr(xp_of(x), self.function)(x, **self.options)
+    def forward(self, x): return getattr(array_module(x), self.function)(x, **self.options)
     def backward(self, gy): return _zeros(gy)
 
 
 class FloorDivide(Function):
     """y = floor(a / b), computed as Python's ``//`` (exact: 1 // 0.1 is 9);  da = db = 0"""
-    def forward(self, a, b): return _module(a, b).floor_divide(a, b)
+    def forward(self, a, b): return _binary_array_module(a, b).floor_divide(a, b)
 
     def backward(self, gy):
         zero = _zeros(gy)
@@ -37,7 +37,7 @@ class FloorDivide(Function):
 
 class Remainder(Function):
     """y = a - b * floor(a / b) (Python's ``%``: the sign of b);  da = gy, db = -gy * (a // b)"""
-    def forward(self, a, b): return _module(a, b).remainder(a, b)
+    def forward(self, a, b): return _binary_array_module(a, b).remainder(a, b)
 
     def backward(self, gy):
         a, b = self.inputs
@@ -46,7 +46,7 @@ class Remainder(Function):
 
 class Fmod(Function):
     """y = a - b * trunc(a / b) (C's fmod: the sign of a);  da = gy, db = -gy * trunc(a / b)"""
-    def forward(self, a, b): return _module(a, b).fmod(a, b)
+    def forward(self, a, b): return _binary_array_module(a, b).fmod(a, b)
 
     def backward(self, gy):
         a, b = self.inputs
@@ -82,7 +82,7 @@ def _raw_operands(a, b, op):
             raise TypeError(f"{op}: operands must be Tensors or numbers, got {type(x).__name__}")
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         _binary_operands(a, b, op)          # the device check
-    return tensor.xp, arrays
+    return tensor.array_module, arrays
 
 
 def _integer_division(name, a, b):
@@ -131,15 +131,15 @@ def bitwise_not(x):
     """~x: each bit flipped (for booleans: not)."""
     if not _is_exact(x):
         raise TypeError(f"bitwise_not: the tensor must be integer or boolean, got {x.dtype}")
-    return Tensor._wrap(x.xp.invert(x.data))
+    return Tensor._wrap(x.array_module.invert(x.data))
 
 
-def isnan(x): return Tensor._wrap(x.xp.isnan(x.data))
-def isinf(x): return Tensor._wrap(x.xp.isinf(x.data))
-def isfinite(x): return Tensor._wrap(x.xp.isfinite(x.data))
+def isnan(x): return Tensor._wrap(x.array_module.isnan(x.data))
+def isinf(x): return Tensor._wrap(x.array_module.isinf(x.data))
+def isfinite(x): return Tensor._wrap(x.array_module.isfinite(x.data))
 
 
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     """|a - b| <= atol + rtol * |b|, elementwise (torch's and NumPy's rule); a boolean tensor."""
     a, b = _binary_operands(a, b, "isclose")
-    return Tensor._wrap(a.xp.isclose(a.data, b.data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return Tensor._wrap(a.array_module.isclose(a.data, b.data, rtol=rtol, atol=atol, equal_nan=equal_nan))

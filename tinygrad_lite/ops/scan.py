@@ -1,6 +1,6 @@
 """Cumulative sums and products along one axis (NumPy's and torch's ``cumsum`` / ``cumprod``)."""
 from ..autograd import Function
-from ..backend import get_array_module as xp_of
+from ..backend import array_module
 from ..tensor import Tensor
 from .elementwise import where
 from .reduce import _numpy_call
@@ -16,7 +16,7 @@ def reverse(x, axis):
 class Cumsum(Function):
     """y_i = x_0 + ... + x_i along ``axis``;  dx_i = gy_i + ... + gy_last (the reversed cumsum of gy)"""
     def __init__(self, axis): self.axis = axis
-    def forward(self, x): return xp_of(x).cumsum(x, axis=self.axis)
+    def forward(self, x): return array_module(x).cumsum(x, axis=self.axis)
     def backward(self, gy): return reverse(cumsum(reverse(gy, self.axis), self.axis), self.axis)
 
 
@@ -27,7 +27,7 @@ class Cumprod(Function):
     would be 0/0, so the products leaving x_k out are formed directly: the n x n matrix of x with
     x_k replaced by 1 in row k, cumprod along each row (n times the memory, only then)."""
     def __init__(self, axis): self.axis = axis
-    def forward(self, x): return xp_of(x).cumprod(x, axis=self.axis)
+    def forward(self, x): return array_module(x).cumprod(x, axis=self.axis)
 
     def backward(self, gy):
         x, axis = self.inputs[0], self.axis
@@ -35,7 +35,7 @@ class Cumprod(Function):
             return reverse(cumsum(reverse(gy * self.output(), axis), axis), axis) / x
         last = x.ndim - 1
         x, gy = x.swapaxes(axis, last), gy.swapaxes(axis, last)
-        n, xp = x.shape[-1], x.xp
+        n, xp = x.shape[-1], x.array_module
         left_out = where(Tensor._wrap(xp.eye(n, dtype=bool)), 1.0, x.unsqueeze(-2))    # row k: x with x_k = 1
         later = Tensor._wrap(xp.triu(xp.ones((n, n), dtype=gy.dtype)))                 # [i >= k]
         return (left_out.cumprod(axis=-1) * gy.unsqueeze(-2) * later).sum(axis=-1).swapaxes(axis, last)

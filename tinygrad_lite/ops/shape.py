@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..autograd import Function
-from ..backend import as_numpy, get_array_module as xp_of, scatter_add, to_device
+from ..backend import as_numpy, array_module, scatter_add, to_device
 from ..errors import ShapeError
 from ..tensor import Tensor
 from .convert import check_same_device
@@ -70,7 +70,7 @@ class Transpose(Function):
 class BroadcastTo(Function):
     """y = x repeated along broadcast axes;  dx = gy summed back over them"""
     def __init__(self, shape): self.shape = shape
-    def forward(self, x): return xp_of(x).broadcast_to(x, self.shape)
+    def forward(self, x): return array_module(x).broadcast_to(x, self.shape)
     def backward(self, gy): return gy   # the engine sums it back to x's shape
 
 
@@ -102,7 +102,7 @@ class GetItemGrad(Function):
     def __init__(self, index, shape): self.index, self.shape = index, shape
 
     def forward(self, g):
-        out = xp_of(g).zeros(self.shape, dtype=g.dtype)
+        out = array_module(g).zeros(self.shape, dtype=g.dtype)
         if _is_basic(self.index):
             out[self.index] = g          # basic indices never repeat: plain assignment is enough
         else:
@@ -115,7 +115,7 @@ class GetItemGrad(Function):
 class Concatenate(Function):
     """y = the inputs joined along ``axis``;  each dx = its slice of gy"""
     def __init__(self, axis): self.axis = axis
-    def forward(self, *xs): return xp_of(xs[0]).concatenate(xs, axis=self.axis)
+    def forward(self, *xs): return array_module(xs[0]).concatenate(xs, axis=self.axis)
 
     def backward(self, gy):
         grads, start = [], 0
@@ -129,7 +129,7 @@ class Concatenate(Function):
 class Pad(Function):
     """y = x with ``value`` added around it, ``pad_width`` = ((before, after), ...) per axis;  dx = the centre of gy"""
     def __init__(self, pad_width, value): self.pad_width, self.value = pad_width, value
-    def forward(self, x): return xp_of(x).pad(x, self.pad_width, constant_values=self.value)
+    def forward(self, x): return array_module(x).pad(x, self.pad_width, constant_values=self.value)
 
     def backward(self, gy):
         return gy[tuple(slice(before, n - after) for (before, after), n in zip(self.pad_width, gy.shape))]
@@ -235,7 +235,7 @@ def getitem(x, index):
     out-of-range index around instead of raising, so x[10] of 5 rows would read row 0 and send its
     gradient there), and host index arrays go to the device once, for forward and backward alike."""
     index = _plain_index(index)
-    if x.xp is not np:
+    if x.array_module is not np:
         check_index_bounds(x.shape, index, "getitem")
         index = _index_on_device(index, x.device)
     return GetItem(index)(x)

@@ -8,7 +8,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..backend import get_array_module as xp_of
+from ..backend import array_module
 from ..errors import ShapeError
 from ..tensor import Tensor
 from .shape import check_axis, getitem
@@ -21,7 +21,7 @@ TopkResult = namedtuple("topk", ["values", "indices"])
 def _stable_order(data, axis, descending):
     """The indices that sort ``data`` along ``axis``, ties in their original order either way: a
     descending sort is an ascending one of the reversed array, read backwards (NaN comes first, as torch)."""
-    xp = xp_of(data)
+    xp = array_module(data)
     if not descending:
         return xp.argsort(data, axis=axis, kind="stable")
     reversed_order = xp.argsort(xp.flip(data, axis), axis=axis, kind="stable")
@@ -30,7 +30,7 @@ def _stable_order(data, axis, descending):
 
 def _along(x, indices, axis):
     """x[indices] along ``axis``, every other axis kept (NumPy's take_along_axis), differentiable."""
-    xp = x.xp
+    xp = x.array_module
     index = tuple(indices if i == axis else xp.arange(n).reshape([-1 if j == i else 1 for j in range(indices.ndim)])
                   for i, n in enumerate(indices.shape))
     return getitem(x, index)
@@ -44,7 +44,7 @@ def argsort(x, axis=-1, descending=False, stable=False, *, dim=None):
     """The indices that sort x along ``axis`` (default the last); not differentiable. Always stable."""
     axis = _axis("argsort", x, axis, dim)
     if x.ndim == 0:
-        return Tensor._wrap(x.xp.zeros((), dtype=np.int64))
+        return Tensor._wrap(x.array_module.zeros((), dtype=np.int64))
     return Tensor._wrap(_stable_order(x.data, axis, descending))
 
 

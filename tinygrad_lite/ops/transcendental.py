@@ -7,25 +7,25 @@ Tensor ops, so second derivatives come free.
 import math
 
 from ..autograd import Function
-from ..backend import get_array_module as xp_of
+from ..backend import array_module
 from .elementwise import _binary_operands, abs, maximum, pow, sqrt, where
 
 
 class Sin(Function):
     """y = sin x;  dx = gy * cos x"""
-    def forward(self, x): return xp_of(x).sin(x)
+    def forward(self, x): return array_module(x).sin(x)
     def backward(self, gy): return gy * cos(self.inputs[0])
 
 
 class Cos(Function):
     """y = cos x;  dx = -gy * sin x"""
-    def forward(self, x): return xp_of(x).cos(x)
+    def forward(self, x): return array_module(x).cos(x)
     def backward(self, gy): return -gy * sin(self.inputs[0])
 
 
 class Tan(Function):
     """y = tan x;  dx = gy * (1 + y^2)"""
-    def forward(self, x): return xp_of(x).tan(x)
+    def forward(self, x): return array_module(x).tan(x)
 
     def backward(self, gy):
         y = self.output()
@@ -34,19 +34,19 @@ class Tan(Function):
 
 class Sinh(Function):
     """y = sinh x;  dx = gy * cosh x"""
-    def forward(self, x): return xp_of(x).sinh(x)
+    def forward(self, x): return array_module(x).sinh(x)
     def backward(self, gy): return gy * cosh(self.inputs[0])
 
 
 class Cosh(Function):
     """y = cosh x;  dx = gy * sinh x"""
-    def forward(self, x): return xp_of(x).cosh(x)
+    def forward(self, x): return array_module(x).cosh(x)
     def backward(self, gy): return gy * sinh(self.inputs[0])
 
 
 class Asin(Function):
     """y = asin x;  dx = gy / sqrt(1 - x^2)"""
-    def forward(self, x): return xp_of(x).arcsin(x)
+    def forward(self, x): return array_module(x).arcsin(x)
 
     def backward(self, gy):
         x, = self.inputs
@@ -55,7 +55,7 @@ class Asin(Function):
 
 class Acos(Function):
     """y = acos x;  dx = -gy / sqrt(1 - x^2)"""
-    def forward(self, x): return xp_of(x).arccos(x)
+    def forward(self, x): return array_module(x).arccos(x)
 
     def backward(self, gy):
         x, = self.inputs
@@ -64,7 +64,7 @@ class Acos(Function):
 
 class Atan(Function):
     """y = atan x;  dx = gy / (1 + x^2)"""
-    def forward(self, x): return xp_of(x).arctan(x)
+    def forward(self, x): return array_module(x).arctan(x)
 
     def backward(self, gy):
         x, = self.inputs
@@ -73,19 +73,19 @@ class Atan(Function):
 
 class Log2(Function):
     """y = log2 x;  dx = gy / (x ln 2)"""
-    def forward(self, x): return xp_of(x).log2(x)
+    def forward(self, x): return array_module(x).log2(x)
     def backward(self, gy): return gy / (self.inputs[0] * math.log(2.0))
 
 
 class Log10(Function):
     """y = log10 x;  dx = gy / (x ln 10)"""
-    def forward(self, x): return xp_of(x).log10(x)
+    def forward(self, x): return array_module(x).log10(x)
     def backward(self, gy): return gy / (self.inputs[0] * math.log(10.0))
 
 
 class Log1p(Function):
     """y = ln(1 + x), exact for tiny x (where 1 + x rounds to 1);  dx = gy / (1 + x)"""
-    def forward(self, x): return xp_of(x).log1p(x)
+    def forward(self, x): return array_module(x).log1p(x)
     def backward(self, gy): return gy / (1 + self.inputs[0])
 
 
