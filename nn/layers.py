@@ -5,7 +5,7 @@ Parameter layouts and constructor arguments follow torch.nn, so weights copy acr
 """
 from tinygrad_lite.errors import ShapeError
 from tinygrad_lite.ops.torch_names import axis_or_dim
-from tinygrad_lite.tensor import Tensor
+from tinygrad_lite.core import Tensor
 
 from . import functional as F
 from . import init as initialisers

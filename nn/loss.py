@@ -23,7 +23,7 @@ import warnings
 
 import numpy as np
 
-from tinygrad_lite.tensor import Tensor
+from tinygrad_lite.core import Tensor
 
 from . import functional as F
 from .functional.losses import REDUCTIONS

@@ -15,7 +15,7 @@ import numpy as np
 
 from tinygrad_lite import backend
 from tinygrad_lite.errors import DataError, ShapeError
-from tinygrad_lite.tensor import Tensor
+from tinygrad_lite.core import Tensor
 
 from .serialization import load_arrays, save_arrays
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from tinygrad_lite import backend
 from tinygrad_lite.errors import ShapeError
-from tinygrad_lite.tensor import Tensor
+from tinygrad_lite.core import Tensor
 
 from .functional.normalization import _normalized_shape, batch_norm, layer_norm
 from .module import Module, Parameter

@@ -17,7 +17,7 @@ import numpy as np
 from tinygrad_lite.backend import as_numpy
 from tinygrad_lite.files import atomic_write, loads_json
 from tinygrad_lite.npz import read_npz
-from tinygrad_lite.tensor import Tensor
+from tinygrad_lite.core import Tensor
 
 
 def save_arrays(path, arrays):

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from tinygrad_lite import backend
-from tinygrad_lite.tensor import Tensor
+from tinygrad_lite.core import Tensor
 
 
 def _vector_norm(array, p):

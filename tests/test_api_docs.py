@@ -43,7 +43,7 @@ def test_the_reference_builds_and_documents_every_public_name(built):
     missing = public_names() - documented
     assert not missing, f"public names missing from the reference: {sorted(missing)[:20]}"
     for name in ("tinygrad_lite.saving.save", "tinygrad_lite.dataloader.DataLoader", "nn.loss.CrossEntropyLoss",
-                 "tinygrad_lite.tensor.Tensor.backward", "nn.optim.adam.Adam"):
+                 "tinygrad_lite.core.Tensor.backward", "nn.optim.adam.Adam"):
         assert name in documented
     section = built[built.index('<a id="nn.loss.CrossEntropyLoss"></a>'):][:1500]
     assert "label_smoothing=0.0" in section and "F.cross_entropy" in section      # signature and docstring

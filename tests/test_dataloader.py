@@ -15,7 +15,7 @@ from tinygrad_lite import backend
 from tinygrad_lite.dataloader import DataLoader, Dataset, TensorDataset, default_collate
 from tinygrad_lite.datasets import load_sample, normalize
 from tinygrad_lite.errors import DataError, DeviceError
-from tinygrad_lite.tensor import Tensor
+from tinygrad_lite.core import Tensor
 
 
 def traced(n, features=3):

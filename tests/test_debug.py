@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import tinygrad_lite as tl
-from tinygrad_lite import autograd, debug
-from tinygrad_lite.autograd import Hook, installed
+from tinygrad_lite import core, debug, hooks
+from tinygrad_lite.hooks import Hook, installed
 from tinygrad_lite.debug import detect_anomaly, trace_backward
 
 
@@ -165,14 +165,14 @@ class EventLog(Hook):
         self.events = []
 
     def on_forward(self, fn, inputs, output):
-        running = autograd.running_backward()
+        running = core.running_backward()
         self.events.append(("forward", fn.name) + ((running.name,) if running else ()))
 
     def on_backward_start(self, tensor, grad):
         self.events.append(("backward_start", tensor.shape))
 
     def on_backward_step(self, fn, grad_output, grads):
-        self.events.append(("backward_step", fn.name, autograd.running_backward() is fn))
+        self.events.append(("backward_step", fn.name, core.running_backward() is fn))
 
     def on_broadcast(self, fn, input_index, from_shape, to_shape):
         self.events.append(("broadcast", fn.name, input_index, from_shape, to_shape))
@@ -186,9 +186,9 @@ def test_the_engine_announces_each_event_once_in_order():
     bias = named([1.0, 2.0, 3.0], "bias")
     with installed(EventLog()) as log:
         loss = (x + bias).sum()
-        assert autograd.running_backward() is None
+        assert core.running_backward() is None
         loss.backward()
-    assert autograd.running_backward() is None
+    assert core.running_backward() is None
     assert log.events == [
         ("forward", "Add"), ("forward", "Sum"),
         ("backward_start", ()),
@@ -217,23 +217,23 @@ class Recorder(Hook):
 
 
 def test_hooks_are_removed_on_exit_and_on_error_and_nest():
-    before = list(autograd._hooks)
+    before = list(hooks.active)
     outer, inner = Recorder(), Recorder()
     with installed(outer):
         with installed(inner):
             tl.Tensor([1.0]).exp()
         tl.Tensor([1.0]).log()
-        assert autograd._hooks == before + [outer]
+        assert hooks.active == before + [outer]
     assert outer.ops == ["Exp", "Log"] and inner.ops == ["Exp"]
     with pytest.raises(tl.AnomalyError):
         with trace_backward(file=io.StringIO()):
             with detect_anomaly():
                 tl.Tensor([0.0]).log()
-    assert autograd._hooks == before
+    assert hooks.active == before
     with pytest.raises(TypeError, match="Hook"):
         with installed(object()):
             pass
-    assert autograd._hooks == before
+    assert hooks.active == before
 
 
 def test_tensor_name_defaults_to_none_and_can_be_set():

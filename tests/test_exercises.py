@@ -147,7 +147,7 @@ def test_cli(tmp_path, capsys, monkeypatch):
     assert "--tasks" in capsys.readouterr().err
     assert main(["exercise", "make", str(tmp_path / "c"), "--tasks", "3", "--course", "cli-3"]) == 0
     assert "course cli-3: task(s) 3 blank" in capsys.readouterr().out
-    assert "raise NotImplementedError('Task 3: SumTo.forward" in (tmp_path / "c/tinygrad_lite/ops/shape.py").read_text()
+    assert "raise NotImplementedError('Task 3: SumToOp.forward" in (tmp_path / "c/tinygrad_lite/core.py").read_text()
     assert json.loads((tmp_path / "records/cli-3.json").read_text())["blank"] == [3]
     assert main(["exercise", "make", str(tmp_path / "d"), "--tasks", "4", "--course", "cli-3"]) == 2
     assert "was made with task(s) [3]" in capsys.readouterr().err

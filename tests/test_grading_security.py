@@ -110,7 +110,7 @@ FORGED_PASS = ('import atexit, json\natexit.register(lambda: print(json.dumps({s
 
 
 def hard_coded_sum_to():
-    """SumTo.forward returning, by shape, what the local check's inputs (seed 0) expect: a copy that
+    """SumToOp.forward returning, by shape, what the local check's inputs (seed 0) expect: a copy that
     passes ``exercise check`` without computing anything."""
     table = {tuple(c.requests[0].args["init"][0]): c.expected.tolist() for c in plan(3, Options(seed=0))}
     return f"import numpy as np\nreturn np.array({table!r}[tuple(self.shape)])"
@@ -229,7 +229,7 @@ def test_the_attacks_fail_saying_why(graded_class):
     detail = {s: {int(n): t["details"] for n, t in row["tasks"].items()} for s, row in rows.items()}
     for student in ("empty", "nested", "gutted"):      # never the teacher's solution: the copy has none
         assert "no Mul.backward in this copy" in detail[student][1], detail[student]
-        assert "no SumTo.forward in this copy" in detail[student][3]
+        assert "no SumToOp.forward in this copy" in detail[student][3]
     assert all("Task" in detail["forger"][n] and "blank" in rows["forger"]["tasks"][str(n)]["check"] for n in TASKS)
     assert "no solution found" in detail["finder"][1]                     # not the metadata, not the checkout
     assert "timed out" in detail["hanger"][1]

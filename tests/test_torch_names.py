@@ -1,7 +1,7 @@
 """torch's ``dim=`` / ``keepdim=`` beside NumPy's ``axis=`` / ``keepdims=``: every op that takes an axis,
 as a method and as a function, run with torch's spelling in both frameworks and compared with torch.
 
-Also: the Tensor API is written in tensor.py (no method attached from elsewhere), each method with its
+Also: each Tensor method is the engine's own (core.py) or its op function itself, each method with its
 op's signature; giving both spellings of one argument is a TypeError naming both.
 """
 import inspect
@@ -157,17 +157,23 @@ def test_max_dim_takes_one_axis():
         tl.Tensor(np.ones((2, 3))).max(dim=(0, 1))
 
 
-# ---- the API is declared in tensor.py ---------------------------------------------------------------
+# ---- each method is written once: in core.py, or as its op ---------------------------------------
 
 def _public_methods():
     return {name: member for name, member in vars(tl.Tensor).items()
             if not name.startswith("_") and callable(member)}
 
 
-def test_every_method_is_written_in_tensor_py():
+def test_every_method_is_the_core_s_or_its_op_itself():
+    """A Tensor method is the engine's own (core.py) or the op function of its name, the very object
+    (so its docstring is written once); methods.py adds the few that are more than an op (``to``)."""
+    shortcuts = {"to", "cpu", "cuda", "astype", "float", "double", "view"}
     for name, member in _public_methods().items():
-        assert member.__module__ == "tinygrad_lite.tensor", f"Tensor.{name} comes from {member.__module__}"
-    assert vars(tl.Tensor)["T"].fget.__module__ == "tinygrad_lite.tensor"
+        if member.__module__ == "tinygrad_lite.core" or name in shortcuts:
+            continue
+        assert member is getattr(ops, name), f"Tensor.{name} is not ops.{name} (from {member.__module__})"
+    assert vars(tl.Tensor)["T"].fget is ops.transpose and vars(tl.Tensor)["view"] is ops.reshape
+    assert tl.Tensor.__add__ is ops.add and tl.Tensor.__getitem__ is ops.getitem
 
 
 def test_each_method_has_its_ops_signature():

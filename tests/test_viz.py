@@ -11,7 +11,7 @@ import pytest
 
 import tinygrad_lite as tl
 from tinygrad_lite import viz
-from tinygrad_lite.autograd import Function
+from tinygrad_lite.core import Function
 
 NODE = re.compile(r'^\s*(\w+) \[shape=(\w+), label="(.*?)"(?:,|\])', re.M)
 EDGE = re.compile(r"^\s*(\w+) -> (\w+)", re.M)

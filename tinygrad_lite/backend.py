@@ -13,6 +13,7 @@ import numpy as np
 from .errors import DeviceError
 
 DEVICES = ("cpu", "cuda")
+NUMBER_KINDS = "biuf"     # bool, signed and unsigned integers, floats: the dtypes a Tensor holds
 CUPY_INSTALL_HINT = ("pip install 'tinygrad_lite[cuda13]' where nvidia-smi shows CUDA Version 13.x, "
                      "'tinygrad_lite[cuda12]' where it shows 12.x (one CuPy package only: two conflict)")
 _cupy = None          # the cupy module, once a CUDA tensor has been asked for
@@ -96,6 +97,50 @@ def get_array_module(array):
 
 def device_of(array):
     return "cuda" if array_module(array) is not np else "cpu"
+
+
+def is_array(data):
+    """True for a NumPy or CuPy array (not a list or a Python number)."""
+    return isinstance(data, np.ndarray) or array_module(data) is not np
+
+
+def array_from(data, dtype=None, device=None):
+    """``data`` (a number, nested lists, a NumPy or CuPy array) as an array of a number dtype
+    (``NUMBER_KINDS``) on ``device`` (None: the array's own, else the default): what ``Tensor(...)``
+    stores. Python floats become the default dtype; a TypeError or ValueError says what is wrong."""
+    device = resolve_device(device if device is not None else (device_of(data) if is_array(data) else None))
+    xp = array_module(device=device)
+    if not is_array(data):
+        try:
+            probe = np.asarray(data)
+        except ValueError as exc:       # ragged nested lists
+            raise ValueError(f"Tensor: data must be a number or a rectangular (nested) list of "
+                             f"numbers; {exc}") from None
+        if probe.dtype.kind not in NUMBER_KINDS:
+            raise TypeError(f"Tensor: data must be a number, a (nested) list of numbers or an "
+                            f"array, got {type(data).__name__} (NumPy dtype {probe.dtype})")
+        if dtype is None:
+            dtype = get_default_dtype() if probe.dtype.kind == "f" else probe.dtype
+        data = probe
+    elif data.dtype.kind not in NUMBER_KINDS:    # complex parts or strings would be dropped or parsed
+        raise TypeError(f"Tensor: data must hold bool, integer or floating numbers, got an array of "
+                        f"dtype {data.dtype}")
+    if not (is_array(data) and device_of(data) == device):
+        data = to_device(data, device)
+    try:
+        array = xp.asarray(data, dtype=dtype)
+    except RuntimeWarning:      # 1e39 as float32: inf, as in torch
+        array = without_float_warnings(xp.asarray, data, dtype)
+    if array.dtype.kind not in NUMBER_KINDS:
+        raise TypeError(f"Tensor: the dtype must be bool, an integer or a floating type, got {array.dtype}")
+    return array
+
+
+def without_float_warnings(compute, *args):
+    """``compute(*args)`` with NumPy's floating-point warnings off, so overflow, 0/0 and log(0) give
+    inf and nan as IEEE 754 (and torch) say, instead of raising where warnings are errors."""
+    with np.errstate(all="ignore"):
+        return compute(*args)
 
 
 def to_device(array, device):

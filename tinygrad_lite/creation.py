@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from . import backend
-from .tensor import Tensor
+from .core import Tensor
 
 
 def _make(array, dtype, device, requires_grad):

@@ -23,7 +23,7 @@ import numpy as np
 
 from .backend import as_numpy, array_module, resolve_device, to_device
 from .errors import DataError
-from .tensor import Tensor
+from .core import Tensor
 
 
 class Dataset:

@@ -1,7 +1,7 @@
 """Watching the engine work: ``trace_backward()`` prints the chain rule step by step,
 ``detect_anomaly()`` stops at the first NaN or Inf and names the op and the line that made it.
 
-Both are *hooks* (``autograd.Hook``): the engine announces each forward, the start of each
+Both are *hooks* (``hooks.Hook``): the engine announces each forward, the start of each
 ``backward()`` call, each backward step, each broadcast summed back and each gradient handed to a
 leaf; these tools listen. With no hook installed the engine pays one ``if _hooks:`` test per event.
 
@@ -25,10 +25,10 @@ import traceback
 
 import numpy as np
 
-from .autograd import Hook, installed, running_backward
 from .backend import array_module
+from .core import Tensor, running_backward
 from .errors import AnomalyError
-from .tensor import Tensor
+from .hooks import Hook, installed
 
 
 # ---- small helpers ------------------------------------------------------------------------------------

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .autograd import no_grad
+from .core import Tensor, no_grad
 from .errors import GradcheckError
-from .tensor import Tensor
 
 
 @dataclass

@@ -24,10 +24,10 @@ import os
 import numpy as np
 
 from . import backend
+from .core import Tensor
 from .errors import DataError, DeviceError
 from .files import atomic_write, loads_json
 from .npz import read_npz
-from .tensor import Tensor
 
 FORMAT = "tinygrad_lite.save"
 STRUCTURE = "__tinygrad_lite_structure__"

@@ -19,7 +19,7 @@ import numpy as np
 from .backend import as_numpy
 from .errors import TinygradLiteError
 from .files import write_bytes, write_text
-from .tensor import Tensor
+from .core import Tensor
 
 DEFAULT_MAX_VALUES = 4          # tensors with at most this many elements show their values
 FAST_FORMAT_MAX = 64            # float arrays up to this size are formatted by the fast path

@@ -94,7 +94,7 @@ def _fmt(value):
 
 
 def _sum_to(array, shape):
-    """The checker's own broadcast undo (independent of task 3's SumTo); ``array`` if it cannot."""
+    """The checker's own broadcast undo (independent of task 3's SumToOp); ``array`` if it cannot."""
     lead = array.ndim - len(shape)
     if lead < 0:
         return array
@@ -295,8 +295,8 @@ def task3(rng, options):
                             ((3, 1), x.sum(axis=0).sum(axis=1, keepdims=True)), ((4,), x.sum(axis=(0, 1))),
                             ((2, 3, 4), x)):
         request = Request("forward", {"op": sum_to, "init": [list(shape)], "inputs": ["x"]}, {"x": x})
-        checks.append(Compare(f"SumTo({shape}) of x", "x of shape (2, 3, 4), standard normal draws",
-                              "SumTo.forward", request, expected,
+        checks.append(Compare(f"SumToOp({shape}) of x", "x of shape (2, 3, 4), standard normal draws",
+                              "SumToOp.forward", request, expected,
                               too_big="summed over too few axes: every axis that was broadcast (leading, or "
                                       "size 1) adds up"))
     return checks
@@ -696,7 +696,7 @@ def _with_notes(text, notes):
 
 
 def _relative(path):
-    """A frame's file as a path inside the project ('tinygrad_lite/tensor.py'), wherever it ran."""
+    """A frame's file as a path inside the project ('tinygrad_lite/core.py'), wherever it ran."""
     path = str(path).replace(os.sep, "/")
     for package in ("tinygrad_lite/", "nn/", "experiments/"):
         at = path.find("/" + package)

@@ -10,13 +10,13 @@ import math
 import numpy as np
 
 import tinygrad_lite as tl
-from tinygrad_lite.autograd import Function
+from tinygrad_lite.core import Function
 from tinygrad_lite.backend import array_module
 from tinygrad_lite.ops.convert import check_same_device
 from tinygrad_lite.ops.linalg import MatMul
 from tinygrad_lite.ops.reduce import Sum
 from tinygrad_lite.ops.shape import Transpose
-from tinygrad_lite.tensor import Tensor
+from tinygrad_lite.core import Tensor
 
 from .special import Erf, erfc_array
 

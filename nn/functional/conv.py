@@ -24,11 +24,11 @@ contiguous, so both the copy in im2col and the scatter-add in col2im move long r
 """
 import numpy as np
 
-from tinygrad_lite.autograd import Function, is_grad_enabled
+from tinygrad_lite.core import Function, is_grad_enabled
 from tinygrad_lite.backend import array_module
 from tinygrad_lite.errors import ShapeError
 from tinygrad_lite.ops.convert import check_same_device
-from tinygrad_lite.tensor import Tensor
+from tinygrad_lite.core import Tensor
 
 
 # ---- argument checks shared with pooling ----------------------------------------------------------

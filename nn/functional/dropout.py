@@ -4,8 +4,8 @@ import numpy as np
 
 import tinygrad_lite as tl
 from tinygrad_lite import backend
-from tinygrad_lite.autograd import Function
-from tinygrad_lite.tensor import Tensor
+from tinygrad_lite.core import Function
+from tinygrad_lite.core import Tensor
 
 
 class Dropout(Function):

@@ -11,9 +11,9 @@ import numpy as np
 
 import tinygrad_lite as tl
 from tinygrad_lite import backend
-from tinygrad_lite.autograd import Function, is_grad_enabled
+from tinygrad_lite.core import Function, is_grad_enabled
 from tinygrad_lite.errors import ShapeError
-from tinygrad_lite.tensor import Tensor, as_tensor
+from tinygrad_lite.core import Tensor, as_tensor
 
 REDUCTIONS = ("mean", "sum", "none")
 

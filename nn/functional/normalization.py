@@ -23,11 +23,11 @@ with n the number of values per channel (N, or N*L, or N*H*W).
 """
 import math
 
-from tinygrad_lite.autograd import Function, is_grad_enabled
+from tinygrad_lite.core import Function, is_grad_enabled
 from tinygrad_lite.backend import array_module
 from tinygrad_lite.errors import ShapeError
 from tinygrad_lite.ops.elementwise import where
-from tinygrad_lite.tensor import Tensor
+from tinygrad_lite.core import Tensor
 
 
 class Standardise(Function):

@@ -13,7 +13,7 @@ exp(-s^2) * exp(-(x - s)(x + s)) with s = x rounded down to 1/16, which keeps it
 """
 import math
 
-from tinygrad_lite.autograd import Function
+from tinygrad_lite.core import Function
 from tinygrad_lite.backend import array_module
 
 _THRESH, _XBIG = 0.46875, 26.543     # branch point; erfc(x) underflows to 0 beyond XBIG

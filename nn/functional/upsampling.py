@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from tinygrad_lite.errors import ShapeError
-from tinygrad_lite.tensor import Tensor
+from tinygrad_lite.core import Tensor
 
 MODES = {"nearest": (3, 4), "nearest-exact": (3, 4), "linear": (3,), "bilinear": (4,)}
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from tinygrad_lite import backend
 from tinygrad_lite.errors import DataError
-from tinygrad_lite.tensor import Tensor
+from tinygrad_lite.core import Tensor
 
 
 class Optimizer:

@@ -1,4 +1,4 @@
-"""Every op as a function: ``tl.exp(x)``, ``tl.sum(x, axis=1)``. ``Tensor`` calls them as methods (tensor.py).
+"""Every op as a function: ``tl.exp(x)``, ``tl.sum(x, axis=1)``, and as a Tensor method (``methods.py``).
 
 | module        | ops |
 |---------------|-----|
@@ -15,21 +15,21 @@
 | convert       | astype to_device compare (comparisons are not differentiable) |
 """
 from .convert import astype, compare, to_device
-from .elementwise import (abs, add, clip, div, exp, log, maximum, minimum, mul, neg, pow, relu,
-                          sigmoid, sqrt, sub, tanh, where)
 from .einsum import einsum
+from .elementwise import (abs, add, clip, div, exp, log, maximum, minimum, mul, neg, pow, relu, sigmoid, sqrt, sub,
+                          tanh, where)
 from .indexing import (chunk, diagonal, flip, gather, masked_fill, masked_select, nonzero, one_hot, repeat,
                        repeat_interleave, roll, scatter, scatter_add, split, tril, triu, unflatten)
 from .linalg import matmul
-from .rounding import (bitwise_and, bitwise_not, bitwise_or, bitwise_xor, ceil, floor, floor_divide, fmod,
-                       isclose, isfinite, isinf, isnan, remainder, round, sign, trunc)
-from .transcendental import (acos, asin, atan, cos, cosh, exp2, lerp, log10, log1p, log2, logaddexp, rsqrt,
-                             sin, sinh, tan)
-from .reduce import (all, any, argmax, argmin, log_softmax, logsumexp, max, mean, min, prod, softmax, std, sum,
-                     var)
+from .reduce import all, any, argmax, argmin, log_softmax, logsumexp, max, mean, min, prod, softmax, std, sum, var
+from .rounding import (bitwise_and, bitwise_not, bitwise_or, bitwise_xor, ceil, floor, floor_divide, fmod, isclose,
+                       isfinite, isinf, isnan, remainder, round, sign, trunc)
 from .scan import cumprod, cumsum
+from .shape import (broadcast_to, concatenate, flatten, getitem, pad, permute, reshape, squeeze, stack, swapaxes,
+                    transpose, unsqueeze)
 from .sorting import argsort, sort, topk
-from .shape import (broadcast_to, concatenate, flatten, getitem, pad, permute, reshape, squeeze,
-                    stack, swapaxes, transpose, unsqueeze)
+from .transcendental import (acos, asin, atan, cos, cosh, exp2, lerp, log10, log1p, log2, logaddexp, rsqrt, sin, sinh,
+                             tan)
 
 cat = concatenate
+from . import methods  # noqa: E402,F401  (last: makes each op above a Tensor method)

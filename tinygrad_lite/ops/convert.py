@@ -1,10 +1,9 @@
 """Casts, device moves and comparisons."""
 import numpy as np
 
-from ..autograd import Function, without_float_warnings
-from ..backend import to_device as _move
+from ..backend import NUMBER_KINDS, to_device as _move, without_float_warnings
+from ..core import Function, Tensor, as_tensor
 from ..errors import DeviceError, ShapeError
-from ..tensor import NUMBER_KINDS, Tensor, as_tensor
 
 
 class AsType(Function):

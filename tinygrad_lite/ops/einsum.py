@@ -9,10 +9,9 @@ letter (a diagonal: "ii->i") is linked to a fresh letter by an identity matrix.
 import string
 from collections import Counter
 
-from ..autograd import Function
 from ..backend import array_module
+from ..core import Function, Tensor
 from ..errors import ShapeError
-from ..tensor import Tensor
 from .convert import check_same_device
 
 

@@ -1,15 +1,13 @@
 """Elementwise ops. Each docstring gives the forward formula and the gradient the backward returns.
 
 Binary ops broadcast like NumPy; their backward returns the gradient at the broadcast shape and the
-engine (``autograd._deliver``) sums it back to each input's shape.
+engine (``core._deliver``) sums it back to each input's shape.
 """
 import numpy as np
 
-from ..autograd import Function
-from ..backend import array_module
-from ..backend import device_of, to_device
+from ..backend import array_module, device_of, to_device
+from ..core import Function, Tensor, as_tensor
 from ..errors import ShapeError
-from ..tensor import Tensor, as_tensor
 from .convert import check_same_device
 
 
@@ -251,6 +249,13 @@ def sigmoid(x): return Sigmoid()(x)
 def relu(x): return ReLU()(x)
 def maximum(a, b): return _binary(Maximum, a, b)
 def minimum(a, b): return _binary(Minimum, a, b)
+
+
+# The one-line functions above are documented by their op's docstring: the formula and its gradient.
+for _function, _op in ((add, Add), (sub, Sub), (mul, Mul), (div, Div), (neg, Neg), (exp, Exp), (log, Log),
+                       (sqrt, Sqrt), (abs, Abs), (tanh, Tanh), (sigmoid, Sigmoid), (relu, ReLU),
+                       (maximum, Maximum), (minimum, Minimum)):
+    _function.__doc__ = _op.__doc__
 
 
 def pow(x, exponent):  # noqa: A001

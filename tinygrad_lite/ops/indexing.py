@@ -6,8 +6,8 @@ unflatten, masked_select, scatter, scatter_add; one_hot and nonzero (integer res
 import numpy as np
 
 from ..backend import scatter_add as scatter_add_into, to_device
+from ..core import Tensor
 from ..errors import DeviceError, ShapeError
-from ..tensor import Tensor
 from .elementwise import where
 from .shape import GetItemGrad, broadcast_to, check_axis, getitem, permute, reshape
 

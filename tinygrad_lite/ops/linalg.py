@@ -1,7 +1,8 @@
 """Matrix multiplication, with NumPy's rules for 1-D operands and batch broadcasting."""
-from ..autograd import Function
 from ..backend import array_module
+from ..core import Function
 from ..errors import ShapeError
+from .elementwise import _binary_operands
 
 
 class MatMul(Function):
@@ -31,7 +32,7 @@ class MatMul(Function):
 
 
 def matmul(a, b):
-    from .elementwise import _binary_operands
+    """a @ b: NumPy's matmul (1-D operands as a row or a column, batch axes broadcast); see ``MatMul``."""
     a, b = _binary_operands(a, b, "matmul")
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: both operands need at least one axis, got shapes {a.shape} and {b.shape}")

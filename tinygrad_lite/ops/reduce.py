@@ -8,10 +8,9 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..autograd import Function
 from ..backend import array_module
+from ..core import Function, Tensor
 from ..errors import ShapeError
-from ..tensor import Tensor
 from .elementwise import where
 from .shape import broadcast_to, pad
 from .torch_names import axis_and_keepdims, axis_or_dim, ddof_or_correction, keepdims_or_keepdim

@@ -8,9 +8,8 @@ tensors never carry gradients: on them these ops are plain NumPy (or CuPy) calls
 """
 import numpy as np
 
-from ..autograd import Function
 from ..backend import array_module
-from ..tensor import Tensor
+from ..core import Function, Tensor
 from .elementwise import _binary, _binary_array_module, _binary_operands
 
 
@@ -55,10 +54,24 @@ class Fmod(Function):
 
 # ---- the functions users call ---------------------------------------------------------------------
 
-def sign(x): return Step("sign")(x)
-def floor(x): return Step("floor")(x)
-def ceil(x): return Step("ceil")(x)
-def trunc(x): return Step("trunc")(x)
+def sign(x):
+    """-1, 0 or 1 by the sign of x (the gradient is 0)."""
+    return Step("sign")(x)
+
+
+def floor(x):
+    """The largest whole number <= x (the gradient is 0)."""
+    return Step("floor")(x)
+
+
+def ceil(x):
+    """The smallest whole number >= x (the gradient is 0)."""
+    return Step("ceil")(x)
+
+
+def trunc(x):
+    """x rounded towards 0 (the gradient is 0)."""
+    return Step("trunc")(x)
 
 
 def round(x, decimals=0):  # noqa: A001  (torch's name)
@@ -122,9 +135,19 @@ def _bitwise(name, a, b):
     return Tensor._wrap(getattr(xp, name)(x, y))
 
 
-def bitwise_and(a, b): return _bitwise("bitwise_and", a, b)
-def bitwise_or(a, b): return _bitwise("bitwise_or", a, b)
-def bitwise_xor(a, b): return _bitwise("bitwise_xor", a, b)
+def bitwise_and(a, b):
+    """a & b, bit by bit (for booleans: and); integer or boolean tensors, or ints."""
+    return _bitwise("bitwise_and", a, b)
+
+
+def bitwise_or(a, b):
+    """a | b, bit by bit (for booleans: or); integer or boolean tensors, or ints."""
+    return _bitwise("bitwise_or", a, b)
+
+
+def bitwise_xor(a, b):
+    """a ^ b, bit by bit (for booleans: exclusive or); integer or boolean tensors, or ints."""
+    return _bitwise("bitwise_xor", a, b)
 
 
 def bitwise_not(x):
@@ -134,9 +157,19 @@ def bitwise_not(x):
     return Tensor._wrap(x.array_module.invert(x.data))
 
 
-def isnan(x): return Tensor._wrap(x.array_module.isnan(x.data))
-def isinf(x): return Tensor._wrap(x.array_module.isinf(x.data))
-def isfinite(x): return Tensor._wrap(x.array_module.isfinite(x.data))
+def isnan(x):
+    """Where x is nan, as a boolean tensor."""
+    return Tensor._wrap(x.array_module.isnan(x.data))
+
+
+def isinf(x):
+    """Where x is +inf or -inf, as a boolean tensor."""
+    return Tensor._wrap(x.array_module.isinf(x.data))
+
+
+def isfinite(x):
+    """Where x is neither inf nor nan, as a boolean tensor."""
+    return Tensor._wrap(x.array_module.isfinite(x.data))
 
 
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):

@@ -1,7 +1,6 @@
 """Cumulative sums and products along one axis (NumPy's and torch's ``cumsum`` / ``cumprod``)."""
-from ..autograd import Function
 from ..backend import array_module
-from ..tensor import Tensor
+from ..core import Function, Tensor
 from .elementwise import where
 from .reduce import _numpy_call
 from .shape import check_axis, getitem

@@ -1,10 +1,12 @@
-"""Ops that move, pick or copy elements without arithmetic: their backward moves gradients back."""
+"""Ops that move, pick or copy elements without arithmetic: their backward moves gradients back.
+
+Broadcasting and its undo, summing back (``BroadcastToOp``, ``SumToOp``), are the engine's own ops: core.py.
+"""
 import numpy as np
 
-from ..autograd import Function
-from ..backend import as_numpy, array_module, scatter_add, to_device
+from ..backend import array_module, as_numpy, scatter_add, to_device
+from ..core import BroadcastToOp, Function, Tensor
 from ..errors import ShapeError
-from ..tensor import Tensor
 from .convert import check_same_device
 from .torch_names import axis_or_dim
 
@@ -65,29 +67,6 @@ class Transpose(Function):
     def __init__(self, axes): self.axes = axes
     def forward(self, x): return x.transpose(self.axes)
     def backward(self, gy): return gy.permute(*np.argsort(self.axes).tolist())
-
-
-class BroadcastTo(Function):
-    """y = x repeated along broadcast axes;  dx = gy summed back over them"""
-    def __init__(self, shape): self.shape = shape
-    def forward(self, x): return array_module(x).broadcast_to(x, self.shape)
-    def backward(self, gy): return gy   # the engine sums it back to x's shape
-
-
-class SumTo(Function):
-    """y = x summed down to ``shape`` (the inverse of broadcasting);  dx = gy broadcast back"""
-    def __init__(self, shape): self.shape = tuple(shape)
-
-    def forward(self, x):
-        lead = x.ndim - len(self.shape)
-        if lead < 0:
-            return x   # cannot be summed to a larger rank; the engine reports the mismatch
-        axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(self.shape)
-                                          if n == 1 and x.shape[lead + i] != 1)
-        y = x.sum(axis=axes, keepdims=True) if axes else x
-        return y.reshape(self.shape) if lead else y
-
-    def backward(self, gy): return broadcast_to(gy, self.inputs[0].shape)
 
 
 class GetItem(Function):
@@ -154,6 +133,8 @@ def _plain_index(index):
 # ---- the functions users call ---------------------------------------------------------------------
 
 def reshape(x, *shape):
+    """The same elements in a new shape: ``reshape(2, 3)`` or ``reshape((2, 3))``, one -1 inferred
+    (torch's ``view`` too)."""
     shape = _new_shape(_shape_arg(shape), "reshape", unknown_allowed=True)
     try:
         return Reshape(shape)(x)
@@ -183,6 +164,7 @@ def permute(x, *axes):
 
 
 def swapaxes(x, axis1, axis2):
+    """Axes ``axis1`` and ``axis2`` exchanged."""
     if x.ndim == 0:
         raise ShapeError(f"swapaxes: a 0-d tensor has no axes to swap, got axes {axis1} and {axis2}")
     axis1, axis2 = check_axis(axis1, x.ndim, "swapaxes", "axis1"), check_axis(axis2, x.ndim, "swapaxes", "axis2")
@@ -221,11 +203,12 @@ def flatten(x, start_dim=0, end_dim=-1):
 
 
 def broadcast_to(x, shape):
+    """x repeated along new or size-1 axes to ``shape`` (NumPy's rules); its gradient sums them back."""
     shape = _new_shape(shape, "broadcast_to", unknown_allowed=False)
     if x.shape == shape:
         return x
     try:
-        return BroadcastTo(shape)(x)
+        return BroadcastToOp(shape)(x)
     except ValueError:
         raise ShapeError(f"broadcast_to: shape {x.shape} cannot be broadcast to {shape}") from None
 

@@ -9,8 +9,8 @@ from collections import namedtuple
 import numpy as np
 
 from ..backend import array_module
+from ..core import Tensor
 from ..errors import ShapeError
-from ..tensor import Tensor
 from .shape import check_axis, getitem
 from .torch_names import axis_or_dim
 

@@ -6,8 +6,8 @@ Tensor ops, so second derivatives come free.
 """
 import math
 
-from ..autograd import Function
 from ..backend import array_module
+from ..core import Function
 from .elementwise import _binary_operands, abs, maximum, pow, sqrt, where
 
 
@@ -102,6 +102,12 @@ def atan(x): return Atan()(x)
 def log2(x): return Log2()(x)
 def log10(x): return Log10()(x)
 def log1p(x): return Log1p()(x)
+
+
+# The one-line functions above are documented by their op's docstring: the formula and its gradient.
+for _function, _op in ((sin, Sin), (cos, Cos), (tan, Tan), (sinh, Sinh), (cosh, Cosh), (asin, Asin), (acos, Acos),
+                       (atan, Atan), (log2, Log2), (log10, Log10), (log1p, Log1p)):
+    _function.__doc__ = _op.__doc__
 
 
 def exp2(x):

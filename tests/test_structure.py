@@ -1,0 +1,113 @@
+"""The project's shape: the engine a student opens first stays short, and imports go one way.
+
+The import graph is read from the source with ``ast`` (every ``import``, at the top of a module or
+inside a function), so a late import cannot hide a circle.
+"""
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORE = ROOT / "tinygrad_lite" / "core.py"
+CORE_BUDGET = 500        # lines: DeZero's core.py is 348; Tensor, Function and backward fit in this
+FLOORS = ("tinygrad_lite", "nn", "experiments", "benchmarks")     # each may import only the ones before it
+UPWARD_CHECKED = ("tinygrad_lite", "nn")    # experiments/cli.py still imports benchmarks (its `bench` command)
+
+
+def test_the_engine_stays_one_file_a_student_can_read_first():
+    lines = len(CORE.read_text(encoding="utf-8").splitlines())
+    assert lines <= CORE_BUDGET, (f"tinygrad_lite/core.py has {lines} lines, over its budget of {CORE_BUDGET}: "
+                                  f"move what is not Tensor, Function or backward into a module of its own")
+
+
+def _module_name(path):
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules():
+    return {_module_name(path): path for package in FLOORS for path in (ROOT / package).rglob("*.py")}
+
+
+def _imports(name, source, known, is_package=False):
+    """The project modules (of ``known``) that module ``name`` imports, anywhere in its ``source``."""
+    package = name if is_package else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
+        else:
+            continue
+        for target in targets:
+            while target and target not in known:       # import a.b.c: the deepest project module named
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                found.add(target)
+    return found
+
+
+def _graph():
+    modules = _modules()
+    return {name: _imports(name, path.read_text(encoding="utf-8"), modules, path.name == "__init__.py")
+            for name, path in modules.items()}
+
+
+def _cycle(graph, nodes):
+    """One import circle among ``nodes`` as a list of modules, or None."""
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in nodes:
+                continue
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        state[node] = "done"
+        stack.pop()
+        return None
+
+    for node in sorted(nodes):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def test_no_import_circle():
+    graph = _graph()
+    assert len(graph) > 80                      # the walk found the packages
+    cycle = _cycle(graph, set(graph))
+    assert cycle is None, "import circle: " + " -> ".join(cycle)
+
+
+def test_no_import_upward():
+    """The engine imports no layer, the layers no experiment, nothing a benchmark."""
+    graph = _graph()
+    for name, targets in graph.items():
+        floor = FLOORS.index(name.split(".")[0])
+        if FLOORS[floor] not in UPWARD_CHECKED:
+            continue
+        upward = sorted(t for t in targets if FLOORS.index(t.split(".")[0]) > floor)
+        assert not upward, f"{name} imports {upward}, a floor above it"
+
+
+def test_the_graph_reader_sees_late_and_relative_imports():
+    graph = _graph()
+    assert "tinygrad_lite.core" in graph["tinygrad_lite.ops.elementwise"]         # from ..core import
+    assert "tinygrad_lite.ops.shape" in graph["tinygrad_lite.ops.indexing"]        # from .shape import
+    assert "tinygrad_lite" in graph["nn.functional.activations"]                 # import tinygrad_lite as tl
+    late = "import numpy\n\ndef f():\n    from ..core import Tensor\n    import nn.functional.conv\n"
+    known = {"tinygrad_lite.core", "nn", "nn.functional", "nn.functional.conv"}
+    assert _imports("tinygrad_lite.ops.probe", late, known) == {"tinygrad_lite.core", "nn.functional.conv"}
