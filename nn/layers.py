@@ -9,7 +9,7 @@ from tinygrad_lite.core import Tensor
 
 from . import functional as F
 from . import init as initialisers
-from .functional.activations import Linear as LinearOp
+from .functional.activations import LinearOp
 from .module import Module
 
 

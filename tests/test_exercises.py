@@ -47,18 +47,18 @@ def test_every_task_names_code_that_exists_today():
 
 def test_a_stub_keeps_the_signature_and_docstring_and_nothing_else_changes():
     source = (PROJECT / "tinygrad_lite/ops/elementwise.py").read_bytes()
-    stubbed = blank_source(source, [("Tanh.backward", "Task 2: Tanh.backward - do it"),
-                                    ("Exp.backward", "Task 1: Exp.backward - do it")]).decode()
-    assert "    def backward(self, gy):\n        raise NotImplementedError('Task 2: Tanh.backward - do it')\n" in stubbed
-    assert "def backward(self, gy): raise NotImplementedError('Task 1: Exp.backward - do it')" in stubbed
+    stubbed = blank_source(source, [("TanhOp.backward", "Task 2: TanhOp.backward - do it"),
+                                    ("ExpOp.backward", "Task 1: ExpOp.backward - do it")]).decode()
+    assert "    def backward(self, gy):\n        raise NotImplementedError('Task 2: TanhOp.backward - do it')\n" in stubbed
+    assert "def backward(self, gy): raise NotImplementedError('Task 1: ExpOp.backward - do it')" in stubbed
     assert '"""y = tanh x;  dx = gy * (1 - y^2)"""' in stubbed
     assert "1 - y * y" not in stubbed and "TODO" not in stubbed
     changed = [line for line in difflib.unified_diff(source.decode().splitlines(), stubbed.splitlines(), n=0,
                                                      lineterm="") if line[:1] in "+-" and line[:3] not in ("+++", "---")]
     assert changed == ["-    def backward(self, gy): return gy * self.output()",
-                       "+    def backward(self, gy): raise NotImplementedError('Task 1: Exp.backward - do it')",
+                       "+    def backward(self, gy): raise NotImplementedError('Task 1: ExpOp.backward - do it')",
                        "-        y = self.output()", "-        return gy * (1 - y * y)",
-                       "+        raise NotImplementedError('Task 2: Tanh.backward - do it')"]
+                       "+        raise NotImplementedError('Task 2: TanhOp.backward - do it')"]
 
 
 def test_parse_tasks():
@@ -101,7 +101,7 @@ def test_a_blank_task_never_breaks_a_task_that_does_not_depend_on_it(single_blan
 
 
 def test_the_ta_explains_a_wrong_answer(tmp_path):
-    """A plausible mistake (Tanh.backward without gy) is named: element, expected vs got, the hint."""
+    """A plausible mistake (TanhOp.backward without gy) is named: element, expected vs got, the hint."""
     copy = make(tmp_path / "copy", [])
     path = copy / "tinygrad_lite/ops/elementwise.py"
     path.write_text(path.read_text().replace("return gy * (1 - y * y)", "return 1 - y * y"))
@@ -142,7 +142,7 @@ def test_cli(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("TINYGRAD_LITE_COURSES", str(tmp_path / "records"))
     assert main(["exercise", "list"]) == 0
     out = capsys.readouterr().out
-    assert "tinygrad_lite/ops/elementwise.py::Tanh.backward" in out and "11. The training loop" in out
+    assert "tinygrad_lite/ops/elementwise.py::TanhOp.backward" in out and "11. The training loop" in out
     assert main(["exercise", "make", str(tmp_path / "c"), "--tasks", "13"]) == 2
     assert "--tasks" in capsys.readouterr().err
     assert main(["exercise", "make", str(tmp_path / "c"), "--tasks", "3", "--course", "cli-3"]) == 0
@@ -161,7 +161,7 @@ def test_cli(tmp_path, capsys, monkeypatch):
 
 
 def test_make_leaves_out_every_file_holding_a_blank_body(tmp_path):
-    """This file quotes Exp.backward's body (above), so a copy blanking task 1 must not contain it; no file
+    """This file quotes ExpOp.backward's body (above), so a copy blanking task 1 must not contain it; no file
     of the copy holds a blank task's body, and a package file holding one is an error in the course."""
     copy = make(tmp_path / "c", [1, 2])
     assert (PROJECT / "tests/test_exercises.py").is_file() and not (copy / "tests/test_exercises.py").exists()
@@ -174,7 +174,7 @@ def test_make_leaves_out_every_file_holding_a_blank_body(tmp_path):
     fake = tmp_path / "fake"
     shutil.copytree(PROJECT / "tinygrad_lite", fake / "tinygrad_lite")
     (fake / "tinygrad_lite/helpers.py").write_text("def exp_grad(self, gy):\n    return gy * self.output()\n")
-    with pytest.raises(ValueError, match="tinygrad_lite/helpers.py holds the body of .*Exp.backward"):
+    with pytest.raises(ValueError, match="tinygrad_lite/helpers.py holds the body of .*ExpOp.backward"):
         stubs.copy_files(fake, [1])
 
 
@@ -203,7 +203,7 @@ MISTAKES = {   # copy -> {task: (target, the solution's text, the mistake, the h
               "forgot to multiply by the incoming gradient gy"),
           2: (_target(2), "return gy * (1 - y * y)", "return 1 - y * y", "forgot to multiply by the incoming gradient"),
           3: (_target(3), "if n == 1 and", "if n == 0 and", "summed over too few axes"),
-          5: (_target(5, 1), "gb = Sum((0,), False)(gy2)", "gb = gy2",
+          5: (_target(5, 1), "gb = SumOp((0,), False)(gy2)", "gb = gy2",
               "bias gradient has shape (4, 3); the bias has shape (3,): sum over the batch axis"),
           6: (_target(6), "grad *= self._scale(", "grad *= len(t) * self._scale(", "off by a constant factor 4"),
           7: (_target(7), 'buf = state.get("momentum_buffer")', "buf = None", "keep the momentum buffer"),
@@ -259,8 +259,8 @@ def test_an_exception_points_at_the_students_line(graded_mistakes):
     path = split_target(_target(1))[0]
     line = next(i for i, text in enumerate((copies["d"] / path).read_text().splitlines(), 1)
                 if "a, b, c = self.inputs" in text)
-    assert rows["d"]["tasks"]["1"]["check"] == "Mul.backward raised ValueError"
-    assert f"at:       {path}:{line}, in Mul.backward (your code)" in details
+    assert rows["d"]["tasks"]["1"]["check"] == "MulOp.backward raised ValueError"
+    assert f"at:       {path}:{line}, in MulOp.backward (your code)" in details
     assert "a, b, c = self.inputs" in details and "check:    Mul (b broadcast over rows)" in details
 
 
@@ -270,7 +270,7 @@ def test_the_local_check_explains_a_raise_at_the_students_line_too(tmp_path):
     outcome = check_in(copy, "1")[1]
     path = split_target(_target(1))[0]
     line = next(i for i, text in enumerate((copy / path).read_text().splitlines(), 1) if "a, b, c" in text)
-    assert f"at:       {path}:{line}, in Mul.backward (your code)" in outcome["details"], outcome["details"]
+    assert f"at:       {path}:{line}, in MulOp.backward (your code)" in outcome["details"], outcome["details"]
 
 
 def test_report_cells_are_escaped():

@@ -228,7 +228,7 @@ def test_the_attacks_fail_saying_why(graded_class):
     rows = graded_class["rows"]
     detail = {s: {int(n): t["details"] for n, t in row["tasks"].items()} for s, row in rows.items()}
     for student in ("empty", "nested", "gutted"):      # never the teacher's solution: the copy has none
-        assert "no Mul.backward in this copy" in detail[student][1], detail[student]
+        assert "no MulOp.backward in this copy" in detail[student][1], detail[student]
         assert "no SumToOp.forward in this copy" in detail[student][3]
     assert all("Task" in detail["forger"][n] and "blank" in rows["forger"]["tasks"][str(n)]["check"] for n in TASKS)
     assert "no solution found" in detail["finder"][1]                     # not the metadata, not the checkout

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import nn.functional as F
 import tinygrad_lite as tl
-from nn.functional.losses import CrossEntropy
+from nn.functional.losses import CrossEntropyOp
 from tests.torch_oracle import check_double_backward, check_op, op_settings, random_array
 
 torch = pytest.importorskip("torch", reason="torch is the oracle of these tests: pip install '.[dev]'")
@@ -77,11 +77,11 @@ def test_cross_entropy_plain_call_and_nd_logits_use_the_one_fused_op():
     N-D logits are its rows with the class axis last."""
     z, y = class_problem(4, 3, (), 0, -100, False)
     loss = F.cross_entropy(tl.Tensor(z, requires_grad=True), y)
-    assert isinstance(loss.grad_fn, CrossEntropy)
-    np.testing.assert_array_equal(loss.numpy(), CrossEntropy(y, "mean")(tl.Tensor(z)).numpy())
+    assert isinstance(loss.grad_fn, CrossEntropyOp)
+    np.testing.assert_array_equal(loss.numpy(), CrossEntropyOp(y, "mean")(tl.Tensor(z)).numpy())
     z, y = class_problem(2, 3, (2, 2), 0, -100, False)
     loss = F.cross_entropy(tl.Tensor(z, requires_grad=True), y, reduction="sum")
-    assert isinstance(loss.grad_fn, CrossEntropy)
+    assert isinstance(loss.grad_fn, CrossEntropyOp)
 
 
 def test_cross_entropy_and_nll_options_second_order_match_torch():

@@ -111,3 +111,21 @@ def test_the_graph_reader_sees_late_and_relative_imports():
     late = "import numpy\n\ndef f():\n    from ..core import Tensor\n    import nn.functional.conv\n"
     known = {"tinygrad_lite.core", "nn", "nn.functional", "nn.functional.conv"}
     assert _imports("tinygrad_lite.ops.probe", late, known) == {"tinygrad_lite.core", "nn.functional.conv"}
+
+
+def _subclasses(cls):
+    found = set()
+    for sub in cls.__subclasses__():
+        found |= {sub} | _subclasses(sub)
+    return {c for c in found if c.__module__.split(".")[0] in ("tinygrad_lite", "nn")}
+
+
+def test_ops_are_named_op_and_share_no_name_with_a_layer():
+    """``ReLUOp`` (the graph's op) beside ``nn.ReLU`` (the layer): a name says which one it is."""
+    import nn
+    from tinygrad_lite.core import Function
+    ops = _subclasses(Function)
+    layers = _subclasses(nn.Module)
+    assert len(ops) > 60 and len(layers) > 30
+    assert sorted(op.__name__ for op in ops if not op.__name__.endswith("Op")) == []
+    assert {op.__name__ for op in ops} & {layer.__name__ for layer in layers} == set()

@@ -536,7 +536,7 @@ def task10(rng, options):
                  (lambda e, g, wins=wins: np.allclose(g[wins <= 1], e[wins <= 1]),
                   "windows that share a winning pixel must ADD their gradients there (+=), not overwrite")]
         checks.append(Compare(f"max-pool gradient, kernel {kernel}, stride {stride}", f"x (2, 2, 6, 6), {label}",
-                              "RouteToWinner.forward",
+                              "RouteToWinnerOp.forward",
                               Request("max_pool_backward", {"kernel": list(kernel), "stride": list(stride)},
                                       {"x": x, "gy": gy}), expected, key="gx", hints=hints))
     return checks

@@ -13,12 +13,12 @@ import tinygrad_lite as tl
 from tinygrad_lite.core import Function
 from tinygrad_lite.backend import array_module
 from tinygrad_lite.ops.convert import check_same_device
-from tinygrad_lite.ops.linalg import MatMul
-from tinygrad_lite.ops.reduce import Sum
-from tinygrad_lite.ops.shape import Transpose
+from tinygrad_lite.ops.linalg import MatMulOp
+from tinygrad_lite.ops.reduce import SumOp
+from tinygrad_lite.ops.shape import TransposeOp
 from tinygrad_lite.core import Tensor
 
-from .special import Erf, erfc_array
+from .special import ErfOp, erfc_array
 
 _SQRT_HALF = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -26,7 +26,7 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 # ---- linear ---------------------------------------------------------------------------------------
 
-class Linear(Function):
+class LinearOp(Function):
     """y = x @ w^T + b, with x (..., in), w (out, in), b (out,);
     dx = gy @ w,  dw = gy^T @ x (leading axes flattened),  db = gy summed over the leading axes.
 
@@ -48,15 +48,15 @@ class Linear(Function):
     def backward(self, gy):
         x, w = self.inputs[0], self.inputs[1]
         needs = self.needs_grad
-        gx = MatMul()(gy, w) if needs[0] else None
+        gx = MatMulOp()(gy, w) if needs[0] else None
         gw = gb = None
         if needs[1] or (len(needs) > 2 and needs[2]):
             gy2 = gy if gy.ndim == 2 else gy.reshape(-1, gy.shape[-1])
             if needs[1]:
                 x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
-                gw = MatMul()(Transpose((1, 0))(gy2), x2)
+                gw = MatMulOp()(TransposeOp((1, 0))(gy2), x2)
             if len(needs) > 2 and needs[2]:
-                gb = Sum((0,), False)(gy2)
+                gb = SumOp((0,), False)(gy2)
         return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
 
 
@@ -67,16 +67,16 @@ def linear(x, weight, bias=None):
                             f"(the input's last axis must equal weight's in_features {weight.shape[-1]})")
     check_same_device("linear", (x, weight, bias), "input, weight and bias")
     if bias is None:
-        return Linear()(x, weight)
+        return LinearOp()(x, weight)
     if bias.shape != (weight.shape[0],):
         raise tl.ShapeError(f"linear: bias must have shape ({weight.shape[0]},) to match weight "
                             f"{weight.shape}, got {bias.shape}")
-    return Linear()(x, weight, bias)
+    return LinearOp()(x, weight, bias)
 
 
 # ---- element-wise activations ---------------------------------------------------------------------
 
-class LeakyReLU(Function):
+class LeakyReLUOp(Function):
     """y = x if x > 0 else slope * x;  dx = gy * (1 if x > 0 else slope)"""
     def __init__(self, slope): self.slope = slope
 
@@ -89,7 +89,7 @@ class LeakyReLU(Function):
         return gy * Tensor._wrap(xp.where(self.positive, 1.0, self.slope).astype(gy.dtype))
 
 
-class GELU(Function):
+class GELUOp(Function):
     """y = x * Phi(x), Phi the standard normal CDF = (1 + erf(x / sqrt 2)) / 2 (torch's exact GELU);
     dx = gy * (Phi(x) + x * phi(x)), phi(x) = exp(-x^2 / 2) / sqrt(2 pi).
 
@@ -100,12 +100,12 @@ class GELU(Function):
 
     def backward(self, gy):
         x, = self.inputs
-        cdf = (Erf()(x * _SQRT_HALF) + 1.0) * 0.5
+        cdf = (ErfOp()(x * _SQRT_HALF) + 1.0) * 0.5
         pdf = (x * x * -0.5).exp() * _INV_SQRT_2PI
         return gy * (cdf + x * pdf)
 
 
-class Softplus(Function):
+class SoftplusOp(Function):
     """y = ln(1 + e^(beta x)) / beta, computed as (max(z, 0) + log1p(e^-|z|)) / beta with z = beta x, and
     y = x where z > threshold (torch's linear region);  dx = gy * sigmoid(z) (gy where z > threshold)."""
     def __init__(self, beta, threshold): self.beta, self.threshold = beta, threshold
@@ -129,7 +129,7 @@ def relu(x):
 
 def leaky_relu(x, negative_slope=0.01):
     """y = x for x > 0, negative_slope * x otherwise (torch's default slope 0.01)."""
-    return LeakyReLU(float(negative_slope))(x)
+    return LeakyReLUOp(float(negative_slope))(x)
 
 
 def sigmoid(x):
@@ -146,7 +146,7 @@ def gelu(x, approximate="none"):
     """GELU: exact ``x * Phi(x)`` (torch's default), or ``approximate='tanh'``:
     0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
     if approximate == "none":
-        return GELU()(x)
+        return GELUOp()(x)
     if approximate == "tanh":
         inner = (x + x * x * x * 0.044715) * math.sqrt(2.0 / math.pi)
         return x * 0.5 * (inner.tanh() + 1.0)
@@ -200,7 +200,7 @@ def softplus(x, beta=1.0, threshold=20.0):
     beta = _number("softplus", "beta", beta)
     if beta == 0:
         raise ValueError("softplus: beta must be nonzero (it divides the result), got 0")
-    return Softplus(beta, _number("softplus", "threshold", threshold))(x)
+    return SoftplusOp(beta, _number("softplus", "threshold", threshold))(x)
 
 
 def hardtanh(x, min_val=-1.0, max_val=1.0):
@@ -228,12 +228,12 @@ def hardswish(x):
 
 def mish(x):
     """y = x * tanh(softplus(x))"""
-    return x * Softplus(1.0, float("inf"))(x).tanh()
+    return x * SoftplusOp(1.0, float("inf"))(x).tanh()
 
 
 def logsigmoid(x):
     """y = ln sigmoid(x) = -softplus(-x), stable for large |x|"""
-    return -Softplus(1.0, float("inf"))(-x)
+    return -SoftplusOp(1.0, float("inf"))(-x)
 
 
 def softsign(x):

@@ -141,7 +141,7 @@ def col2im_array(cols, input_shape, kernel, stride, padding, dilation=(1, 1)):
 
 # ---- differentiable Functions ---------------------------------------------------------------------
 
-class Im2Col(Function):
+class Im2ColOp(Function):
     """cols = im2col(x);  dx = col2im(gcols) (the adjoint), so every order of gradient comes free"""
     def __init__(self, kernel, stride, padding, dilation=(1, 1), offset_major=False):
         self.geometry, self.offset_major = (kernel, stride, padding, dilation), offset_major
@@ -150,19 +150,19 @@ class Im2Col(Function):
         self.input_shape = x.shape
         return im2col_array(x, *self.geometry, offset_major=self.offset_major)
 
-    def backward(self, gcols): return Col2Im(self.input_shape, *self.geometry)(gcols)
+    def backward(self, gcols): return Col2ImOp(self.input_shape, *self.geometry)(gcols)
 
 
-class Col2Im(Function):
+class Col2ImOp(Function):
     """x = col2im(cols);  dcols = im2col(gx) (the adjoint)"""
     def __init__(self, input_shape, kernel, stride, padding, dilation=(1, 1)):
         self.input_shape, self.geometry = tuple(input_shape), (kernel, stride, padding, dilation)
 
     def forward(self, cols): return col2im_array(cols, self.input_shape, *self.geometry)
-    def backward(self, gx): return Im2Col(*self.geometry, offset_major=self.inputs[0].ndim == 3)(gx)
+    def backward(self, gx): return Im2ColOp(*self.geometry, offset_major=self.inputs[0].ndim == 3)(gx)
 
 
-class Conv2d(Function):
+class Conv2dOp(Function):
     """y = W_mat @ im2col(x)^T + b, reshaped to (N, O, OH, OW), with W_mat = W as (O, KH*KW*C).
 
     Backward, with gy_mat = gy as (O, N*OH*OW):
@@ -201,10 +201,10 @@ class Conv2d(Function):
         w_mat = weight.permute(0, 2, 3, 1).reshape(out_channels, -1)      # (O, KH*KW*C)
         gx = gw = gb = None
         if self.needs_grad[0]:
-            gx = Col2Im(x.shape, *geometry)(self.input_gradient_cols(gy_mat, w_mat))
+            gx = Col2ImOp(x.shape, *geometry)(self.input_gradient_cols(gy_mat, w_mat))
         if self.needs_grad[1]:
             if is_grad_enabled() and x.requires_grad:     # create_graph: gW must stay linked to x
-                cols = Im2Col(*geometry)(x)
+                cols = Im2ColOp(*geometry)(x)
             else:
                 cols = Tensor._wrap(self.cols)
             kh, kw = self.kernel
@@ -230,12 +230,12 @@ def grouped_conv2d(x, weight, bias, groups, geometry):
         cols (N*L, KH*KW*C)  ->  (g, N*L, KH*KW*C/g)      group k's columns: channels k*C/g .. (k+1)*C/g
         W    (O, C/g, KH, KW) -> (g, O/g, KH*KW*C/g)
         y    = cols_g @ W_g^T  (g, N*L, O/g)  ->  (N, O, OH, OW)   output channel k*O/g + o
-    Every step is a differentiable op (Im2Col, reshape, permute, matmul), so all gradients come free.
+    Every step is a differentiable op (Im2ColOp, reshape, permute, matmul), so all gradients come free.
     """
     (n, channels), (out_channels, _, kh, kw) = x.shape[:2], weight.shape
     kernel, stride, padding, dilation = geometry
     oh, ow = output_size(x.shape[2:], kernel, stride, padding, "conv2d", dilation)
-    cols = Im2Col(*geometry)(x).reshape(n * oh * ow, kh * kw, groups, channels // groups)
+    cols = Im2ColOp(*geometry)(x).reshape(n * oh * ow, kh * kw, groups, channels // groups)
     cols = cols.permute(2, 0, 1, 3).reshape(groups, n * oh * ow, -1)
     w_mat = weight.reshape(groups, out_channels // groups, -1, kh, kw).permute(0, 1, 3, 4, 2)
     y = cols @ w_mat.reshape(groups, out_channels // groups, -1).swapaxes(-1, -2)
@@ -325,7 +325,7 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
     stride, padding = pair(stride, "stride", "im2col", 1), pair(padding, "padding", "im2col", 0)
     dilation = pair(dilation, "dilation", "im2col", 1)
     output_size(x.shape[2:], kernel, stride, padding, "im2col", dilation)
-    return Im2Col(kernel, stride, padding, dilation)(x)
+    return Im2ColOp(kernel, stride, padding, dilation)(x)
 
 
 def col2im(cols, input_shape, kernel_size, stride=1, padding=0, dilation=1):
@@ -351,7 +351,7 @@ def col2im(cols, input_shape, kernel_size, stride=1, padding=0, dilation=1):
         raise ShapeError(f"col2im: cols for input_shape {input_shape}, kernel {kernel}, stride "
                          f"{stride}, padding {padding} must have shape (N*OH*OW, KH*KW*C) = "
                          f"{expected}, got {cols.shape}")
-    return Col2Im(input_shape, kernel, stride, padding, dilation)(cols)
+    return Col2ImOp(input_shape, kernel, stride, padding, dilation)(cols)
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, layer="conv2d"):
@@ -373,7 +373,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, laye
     if groups > 1:
         return grouped_conv2d(x, weight, bias, groups, (weight.shape[2:], stride, padding, dilation))
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    return Conv2d(stride, padding, dilation)(*inputs)
+    return Conv2dOp(stride, padding, dilation)(*inputs)
 
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, layer="conv1d"):
@@ -415,7 +415,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
                                   added bottom / right and ``padding`` cut from every side
 
     groups g: g such products in one batched matmul. All of it is differentiable ops (matmul,
-    reshape, permute, Col2Im, pad, slicing), so every order of gradient comes free:
+    reshape, permute, Col2ImOp, pad, slicing), so every order of gradient comes free:
     gx = conv2d(gy, W) and gW = x_matᵀ @ im2col(gy), as the engine derives them.
     """
     groups = check_conv_operands(x, weight, bias, groups, layer, transposed=True)
@@ -437,7 +437,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     w_mat = weight.reshape(groups, channels // groups, out_per_group, kh, kw).permute(0, 1, 3, 4, 2)
     cols = x_mat @ w_mat.reshape(groups, channels // groups, -1)         # (g, N*H*W, KH*KW*O/g)
     cols = cols.reshape(groups, n * h * w, kh * kw, out_per_group).permute(1, 2, 0, 3)
-    y = Col2Im((n, out_channels) + full, (kh, kw), stride, (0, 0), dilation)(cols.reshape(n * h * w, -1))
+    y = Col2ImOp((n, out_channels) + full, (kh, kw), stride, (0, 0), dilation)(cols.reshape(n * h * w, -1))
     if extra != (0, 0):
         y = y.pad(((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
     if padding != (0, 0):

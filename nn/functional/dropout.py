@@ -8,7 +8,7 @@ from tinygrad_lite.core import Function
 from tinygrad_lite.core import Tensor
 
 
-class Dropout(Function):
+class DropoutOp(Function):
     """y = x * m, m = keep / (1 - p) with keep in {0, 1};  dx = gy * m"""
     def __init__(self, scaled_mask): self.scaled_mask = scaled_mask
     def forward(self, x): return x * self.scaled_mask
@@ -42,7 +42,7 @@ def dropout(x, p=0.5, training=True, mask=None):
             raise tl.ShapeError(f"dropout: mask of shape {keep.shape} does not broadcast to the input's "
                                 f"shape {x.shape}")
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    return Dropout(keep.astype(dtype) * dtype.type(scale))(x)
+    return DropoutOp(keep.astype(dtype) * dtype.type(scale))(x)
 
 
 def _broadcasts_to(shape, target):

@@ -18,7 +18,7 @@ from tinygrad_lite.core import Tensor, as_tensor
 REDUCTIONS = ("mean", "sum", "none")
 
 
-class CrossEntropy(Function):
+class CrossEntropyOp(Function):
     """loss_n = -sum_c t_nc * log_softmax(z_n)_c  (t one-hot for class labels), reduced over n;
     dz = (softmax(z) * sum_c t_c - t) * gy  (divided by N for 'mean').
 
@@ -109,18 +109,18 @@ def cross_entropy(logits, targets, weight=None, *, ignore_index=-100, reduction=
             raw = raw * (1.0 - label_smoothing) + label_smoothing / classes
         if w is not None:
             raw = raw * w
-        return unflatten(CrossEntropy(raw, reduction)(z))
+        return unflatten(CrossEntropyOp(raw, reduction)(z))
     ignored = raw == ignore_index
     if w is None and not label_smoothing and not ignored.any():
-        return unflatten(CrossEntropy(raw, reduction)(z))
+        return unflatten(CrossEntropyOp(raw, reduction)(z))
     safe, row_weight = _label_weights(raw, ignored, w, z)
     soft = _one_hot(safe, classes, z.dtype) * ((1.0 - label_smoothing) * row_weight)[:, None]
     if label_smoothing:
         per_class = z.array_module.ones(classes, z.dtype) if w is None else w
         soft += (~ignored)[:, None] * per_class * (label_smoothing / classes)
     if reduction == "none":
-        return unflatten(CrossEntropy(soft, "none")(z))
-    total = CrossEntropy(soft, "sum")(z)
+        return unflatten(CrossEntropyOp(soft, "none")(z))
+    total = CrossEntropyOp(soft, "sum")(z)
     return total / Tensor._wrap(row_weight.sum()) if reduction == "mean" else total
 
 
@@ -153,7 +153,7 @@ def nll_loss(log_probs, targets, weight=None, *, ignore_index=-100, reduction="m
     return total / Tensor._wrap(row_weight.sum()) if reduction == "mean" else total
 
 
-class BinaryCrossEntropy(Function):
+class BinaryCrossEntropyOp(Function):
     """loss = -(t ln p + (1 - t) ln(1 - p)), each logarithm clamped at -100 (torch's rule, so p = 0 or 1
     stays finite);  dp = gy (p - t) / max(p (1 - p), 1e-12)  (torch's formula; t is not differentiated)."""
     EPSILON = 1e-12
@@ -182,7 +182,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):  # noqa:
     if not (0.0 <= low and high <= 1.0):
         raise ValueError(f"binary_cross_entropy: input must be probabilities in [0, 1], got values in "
                          f"[{low}, {high}]; apply sigmoid first, or use binary_cross_entropy_with_logits")
-    losses = BinaryCrossEntropy(target.data)(input)
+    losses = BinaryCrossEntropyOp(target.data)(input)
     if weight is not None:
         losses = losses * _broadcast_weight("binary_cross_entropy", "weight", weight, input)
     return _reduce(losses, reduction)
@@ -194,9 +194,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     along the last axis (one per class), ``weight`` w to the input. Built from Tensor ops, so
     differentiable in every tensor argument (torch: input and target only)."""
     _check_reduction("binary_cross_entropy_with_logits", reduction)
-    from .activations import Softplus
+    from .activations import SoftplusOp
     target = _target_like("binary_cross_entropy_with_logits", input, target)
-    softplus_of_minus_x = Softplus(1.0, float("inf"))(-input)
+    softplus_of_minus_x = SoftplusOp(1.0, float("inf"))(-input)
     if pos_weight is None:
         losses = (1.0 - target) * input + softplus_of_minus_x
     else:

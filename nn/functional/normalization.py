@@ -1,6 +1,6 @@
 """Normalisation as functions on Tensors: ``batch_norm``, ``layer_norm`` and ``normalize``, torch's.
 
-The shared step is one op, ``Standardise`` (as a composition of mean, sub, mul and pow it took
+The shared step is one op, ``StandardiseOp`` (as a composition of mean, sub, mul and pow it took
 about 30 passes over the activations per training step, twice torch's time; as one op about 18):
 
     standardise(x) over axes A:   mu = mean_A(x),  var = mean_A((x - mu)^2)  (biased),
@@ -30,7 +30,7 @@ from tinygrad_lite.ops.elementwise import where
 from tinygrad_lite.core import Tensor
 
 
-class Standardise(Function):
+class StandardiseOp(Function):
     """x_hat = (x - mu) / sqrt(var + eps), mu and var (biased) over ``axes``;
     dx = (gy - mean(gy) - x_hat * mean(gy * x_hat)) / sqrt(var + eps), means over ``axes``.
 
@@ -62,8 +62,8 @@ class Standardise(Function):
 
 
 def _standardise(x, axes, eps):
-    """(x_hat, mu, var) over ``axes`` (see ``Standardise``); mu and var are arrays with axes kept."""
-    op = Standardise(axes, eps)
+    """(x_hat, mu, var) over ``axes`` (see ``StandardiseOp``); mu and var are arrays with axes kept."""
+    op = StandardiseOp(axes, eps)
     x_hat = op(x)
     return x_hat, op.mean, op.var
 

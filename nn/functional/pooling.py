@@ -91,7 +91,7 @@ def _scatter(pieces, input_shape, kernel, stride, padding, out_hw, dilation):
     return grid if top == bottom == left == right == 0 else grid[:, :, top:top + h, left:left + w]
 
 
-class _PoolFunction(Function):
+class _PoolOp(Function):
     def __init__(self, input_shape, kernel, stride, padding, out_hw, dilation=(1, 1)):
         self.geometry = (tuple(input_shape), kernel, stride, padding, out_hw, dilation)
 
@@ -102,8 +102,8 @@ class _PoolFunction(Function):
         return [x[window_slice(i, j, out_hw, stride)] for i, j in _offsets(kernel, dilation)]
 
 
-class MaxPool2d(_PoolFunction):
-    """y = max over each window;  dx = gy routed to each window's first arg-max (``RouteToWinner``)
+class MaxPool2dOp(_PoolOp):
+    """y = max over each window;  dx = gy routed to each window's first arg-max (``RouteToWinnerOp``)
 
     The max is separable, so it runs in two passes instead of kh*kw: first across the kw columns of
     every window row, then down the kh rows. Keeping the first winner on ties in both passes (strict
@@ -146,7 +146,7 @@ class MaxPool2d(_PoolFunction):
             best = xp.maximum(best, row(row_best, i))
         return best, winner
 
-    def backward(self, gy): return RouteToWinner(self.winner, *self.geometry)(gy)
+    def backward(self, gy): return RouteToWinnerOp(self.winner, *self.geometry)(gy)
 
     def indices(self):
         """torch's ``return_indices``: each window's winner as a flat index h*W + w into its
@@ -159,8 +159,8 @@ class MaxPool2d(_PoolFunction):
         return rows * width + cols
 
 
-class RouteToWinner(_PoolFunction):
-    """gx = gy placed at each window's winning pixel (zeros elsewhere);  dgy = PickWinner(ggx)"""
+class RouteToWinnerOp(_PoolOp):
+    """gx = gy placed at each window's winning pixel (zeros elsewhere);  dgy = PickWinnerOp(ggx)"""
     def __init__(self, winner, *geometry):
         super().__init__(*geometry)
         self.winner = winner
@@ -169,11 +169,11 @@ class RouteToWinner(_PoolFunction):
         pieces = [gy * (self.winner == o) for o in range(len(_offsets(self.geometry[1])))]
         return _scatter(pieces, *self.geometry)
 
-    def backward(self, ggx): return PickWinner(self.winner, *self.geometry)(ggx)
+    def backward(self, ggx): return PickWinnerOp(self.winner, *self.geometry)(ggx)
 
 
-class PickWinner(RouteToWinner):
-    """y = x at each window's winning pixel (max pooling with the winners held fixed);  dx = RouteToWinner(gy)"""
+class PickWinnerOp(RouteToWinnerOp):
+    """y = x at each window's winning pixel (max pooling with the winners held fixed);  dx = RouteToWinnerOp(gy)"""
     def forward(self, x):
         windows = self.windows(x)
         picked = windows[0].copy()
@@ -181,11 +181,11 @@ class PickWinner(RouteToWinner):
             array_module(x).copyto(picked, window, where=self.winner == o)
         return picked
 
-    def backward(self, gy): return RouteToWinner(self.winner, *self.geometry)(gy)
+    def backward(self, gy): return RouteToWinnerOp(self.winner, *self.geometry)(gy)
 
 
-class AvgPool2d(_PoolFunction):
-    """y = sum over each window / divisor;  dx = SpreadEvenly(gy)
+class AvgPool2dOp(_PoolOp):
+    """y = sum over each window / divisor;  dx = SpreadEvenlyOp(gy)
 
     The divisor is kh*kw (padding zeros count; ``divisor`` None), or per output pixel an (OH, OW)
     array: torch's count of the window's pixels inside the padded input (``ceil_mode``), of its
@@ -204,10 +204,10 @@ class AvgPool2d(_PoolFunction):
             return total * (1.0 / len(windows))
         return total / array_module(x).asarray(self.divisor, dtype=x.dtype)
 
-    def backward(self, gy): return SpreadEvenly(*self.geometry, divisor=self.divisor)(gy)
+    def backward(self, gy): return SpreadEvenlyOp(*self.geometry, divisor=self.divisor)(gy)
 
 
-class SpreadEvenly(AvgPool2d):
+class SpreadEvenlyOp(AvgPool2dOp):
     """gx = gy / divisor added to every pixel of its window;  dgy = avg_pool(ggx) (the adjoint)"""
     def forward(self, gy):
         kernel = self.geometry[1]
@@ -217,7 +217,7 @@ class SpreadEvenly(AvgPool2d):
             share = gy / array_module(gy).asarray(self.divisor, dtype=gy.dtype)
         return _scatter([share] * (kernel[0] * kernel[1]), *self.geometry)
 
-    def backward(self, ggx): return AvgPool2d(*self.geometry, divisor=self.divisor)(ggx)
+    def backward(self, ggx): return AvgPool2dOp(*self.geometry, divisor=self.divisor)(ggx)
 
 
 def average_divisor(input_hw, kernel, stride, padding, out_hw, count_include_pad, divisor_override):
@@ -247,7 +247,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     its input plane (int64, torch's layout; not differentiable)."""
     kernel, stride, sides, out_hw, dilation = _pool_geometry(x, kernel_size, stride, padding, layer,
                                                              dilation, ceil_mode)
-    pool = MaxPool2d(x.shape, kernel, stride, sides, out_hw, dilation)
+    pool = MaxPool2dOp(x.shape, kernel, stride, sides, out_hw, dilation)
     y = pool(x)
     return (y, Tensor(pool.indices(), device=x.device)) if return_indices else y
 
@@ -265,7 +265,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
         raise ValueError(f"{layer}: divisor_override must be a non-zero int or None, got {divisor_override!r}")
     divisor = average_divisor(x.shape[2:], kernel, stride, [top for top, _ in sides], out_hw,
                               count_include_pad, divisor_override)
-    return AvgPool2d(x.shape, kernel, stride, sides, out_hw, divisor=divisor)(x)
+    return AvgPool2dOp(x.shape, kernel, stride, sides, out_hw, divisor=divisor)(x)
 
 
 def global_avg_pool2d(x, layer="global_avg_pool2d"):

@@ -92,7 +92,7 @@ def erfc_array(x):
                     outer).astype(x.dtype, copy=False)
 
 
-class Erf(Function):
+class ErfOp(Function):
     """y = erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt;  dx = gy * 2/sqrt(pi) * exp(-x^2)"""
     def forward(self, x): return erf_array(x)
 
@@ -103,4 +103,4 @@ class Erf(Function):
 
 def erf(x):
     """The error function of a Tensor, differentiable to any order."""
-    return Erf()(x)
+    return ErfOp()(x)

@@ -6,14 +6,14 @@ from ..core import Function, Tensor, as_tensor
 from ..errors import DeviceError, ShapeError
 
 
-class AsType(Function):
+class AsTypeOp(Function):
     """y = x cast to ``dtype``;  dx = gy cast back to x's dtype"""
     def __init__(self, dtype): self.dtype = np.dtype(dtype)
     def forward(self, x): return x.astype(self.dtype)
     def backward(self, gy): return gy.astype(self.inputs[0].dtype)
 
 
-class ToDevice(Function):
+class ToDeviceOp(Function):
     """y = x copied to ``device``;  dx = gy copied back"""
     def __init__(self, device): self.device = device
     def forward(self, x): return _move(x, self.device)
@@ -41,11 +41,11 @@ def astype(x, dtype):
         raise TypeError(f"astype: the dtype must be bool, an integer or a floating type, got {dtype}")
     if dtype.kind != "f":                  # NaN and inf to an integer: NumPy's value, without its warning
         return Tensor._wrap(without_float_warnings(x.data.astype, dtype))
-    return AsType(dtype)(x)
+    return AsTypeOp(dtype)(x)
 
 
 def to_device(x, device):
-    return ToDevice(device)(x)
+    return ToDeviceOp(device)(x)
 
 
 def compare(a, b, how):

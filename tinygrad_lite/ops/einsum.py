@@ -15,7 +15,7 @@ from ..errors import ShapeError
 from .convert import check_same_device
 
 
-class Einsum(Function):
+class EinsumOp(Function):
     """y = einsum("s_1,...,s_n->t", x_1, ..., x_n);  dx_i = einsum("t,s_j (j != i)->s_i", gy, x_j ...),
     with a ones vector for each letter of s_i no other subscript has, and an identity linking each
     repeat of a letter in s_i to a fresh letter (see the module docstring)"""
@@ -106,4 +106,4 @@ def einsum(equation, *operands):
     if unknown or len(set(output)) != len(output):
         raise ValueError(f"einsum: the output subscripts {output!r} must be distinct letters that the operands "
                          f"have (equation {equation!r})")
-    return Einsum(inputs, output, sizes)(*operands)
+    return EinsumOp(inputs, output, sizes)(*operands)

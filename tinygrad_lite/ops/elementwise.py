@@ -29,7 +29,7 @@ def _binary_array_module(a, b):
 
 def _binary(fn_class, a, b):
     """Run a broadcasting binary op, turning NumPy's broadcast error into one naming the op and shapes."""
-    op = fn_class.__name__.lower()
+    op = fn_class.__name__.removesuffix("Op").lower()
     a, b = _binary_operands(a, b, op)
     try:
         return fn_class()(a, b)
@@ -39,19 +39,19 @@ def _binary(fn_class, a, b):
         raise ShapeError(f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None
 
 
-class Add(Function):
+class AddOp(Function):
     """y = a + b;  da = gy, db = gy"""
     def forward(self, a, b): return a + b
     def backward(self, gy): return gy, gy
 
 
-class Sub(Function):
+class SubOp(Function):
     """y = a - b;  da = gy, db = -gy"""
     def forward(self, a, b): return a - b
     def backward(self, gy): return gy, (-gy if self.needs_grad[1] else None)
 
 
-class Mul(Function):
+class MulOp(Function):
     """y = a * b;  da = gy * b, db = gy * a"""
     def forward(self, a, b): return a * b
 
@@ -60,7 +60,7 @@ class Mul(Function):
         return (gy * b if self.needs_grad[0] else None), (gy * a if self.needs_grad[1] else None)
 
 
-class Div(Function):
+class DivOp(Function):
     """y = a / b;  da = gy / b, db = -gy * a / b**2"""
     def forward(self, a, b): return a / b
 
@@ -71,13 +71,13 @@ class Div(Function):
         return ga, gb
 
 
-class Neg(Function):
+class NegOp(Function):
     """y = -x;  dx = -gy"""
     def forward(self, x): return -x
     def backward(self, gy): return -gy
 
 
-class PowScalar(Function):
+class PowScalarOp(Function):
     """y = x ** c (c a constant);  dx = gy * c * x ** (c - 1)"""
     def __init__(self, exponent): self.exponent = exponent
     def forward(self, x): return x ** self.exponent
@@ -90,7 +90,7 @@ class PowScalar(Function):
         return gy * c * (x ** (c - 1)) if c != 2 else gy * 2 * x
 
 
-class Pow(Function):
+class PowOp(Function):
     """y = a ** b;  da = gy * b * a ** (b - 1), db = gy * y * log(a)
 
     At the points where those formulas give 0 * inf, torch's limits: da = 0 where b = 0 (y is the
@@ -116,25 +116,25 @@ def _zero_where(mask, g):
     return where(Tensor._wrap(mask), Tensor._wrap(g.array_module.zeros((), dtype=g.dtype)), g)
 
 
-class Exp(Function):
+class ExpOp(Function):
     """y = e^x;  dx = gy * y"""
     def forward(self, x): return array_module(x).exp(x)
     def backward(self, gy): return gy * self.output()
 
 
-class Log(Function):
+class LogOp(Function):
     """y = ln x;  dx = gy / x"""
     def forward(self, x): return array_module(x).log(x)
     def backward(self, gy): return gy / self.inputs[0]
 
 
-class Sqrt(Function):
+class SqrtOp(Function):
     """y = sqrt(x);  dx = gy / (2 y)"""
     def forward(self, x): return array_module(x).sqrt(x)
     def backward(self, gy): return gy / (2 * self.output())
 
 
-class Abs(Function):
+class AbsOp(Function):
     """y = |x|;  dx = gy * sign(x)  (0 at x = 0, as in torch)"""
     def forward(self, x): return array_module(x).abs(x)
 
@@ -143,7 +143,7 @@ class Abs(Function):
         return gy * Tensor._wrap(x.array_module.sign(x.data))
 
 
-class Tanh(Function):
+class TanhOp(Function):
     """y = tanh x;  dx = gy * (1 - y^2)"""
     def forward(self, x): return array_module(x).tanh(x)
 
@@ -152,7 +152,7 @@ class Tanh(Function):
         return gy * (1 - y * y)
 
 
-class Sigmoid(Function):
+class SigmoidOp(Function):
     """y = 1 / (1 + e^-x), as torch computes it;  dx = gy * y * (1 - y)
 
     For very negative x (below about -88 in float32) e^-x overflows to inf and y is exactly 0, the
@@ -175,7 +175,7 @@ class Sigmoid(Function):
         return gy * y * (1 - y)
 
 
-class ReLU(Function):
+class ReLUOp(Function):
     """y = max(x, 0);  dx = gy * [x > 0]"""
     def forward(self, x): return array_module(x).maximum(x, 0)
 
@@ -184,7 +184,7 @@ class ReLU(Function):
         return gy * Tensor._wrap(x.data > 0)
 
 
-class Maximum(Function):
+class MaximumOp(Function):
     """y = max(a, b);  the gradient goes to the larger input, split in half on ties, and to both
     where either is NaN (y is NaN and neither loses; torch's rule)"""
     pick, loses = "maximum", "less"
@@ -202,12 +202,12 @@ class Maximum(Function):
         return gy * share(a.data, b.data), gy * share(b.data, a.data)
 
 
-class Minimum(Maximum):
+class MinimumOp(MaximumOp):
     """y = min(a, b);  the gradient goes to the smaller input, split in half on ties, to both at a NaN"""
     pick, loses = "minimum", "greater"
 
 
-class Clip(Function):
+class ClipOp(Function):
     """y = min(max(x, low), high);  dx = gy * [low <= x <= high]"""
     def __init__(self, low, high): self.low, self.high = low, high
     def forward(self, x): return array_module(x).clip(x, self.low, self.high)
@@ -222,7 +222,7 @@ class Clip(Function):
         return gy * Tensor._wrap(inside)
 
 
-class Where(Function):
+class WhereOp(Function):
     """y = cond ? a : b;  da = gy * cond, db = gy * (not cond)"""
     def __init__(self, condition): self.condition = condition
     def forward(self, a, b): return _binary_array_module(a, b).where(self.condition, a, b)
@@ -235,34 +235,34 @@ class Where(Function):
 
 # ---- the functions users call ---------------------------------------------------------------------
 
-def add(a, b): return _binary(Add, a, b)
-def sub(a, b): return _binary(Sub, a, b)
-def mul(a, b): return _binary(Mul, a, b)
-def div(a, b): return _binary(Div, a, b)
-def neg(x): return Neg()(x)
-def exp(x): return Exp()(x)
-def log(x): return Log()(x)
-def sqrt(x): return Sqrt()(x)
-def abs(x): return Abs()(x)  # noqa: A001  (torch's name; the forward uses xp.abs)
-def tanh(x): return Tanh()(x)
-def sigmoid(x): return Sigmoid()(x)
-def relu(x): return ReLU()(x)
-def maximum(a, b): return _binary(Maximum, a, b)
-def minimum(a, b): return _binary(Minimum, a, b)
+def add(a, b): return _binary(AddOp, a, b)
+def sub(a, b): return _binary(SubOp, a, b)
+def mul(a, b): return _binary(MulOp, a, b)
+def div(a, b): return _binary(DivOp, a, b)
+def neg(x): return NegOp()(x)
+def exp(x): return ExpOp()(x)
+def log(x): return LogOp()(x)
+def sqrt(x): return SqrtOp()(x)
+def abs(x): return AbsOp()(x)  # noqa: A001  (torch's name; the forward uses xp.abs)
+def tanh(x): return TanhOp()(x)
+def sigmoid(x): return SigmoidOp()(x)
+def relu(x): return ReLUOp()(x)
+def maximum(a, b): return _binary(MaximumOp, a, b)
+def minimum(a, b): return _binary(MinimumOp, a, b)
 
 
 # The one-line functions above are documented by their op's docstring: the formula and its gradient.
-for _function, _op in ((add, Add), (sub, Sub), (mul, Mul), (div, Div), (neg, Neg), (exp, Exp), (log, Log),
-                       (sqrt, Sqrt), (abs, Abs), (tanh, Tanh), (sigmoid, Sigmoid), (relu, ReLU),
-                       (maximum, Maximum), (minimum, Minimum)):
+for _function, _op in ((add, AddOp), (sub, SubOp), (mul, MulOp), (div, DivOp), (neg, NegOp), (exp, ExpOp),
+                       (log, LogOp), (sqrt, SqrtOp), (abs, AbsOp), (tanh, TanhOp), (sigmoid, SigmoidOp),
+                       (relu, ReLUOp), (maximum, MaximumOp), (minimum, MinimumOp)):
     _function.__doc__ = _op.__doc__
 
 
 def pow(x, exponent):  # noqa: A001
     """x ** exponent, for a constant or a tensor exponent (and a constant base: 2 ** x)."""
     if isinstance(exponent, Tensor) or not isinstance(x, Tensor):
-        return _binary(Pow, x, exponent)
-    return PowScalar(exponent)(x)
+        return _binary(PowOp, x, exponent)
+    return PowScalarOp(exponent)(x)
 
 
 def clip(x, min=None, max=None):  # noqa: A002  (numpy's names)
@@ -272,7 +272,7 @@ def clip(x, min=None, max=None):  # noqa: A002  (numpy's names)
     for name, bound in (("min", min), ("max", max)):
         if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float, np.number))):
             raise TypeError(f"clip: {name} must be a number or None, got {bound!r}")
-    return Clip(min, max)(x)
+    return ClipOp(min, max)(x)
 
 
 def where(condition, a, b):
@@ -291,7 +291,7 @@ def where(condition, a, b):
     if device_of(condition) != device:
         condition = to_device(condition, device)
     try:
-        return Where(condition)(a, b)
+        return WhereOp(condition)(a, b)
     except ValueError:
         raise ShapeError(f"where: the shapes of condition {getattr(condition, 'shape', ())}, a {a.shape} "
                          f"and b {b.shape} cannot be broadcast together") from None

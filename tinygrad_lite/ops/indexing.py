@@ -9,7 +9,7 @@ from ..backend import scatter_add as scatter_add_into, to_device
 from ..core import Tensor
 from ..errors import DeviceError, ShapeError
 from .elementwise import where
-from .shape import GetItemGrad, broadcast_to, check_axis, getitem, permute, reshape
+from .shape import GetItemGradOp, broadcast_to, check_axis, getitem, permute, reshape
 
 
 def _dims(x, dims, op, name="dims"):
@@ -182,7 +182,7 @@ def scatter_add(x, dim, index, src):
     """torch's ``scatter_add``: y = x, then y[index[i][j]][j] += src[i][j] for dim = 0 (repeats add up);
     gx = gy, gsrc = gather(gy, dim, index)."""
     grid, index = _index_grid(x, dim, index, "scatter_add", getattr(src, "shape", None))
-    return x + GetItemGrad(grid, x.shape)(_source(x, src, index, "scatter_add"))
+    return x + GetItemGradOp(grid, x.shape)(_source(x, src, index, "scatter_add"))
 
 
 def scatter(x, dim, index, src):
@@ -195,7 +195,7 @@ def scatter(x, dim, index, src):
     if index.size and int(written.max()) > 1:
         raise ValueError(f"scatter: index writes some positions of dim {dim} more than once; torch leaves the "
                          f"result undefined there (use scatter_add to add them up)")
-    return where(Tensor._wrap(written > 0), GetItemGrad(grid, x.shape)(_source(x, src, index, "scatter")), x)
+    return where(Tensor._wrap(written > 0), GetItemGradOp(grid, x.shape)(_source(x, src, index, "scatter")), x)
 
 
 def diagonal(x, offset=0, dim1=0, dim2=1):

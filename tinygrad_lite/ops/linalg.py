@@ -5,7 +5,7 @@ from ..errors import ShapeError
 from .elementwise import _binary_operands
 
 
-class MatMul(Function):
+class MatMulOp(Function):
     """y = a @ b;  da = gy @ b^T, db = a^T @ gy  (batch axes summed back by the engine)
 
     A 1-D ``a`` acts as a row (1, n) and a 1-D ``b`` as a column (n, 1); the added axis is removed
@@ -32,7 +32,7 @@ class MatMul(Function):
 
 
 def matmul(a, b):
-    """a @ b: NumPy's matmul (1-D operands as a row or a column, batch axes broadcast); see ``MatMul``."""
+    """a @ b: NumPy's matmul (1-D operands as a row or a column, batch axes broadcast); see ``MatMulOp``."""
     a, b = _binary_operands(a, b, "matmul")
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: both operands need at least one axis, got shapes {a.shape} and {b.shape}")
@@ -41,6 +41,6 @@ def matmul(a, b):
                          f"{b.shape[-2 if b.ndim > 1 else 0]} (a's last axis must equal b's "
                          f"{'second-to-last' if b.ndim > 1 else 'only'} axis)")
     try:
-        return MatMul()(a, b)
+        return MatMulOp()(a, b)
     except ValueError:
         raise ShapeError(f"matmul: batch axes of shapes {a.shape} and {b.shape} cannot be broadcast") from None

@@ -51,14 +51,14 @@ def _expand(gy, x_shape, axes, keepdims):
     return broadcast_to(gy, x_shape)
 
 
-class Sum(Function):
+class SumOp(Function):
     """y = sum of x over axes;  dx = gy broadcast back to x's shape"""
     def __init__(self, axes, keepdims): self.axes, self.keepdims = axes, keepdims
     def forward(self, x): return x.sum(axis=self.axes, keepdims=self.keepdims)
     def backward(self, gy): return _expand(gy, self.inputs[0].shape, self.axes, self.keepdims)
 
 
-class Mean(Sum):
+class MeanOp(SumOp):
     """y = mean of x over axes (n elements);  dx = gy / n broadcast back"""
     def forward(self, x):
         if x.size == 0:     # the mean of nothing is 0/0 = nan, as in torch (NumPy would warn)
@@ -74,7 +74,7 @@ class Mean(Sum):
         return _expand(gy * (1.0 / n), x_shape, self.axes, self.keepdims)
 
 
-class Max(Function):
+class MaxOp(Function):
     """y = max of x over axes.  Over one axis the gradient goes to the first arg-max (torch's
     ``max(dim)``); over several axes or all, it is shared evenly among tied maxima (torch's ``max()``)."""
     reduce = "max"
@@ -99,12 +99,12 @@ class Max(Function):
         return _expand(gy, x.shape, self.axes, self.keepdims) * Tensor._wrap(mask.astype(x.dtype))
 
 
-class Min(Max):
-    """y = min of x over axes; the gradient goes to the arg-min (see ``Max``)."""
+class MinOp(MaxOp):
+    """y = min of x over axes; the gradient goes to the arg-min (see ``MaxOp``)."""
     reduce = "min"
 
 
-class Prod(Function):
+class ProdOp(Function):
     """y = the product of x over its last axis;  dx_i = gy * prod_{j != i} x_j, computed as the
     products of the elements before i and after i (exclusive cumulative products from both ends),
     so it is exact where x has zeros (y / x_i would be 0/0 there)."""
@@ -120,7 +120,7 @@ class Prod(Function):
         return gy.unsqueeze(-1) * before * after
 
 
-class LogSumExp(Function):
+class LogSumExpOp(Function):
     """y = m + log(sum(exp(x - m))) with m = max(x), so nothing overflows;  dx = gy * exp(x - y)"""
     def __init__(self, axes, keepdims): self.axes, self.keepdims = axes, keepdims
 
@@ -137,7 +137,7 @@ class LogSumExp(Function):
         return _expand(gy, x.shape, self.axes, self.keepdims) * (x - y).exp()
 
 
-class _SoftmaxFamily(Function):
+class _SoftmaxFamilyOp(Function):
     """float16 is computed in float32 both ways, as torch does: forward from x in float32, rounded
     once to float16; backward from the float16 output and gradient in float32 (the engine rounds
     the gradient to float16). In float16 alone the sums over the axis would lose digits."""
@@ -155,7 +155,7 @@ class _SoftmaxFamily(Function):
         return self.gradient(y, gy)
 
 
-class Softmax(_SoftmaxFamily):
+class SoftmaxOp(_SoftmaxFamilyOp):
     """y = exp(x - max) / sum(exp(x - max));  dx = y * (gy - sum(gy * y))"""
     def compute(self, x):
         e = array_module(x).exp(x - x.max(axis=self.axis, keepdims=True))
@@ -164,7 +164,7 @@ class Softmax(_SoftmaxFamily):
     def gradient(self, y, gy): return y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
 
 
-class LogSoftmax(_SoftmaxFamily):
+class LogSoftmaxOp(_SoftmaxFamilyOp):
     """y = x - logsumexp(x);  dx = gy - exp(y) * sum(gy)"""
     def compute(self, x):
         shifted = x - x.max(axis=self.axis, keepdims=True)
@@ -190,25 +190,25 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out
     ``out``: see ``_numpy_call``."""
     x = _numpy_call("sum", x, dtype, out)
     axis, keepdims = axis_and_keepdims("sum", axis, keepdims, dim, keepdim)
-    return Sum(_axes(axis, x.ndim, "sum"), keepdims)(x)
+    return SumOp(_axes(axis, x.ndim, "sum"), keepdims)(x)
 
 
 def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):
     """The mean over ``axis`` (None: all axes); nan when there is nothing to average, as in torch."""
     x = _numpy_call("mean", x, dtype, out)
     axis, keepdims = axis_and_keepdims("mean", axis, keepdims, dim, keepdim)
-    return Mean(_axes(axis, x.ndim, "mean"), keepdims)(x)
+    return MeanOp(_axes(axis, x.ndim, "mean"), keepdims)(x)
 
 
 def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None, out=None):  # noqa: A001
     """The largest element over ``axis`` (None: all). With torch's ``dim=`` (one int) the answer is
     torch's too: the pair ``(values, indices)``."""
-    return _max_or_min(Max, _numpy_call("max", x, None, out), axis, keepdims, dim, keepdim)
+    return _max_or_min(MaxOp, _numpy_call("max", x, None, out), axis, keepdims, dim, keepdim)
 
 
 def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None, out=None):  # noqa: A001
     """The smallest element over ``axis`` (None: all); with ``dim=``, ``(values, indices)`` (see ``max``)."""
-    return _max_or_min(Min, _numpy_call("min", x, None, out), axis, keepdims, dim, keepdim)
+    return _max_or_min(MinOp, _numpy_call("min", x, None, out), axis, keepdims, dim, keepdim)
 
 
 MaxResult = namedtuple("max", ["values", "indices"])     # torch.return_types.max, min
@@ -281,7 +281,7 @@ def std(x, axis=None, keepdims=False, ddof=None, *, correction=None, dim=None, k
 
 def prod(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):
     """The product over ``axis`` (None: all axes; an int or a tuple). The reduced axes are moved last
-    and merged into one, which ``Prod`` reduces; its gradient is exact where x has zeros."""
+    and merged into one, which ``ProdOp`` reduces; its gradient is exact where x has zeros."""
     x = _numpy_call("prod", x, dtype, out)
     axis, keepdims = axis_and_keepdims("prod", axis, keepdims, dim, keepdim)
     axes = _axes(axis, x.ndim, "prod")
@@ -290,7 +290,7 @@ def prod(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, ou
     if kept + list(axes) != list(range(x.ndim)):
         x = x.permute(*kept, *axes)
     kept_shape = tuple(shape[a] for a in kept)
-    y = Prod()(x.reshape(*kept_shape, math.prod(shape[a] for a in axes)))
+    y = ProdOp()(x.reshape(*kept_shape, math.prod(shape[a] for a in axes)))
     return y.reshape(*[1 if a in axes else n for a, n in enumerate(shape)]) if keepdims else y
 
 
@@ -313,18 +313,18 @@ def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     axis, keepdims = axis_and_keepdims("logsumexp", axis, keepdims, dim, keepdim)
     axes = _axes(axis, x.ndim, "logsumexp")
     _nonempty(x, axes, "logsumexp")
-    return LogSumExp(axes, keepdims)(x)
+    return LogSumExpOp(axes, keepdims)(x)
 
 
 def softmax(x, axis=-1, *, dim=None):
     """exp(x) / sum(exp(x)) along ``axis`` (default the last)."""
     axes = _axes(axis_or_dim("softmax", axis, dim, default=-1), x.ndim, "softmax")
     _nonempty(x, axes, "softmax")
-    return Softmax(axes)(x)
+    return SoftmaxOp(axes)(x)
 
 
 def log_softmax(x, axis=-1, *, dim=None):
     """x - logsumexp(x) along ``axis`` (default the last)."""
     axes = _axes(axis_or_dim("log_softmax", axis, dim, default=-1), x.ndim, "log_softmax")
     _nonempty(x, axes, "log_softmax")
-    return LogSoftmax(axes)(x)
+    return LogSoftmaxOp(axes)(x)

@@ -17,7 +17,7 @@ def _zeros(gy):
     return Tensor._wrap(gy.array_module.zeros_like(gy.data))
 
 
-class Step(Function):
+class PiecewiseConstantOp(Function):
     """y = sign / floor / ceil / round / trunc of x (the NumPy function ``name``);  dx = 0
     (round is to the nearest even on halves, with ``decimals`` digits, as in torch)"""
     def __init__(self, name, **options): self.function, self.options = name, options
@@ -25,7 +25,7 @@ class Step(Function):
     def backward(self, gy): return _zeros(gy)
 
 
-class FloorDivide(Function):
+class FloorDivideOp(Function):
     """y = floor(a / b), computed as Python's ``//`` (exact: 1 // 0.1 is 9);  da = db = 0"""
     def forward(self, a, b): return _binary_array_module(a, b).floor_divide(a, b)
 
@@ -34,7 +34,7 @@ class FloorDivide(Function):
         return zero, zero
 
 
-class Remainder(Function):
+class RemainderOp(Function):
     """y = a - b * floor(a / b) (Python's ``%``: the sign of b);  da = gy, db = -gy * (a // b)"""
     def forward(self, a, b): return _binary_array_module(a, b).remainder(a, b)
 
@@ -43,7 +43,7 @@ class Remainder(Function):
         return gy, (-gy * floor_divide(a.detach(), b.detach()) if self.needs_grad[1] else None)
 
 
-class Fmod(Function):
+class FmodOp(Function):
     """y = a - b * trunc(a / b) (C's fmod: the sign of a);  da = gy, db = -gy * trunc(a / b)"""
     def forward(self, a, b): return _binary_array_module(a, b).fmod(a, b)
 
@@ -56,29 +56,29 @@ class Fmod(Function):
 
 def sign(x):
     """-1, 0 or 1 by the sign of x (the gradient is 0)."""
-    return Step("sign")(x)
+    return PiecewiseConstantOp("sign")(x)
 
 
 def floor(x):
     """The largest whole number <= x (the gradient is 0)."""
-    return Step("floor")(x)
+    return PiecewiseConstantOp("floor")(x)
 
 
 def ceil(x):
     """The smallest whole number >= x (the gradient is 0)."""
-    return Step("ceil")(x)
+    return PiecewiseConstantOp("ceil")(x)
 
 
 def trunc(x):
     """x rounded towards 0 (the gradient is 0)."""
-    return Step("trunc")(x)
+    return PiecewiseConstantOp("trunc")(x)
 
 
 def round(x, decimals=0):  # noqa: A001  (torch's name)
     """x rounded to ``decimals`` digits, halves to the nearest even (as torch and NumPy)."""
     if isinstance(decimals, bool) or not isinstance(decimals, (int, np.integer)):
         raise TypeError(f"round: decimals must be an int, got {decimals!r}")
-    return Step("round", decimals=int(decimals))(x)
+    return PiecewiseConstantOp("round", decimals=int(decimals))(x)
 
 
 def _is_exact(t):
@@ -113,17 +113,17 @@ def _both_exact(a, b):
 
 def floor_divide(a, b):
     """a // b, rounding towards -inf (Python's and torch's ``//``); the gradient is 0."""
-    return _integer_division("floor_divide", a, b) if _both_exact(a, b) else _binary(FloorDivide, a, b)
+    return _integer_division("floor_divide", a, b) if _both_exact(a, b) else _binary(FloorDivideOp, a, b)
 
 
 def remainder(a, b):
     """a % b = a - b * (a // b), with the sign of b (Python's and torch's ``%``)."""
-    return _integer_division("remainder", a, b) if _both_exact(a, b) else _binary(Remainder, a, b)
+    return _integer_division("remainder", a, b) if _both_exact(a, b) else _binary(RemainderOp, a, b)
 
 
 def fmod(a, b):
     """a - b * trunc(a / b), with the sign of a (C's fmod, torch.fmod)."""
-    return _integer_division("fmod", a, b) if _both_exact(a, b) else _binary(Fmod, a, b)
+    return _integer_division("fmod", a, b) if _both_exact(a, b) else _binary(FmodOp, a, b)
 
 
 def _bitwise(name, a, b):

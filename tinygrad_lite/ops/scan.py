@@ -12,14 +12,14 @@ def reverse(x, axis):
     return getitem(x, (slice(None),) * axis + (slice(None, None, -1),))
 
 
-class Cumsum(Function):
+class CumsumOp(Function):
     """y_i = x_0 + ... + x_i along ``axis``;  dx_i = gy_i + ... + gy_last (the reversed cumsum of gy)"""
     def __init__(self, axis): self.axis = axis
     def forward(self, x): return array_module(x).cumsum(x, axis=self.axis)
     def backward(self, gy): return reverse(cumsum(reverse(gy, self.axis), self.axis), self.axis)
 
 
-class Cumprod(Function):
+class CumprodOp(Function):
     """y_i = x_0 * ... * x_i along ``axis``;  dx_k = sum_{i >= k} gy_i * prod_{j <= i, j != k} x_j.
 
     Without zeros in x that is (reversed cumsum of gy * y)_k / x_k. Where x has a zero the division
@@ -55,10 +55,10 @@ def _scan(fn_class, op, x, axis, dim, dtype, out):
 def cumsum(x, axis=None, *, dim=None, dtype=None, out=None):
     """The running sum along ``axis`` (torch's ``dim``; None: of the flattened tensor);
     ``dtype``: x is cast to it first (torch's and NumPy's)."""
-    return _scan(Cumsum, "cumsum", x, axis, dim, dtype, out)
+    return _scan(CumsumOp, "cumsum", x, axis, dim, dtype, out)
 
 
 def cumprod(x, axis=None, *, dim=None, dtype=None, out=None):
     """The running product along ``axis`` (torch's ``dim``; None: of the flattened tensor);
     ``dtype``: x is cast to it first (torch's and NumPy's)."""
-    return _scan(Cumprod, "cumprod", x, axis, dim, dtype, out)
+    return _scan(CumprodOp, "cumprod", x, axis, dim, dtype, out)

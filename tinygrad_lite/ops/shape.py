@@ -55,28 +55,28 @@ def _new_shape(shape, op, unknown_allowed):
     return shape
 
 
-class Reshape(Function):
+class ReshapeOp(Function):
     """y = x viewed with a new shape;  dx = gy reshaped back"""
     def __init__(self, shape): self.shape = shape
     def forward(self, x): return x.reshape(self.shape)
     def backward(self, gy): return gy.reshape(self.inputs[0].shape)
 
 
-class Transpose(Function):
+class TransposeOp(Function):
     """y = x with its axes permuted;  dx = gy permuted by the inverse permutation"""
     def __init__(self, axes): self.axes = axes
     def forward(self, x): return x.transpose(self.axes)
     def backward(self, gy): return gy.permute(*np.argsort(self.axes).tolist())
 
 
-class GetItem(Function):
+class GetItemOp(Function):
     """y = x[index] (slices, ints, integer or boolean arrays);  dx = zeros with gy scatter-added at index"""
     def __init__(self, index): self.index = index
     def forward(self, x): return x[self.index]
-    def backward(self, gy): return GetItemGrad(self.index, self.inputs[0].shape)(gy)
+    def backward(self, gy): return GetItemGradOp(self.index, self.inputs[0].shape)(gy)
 
 
-class GetItemGrad(Function):
+class GetItemGradOp(Function):
     """The scatter-add behind getitem's backward: y = zeros(shape); y[index] += g (repeats add up)."""
     def __init__(self, index, shape): self.index, self.shape = index, shape
 
@@ -91,7 +91,7 @@ class GetItemGrad(Function):
     def backward(self, ggx): return getitem(ggx, self.index)
 
 
-class Concatenate(Function):
+class ConcatenateOp(Function):
     """y = the inputs joined along ``axis``;  each dx = its slice of gy"""
     def __init__(self, axis): self.axis = axis
     def forward(self, *xs): return array_module(xs[0]).concatenate(xs, axis=self.axis)
@@ -105,7 +105,7 @@ class Concatenate(Function):
         return tuple(grads)
 
 
-class Pad(Function):
+class PadOp(Function):
     """y = x with ``value`` added around it, ``pad_width`` = ((before, after), ...) per axis;  dx = the centre of gy"""
     def __init__(self, pad_width, value): self.pad_width, self.value = pad_width, value
     def forward(self, x): return array_module(x).pad(x, self.pad_width, constant_values=self.value)
@@ -137,7 +137,7 @@ def reshape(x, *shape):
     (torch's ``view`` too)."""
     shape = _new_shape(_shape_arg(shape), "reshape", unknown_allowed=True)
     try:
-        return Reshape(shape)(x)
+        return ReshapeOp(shape)(x)
     except ValueError:
         raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.numel()} elements) "
                          f"into shape {shape}") from None
@@ -160,7 +160,7 @@ def permute(x, *axes):
     if (not all(isinstance(a, (int, np.integer)) and -x.ndim <= a < x.ndim for a in axes)
             or sorted(a % x.ndim for a in axes) != list(range(x.ndim))):
         raise ShapeError(f"permute: axes must be a permutation of {tuple(range(x.ndim))}, got {axes}")
-    return Transpose(tuple(a % x.ndim for a in axes))(x)
+    return TransposeOp(tuple(a % x.ndim for a in axes))(x)
 
 
 def swapaxes(x, axis1, axis2):
@@ -170,7 +170,7 @@ def swapaxes(x, axis1, axis2):
     axis1, axis2 = check_axis(axis1, x.ndim, "swapaxes", "axis1"), check_axis(axis2, x.ndim, "swapaxes", "axis2")
     axes = list(range(x.ndim))
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
-    return Transpose(tuple(axes))(x)
+    return TransposeOp(tuple(axes))(x)
 
 
 def squeeze(x, axis=None, *, dim=None):
@@ -221,7 +221,7 @@ def getitem(x, index):
     if x.array_module is not np:
         check_index_bounds(x.shape, index, "getitem")
         index = _index_on_device(index, x.device)
-    return GetItem(index)(x)
+    return GetItemOp(index)(x)
 
 
 def check_index_bounds(shape, index, op):
@@ -288,7 +288,7 @@ def concatenate(tensors, axis=0, *, dim=None):
     axis = check_axis(axis, tensors[0].ndim, "concatenate")
     check_same_device("concatenate", tensors, "tensors")
     try:
-        return Concatenate(axis)(*tensors)
+        return ConcatenateOp(axis)(*tensors)
     except ValueError:
         raise ShapeError(f"concatenate: shapes {[t.shape for t in tensors]} do not match except "
                          f"along axis {axis}") from None
@@ -328,7 +328,7 @@ def pad(x, pad_width, value=0.0, mode="constant"):
     if x.ndim == 0:
         return x                            # nothing to pad around a single number
     if mode == "constant":
-        return Pad(tuple(map(tuple, width.tolist())), value)(x)
+        return PadOp(tuple(map(tuple, width.tolist())), value)(x)
     for axis, (before, after) in enumerate(width.tolist()):
         if before or after:
             x = getitem(x, (slice(None),) * axis + (_pad_index(x.shape[axis], before, after, mode, axis),))

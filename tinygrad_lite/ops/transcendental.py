@@ -11,19 +11,19 @@ from ..core import Function
 from .elementwise import _binary_operands, abs, maximum, pow, sqrt, where
 
 
-class Sin(Function):
+class SinOp(Function):
     """y = sin x;  dx = gy * cos x"""
     def forward(self, x): return array_module(x).sin(x)
     def backward(self, gy): return gy * cos(self.inputs[0])
 
 
-class Cos(Function):
+class CosOp(Function):
     """y = cos x;  dx = -gy * sin x"""
     def forward(self, x): return array_module(x).cos(x)
     def backward(self, gy): return -gy * sin(self.inputs[0])
 
 
-class Tan(Function):
+class TanOp(Function):
     """y = tan x;  dx = gy * (1 + y^2)"""
     def forward(self, x): return array_module(x).tan(x)
 
@@ -32,19 +32,19 @@ class Tan(Function):
         return gy * (1 + y * y)
 
 
-class Sinh(Function):
+class SinhOp(Function):
     """y = sinh x;  dx = gy * cosh x"""
     def forward(self, x): return array_module(x).sinh(x)
     def backward(self, gy): return gy * cosh(self.inputs[0])
 
 
-class Cosh(Function):
+class CoshOp(Function):
     """y = cosh x;  dx = gy * sinh x"""
     def forward(self, x): return array_module(x).cosh(x)
     def backward(self, gy): return gy * sinh(self.inputs[0])
 
 
-class Asin(Function):
+class AsinOp(Function):
     """y = asin x;  dx = gy / sqrt(1 - x^2)"""
     def forward(self, x): return array_module(x).arcsin(x)
 
@@ -53,7 +53,7 @@ class Asin(Function):
         return gy / sqrt(1 - x * x)
 
 
-class Acos(Function):
+class AcosOp(Function):
     """y = acos x;  dx = -gy / sqrt(1 - x^2)"""
     def forward(self, x): return array_module(x).arccos(x)
 
@@ -62,7 +62,7 @@ class Acos(Function):
         return -gy / sqrt(1 - x * x)
 
 
-class Atan(Function):
+class AtanOp(Function):
     """y = atan x;  dx = gy / (1 + x^2)"""
     def forward(self, x): return array_module(x).arctan(x)
 
@@ -71,19 +71,19 @@ class Atan(Function):
         return gy / (1 + x * x)
 
 
-class Log2(Function):
+class Log2Op(Function):
     """y = log2 x;  dx = gy / (x ln 2)"""
     def forward(self, x): return array_module(x).log2(x)
     def backward(self, gy): return gy / (self.inputs[0] * math.log(2.0))
 
 
-class Log10(Function):
+class Log10Op(Function):
     """y = log10 x;  dx = gy / (x ln 10)"""
     def forward(self, x): return array_module(x).log10(x)
     def backward(self, gy): return gy / (self.inputs[0] * math.log(10.0))
 
 
-class Log1p(Function):
+class Log1pOp(Function):
     """y = ln(1 + x), exact for tiny x (where 1 + x rounds to 1);  dx = gy / (1 + x)"""
     def forward(self, x): return array_module(x).log1p(x)
     def backward(self, gy): return gy / (1 + self.inputs[0])
@@ -91,22 +91,22 @@ class Log1p(Function):
 
 # ---- the functions users call ---------------------------------------------------------------------
 
-def sin(x): return Sin()(x)
-def cos(x): return Cos()(x)
-def tan(x): return Tan()(x)
-def sinh(x): return Sinh()(x)
-def cosh(x): return Cosh()(x)
-def asin(x): return Asin()(x)
-def acos(x): return Acos()(x)
-def atan(x): return Atan()(x)
-def log2(x): return Log2()(x)
-def log10(x): return Log10()(x)
-def log1p(x): return Log1p()(x)
+def sin(x): return SinOp()(x)
+def cos(x): return CosOp()(x)
+def tan(x): return TanOp()(x)
+def sinh(x): return SinhOp()(x)
+def cosh(x): return CoshOp()(x)
+def asin(x): return AsinOp()(x)
+def acos(x): return AcosOp()(x)
+def atan(x): return AtanOp()(x)
+def log2(x): return Log2Op()(x)
+def log10(x): return Log10Op()(x)
+def log1p(x): return Log1pOp()(x)
 
 
 # The one-line functions above are documented by their op's docstring: the formula and its gradient.
-for _function, _op in ((sin, Sin), (cos, Cos), (tan, Tan), (sinh, Sinh), (cosh, Cosh), (asin, Asin), (acos, Acos),
-                       (atan, Atan), (log2, Log2), (log10, Log10), (log1p, Log1p)):
+for _function, _op in ((sin, SinOp), (cos, CosOp), (tan, TanOp), (sinh, SinhOp), (cosh, CoshOp), (asin, AsinOp),
+                       (acos, AcosOp), (atan, AtanOp), (log2, Log2Op), (log10, Log10Op), (log1p, Log1pOp)):
     _function.__doc__ = _op.__doc__
 
 
