@@ -21,9 +21,9 @@ import math
 
 import numpy as np
 
-from .backend import as_numpy, array_module, resolve_device, to_device
-from .errors import DataError
+from .backend import array_module, as_numpy, resolve_device, to_device
 from .core import Tensor
+from .errors import DataError
 
 
 class Dataset:

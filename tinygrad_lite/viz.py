@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from .backend import as_numpy
+from .core import Tensor
 from .errors import TinygradLiteError
 from .files import write_bytes, write_text
-from .core import Tensor
 
 DEFAULT_MAX_VALUES = 4          # tensors with at most this many elements show their values
 FAST_FORMAT_MAX = 64            # float arrays up to this size are formatted by the fast path

@@ -60,7 +60,7 @@ COURSE = (
          "unfold every window into a row / add every row back onto its pixels"),
     Task(9, "conv2d backward", "the convolution's gradients are two matrix products and a col2im",
          ("nn/functional/conv.py::Conv2dOp.backward",),
-         "return gx, gw (and gb) from gy, the saved cols and the weight", depends=(8,)),
+         "return gx, gw (and gb) from gy, x and the weight (the class docstring's formulas)", depends=(8,)),
     Task(10, "Max-pool backward with ties", "the gradient goes to the window's single winner (the first maximum)",
          ("nn/functional/pooling.py::RouteToWinnerOp.forward",),
          "place each gy at its window's winning pixel (self.winner), zeros elsewhere"),

@@ -10,13 +10,9 @@ import math
 import numpy as np
 
 import tinygrad_lite as tl
-from tinygrad_lite.core import Function
 from tinygrad_lite.backend import array_module
+from tinygrad_lite.core import Function, Tensor
 from tinygrad_lite.ops.convert import check_same_device
-from tinygrad_lite.ops.linalg import MatMulOp
-from tinygrad_lite.ops.reduce import SumOp
-from tinygrad_lite.ops.shape import TransposeOp
-from tinygrad_lite.core import Tensor
 
 from .special import ErfOp, erfc_array
 
@@ -48,15 +44,15 @@ class LinearOp(Function):
     def backward(self, gy):
         x, w = self.inputs[0], self.inputs[1]
         needs = self.needs_grad
-        gx = MatMulOp()(gy, w) if needs[0] else None
+        gx = gy @ w if needs[0] else None
         gw = gb = None
         if needs[1] or (len(needs) > 2 and needs[2]):
             gy2 = gy if gy.ndim == 2 else gy.reshape(-1, gy.shape[-1])
             if needs[1]:
                 x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
-                gw = MatMulOp()(TransposeOp((1, 0))(gy2), x2)
+                gw = gy2.T @ x2
             if len(needs) > 2 and needs[2]:
-                gb = SumOp((0,), False)(gy2)
+                gb = gy2.sum(axis=0)
         return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
 
 

@@ -24,11 +24,10 @@ contiguous, so both the copy in im2col and the scatter-add in col2im move long r
 """
 import numpy as np
 
-from tinygrad_lite.core import Function, is_grad_enabled
 from tinygrad_lite.backend import array_module
+from tinygrad_lite.core import Function, Tensor
 from tinygrad_lite.errors import ShapeError
 from tinygrad_lite.ops.convert import check_same_device
-from tinygrad_lite.core import Tensor
 
 
 # ---- argument checks shared with pooling ----------------------------------------------------------
@@ -166,11 +165,11 @@ class Conv2dOp(Function):
     """y = W_mat @ im2col(x)^T + b, reshaped to (N, O, OH, OW), with W_mat = W as (O, KH*KW*C).
 
     Backward, with gy_mat = gy as (O, N*OH*OW):
-        gW = gy_mat @ cols   (reusing the cols saved by forward), back to (O, C, KH, KW)
+        gW = gy_mat @ im2col(x), back to (O, C, KH, KW)
         gX = col2im(gy_mat^T @ W_mat)   (skipped when x needs no gradient, e.g. the first layer)
         gb = gy_mat summed over its columns
-    The backward is written in differentiable Tensor ops, so ``create_graph=True`` gives higher-order
-    gradients; only then is im2col(x) recomputed as a graph op instead of reusing the saved cols.
+    ``backward`` writes these in Tensor ops (every order of gradient); ``_fast_backward``, which
+    training takes, reuses the cols that forward kept. ``conv2d_simple`` is the whole op composed.
     """
     def __init__(self, stride, padding, dilation=(1, 1)):
         self.stride, self.padding, self.dilation = stride, padding, dilation
@@ -195,33 +194,37 @@ class Conv2dOp(Function):
 
     def backward(self, gy):
         x, weight = self.inputs[:2]
-        out_channels = weight.shape[0]
+        (kh, kw), out_channels = self.kernel, weight.shape[0]
         geometry = (self.kernel, self.stride, self.padding, self.dilation)
         gy_mat = gy.permute(1, 0, 2, 3).reshape(out_channels, -1)         # (O, N*OH*OW)
-        w_mat = weight.permute(0, 2, 3, 1).reshape(out_channels, -1)      # (O, KH*KW*C)
+        w_mat = weight.permute(0, 2, 3, 1).reshape(out_channels, -1)      # (O, KH*KW*C), windows' order
         gx = gw = gb = None
         if self.needs_grad[0]:
-            gx = Col2ImOp(x.shape, *geometry)(self.input_gradient_cols(gy_mat, w_mat))
+            gx = Col2ImOp(x.shape, *geometry)(gy_mat.T @ w_mat)
         if self.needs_grad[1]:
-            if is_grad_enabled() and x.requires_grad:     # create_graph: gW must stay linked to x
-                cols = Im2ColOp(*geometry)(x)
-            else:
-                cols = Tensor._wrap(self.cols)
-            kh, kw = self.kernel
-            gw = (gy_mat @ cols).reshape(out_channels, kh, kw, -1).permute(0, 3, 1, 2)
+            gw = (gy_mat @ Im2ColOp(*geometry)(x)).reshape(out_channels, kh, kw, -1).permute(0, 3, 1, 2)
         if len(self.inputs) == 3 and self.needs_grad[2]:
             gb = gy_mat.sum(axis=1)
         return (gx, gw, gb)[:len(self.inputs)]
 
-    def input_gradient_cols(self, gy_mat, w_mat):
-        """gcols = gy_mat^T @ W_mat, (N*OH*OW, KH*KW*C); for C <= 32 channels offset-major instead,
-        (KH*KW, N*OH*OW, C), one product per kernel offset: col2im then adds contiguous blocks,
-        which saves more than the narrower products cost (runs of C <= 32 floats are too short
-        for NumPy's strided add; for wider C the single product wins)."""
-        (kh, kw), channels = self.kernel, self.inputs[0].shape[1]
-        if channels > 32:
-            return gy_mat.T @ w_mat
-        return gy_mat.T @ w_mat.reshape(-1, kh * kw, channels).permute(1, 0, 2)
+    def _fast_backward(self, gy):
+        """``backward``, faster: gW from the cols forward kept (no second im2col), and for C <= 32 input
+        channels gX's product offset-major, (KH*KW, N*OH*OW, C), one product per kernel offset, so
+        that col2im adds contiguous blocks (runs of C <= 32 floats are too short for NumPy's strided
+        add, which costs more than the narrower products; for wider C the single product wins)."""
+        x, weight = self.inputs[:2]
+        (kh, kw), out_channels, channels = self.kernel, weight.shape[0], x.shape[1]
+        gy_mat = gy.permute(1, 0, 2, 3).reshape(out_channels, -1)
+        w_mat = weight.permute(0, 2, 3, 1).reshape(out_channels, -1)
+        gx = gw = gb = None
+        if self.needs_grad[0]:
+            w_by_offset = w_mat if channels > 32 else w_mat.reshape(-1, kh * kw, channels).permute(1, 0, 2)
+            gx = Col2ImOp(x.shape, self.kernel, self.stride, self.padding, self.dilation)(gy_mat.T @ w_by_offset)
+        if self.needs_grad[1]:
+            gw = (gy_mat @ Tensor._wrap(self.cols)).reshape(out_channels, kh, kw, -1).permute(0, 3, 1, 2)
+        if len(self.inputs) == 3 and self.needs_grad[2]:
+            gb = gy_mat.sum(axis=1)
+        return (gx, gw, gb)[:len(self.inputs)]
 
 
 def grouped_conv2d(x, weight, bias, groups, geometry):
@@ -374,6 +377,26 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, laye
         return grouped_conv2d(x, weight, bias, groups, (weight.shape[2:], stride, padding, dilation))
     inputs = (x, weight) if bias is None else (x, weight, bias)
     return Conv2dOp(stride, padding, dilation)(*inputs)
+
+
+def conv2d_simple(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """``conv2d`` composed of differentiable ops, as DeZero's ``conv2d_simple``: the readable version
+    of the one op ``Conv2dOp`` (no groups, symmetric padding). The same numbers (a test checks it);
+    its gradients are the engine's walk back through the matmul, the reshapes and ``im2col``.
+
+        cols = im2col(x)                    (N*OH*OW, KH*KW*C), one row per window
+        y    = cols @ W_mat^T + b           W_mat = W as (O, KH*KW*C), window order (i, j, c)
+             -> (N, OH, OW, O) -> (N, O, OH, OW)
+    """
+    check_conv_operands(x, weight, bias, 1, "conv2d_simple")
+    kernel, (n, out_channels) = weight.shape[2:], (x.shape[0], weight.shape[0])
+    stride, padding = pair(stride, "stride", "conv2d_simple", 1), pair(padding, "padding", "conv2d_simple", 0)
+    dilation = pair(dilation, "dilation", "conv2d_simple", 1)
+    oh, ow = output_size(x.shape[2:], kernel, stride, padding, "conv2d_simple", dilation)
+    cols = im2col(x, kernel, stride, padding, dilation)
+    w_mat = weight.permute(0, 2, 3, 1).reshape(out_channels, -1)
+    y = (cols @ w_mat.T).reshape(n, oh, ow, out_channels).permute(0, 3, 1, 2)
+    return y if bias is None else y + bias.reshape(1, out_channels, 1, 1)
 
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, layer="conv1d"):

@@ -4,8 +4,7 @@ import numpy as np
 
 import tinygrad_lite as tl
 from tinygrad_lite import backend
-from tinygrad_lite.core import Function
-from tinygrad_lite.core import Tensor
+from tinygrad_lite.core import Function, Tensor
 
 
 class DropoutOp(Function):

@@ -23,21 +23,20 @@ with n the number of values per channel (N, or N*L, or N*H*W).
 """
 import math
 
-from tinygrad_lite.core import Function, is_grad_enabled
 from tinygrad_lite.backend import array_module
+from tinygrad_lite.core import Function, Tensor
 from tinygrad_lite.errors import ShapeError
 from tinygrad_lite.ops.elementwise import where
-from tinygrad_lite.core import Tensor
 
 
 class StandardiseOp(Function):
     """x_hat = (x - mu) / sqrt(var + eps), mu and var (biased) over ``axes``;
     dx = (gy - mean(gy) - x_hat * mean(gy * x_hat)) / sqrt(var + eps), means over ``axes``.
 
-    The forward keeps ``mean`` and ``var`` (axes kept, size 1) for batch norm's running statistics.
-    The backward is in Tensor ops on x_hat (this op's output, so its dependence on x is recorded);
-    under ``create_graph`` 1/sqrt(var + eps) is recomputed from x in Tensor ops too, so that second
-    derivatives see it depend on x.
+    The forward keeps ``mean`` and ``var`` (axes kept, size 1) for batch norm's running statistics,
+    and 1/sqrt(var + eps). The backward is in Tensor ops on x_hat (this op's output, so its dependence
+    on x is recorded) and on 1/sqrt(var + eps) recomputed from x, so that second derivatives see it
+    depend on x too; ``_fast_backward`` (training) takes the one forward kept instead.
     """
     def __init__(self, axes, eps): self.axes, self.eps = axes, eps
 
@@ -50,13 +49,16 @@ class StandardiseOp(Function):
         return centred
 
     def backward(self, gy):
-        x, x_hat = self.inputs[0], self.output()
-        axes = self.axes
-        if is_grad_enabled():
-            centred = x - x.mean(axis=axes, keepdims=True)
-            inv_std = ((centred * centred).mean(axis=axes, keepdims=True) + self.eps) ** -0.5
-        else:
-            inv_std = Tensor._wrap(self.inv_std)
+        x, axes = self.inputs[0], self.axes
+        centred = x - x.mean(axis=axes, keepdims=True)
+        return self._gradient(gy, ((centred * centred).mean(axis=axes, keepdims=True) + self.eps) ** -0.5)
+
+    def _fast_backward(self, gy):
+        """``backward`` with the 1/sqrt(var + eps) forward kept: no second pass over x for the variance."""
+        return self._gradient(gy, Tensor._wrap(self.inv_std))
+
+    def _gradient(self, gy, inv_std):
+        x_hat, axes = self.output(), self.axes
         spread = x_hat * (gy * x_hat).mean(axis=axes, keepdims=True)
         return (gy - gy.mean(axis=axes, keepdims=True) - spread) * inv_std
 

@@ -25,11 +25,10 @@ as extra padding on the bottom / right (-inf for max, and left out of the averag
 """
 import numpy as np
 
-from tinygrad_lite.core import Function
 from tinygrad_lite.backend import array_module
+from tinygrad_lite.core import Function, Tensor
 from tinygrad_lite.errors import ShapeError
 from tinygrad_lite.ops import stack
-from tinygrad_lite.core import Tensor
 
 from .conv import check_nchw, output_size, pad_hw, pair, window_slice
 

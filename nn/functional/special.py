@@ -13,8 +13,8 @@ exp(-s^2) * exp(-(x - s)(x + s)) with s = x rounded down to 1/16, which keeps it
 """
 import math
 
-from tinygrad_lite.core import Function
 from tinygrad_lite.backend import array_module
+from tinygrad_lite.core import Function
 
 _THRESH, _XBIG = 0.46875, 26.543     # branch point; erfc(x) underflows to 0 beyond XBIG
 _A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,

@@ -18,8 +18,8 @@ import math
 
 import numpy as np
 
-from tinygrad_lite.errors import ShapeError
 from tinygrad_lite.core import Tensor
+from tinygrad_lite.errors import ShapeError
 
 MODES = {"nearest": (3, 4), "nearest-exact": (3, 4), "linear": (3,), "bilinear": (4,)}
 

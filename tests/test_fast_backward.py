@@ -1,0 +1,136 @@
+"""One first-order path per op: where an op has a ``_fast_backward`` (the engine's choice when no
+graph of the gradient is wanted, i.e. every training step), it gives what the op's ``backward`` (in
+Tensor ops, the one higher-order gradients and the exercises use) gives: same dtypes and shapes,
+the same values up to rounding. And ``conv2d_simple``, the composed convolution, equals ``conv2d``.
+
+Tolerance: both paths compute the same sums in a different order (or exp(log_softmax) against
+softmax), so they may differ by a few roundings per summed term: |a - b| <= terms * eps * max|a|.
+"""
+import numpy as np
+import pytest
+
+import nn
+import nn.functional as F
+import tinygrad_lite as tl
+from tinygrad_lite.core import Function, no_grad
+
+DTYPES = [np.float32, np.float64]
+
+
+def _ops_with_a_fast_path():
+    found, todo = set(), [Function]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            todo.append(sub)
+            if sub._fast_backward is not None and sub.__module__.split(".")[0] in ("tinygrad_lite", "nn"):
+                found.add(sub.__name__)
+    return found
+
+
+def _cross_entropy(rng, dtype, case):
+    """logits (N, C) with labels or probabilities, one reduction per case."""
+    n, c = 7, 5
+    logits = tl.Tensor(rng.standard_normal((n, c)) * 3, dtype=dtype, requires_grad=True)
+    targets = rng.integers(0, c, n) if case % 2 == 0 else rng.dirichlet(np.ones(c), n).astype(dtype)
+    return F.cross_entropy(logits, targets, reduction=("mean", "sum", "none")[case % 3]), c
+
+
+def _conv2d(rng, dtype, case):
+    """few channels (gx's offset-major product) and more than 32 (one product); strides, padding,
+    dilation, with and without bias."""
+    channels, stride, padding, dilation, bias = [(3, 1, 1, 1, True), (40, 2, 0, 1, True), (4, 1, 2, 2, False),
+                                                 (33, 1, 1, 1, False), (16, 2, 1, 1, True), (2, 1, 0, 1, True)][case]
+    x = tl.Tensor(rng.standard_normal((2, channels, 7, 6)), dtype=dtype, requires_grad=True)
+    w = tl.Tensor(rng.standard_normal((5, channels, 3, 3)), dtype=dtype, requires_grad=True)
+    b = tl.Tensor(rng.standard_normal(5), dtype=dtype, requires_grad=True) if bias else None
+    return F.conv2d(x, w, b, stride, padding, dilation), channels * 9 + 2 * 7 * 6
+
+
+def _standardise(rng, dtype, case):
+    """batch norm in training (axes N, H, W) and layer norm (the last axes)."""
+    x = tl.Tensor(rng.standard_normal((6, 3, 4, 5)) * 2 + 1, dtype=dtype, requires_grad=True)
+    if case % 2 == 0:
+        model = nn.BatchNorm2d(3, dtype=dtype)
+        return model(x), 6 * 4 * 5
+    return F.layer_norm(x, (4, 5)), 4 * 5
+
+
+CASES = {"CrossEntropyOp": _cross_entropy, "Conv2dOp": _conv2d, "StandardiseOp": _standardise}
+
+
+def test_every_fast_path_is_tested_here():
+    assert _ops_with_a_fast_path() == set(CASES)
+
+
+def _the_op(output, name):
+    """The op of kind ``name`` nearest the output (a layer may add a bias or a scale after it)."""
+    todo = [output._creator]
+    while todo:
+        fn = todo.pop(0)
+        if type(fn).__name__ == name:
+            return fn
+        todo.extend(x._creator for x in fn.inputs if x._creator is not None)
+    raise AssertionError(f"no {name} in the graph")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", range(6))
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_fast_backward_agrees_with_the_readable_one(name, case, dtype):
+    rng = np.random.default_rng(100 * case + len(name))
+    output, terms = CASES[name](rng, dtype, case)
+    fn = _the_op(output, name)
+    out = fn.output()
+    gy = tl.Tensor(rng.standard_normal(out.shape), dtype=out.dtype)
+    with no_grad():
+        readable, fast = fn.backward(gy), fn._fast_backward(gy)
+    readable = readable if isinstance(readable, tuple) else (readable,)
+    fast = fast if isinstance(fast, tuple) else (fast,)
+    assert len(readable) == len(fast) == len(fn.inputs)
+    eps = np.finfo(dtype).eps
+    for i, (a, b) in enumerate(zip(readable, fast)):
+        assert (a is None) == (b is None), (name, i)
+        if a is None:
+            continue
+        assert a.dtype == b.dtype == fn.inputs[i].dtype and a.shape == b.shape, (name, i, a.dtype, b.dtype)
+        a, b = a.numpy().astype(np.float64), b.numpy().astype(np.float64)
+        bound = terms * eps * max(np.abs(a).max(), 1e-30)
+        assert np.abs(a - b).max() <= bound, (name, case, i, np.abs(a - b).max(), bound)
+
+
+def test_training_takes_the_fast_path_and_create_graph_the_readable_one():
+    calls = []
+
+    class TwiceOp(Function):
+        """y = 2x;  dx = 2 gy"""
+        def forward(self, x): return x * 2
+
+        def backward(self, gy):
+            calls.append("backward")
+            return gy * 2
+
+        def _fast_backward(self, gy):
+            calls.append("fast")
+            return tl.Tensor(gy.data * 2)
+
+    x = tl.Tensor([1.0, 2.0], requires_grad=True)
+    TwiceOp()(x).sum().backward()
+    TwiceOp()(x).sum().backward(create_graph=True)
+    assert calls == ["fast", "backward"]
+    np.testing.assert_array_equal(x.grad.numpy(), [4.0, 4.0])
+
+
+@pytest.mark.parametrize("stride, padding, dilation, bias", [(1, 0, 1, True), (2, 1, 1, False), (1, 2, 2, True)])
+def test_conv2d_simple_is_conv2d_composed(stride, padding, dilation, bias):
+    rng = np.random.default_rng(stride + 3 * padding + 7 * dilation)
+    x0, w0, b0 = rng.standard_normal((2, 3, 8, 7)), rng.standard_normal((4, 3, 3, 2)), rng.standard_normal(4)
+    results = []
+    for conv in (F.conv2d, F.conv2d_simple):
+        x, w = tl.Tensor(x0, requires_grad=True), tl.Tensor(w0, requires_grad=True)
+        b = tl.Tensor(b0, requires_grad=True) if bias else None
+        y = conv(x, w, b, stride, padding, dilation)
+        (y * y).sum().backward()
+        results.append([y.numpy(), x.grad.numpy(), w.grad.numpy()] + ([b.grad.numpy()] if bias else []))
+    for a, b in zip(*results):
+        assert a.dtype == b.dtype == np.float64 and a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=0, atol=3 * 6 * 2 * 8 * 7 * np.finfo(np.float64).eps * np.abs(a).max())
