@@ -3,13 +3,11 @@
 Parameter layouts and constructor arguments follow torch.nn, so weights copy across unchanged:
 ``Dense.weight`` is (out_features, in_features), ``Dense.bias`` (out_features,).
 """
-from tinygrad_lite.errors import ShapeError
-from tinygrad_lite.ops.torch_names import axis_or_dim
 from tinygrad_lite.core import Tensor
+from tinygrad_lite.ops.torch_names import axis_or_dim
 
 from . import functional as F
 from . import init as initialisers
-from .functional.activations import LinearOp
 from .module import Module
 
 
@@ -27,15 +25,7 @@ class Dense(Module):
         initialisers.create_parameters(self, (self.out_features, self.in_features), bias, init, dtype, device)
 
     def forward(self, x):
-        if not isinstance(x, Tensor):
-            raise TypeError(f"{self!r}: the input must be a tinygrad_lite.Tensor, got {type(x).__name__}; "
-                            f"wrap arrays with tl.Tensor(...)")
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ShapeError(f"{self!r}: expected input of shape (..., {self.in_features}), got "
-                             f"{tuple(x.shape)}; flatten images first (nn.Flatten())")
-        if self.bias is None:
-            return LinearOp()(x, self.weight)
-        return LinearOp()(x, self.weight, self.bias)
+        return F.linear(x, self.weight, self.bias, layer=self)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -192,3 +192,18 @@ def test_scatter_second_derivative_and_errors():
         x.scatter_add(0, tl.Tensor(INDEX), tl.ones(1, 4))
     with pytest.raises(TypeError, match="index must hold integers"):
         x.scatter_add(0, tl.Tensor(INDEX.astype(float)), tl.ones(2, 4))
+
+
+def test_every_op_checks_its_axis_by_the_one_rule():
+    """sum, flip, squeeze, cumsum, concatenate and F.normalize share one axis check: the same words."""
+    x = tl.Tensor(random_array((3, 4)))
+    calls = {"sum": lambda: x.sum(axis=(0, 2)), "flip": lambda: x.flip((0, 2)), "squeeze": lambda: x.squeeze((0, 2)),
+             "cumsum": lambda: x.cumsum(2), "concatenate": lambda: tl.concatenate([x, x], axis=2),
+             "normalize": lambda: F.normalize(x, dim=2)}
+    for op, call in calls.items():
+        with pytest.raises(tl.ShapeError, match=rf"^{op}: \w+ must be an int in \[-2, 2\) for a 2-d tensor, got"):
+            call()
+    for op, call in {"sum": lambda: x.sum(axis=(1, -1)), "flip": lambda: x.flip((0, -2))}.items():
+        with pytest.raises(tl.ShapeError, match=rf"^{op}: \w+ \(\d, -\d\) names the same axis twice"):
+            call()
+    np.testing.assert_array_equal(x.roll((1, 2), (1, 0)).numpy(), np.roll(x.numpy(), (1, 2), (1, 0)))  # order kept

@@ -56,16 +56,21 @@ class LinearOp(Function):
         return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
 
 
-def linear(x, weight, bias=None):
-    """y = x @ weight^T + bias (torch's ``F.linear``): x (..., in), weight (out, in), bias (out,) or None."""
+def linear(x, weight, bias=None, layer="linear"):
+    """y = x @ weight^T + bias (torch's ``F.linear``): x (..., in), weight (out, in), bias (out,) or None.
+    ``layer`` names the caller in errors: a name, or the layer itself (``nn.Dense`` passes itself,
+    printed only when there is an error to report)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{layer}: the input must be a tinygrad_lite.Tensor, got {type(x).__name__}; "
+                        f"wrap arrays with tl.Tensor(...)")
     if weight.ndim != 2 or x.ndim < 1 or x.shape[-1] != weight.shape[1]:
-        raise tl.ShapeError(f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
-                            f"(the input's last axis must equal weight's in_features {weight.shape[-1]})")
-    check_same_device("linear", (x, weight, bias), "input, weight and bias")
+        raise tl.ShapeError(f"{layer}: expected input of shape (..., {weight.shape[-1]}) to fit weight of shape "
+                            f"{weight.shape}, got {tuple(x.shape)}; flatten images first (nn.Flatten())")
+    check_same_device(layer, (x, weight, bias), "input, weight and bias")
     if bias is None:
         return LinearOp()(x, weight)
     if bias.shape != (weight.shape[0],):
-        raise tl.ShapeError(f"linear: bias must have shape ({weight.shape[0]},) to match weight "
+        raise tl.ShapeError(f"{layer}: bias must have shape ({weight.shape[0]},) to match weight "
                             f"{weight.shape}, got {bias.shape}")
     return LinearOp()(x, weight, bias)
 

@@ -13,6 +13,10 @@ import tinygrad_lite as tl
 from tinygrad_lite import backend
 from tinygrad_lite.core import Function, Tensor, as_tensor
 from tinygrad_lite.errors import ShapeError
+from tinygrad_lite.ops.indexing import one_hot_array
+from tinygrad_lite.ops.reduce import log_softmax_array
+
+from .activations import SoftplusOp
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -29,9 +33,7 @@ class CrossEntropyOp(Function):
 
     def forward(self, logits):
         xp = backend.array_module(logits)
-        log_probs = logits - logits.max(axis=1, keepdims=True)
-        log_probs -= xp.log(xp.exp(log_probs).sum(axis=1, keepdims=True))
-        self.log_probs = log_probs
+        self.log_probs = log_probs = log_softmax_array(logits, 1)
         if self.targets.ndim == 1:
             losses = -log_probs[xp.arange(len(log_probs)), self.targets]
         else:
@@ -45,7 +47,7 @@ class CrossEntropyOp(Function):
         logits, = self.inputs
         probs = tl.softmax(logits, axis=1)
         if t.ndim == 1:
-            grad = probs - Tensor._wrap(_one_hot(t, logits.shape[1], logits.dtype))
+            grad = probs - Tensor._wrap(one_hot_array(t, logits.shape[1], logits.dtype))
         else:
             target = Tensor._wrap(t)
             grad = probs * target.sum(axis=1, keepdims=True) - target
@@ -117,7 +119,7 @@ def cross_entropy(logits, targets, weight=None, *, ignore_index=-100, reduction=
     if w is None and not label_smoothing and not ignored.any():
         return unflatten(CrossEntropyOp(raw, reduction)(z))
     safe, row_weight = _label_weights(raw, ignored, w, z)
-    soft = _one_hot(safe, classes, z.dtype) * ((1.0 - label_smoothing) * row_weight)[:, None]
+    soft = one_hot_array(safe, classes, z.dtype) * ((1.0 - label_smoothing) * row_weight)[:, None]
     if label_smoothing:
         per_class = z.array_module.ones(classes, z.dtype) if w is None else w
         soft += (~ignored)[:, None] * per_class * (label_smoothing / classes)
@@ -197,7 +199,6 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     along the last axis (one per class), ``weight`` w to the input. Built from Tensor ops, so
     differentiable in every tensor argument (torch: input and target only)."""
     _check_reduction("binary_cross_entropy_with_logits", reduction)
-    from .activations import SoftplusOp
     target = _target_like("binary_cross_entropy_with_logits", input, target)
     softplus_of_minus_x = SoftplusOp(1.0, float("inf"))(-input)
     if pos_weight is None:
@@ -384,13 +385,6 @@ def _non_negative(op, name, value):
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or value < 0:
         raise ValueError(f"{op}: {name} must be a non-negative number, got {value!r}")
     return float(value)
-
-
-def _one_hot(labels, classes, dtype):
-    xp = backend.array_module(labels)
-    out = xp.zeros((len(labels), classes), dtype=dtype)
-    out[xp.arange(len(labels)), labels] = 1
-    return out
 
 
 def _reduce(losses, reduction):

@@ -26,6 +26,7 @@ import math
 from tinygrad_lite.backend import array_module
 from tinygrad_lite.core import Function, Tensor
 from tinygrad_lite.errors import ShapeError
+from tinygrad_lite.ops.axes import normalise_axis
 from tinygrad_lite.ops.elementwise import where
 
 
@@ -163,9 +164,7 @@ def normalize(x, p=2.0, dim=1, eps=1e-12):
     _check_tensor(x, "input", "normalize")
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not p > 0:
         raise ValueError(f"normalize: p must be a number > 0 (or math.inf), got {p!r}")
-    if not isinstance(dim, int) or isinstance(dim, bool) or not -max(x.ndim, 1) <= dim < max(x.ndim, 1):
-        raise ShapeError(f"normalize: dim must be an int in [{-max(x.ndim, 1)}, {max(x.ndim, 1)}) for a "
-                         f"{x.ndim}-d tensor, got {dim!r}")
+    dim = normalise_axis(dim, x.ndim, "normalize", "dim")
     magnitude = x.abs()
     if math.isinf(p):
         norm = magnitude.max(axis=(dim,), keepdims=True)

@@ -5,19 +5,12 @@ unflatten, masked_select, scatter, scatter_add; one_hot and nonzero (integer res
 """
 import numpy as np
 
-from ..backend import scatter_add as scatter_add_into, to_device
+from ..backend import array_module, scatter_add as scatter_add_into, to_device
 from ..core import Tensor
 from ..errors import DeviceError, ShapeError
+from .axes import normalise_axes, normalise_axis
 from .elementwise import where
-from .shape import GetItemGradOp, broadcast_to, check_axis, getitem, permute, reshape
-
-
-def _dims(x, dims, op, name="dims"):
-    dims = (dims,) if isinstance(dims, (int, np.integer)) and not isinstance(dims, bool) else tuple(dims)
-    out = tuple(check_axis(d, x.ndim, op, name) for d in dims)
-    if len(set(out)) != len(out):
-        raise ValueError(f"{op}: {name} must not repeat an axis, got {dims}")
-    return out
+from .shape import GetItemGradOp, broadcast_to, getitem, permute, reshape
 
 
 def _array(x, values):
@@ -29,7 +22,7 @@ def _array(x, values):
 def flip(x, dims):
     """y = x with the order of the elements reversed along each axis in ``dims``."""
     index = [slice(None)] * x.ndim
-    for d in _dims(x, dims, "flip"):
+    for d in normalise_axes(dims, x.ndim, "flip", "dims"):
         index[d] = slice(None, None, -1)
     return getitem(x, tuple(index))
 
@@ -39,7 +32,7 @@ def roll(x, shifts, dims=None):
     shifted, then put back into x's shape (torch's rule)."""
     if dims is None:
         return reshape(roll(reshape(x, -1), shifts, 0), x.shape)
-    dims = _dims(x, dims, "roll")
+    dims = normalise_axes(dims, x.ndim, "roll", "dims")
     shifts = (shifts,) if isinstance(shifts, (int, np.integer)) else tuple(shifts)
     if len(shifts) != len(dims):
         raise ValueError(f"roll: shifts and dims must have the same length, got {len(shifts)} and {len(dims)}")
@@ -88,7 +81,7 @@ def masked_fill(x, mask, value):
 def split(x, split_size_or_sections, dim=0):
     """Pieces of x along ``dim``: each of size ``split_size`` (the last one smaller), or of the sizes
     in the list ``sections`` (which must add up to the axis's length)."""
-    dim = check_axis(dim, x.ndim, "split", "dim")
+    dim = normalise_axis(dim, x.ndim, "split", "dim")
     n = x.shape[dim]
     if isinstance(split_size_or_sections, (int, np.integer)):
         size = int(split_size_or_sections)
@@ -111,7 +104,7 @@ def chunk(x, chunks, dim=0):
     """x split into ``chunks`` pieces of ceil(n / chunks) along ``dim`` (fewer when n is small, as torch)."""
     if isinstance(chunks, bool) or not isinstance(chunks, (int, np.integer)) or chunks <= 0:
         raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
-    n = x.shape[check_axis(dim, x.ndim, "chunk", "dim")]
+    n = x.shape[normalise_axis(dim, x.ndim, "chunk", "dim")]
     return split(x, max(-(-n // int(chunks)), 1), dim)
 
 
@@ -132,7 +125,7 @@ def repeat_interleave(x, repeats, dim=None):
     (None: of the flattened tensor)."""
     if dim is None:
         x, dim = reshape(x, -1), 0
-    dim = check_axis(dim, x.ndim, "repeat_interleave", "dim")
+    dim = normalise_axis(dim, x.ndim, "repeat_interleave", "dim")
     counts = repeats.numpy() if isinstance(repeats, Tensor) else np.asarray(repeats)
     if counts.dtype.kind not in "iu" or (counts < 0).any() or counts.ndim > 1 or \
             (counts.ndim == 1 and len(counts) != x.shape[dim]):
@@ -145,7 +138,7 @@ def repeat_interleave(x, repeats, dim=None):
 def _index_grid(x, dim, index, op, src_shape=None):
     """The advanced index that puts ``index`` along ``dim`` and each element's own position along the
     other axes: the shared rule of ``gather`` (read at it) and ``scatter`` / ``scatter_add`` (write there)."""
-    dim = check_axis(dim, x.ndim, op, "dim")
+    dim = normalise_axis(dim, x.ndim, op, "dim")
     index = _array(x, index)
     if index.dtype.kind not in "iu":
         raise TypeError(f"{op}: index must hold integers, got dtype {index.dtype}")
@@ -200,7 +193,7 @@ def scatter(x, dim, index, src):
 
 def diagonal(x, offset=0, dim1=0, dim2=1):
     """The diagonal x[..., i, i + offset] of the axes dim1 and dim2, as a new last axis (torch's order)."""
-    dim1, dim2 = check_axis(dim1, x.ndim, "diagonal", "dim1"), check_axis(dim2, x.ndim, "diagonal", "dim2")
+    dim1, dim2 = normalise_axis(dim1, x.ndim, "diagonal", "dim1"), normalise_axis(dim2, x.ndim, "diagonal", "dim2")
     if dim1 == dim2:
         raise ValueError(f"diagonal: dim1 and dim2 must differ, got {dim1} and {dim2}")
     rest = tuple(d for d in range(x.ndim) if d not in (dim1, dim2))
@@ -213,7 +206,7 @@ def diagonal(x, offset=0, dim1=0, dim2=1):
 
 def unflatten(x, dim, sizes):
     """Axis ``dim`` split into axes of ``sizes`` (one may be -1)."""
-    dim = check_axis(dim, x.ndim, "unflatten", "dim")
+    dim = normalise_axis(dim, x.ndim, "unflatten", "dim")
     return reshape(x, x.shape[:dim] + tuple(sizes) + x.shape[dim + 1:])
 
 
@@ -233,12 +226,17 @@ def one_hot(labels, num_classes=-1):
     raw = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
     if raw.dtype.kind not in "iu":
         raise TypeError(f"one_hot: labels must be integers, got dtype {raw.dtype}")
-    xp = labels.array_module if isinstance(labels, Tensor) else np
     classes = int(raw.max()) + 1 if num_classes == -1 and raw.size else int(num_classes)
     if raw.size and (int(raw.min()) < 0 or int(raw.max()) >= classes):
         raise ValueError(f"one_hot: labels must lie in [0, num_classes={classes}), got [{int(raw.min())}, "
                          f"{int(raw.max())}]")
-    return Tensor._wrap((raw[..., None] == xp.arange(classes)).astype(np.int64))
+    return Tensor._wrap(one_hot_array(raw, classes, np.int64))
+
+
+def one_hot_array(labels, classes, dtype):
+    """A raw array of integer ``labels`` (in [0, classes), unchecked) as rows of ``dtype`` zeros with a
+    one at each label, shape labels.shape + (classes,): the one one-hot (``one_hot``, the losses)."""
+    return (labels[..., None] == array_module(labels).arange(classes)).astype(dtype)
 
 
 def nonzero(x, as_tuple=False):

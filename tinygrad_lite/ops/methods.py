@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import backend
 from ..core import Tensor
-from . import convert, einsum, elementwise, indexing, linalg, reduce, rounding, scan, shape, sorting, transcendental
+from . import convert, elementwise, indexing, linalg, reduce, rounding, scan, shape, sorting, transcendental
 
 # Ops whose first argument is the tensor: each becomes the method of its own name.
 METHODS = (

@@ -1,8 +1,7 @@
 """Reductions and the softmax family. ``axis`` is None (all), an int or a tuple, as in NumPy.
 
-This module defines ``sum``, ``max`` and ``min``, so the builtins are reached as ``builtins.max``.
+This module defines ``sum``, ``max``, ``min``, ``any`` and ``all``: the builtins are not used here.
 """
-import builtins
 import math
 from collections import namedtuple
 
@@ -11,29 +10,17 @@ import numpy as np
 from ..backend import array_module
 from ..core import Function, Tensor
 from ..errors import ShapeError
+from .axes import normalise_axes
 from .elementwise import where
 from .shape import broadcast_to, pad
 from .torch_names import axis_and_keepdims, axis_or_dim, ddof_or_correction, keepdims_or_keepdim
 
 
 def _axes(axis, ndim, op):
-    """Normalise ``axis`` to a sorted tuple of non-negative axes, or raise naming the op."""
-    if axis is None:
-        return tuple(range(ndim))
-    if not isinstance(axis, (int, np.integer, tuple, list)) or isinstance(axis, bool):
-        raise TypeError(f"{op}: axis must be None, an int or a tuple of ints, got {axis!r}")
-    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
-    size = builtins.max(ndim, 1)            # a 0-d tensor takes axis 0 or -1, as in torch
-    for a in axes:
-        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
-            raise TypeError(f"{op}: axis must be None, an int or a tuple of ints, got {axis!r}")
-        if not -size <= a < size:
-            raise ShapeError(f"{op}: axis must be an int in [{-size}, {size}) for a {ndim}-d tensor, "
-                             f"got {axis!r}")
-    normalised = tuple(sorted(int(a) % size for a in axes))
-    if len(set(normalised)) != len(normalised):
-        raise ShapeError(f"{op}: axis {axis!r} names the same axis twice")
-    return normalised if ndim else ()     # a 0-d tensor takes axis 0 or -1 and stays as it is (torch)
+    """A reduction's axes, sorted (``prod`` moves them last in this order); none for a 0-d tensor,
+    which takes axis 0 or -1 and stays as it is (torch)."""
+    axes = normalise_axes(axis, ndim, op)      # checked for a 0-d tensor too
+    return tuple(sorted(axes)) if ndim else ()
 
 
 def _nonempty(x, axes, op):
@@ -166,11 +153,18 @@ class SoftmaxOp(_SoftmaxFamilyOp):
 
 class LogSoftmaxOp(_SoftmaxFamilyOp):
     """y = x - logsumexp(x);  dx = gy - exp(y) * sum(gy)"""
-    def compute(self, x):
-        shifted = x - x.max(axis=self.axis, keepdims=True)
-        return shifted - array_module(x).log(array_module(x).exp(shifted).sum(axis=self.axis, keepdims=True))
+    def compute(self, x): return log_softmax_array(x, self.axis)
 
     def gradient(self, y, gy): return gy - y.exp() * gy.sum(axis=self.axis, keepdims=True)
+
+
+def log_softmax_array(x, axis):
+    """x - log(sum(exp(x))) along ``axis`` of a raw array, each row's maximum subtracted first so that
+    nothing overflows: the one log-softmax (``LogSoftmaxOp``, and the fused cross-entropy's forward)."""
+    xp = array_module(x)
+    shifted = x - x.max(axis=axis, keepdims=True)
+    shifted -= xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+    return shifted
 
 
 def _numpy_call(op, x, dtype, out):

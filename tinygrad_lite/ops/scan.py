@@ -3,7 +3,8 @@ from ..backend import array_module
 from ..core import Function, Tensor
 from .elementwise import where
 from .reduce import _numpy_call
-from .shape import check_axis, getitem
+from .axes import normalise_axis
+from .shape import getitem
 from .torch_names import axis_or_dim
 
 
@@ -47,9 +48,9 @@ def _scan(fn_class, op, x, axis, dim, dtype, out):
     if axis is None:
         x, axis = x.reshape(-1), 0
     elif x.ndim == 0:
-        check_axis(axis, 0, op)
+        normalise_axis(axis, 0, op)
         return fn_class(0)(x.reshape(1)).reshape(())
-    return fn_class(check_axis(axis, x.ndim, op))(x)
+    return fn_class(normalise_axis(axis, x.ndim, op))(x)
 
 
 def cumsum(x, axis=None, *, dim=None, dtype=None, out=None):

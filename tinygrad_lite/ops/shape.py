@@ -7,20 +7,9 @@ import numpy as np
 from ..backend import array_module, as_numpy, scatter_add, to_device
 from ..core import BroadcastToOp, Function, Tensor
 from ..errors import ShapeError
+from .axes import normalise_axes, normalise_axis
 from .convert import check_same_device
 from .torch_names import axis_or_dim
-
-
-def check_axis(axis, ndim, op, name="axis", new_axis=False):
-    """``axis`` in [-ndim, ndim) as a non-negative int (a 0-d tensor takes 0 and -1, as in torch;
-    ``new_axis``: a position for an inserted axis, in [-ndim - 1, ndim]), or a TypeError /
-    ShapeError naming the op, the valid range and the value given."""
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"{op}: {name} must be an int, got {axis!r}")
-    size = ndim + 1 if new_axis else max(ndim, 1)
-    if not -size <= axis < size:
-        raise ShapeError(f"{op}: {name} must be an int in [{-size}, {size}) for a {ndim}-d tensor, got {axis}")
-    return int(axis) % size
 
 
 def _tensor_list(tensors, op):
@@ -167,7 +156,7 @@ def swapaxes(x, axis1, axis2):
     """Axes ``axis1`` and ``axis2`` exchanged."""
     if x.ndim == 0:
         raise ShapeError(f"swapaxes: a 0-d tensor has no axes to swap, got axes {axis1} and {axis2}")
-    axis1, axis2 = check_axis(axis1, x.ndim, "swapaxes", "axis1"), check_axis(axis2, x.ndim, "swapaxes", "axis2")
+    axis1, axis2 = normalise_axis(axis1, x.ndim, "swapaxes", "axis1"), normalise_axis(axis2, x.ndim, "swapaxes", "axis2")
     axes = list(range(x.ndim))
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
     return TransposeOp(tuple(axes))(x)
@@ -178,7 +167,7 @@ def squeeze(x, axis=None, *, dim=None):
     axis = axis_or_dim("squeeze", axis, dim)
     if axis is None:
         return reshape(x, tuple(n for n in x.shape if n != 1))
-    axes = {check_axis(a, x.ndim, "squeeze") for a in ((axis,) if isinstance(axis, int) else axis)}
+    axes = normalise_axes(axis, x.ndim, "squeeze")
     if x.ndim == 0:
         return x
     for a in axes:
@@ -189,13 +178,13 @@ def squeeze(x, axis=None, *, dim=None):
 
 def unsqueeze(x, axis=None, *, dim=None):
     """Insert an axis of size 1 at position ``axis`` (in [-ndim - 1, ndim])."""
-    axis = check_axis(axis_or_dim("unsqueeze", axis, dim), x.ndim, "unsqueeze", new_axis=True)
+    axis = normalise_axis(axis_or_dim("unsqueeze", axis, dim), x.ndim, "unsqueeze", new_axis=True)
     return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
 
 
 def flatten(x, start_dim=0, end_dim=-1):
     """Merge axes start_dim..end_dim into one (torch's names)."""
-    start, end = check_axis(start_dim, x.ndim, "flatten", "start_dim"), check_axis(end_dim, x.ndim, "flatten", "end_dim")
+    start, end = normalise_axis(start_dim, x.ndim, "flatten", "start_dim"), normalise_axis(end_dim, x.ndim, "flatten", "end_dim")
     if start > end:
         raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a {x.ndim}-d tensor")
     merged = int(np.prod(x.shape[start:end + 1]))
@@ -285,7 +274,7 @@ def concatenate(tensors, axis=0, *, dim=None):
     tensors = _tensor_list(tensors, "concatenate")
     if tensors[0].ndim == 0:
         raise ShapeError("concatenate: 0-d tensors cannot be concatenated; use stack")
-    axis = check_axis(axis, tensors[0].ndim, "concatenate")
+    axis = normalise_axis(axis, tensors[0].ndim, "concatenate")
     check_same_device("concatenate", tensors, "tensors")
     try:
         return ConcatenateOp(axis)(*tensors)
@@ -298,7 +287,7 @@ def stack(tensors, axis=0, *, dim=None):
     """The same-shaped tensors joined along a new ``axis``."""
     axis = axis_or_dim("stack", axis, dim, default=0)
     tensors = _tensor_list(tensors, "stack")
-    axis = check_axis(axis, tensors[0].ndim, "stack", new_axis=True)
+    axis = normalise_axis(axis, tensors[0].ndim, "stack", new_axis=True)
     shapes = {t.shape for t in tensors}
     if len(shapes) != 1:
         raise ShapeError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")

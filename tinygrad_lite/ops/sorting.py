@@ -11,7 +11,8 @@ import numpy as np
 from ..backend import array_module
 from ..core import Tensor
 from ..errors import ShapeError
-from .shape import check_axis, getitem
+from .axes import normalise_axis
+from .shape import getitem
 from .torch_names import axis_or_dim
 
 SortResult = namedtuple("sort", ["values", "indices"])       # torch.return_types.sort, topk
@@ -37,7 +38,7 @@ def _along(x, indices, axis):
 
 
 def _axis(op, x, axis, dim):
-    return check_axis(axis_or_dim(op, axis, dim, default=-1), x.ndim, op)
+    return normalise_axis(axis_or_dim(op, axis, dim, default=-1), x.ndim, op)
 
 
 def argsort(x, axis=-1, descending=False, stable=False, *, dim=None):
