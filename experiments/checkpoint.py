@@ -14,6 +14,7 @@ Every file here is read with a bound on what its arrays may declare, checked bef
 (``max_checkpoint_bytes``), checkpoint-best.npz the model's state, and a look at the metadata alone
 (is it finished? which settings?) reads the metadata alone, within the bound of a JSON file.
 """
+import base64
 import json
 from pathlib import Path
 
@@ -138,7 +139,7 @@ def _restore(path, what, target, state_dict):
 def resume(path, run_fingerprint, model, optimizer, schedule, device):
     """Load the checkpoint at ``path`` into model, optimiser, schedule and the dropout generator;
     return ``(meta, restored)``: its metadata (``meta["state"]`` is the loop's position) and whether the
-    generator took its saved state (``backend.set_rng_state``). Refuses other settings' checkpoints."""
+    generator took its saved state (``set_rng_state``). Refuses other settings' checkpoints."""
     model_state, optimizer_state, schedule_state, meta = load_checkpoint(path, max_checkpoint_bytes(model))
     diff = differences(meta["fingerprint"], run_fingerprint)
     if diff:
@@ -148,7 +149,7 @@ def resume(path, run_fingerprint, model, optimizer, schedule, device):
     _restore(path, "optimiser state", optimizer, optimizer_state)
     if schedule is not None:
         _restore(path, "learning-rate schedule state", schedule, schedule_state)
-    return meta, backend.set_rng_state(device, meta["rng"])
+    return meta, set_rng_state(device, meta["rng"])
 
 
 def save_final(run_dir, model, run_fingerprint):
@@ -178,3 +179,60 @@ def finished(run_dir, expected_fingerprint):
         meta = None
     return bool(meta and meta.get("state", {}).get("finished")
                 and meta.get("fingerprint") == expected_fingerprint)
+
+
+# ---- the dropout generator's state, as JSON inside a checkpoint ---------------------------------
+
+def rng_state(device="cpu"):
+    """The state of ``backend.rng(device)`` (the dropout generator) as JSON-able data, from which
+    ``set_rng_state`` resumes its draws bit for bit; None where the generator cannot say."""
+    return generator_state(backend.rng(device))
+
+
+def set_rng_state(device, state):
+    """Put ``backend.rng(device)`` back into a state ``rng_state`` returned; True when its next draws
+    are the ones the saved generator would have made, False when it cannot take that state (None, or
+    saved by another kind or size of generator, e.g. on another GPU model)."""
+    return set_generator_state(backend.rng(device), state)
+
+
+def generator_state(generator):
+    """A NumPy or CuPy ``Generator``'s state as JSON-able data (None where it cannot be read).
+
+    NumPy: ``generator.bit_generator.state``, a dict of ints. CuPy: there ``bit_generator.state`` is a
+    *method* returning a device pointer, so the cuRAND states themselves are saved: the raw bytes of
+    the bit generator's state buffer ``_state`` (one cuRAND state per GPU thread, about 1.5 MB),
+    base64-encoded, with the generator's class name and the buffer's size to check on restoring.
+    """
+    bits = generator.bit_generator
+    state = bits.state
+    if isinstance(state, dict):
+        return state
+    buffer = getattr(bits, "_state", None)
+    if not (callable(state) and hasattr(buffer, "dtype") and hasattr(buffer, "size")):
+        return None
+    raw = np.ascontiguousarray(backend.as_numpy(buffer))
+    return {"cuda_bit_generator": type(bits).__name__, "dtype": str(raw.dtype), "size": int(raw.size),
+            "bytes": base64.b64encode(raw.tobytes()).decode("ascii")}
+
+
+def set_generator_state(generator, state):
+    """Restore a state ``generator_state`` read; True when it was taken, False when it does not fit."""
+    if not isinstance(state, dict):
+        return False
+    bits = generator.bit_generator
+    if "cuda_bit_generator" in state:
+        buffer = getattr(bits, "_state", None)
+        if (type(bits).__name__ != state["cuda_bit_generator"] or not hasattr(buffer, "dtype")
+                or str(buffer.dtype) != state["dtype"] or int(buffer.size) != state["size"]):
+            return False
+        raw = np.frombuffer(base64.b64decode(state["bytes"]), dtype=buffer.dtype)
+        buffer[...] = backend.array_module(buffer).asarray(raw).reshape(buffer.shape)
+        return True
+    if not isinstance(bits.state, dict):
+        return False
+    try:
+        bits.state = state
+    except (TypeError, ValueError, KeyError):   # another NumPy bit generator's state
+        return False
+    return True

@@ -120,7 +120,7 @@ def _rng(state, field):
     if state is None:
         return
     _fields(state, field)
-    if "cuda_bit_generator" in state:           # CuPy's cuRAND states (tinygrad_lite.backend.generator_state)
+    if "cuda_bit_generator" in state:           # CuPy's cuRAND states (experiments.checkpoint.generator_state)
         _fields(state, field, required=("cuda_bit_generator", "dtype", "size", "bytes"), exactly=True)
         for key in ("cuda_bit_generator", "dtype", "bytes"):
             _string(state[key], f"{field}.{key}")

@@ -10,7 +10,7 @@ Evaluation runs in eval mode under ``no_grad`` and in batches (plain cross-entro
 after every epoch and on a requested stop (Ctrl-C, SIGTERM), and resuming (``resume=True``) mid-epoch:
 the epoch's order is replayed and the batches already done are skipped, so on the CPU the final
 weights are bit-identical to an uninterrupted run with the same seed (on CUDA too where CuPy's
-generator's state is saved, see ``backend.generator_state``; where a state cannot be restored, e.g.
+generator's state is saved, see ``checkpoint.generator_state``; where a state cannot be restored, e.g.
 on another GPU model, the dropout masks after a resume differ, and the run's notes say so).
 ``model.npz`` holds the final weights.
 """
@@ -184,7 +184,7 @@ class RunFiles:
         if self.run_dir is None:
             return None
         meta = {"fingerprint": self.fingerprint, "state": loop.state_dict(),
-                "rng": backend.rng_state(self.adapter.device), "run": self.config.name}
+                "rng": checkpoint.rng_state(self.adapter.device), "run": self.config.name}
         adapter = self.adapter
         checkpoint.save_checkpoint(self.run_dir / LAST, adapter.model, adapter.optimizer, adapter.schedule, meta)
         return self.run_dir / LAST

@@ -4,7 +4,7 @@ Parameter layouts and constructor arguments follow ``torch.nn``, so weights move
 without thought: ``Dense.weight`` is (out_features, in_features), ``Conv2d.weight`` (out, in, kh, kw).
 """
 from . import functional, init, optim, utils
-from .conv import AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d, ConvTranspose2d, GlobalAvgPool2d, MaxPool2d
+from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .layers import (CELU, ELU, GELU, SELU, Dense, Dropout, Flatten, Hardsigmoid, Hardswish, Hardtanh,
                      Identity, LeakyReLU, Linear, LogSigmoid, LogSoftmax, Mish, ReLU, ReLU6, Sigmoid, SiLU,
                      Softmax, Softmin, Softplus, Softsign, Tanh)
@@ -12,4 +12,5 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDi
                    SmoothL1Loss)
 from .module import Module, Parameter, Sequential
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d
 from .upsampling import Upsample

@@ -262,21 +262,21 @@ def test_a_nan_loss_names_the_epoch_and_batch(mnist_subset):
 
 
 def test_generator_state_of_a_cupy_shaped_generator_survives_json_and_restores_its_draws():
+    from experiments.checkpoint import generator_state, set_generator_state
     from nn.serialization import decode_json, encode_json
-    from tinygrad_lite import backend
 
     from fake_cupy import Generator
     generator = Generator(seed=1)
     assert callable(generator.bit_generator.state)          # CuPy's is a method, not NumPy's dict
     generator.random(5)
-    state = decode_json(encode_json(backend.generator_state(generator)))   # into a checkpoint and back
+    state = decode_json(encode_json(generator_state(generator)))   # into a checkpoint and back
     expected = generator.random((3, 4))
     other = Generator(seed=2)
-    assert backend.set_generator_state(other, state)
+    assert set_generator_state(other, state)
     np.testing.assert_array_equal(other.random((3, 4)), expected)
-    assert not backend.set_generator_state(Generator(seed=2, size=128), state)   # another GPU's size
-    assert not backend.set_generator_state(np.random.default_rng(0), state)
-    assert not backend.set_generator_state(other, None)
+    assert not set_generator_state(Generator(seed=2, size=128), state)   # another GPU's size
+    assert not set_generator_state(np.random.default_rng(0), state)
+    assert not set_generator_state(other, None)
 
 
 def test_resume_with_a_cupy_shaped_dropout_generator_gives_the_uninterrupted_weights(

@@ -4,7 +4,6 @@ Every op asks ``array_module(array)`` (DeZero's and CuPy's idiom) and then calls
 ``xp.matmul`` and so on, so the same code runs on the CPU (NumPy) and on an NVIDIA GPU (CuPy). Nothing else in
 the package imports CuPy.
 """
-import base64
 import os
 import warnings
 
@@ -203,63 +202,9 @@ def rng(device="cpu"):
 
     Weights are drawn on the host (``device='cpu'``) and then moved, so a seed gives the same model
     on NumPy and on CuPy; per-step randomness such as dropout masks is drawn where the data lives.
+    (A checkpoint saves and restores its state: ``experiments.checkpoint.rng_state``.)
     """
     if device not in _generators:
         xp = array_module(device=device)
         _generators[device] = xp.random.default_rng(_seed)
     return _generators[device]
-
-
-def rng_state(device="cpu"):
-    """The state of ``rng(device)`` as JSON-able data, from which ``set_rng_state`` resumes its draws
-    bit for bit; None where the generator cannot say. See ``generator_state``."""
-    return generator_state(rng(device))
-
-
-def set_rng_state(device, state):
-    """Put ``rng(device)`` back into a state ``rng_state`` returned; True when its next draws are the
-    ones the saved generator would have made, False when it cannot take that state (None, or saved
-    by another kind or size of generator, e.g. on another GPU model)."""
-    return set_generator_state(rng(device), state)
-
-
-def generator_state(generator):
-    """A NumPy or CuPy ``Generator``'s state as JSON-able data (None where it cannot be read).
-
-    NumPy: ``generator.bit_generator.state``, a dict of ints. CuPy: there ``bit_generator.state`` is a
-    *method* returning a device pointer, so the cuRAND states themselves are saved: the raw bytes of
-    the bit generator's state buffer ``_state`` (one cuRAND state per GPU thread, about 1.5 MB),
-    base64-encoded, with the generator's class name and the buffer's size to check on restoring.
-    """
-    bits = generator.bit_generator
-    state = bits.state
-    if isinstance(state, dict):
-        return state
-    buffer = getattr(bits, "_state", None)
-    if not (callable(state) and hasattr(buffer, "dtype") and hasattr(buffer, "size")):
-        return None
-    raw = np.ascontiguousarray(as_numpy(buffer))
-    return {"cuda_bit_generator": type(bits).__name__, "dtype": str(raw.dtype), "size": int(raw.size),
-            "bytes": base64.b64encode(raw.tobytes()).decode("ascii")}
-
-
-def set_generator_state(generator, state):
-    """Restore a state ``generator_state`` read; True when it was taken, False when it does not fit."""
-    if not isinstance(state, dict):
-        return False
-    bits = generator.bit_generator
-    if "cuda_bit_generator" in state:
-        buffer = getattr(bits, "_state", None)
-        if (type(bits).__name__ != state["cuda_bit_generator"] or not hasattr(buffer, "dtype")
-                or str(buffer.dtype) != state["dtype"] or int(buffer.size) != state["size"]):
-            return False
-        raw = np.frombuffer(base64.b64decode(state["bytes"]), dtype=buffer.dtype)
-        buffer[...] = array_module(buffer).asarray(raw).reshape(buffer.shape)
-        return True
-    if not isinstance(bits.state, dict):
-        return False
-    try:
-        bits.state = state
-    except (TypeError, ValueError, KeyError):   # another NumPy bit generator's state
-        return False
-    return True

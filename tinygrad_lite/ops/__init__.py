@@ -4,7 +4,8 @@
 |---------------|-----|
 | elementwise   | add sub mul div neg pow exp log sqrt abs tanh sigmoid relu maximum minimum clip where |
 | transcendental | sin cos tan sinh cosh asin acos atan log2 log10 log1p exp2 rsqrt lerp logaddexp |
-| rounding      | sign floor ceil round trunc floor_divide remainder fmod (gradient 0 or passed on); bitwise_and/or/xor/not isnan isinf isfinite isclose (not differentiable) |
+| rounding      | sign floor ceil round trunc floor_divide remainder fmod (gradient 0 or passed on) |
+| logical       | compare (==, <, ...) bitwise_and/or/xor/not isnan isinf isfinite isclose (not differentiable) |
 | reduce        | sum mean max min var std prod logsumexp softmax log_softmax (argmax argmin any all: not differentiable) |
 | scan          | cumsum cumprod |
 | sorting       | sort topk (values differentiable; argsort: not differentiable) |
@@ -12,18 +13,18 @@
 | indexing      | flip roll tril triu masked_fill split chunk repeat repeat_interleave gather diagonal unflatten masked_select scatter scatter_add (one_hot nonzero: integer results) |
 | linalg        | matmul |
 | einsum        | einsum (its gradient is an einsum too) |
-| convert       | astype to_device compare (comparisons are not differentiable) |
+| convert       | astype to_device |
 """
-from .convert import astype, compare, to_device
+from .convert import astype, to_device
 from .einsum import einsum
 from .elementwise import (abs, add, clip, div, exp, log, maximum, minimum, mul, neg, pow, relu, sigmoid, sqrt, sub,
                           tanh, where)
 from .indexing import (chunk, diagonal, flip, gather, masked_fill, masked_select, nonzero, one_hot, repeat,
                        repeat_interleave, roll, scatter, scatter_add, split, tril, triu, unflatten)
 from .linalg import matmul
+from .logical import bitwise_and, bitwise_not, bitwise_or, bitwise_xor, compare, isclose, isfinite, isinf, isnan
 from .reduce import all, any, argmax, argmin, log_softmax, logsumexp, max, mean, min, prod, softmax, std, sum, var
-from .rounding import (bitwise_and, bitwise_not, bitwise_or, bitwise_xor, ceil, floor, floor_divide, fmod, isclose,
-                       isfinite, isinf, isnan, remainder, round, sign, trunc)
+from .rounding import ceil, floor, floor_divide, fmod, remainder, round, sign, trunc
 from .scan import cumprod, cumsum
 from .shape import (broadcast_to, concatenate, flatten, getitem, pad, permute, reshape, squeeze, stack, swapaxes,
                     transpose, unsqueeze)

@@ -1,9 +1,9 @@
-"""Casts, device moves and comparisons."""
+"""Casts and device moves (and the device check of every op with several operands)."""
 import numpy as np
 
 from ..backend import NUMBER_KINDS, to_device as _move, without_float_warnings
-from ..core import Function, Tensor, as_tensor
-from ..errors import DeviceError, ShapeError
+from ..core import Function, Tensor
+from ..errors import DeviceError
 
 
 class AsTypeOp(Function):
@@ -46,15 +46,3 @@ def astype(x, dtype):
 
 def to_device(x, device):
     return ToDeviceOp(device)(x)
-
-
-def compare(a, b, how):
-    """Elementwise comparison (``how`` is a NumPy ufunc name such as 'less'); never differentiable.
-    ``t == None`` is False and ``t != None`` True, as in torch (and Python)."""
-    if b is None and how in ("equal", "not_equal"):
-        return how == "not_equal"
-    b = as_tensor(b, like=a)
-    try:
-        return Tensor._wrap(getattr(a.array_module, how)(a.data, b.data))
-    except ValueError:
-        raise ShapeError(f"{how}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import backend
 from ..core import Tensor
-from . import convert, elementwise, indexing, linalg, reduce, rounding, scan, shape, sorting, transcendental
+from . import convert, elementwise, indexing, linalg, logical, reduce, rounding, scan, shape, sorting, transcendental
 
 # Ops whose first argument is the tensor: each becomes the method of its own name.
 METHODS = (
@@ -19,8 +19,8 @@ METHODS = (
     transcendental.asin, transcendental.acos, transcendental.atan, transcendental.log2, transcendental.log10,
     transcendental.log1p, transcendental.exp2, transcendental.rsqrt, transcendental.lerp, transcendental.logaddexp,
     rounding.sign, rounding.floor, rounding.ceil, rounding.round, rounding.trunc, rounding.floor_divide,
-    rounding.remainder, rounding.fmod, rounding.bitwise_and, rounding.bitwise_or, rounding.bitwise_xor,
-    rounding.bitwise_not, rounding.isnan, rounding.isinf, rounding.isfinite, rounding.isclose,
+    rounding.remainder, rounding.fmod, logical.bitwise_and, logical.bitwise_or, logical.bitwise_xor,
+    logical.bitwise_not, logical.isnan, logical.isinf, logical.isfinite, logical.isclose,
     reduce.sum, reduce.prod, reduce.mean, reduce.max, reduce.min, reduce.argmax, reduce.argmin, reduce.var,
     reduce.std, reduce.logsumexp, reduce.softmax, reduce.log_softmax, reduce.any, reduce.all,
     scan.cumsum, scan.cumprod, sorting.argsort, sorting.sort, sorting.topk,
@@ -35,9 +35,9 @@ METHODS = (
 OPERATORS = {
     "__add__": elementwise.add, "__sub__": elementwise.sub, "__mul__": elementwise.mul,
     "__truediv__": elementwise.div, "__pow__": elementwise.pow, "__matmul__": linalg.matmul,
-    "__floordiv__": rounding.floor_divide, "__mod__": rounding.remainder, "__and__": rounding.bitwise_and,
-    "__or__": rounding.bitwise_or, "__xor__": rounding.bitwise_xor, "__neg__": elementwise.neg,
-    "__abs__": elementwise.abs, "__invert__": rounding.bitwise_not, "__getitem__": shape.getitem,
+    "__floordiv__": rounding.floor_divide, "__mod__": rounding.remainder, "__and__": logical.bitwise_and,
+    "__or__": logical.bitwise_or, "__xor__": logical.bitwise_xor, "__neg__": elementwise.neg,
+    "__abs__": elementwise.abs, "__invert__": logical.bitwise_not, "__getitem__": shape.getitem,
 }
 REFLECTED = {"__radd__": "__add__", "__rsub__": "__sub__", "__rmul__": "__mul__", "__rtruediv__": "__truediv__",
              "__rpow__": "__pow__", "__rmatmul__": "__matmul__", "__rfloordiv__": "__floordiv__",
@@ -94,7 +94,7 @@ def _reflected(op):
 
 def _comparison(how):
     def method(x, other):
-        return convert.compare(x, other, how)
+        return logical.compare(x, other, how)
     method.__doc__ = f"x {how.replace('_', ' ')} other, elementwise, as a boolean tensor (not differentiable)."
     return method
 

@@ -1,6 +1,5 @@
 """Piecewise-constant and integer ops: sign, floor, ceil, round, trunc, floor division (``//``),
-remainder (``%``), fmod, the bitwise operators (``& | ^ ~``) and the tests isnan, isinf, isfinite,
-isclose.
+remainder (``%``) and fmod (the bitwise operators and the tests such as isnan: ``logical.py``).
 
 A step function's slope is 0 wherever it is defined, so these gradients are zeros (torch's too);
 remainder and fmod are x minus a step function and pass the gradient on. Integer and boolean
@@ -10,7 +9,8 @@ import numpy as np
 
 from ..backend import array_module
 from ..core import Function, Tensor
-from .elementwise import _binary, _binary_array_module, _binary_operands
+from .elementwise import _binary, _binary_array_module
+from .logical import _is_exact, _raw_operands
 
 
 def _zeros(gy):
@@ -81,23 +81,6 @@ def round(x, decimals=0):  # noqa: A001  (torch's name)
     return PiecewiseConstantOp("round", decimals=int(decimals))(x)
 
 
-def _is_exact(t):
-    return t.dtype.kind in "biu"
-
-
-def _raw_operands(a, b, op):
-    """The arrays of an integer op: a Python number stays a number, so NumPy keeps the tensor's
-    dtype (int32 // 2 is int32, as in torch), where a 0-d int64 array would widen it."""
-    tensor = a if isinstance(a, Tensor) else b
-    arrays = [x.data if isinstance(x, Tensor) else x for x in (a, b)]
-    for x in (a, b):
-        if not isinstance(x, (Tensor, bool, int, float, np.number)):
-            raise TypeError(f"{op}: operands must be Tensors or numbers, got {type(x).__name__}")
-    if isinstance(a, Tensor) and isinstance(b, Tensor):
-        _binary_operands(a, b, op)          # the device check
-    return tensor.array_module, arrays
-
-
 def _integer_division(name, a, b):
     """floor_divide or remainder of integer (or boolean) operands, refusing a zero divisor as torch does
     (NumPy would give 0 with a warning)."""
@@ -124,55 +107,3 @@ def remainder(a, b):
 def fmod(a, b):
     """a - b * trunc(a / b), with the sign of a (C's fmod, torch.fmod)."""
     return _integer_division("fmod", a, b) if _both_exact(a, b) else _binary(FmodOp, a, b)
-
-
-def _bitwise(name, a, b):
-    for x in (a, b):
-        if (x.dtype if isinstance(x, Tensor) else np.asarray(x).dtype).kind not in "biu":
-            raise TypeError(f"{name}: operands must be integer or boolean tensors (or ints), got "
-                            f"{x.dtype if isinstance(x, Tensor) else type(x).__name__}")
-    xp, (x, y) = _raw_operands(a, b, name)
-    return Tensor._wrap(getattr(xp, name)(x, y))
-
-
-def bitwise_and(a, b):
-    """a & b, bit by bit (for booleans: and); integer or boolean tensors, or ints."""
-    return _bitwise("bitwise_and", a, b)
-
-
-def bitwise_or(a, b):
-    """a | b, bit by bit (for booleans: or); integer or boolean tensors, or ints."""
-    return _bitwise("bitwise_or", a, b)
-
-
-def bitwise_xor(a, b):
-    """a ^ b, bit by bit (for booleans: exclusive or); integer or boolean tensors, or ints."""
-    return _bitwise("bitwise_xor", a, b)
-
-
-def bitwise_not(x):
-    """~x: each bit flipped (for booleans: not)."""
-    if not _is_exact(x):
-        raise TypeError(f"bitwise_not: the tensor must be integer or boolean, got {x.dtype}")
-    return Tensor._wrap(x.array_module.invert(x.data))
-
-
-def isnan(x):
-    """Where x is nan, as a boolean tensor."""
-    return Tensor._wrap(x.array_module.isnan(x.data))
-
-
-def isinf(x):
-    """Where x is +inf or -inf, as a boolean tensor."""
-    return Tensor._wrap(x.array_module.isinf(x.data))
-
-
-def isfinite(x):
-    """Where x is neither inf nor nan, as a boolean tensor."""
-    return Tensor._wrap(x.array_module.isfinite(x.data))
-
-
-def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
-    """|a - b| <= atol + rtol * |b|, elementwise (torch's and NumPy's rule); a boolean tensor."""
-    a, b = _binary_operands(a, b, "isclose")
-    return Tensor._wrap(a.array_module.isclose(a.data, b.data, rtol=rtol, atol=atol, equal_nan=equal_nan))

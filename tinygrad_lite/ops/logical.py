@@ -1,0 +1,90 @@
+"""Ops with boolean or integer results, never differentiable: the comparisons (``==``, ``<``, ...),
+the bitwise operators (``& | ^ ~``, on integer and boolean tensors) and the tests isnan, isinf,
+isfinite and isclose. Each is a plain NumPy (or CuPy) call on the data.
+"""
+import numpy as np
+
+from ..core import Tensor, as_tensor
+from ..errors import ShapeError
+from .elementwise import _binary_operands
+
+
+def compare(a, b, how):
+    """Elementwise comparison (``how`` is a NumPy ufunc name such as 'less'); never differentiable.
+    ``t == None`` is False and ``t != None`` True, as in torch (and Python)."""
+    if b is None and how in ("equal", "not_equal"):
+        return how == "not_equal"
+    b = as_tensor(b, like=a)
+    try:
+        return Tensor._wrap(getattr(a.array_module, how)(a.data, b.data))
+    except ValueError:
+        raise ShapeError(f"{how}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None
+
+
+def _is_exact(t):
+    return t.dtype.kind in "biu"
+
+
+def _raw_operands(a, b, op):
+    """The arrays of an integer op: a Python number stays a number, so NumPy keeps the tensor's
+    dtype (int32 // 2 is int32, as in torch), where a 0-d int64 array would widen it."""
+    tensor = a if isinstance(a, Tensor) else b
+    arrays = [x.data if isinstance(x, Tensor) else x for x in (a, b)]
+    for x in (a, b):
+        if not isinstance(x, (Tensor, bool, int, float, np.number)):
+            raise TypeError(f"{op}: operands must be Tensors or numbers, got {type(x).__name__}")
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        _binary_operands(a, b, op)          # the device check
+    return tensor.array_module, arrays
+
+
+def _bitwise(name, a, b):
+    for x in (a, b):
+        if (x.dtype if isinstance(x, Tensor) else np.asarray(x).dtype).kind not in "biu":
+            raise TypeError(f"{name}: operands must be integer or boolean tensors (or ints), got "
+                            f"{x.dtype if isinstance(x, Tensor) else type(x).__name__}")
+    xp, (x, y) = _raw_operands(a, b, name)
+    return Tensor._wrap(getattr(xp, name)(x, y))
+
+
+def bitwise_and(a, b):
+    """a & b, bit by bit (for booleans: and); integer or boolean tensors, or ints."""
+    return _bitwise("bitwise_and", a, b)
+
+
+def bitwise_or(a, b):
+    """a | b, bit by bit (for booleans: or); integer or boolean tensors, or ints."""
+    return _bitwise("bitwise_or", a, b)
+
+
+def bitwise_xor(a, b):
+    """a ^ b, bit by bit (for booleans: exclusive or); integer or boolean tensors, or ints."""
+    return _bitwise("bitwise_xor", a, b)
+
+
+def bitwise_not(x):
+    """~x: each bit flipped (for booleans: not)."""
+    if not _is_exact(x):
+        raise TypeError(f"bitwise_not: the tensor must be integer or boolean, got {x.dtype}")
+    return Tensor._wrap(x.array_module.invert(x.data))
+
+
+def isnan(x):
+    """Where x is nan, as a boolean tensor."""
+    return Tensor._wrap(x.array_module.isnan(x.data))
+
+
+def isinf(x):
+    """Where x is +inf or -inf, as a boolean tensor."""
+    return Tensor._wrap(x.array_module.isinf(x.data))
+
+
+def isfinite(x):
+    """Where x is neither inf nor nan, as a boolean tensor."""
+    return Tensor._wrap(x.array_module.isfinite(x.data))
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """|a - b| <= atol + rtol * |b|, elementwise (torch's and NumPy's rule); a boolean tensor."""
+    a, b = _binary_operands(a, b, "isclose")
+    return Tensor._wrap(a.array_module.isclose(a.data, b.data, rtol=rtol, atol=atol, equal_nan=equal_nan))
