@@ -8,8 +8,11 @@ A *buffer* (``register_buffer``, torch's) is state that is not learned, such as 
 mean: it is saved by ``state_dict`` (after the module's parameters, as torch orders them), moved by
 ``to`` and cast by ``astype``, but not returned by ``parameters()``, so no optimiser touches it.
 """
+from __future__ import annotations
+
 import math
 from collections import OrderedDict, namedtuple
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -24,10 +27,10 @@ class Parameter(Tensor):
     """A Tensor that is a model's learnable weight: it requires grad and a Module registers it."""
     __slots__ = ()
 
-    def __init__(self, data, requires_grad=True, dtype=None, device=None):
+    def __init__(self, data: Any, requires_grad: bool = True, dtype: Any = None, device: Optional[str] = None):
         super().__init__(data, requires_grad=requires_grad, dtype=dtype, device=device)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 
 
@@ -45,7 +48,7 @@ class Module:
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         params = self.__dict__.get("_parameters")
         if params is None:
             if isinstance(value, (Parameter, Module)):
@@ -76,14 +79,14 @@ class Module:
             (params if name in params else self._modules)[name] = None
         object.__setattr__(self, name, value)
 
-    def __delattr__(self, name):
+    def __delattr__(self, name: str) -> None:
         self._parameters.pop(name, None)
         self._buffers.pop(name, None)
         self._non_persistent_buffers.discard(name)
         self._modules.pop(name, None)
         object.__delattr__(self, name)
 
-    def register_buffer(self, name, tensor, persistent=True):
+    def register_buffer(self, name: str, tensor: Optional[Tensor], persistent: bool = True) -> None:
         """Register ``tensor`` (a Tensor, or None for an absent one) as the buffer ``name``: state that
         is not learned (batch norm's running mean). It is reached as ``self.name``, moved by ``to``,
         saved by ``state_dict`` when ``persistent``, and never returned by ``parameters()``."""
@@ -104,7 +107,7 @@ class Module:
             self._non_persistent_buffers.add(name)
         object.__setattr__(self, name, tensor)
 
-    def register_parameter(self, name, param):
+    def register_parameter(self, name: str, param: Optional[Parameter]) -> None:
         """Register ``param`` (a Parameter, or None for an absent one such as ``bias=False``)."""
         if param is None:
             self._parameters[name] = None
@@ -112,20 +115,20 @@ class Module:
         else:
             setattr(self, name, param)
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
 
     # ---- the tree ---------------------------------------------------------------------------------
-    def named_children(self):
+    def named_children(self) -> Iterator[Tuple[str, Module]]:
         return ((name, child) for name, child in self._modules.items() if child is not None)
 
-    def children(self):
+    def children(self) -> Iterator[Module]:
         return (child for child in self._modules.values() if child is not None)
 
-    def named_modules(self, prefix=""):
+    def named_modules(self, prefix: str = "") -> Iterator[Tuple[str, Module]]:
         """(name, module) for this module ("") and every descendant, depth first, each once."""
         seen = set()
 
@@ -139,21 +142,21 @@ class Module:
                     yield from walk(child, f"{prefix}.{name}" if prefix else name)
         return walk(self, prefix)
 
-    def modules(self):
+    def modules(self) -> Iterator[Module]:
         return (module for _, module in self.named_modules())
 
-    def named_parameters(self, prefix="", recurse=True):
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[Tuple[str, Parameter]]:
         """(dotted name, Parameter) for every parameter, each once even when shared, in torch's order."""
         return self._named_members(lambda module: module._parameters.items(), prefix, recurse)
 
-    def parameters(self, recurse=True):
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         return (param for _, param in self.named_parameters(recurse=recurse))
 
-    def named_buffers(self, prefix="", recurse=True):
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[Tuple[str, Tensor]]:
         """(dotted name, Tensor) for every buffer that is not None, each once, in torch's order."""
         return self._named_members(lambda module: module._buffers.items(), prefix, recurse)
 
-    def buffers(self, recurse=True):
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         return (buffer for _, buffer in self.named_buffers(recurse=recurse))
 
     def _named_state(self):
@@ -174,35 +177,35 @@ class Module:
                 seen.add(id(tensor))
                 yield (f"{module_name}.{name}" if module_name else name), tensor
 
-    def apply(self, fn):
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn(module)`` on every sub-module, then on this one (torch's order); returns self."""
         for child in self.children():
             child.apply(fn)
         fn(self)
         return self
 
-    def num_parameters(self):
+    def num_parameters(self) -> int:
         """The number of learnable numbers in the model."""
         return sum(p.numel() for p in self.parameters())
 
     # ---- training state ---------------------------------------------------------------------------
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         """Forget every parameter's gradient (set it to None, as torch does by default)."""
         for p in self.parameters():
             p.grad = None
 
-    def train(self, mode=True):
+    def train(self, mode: bool = True) -> Module:
         """Training mode (dropout active) for this module and every descendant; returns self."""
         for module in self.modules():
             object.__setattr__(module, "training", bool(mode))
         return self
 
-    def eval(self):
+    def eval(self) -> Module:
         """Evaluation mode (dropout off); returns self."""
         return self.train(False)
 
     # ---- device and dtype -------------------------------------------------------------------------
-    def to(self, device):
+    def to(self, device: str) -> Module:
         """Move every parameter (and its gradient) and every buffer to ``device``, in place; returns self."""
         device = backend.resolve_device(device)
         for p in self.parameters():
@@ -213,13 +216,13 @@ class Module:
             buffer.data = backend.to_device(buffer.data, device)
         return self
 
-    def cpu(self):
+    def cpu(self) -> Module:
         return self.to("cpu")
 
-    def cuda(self):
+    def cuda(self) -> Module:
         return self.to("cuda")
 
-    def astype(self, dtype):
+    def astype(self, dtype: Any) -> Module:
         """Cast every parameter (and its gradient) and every floating buffer to a floating ``dtype``, in
         place (integer buffers such as ``num_batches_tracked`` stay as they are, as in torch); returns self."""
         dtype = np.dtype(dtype)
@@ -234,19 +237,19 @@ class Module:
                 buffer.data = buffer.data.astype(dtype, copy=False)
         return self
 
-    def double(self):
+    def double(self) -> Module:
         return self.astype(np.float64)
 
-    def float(self):
+    def float(self) -> Module:
         return self.astype(np.float32)
 
     # ---- state ------------------------------------------------------------------------------------
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, np.ndarray]:
         """An ordered dict: dotted parameter or buffer name -> a NumPy copy of its values on the host."""
         return OrderedDict((name, np.array(backend.as_numpy(p.data), copy=True))
                            for name, p in self._named_state())
 
-    def load_state_dict(self, state_dict, strict=True):
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy values into the parameters and buffers, by name, cast to each one's dtype and device.
 
         Every shape must match (``ShapeError`` listing each mismatch). With ``strict`` (the default)
@@ -285,11 +288,11 @@ class Module:
                 param.data[...] = backend.to_device(given[key].astype(param.dtype, copy=False), param.device)
         return IncompatibleKeys(missing, unexpected)
 
-    def save(self, path):
+    def save(self, path: Any) -> None:
         """Save the parameters to ``path`` as an .npz (atomically; see ``nn.serialization``)."""
         save_arrays(path, self.state_dict())
 
-    def load(self, path, strict=True):
+    def load(self, path: Any, strict: bool = True) -> Module:
         """Load parameters saved by ``save``; a bad file raises ``DataError`` naming it. Returns self.
 
         With ``strict``, a file whose arrays declare more bytes than this model's parameters and
@@ -299,14 +302,14 @@ class Module:
         self.load_state_dict(load_arrays(path, max_bytes=bound), strict=strict)
         return self
 
-    def max_state_bytes(self, copies=1):
+    def max_state_bytes(self, copies: int = 1) -> int:
         """The most bytes a file holding ``copies`` arrays like each of ``state_dict()``'s can need:
         8 bytes a value (float64, the widest dtype saved) plus 1 MiB for the .npy headers. Files are
         read within it: ``load`` (copies=1), a training checkpoint (the weights and optimiser buffers)."""
         return copies * 8 * sum(math.prod(t.shape) for _, t in self._named_state()) + (1 << 20)
 
     # ---- printing ---------------------------------------------------------------------------------
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         """The text inside the parentheses of this module's repr (torch's hook)."""
         return ""
 
@@ -335,7 +338,7 @@ def _indent(text):
 class Sequential(Module):
     """Modules applied one after another; named "0", "1", ... like torch. Supports len, [i], [a:b]."""
 
-    def __init__(self, *modules):
+    def __init__(self, *modules: Any):
         super().__init__()
         if len(modules) == 1 and isinstance(modules[0], (dict, OrderedDict)):
             modules = list(modules[0].items())
@@ -346,24 +349,24 @@ class Sequential(Module):
                 raise TypeError(f"Sequential: item {name} must be a Module, got {type(module).__name__}")
             setattr(self, name, module)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         for module in self._modules.values():
             x = module(x)
         return x
 
-    def append(self, module):
+    def append(self, module: Module) -> Sequential:
         if not isinstance(module, Module):
             raise TypeError(f"Sequential.append: expected a Module, got {type(module).__name__}")
         setattr(self, str(len(self)), module)
         return self
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._modules)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Any:
         items = list(self._modules.values())
         if isinstance(index, slice):
             return Sequential(*items[index])

@@ -129,3 +129,35 @@ def test_ops_are_named_op_and_share_no_name_with_a_layer():
     assert len(ops) > 60 and len(layers) > 30
     assert sorted(op.__name__ for op in ops if not op.__name__.endswith("Op")) == []
     assert {op.__name__ for op in ops} & {layer.__name__ for layer in layers} == set()
+
+
+def test_the_public_api_has_type_hints():
+    """Tensor and Function (core.py), Module, the optimisers and schedules, and every op a Tensor method:
+    each public method annotates its return and its arguments (the ops: the tensor they take)."""
+    import inspect
+    import typing
+
+    import nn
+    import tinygrad_lite as tl
+    from tinygrad_lite.ops import methods
+    classes = [tl.Tensor, tl.Function, nn.Module, nn.Sequential, nn.Parameter, nn.optim.Optimizer, nn.optim.SGD,
+               nn.optim.Adam, nn.optim.AdamW, nn.optim.RMSprop, nn.optim.Adagrad, nn.optim.LRScheduler,
+               nn.optim.StepLR, nn.optim.ExponentialLR, nn.optim.InverseTimeDecay]
+    missing = []
+    for cls in classes:
+        for name, member in vars(cls).items():
+            function = member.fget if isinstance(member, property) else member
+            if not inspect.isfunction(function) or (name.startswith("_") and name != "__init__"):
+                continue
+            signature = inspect.signature(function)
+            typing.get_type_hints(function)            # every name in the hints resolves
+            unannotated = [p.name for p in list(signature.parameters.values())[1:] if p.annotation is p.empty]
+            if unannotated or (name != "__init__" and signature.return_annotation is signature.empty):
+                missing.append(f"{cls.__name__}.{name}")
+    for function in methods.METHODS:
+        typing.get_type_hints(function)
+        signature = inspect.signature(function)
+        first = next(iter(signature.parameters.values()))
+        if first.annotation is first.empty or signature.return_annotation is signature.empty:
+            missing.append(f"ops {function.__name__}")
+    assert missing == []

@@ -19,7 +19,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import weakref
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -165,7 +165,7 @@ class Tensor:
 
     # ---- data and device ----------------------------------------------------------------------------
     @property
-    def array_module(self):
+    def array_module(self) -> Any:
         """numpy or cupy: the module that holds this tensor's data (``backend.array_module``)."""
         return backend.array_module(self.data)
 
@@ -240,6 +240,9 @@ class Tensor:
                                     self._creator, self.requires_grad)
 
 
+Operand = Union[Tensor, int, float]      # what a binary op takes: x + 2, 2 ** x
+
+
 def as_tensor(value: Any, like: Optional[Tensor] = None) -> Tensor:
     """``value`` as a Tensor; plain numbers take ``like``'s dtype and device (x * 2 stays float32, and
     an integer tensor minus a Python int keeps its dtype, wrapping around as torch's: uint8 - 1 is 255).
@@ -251,7 +254,8 @@ def as_tensor(value: Any, like: Optional[Tensor] = None) -> Tensor:
         return value
     if like is None:
         return Tensor(value)
-    if like.dtype.kind == "f" and isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if like.dtype.kind == "f" and number:
         return Tensor._wrap(like.dtype.type(value))
     if like.dtype.kind in "iu" and type(value) is int:
         return Tensor._wrap(np.asarray(value).astype(like.dtype)[()])
@@ -310,7 +314,7 @@ class Function:
         name = type(self).__name__
         return name[:-2] if name.endswith("Op") and len(name) > 2 else name
 
-    def forward(self, *arrays):
+    def forward(self, *arrays: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no forward: a Function subclass must define "
                                   f"forward(self, *arrays) returning the output array")
 

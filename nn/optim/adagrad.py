@@ -1,4 +1,12 @@
 """Adagrad (Duchi, Hazan and Singer, 2011) with learning-rate decay and weight decay: torch's rule."""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable
+
+import numpy as np
+
+from tinygrad_lite.core import Tensor
+
 from .optimizer import Optimizer
 
 
@@ -14,12 +22,12 @@ class Adagrad(Optimizer):
     scalar_state = ("step",)
     nonnegative = ("lr_decay", "initial_accumulator_value", "eps")
 
-    def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
-                 eps=1e-10):
+    def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value, eps=eps))
 
-    def update(self, param, grad, group, state):
+    def update(self, param: Tensor, grad: np.ndarray, group: Dict[str, Any], state: Dict[str, Any]) -> None:
         p, xp = param.data, param.array_module
         if not state:
             state["step"] = 0

@@ -1,6 +1,13 @@
 """Adam (Kingma and Ba, 2015) with L2 weight decay and bias correction, and AdamW (Loshchilov and
 Hutter, 2019) with decoupled weight decay: torch's rules."""
+from __future__ import annotations
+
 import math
+from typing import Any, Dict, Iterable, Tuple
+
+import numpy as np
+
+from tinygrad_lite.core import Tensor
 
 from .optimizer import Optimizer
 
@@ -17,7 +24,8 @@ class Adam(Optimizer):
     nonnegative = ("eps",)
     decoupled_weight_decay = False
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
 
     def _check_hyperparameters(self, group):
@@ -26,7 +34,7 @@ class Adam(Optimizer):
         if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
             raise ValueError(f"{type(self).__name__}: betas must be two numbers in [0, 1), got {group['betas']!r}")
 
-    def update(self, param, grad, group, state):
+    def update(self, param: Tensor, grad: np.ndarray, group: Dict[str, Any], state: Dict[str, Any]) -> None:
         p = param.data
         xp = param.array_module
         beta1, beta2 = group["betas"]
@@ -65,5 +73,6 @@ class AdamW(Adam):
     """
     decoupled_weight_decay = True
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)

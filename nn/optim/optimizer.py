@@ -3,6 +3,10 @@
 Subclasses write ``update(param, grad, group, state)``, which changes ``param.data`` in place from
 the raw arrays (no graph is built); ``state`` is that parameter's own dict of arrays and counters.
 """
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, Mapping
+
 import numpy as np
 
 from tinygrad_lite import backend
@@ -16,7 +20,7 @@ class Optimizer:
     scalar_state = ()        # per-parameter state entries that are numbers, not arrays (Adam's "step")
     nonnegative = ()         # hyper-parameters that must be >= 0 besides lr and weight_decay
 
-    def __init__(self, params, defaults):
+    def __init__(self, params: Iterable[Any], defaults: Mapping[str, Any]):
         self.defaults = dict(defaults)
         self.param_groups = []
         self.state = []          # one dict per parameter, in the order of the groups
@@ -31,7 +35,7 @@ class Optimizer:
         for group in groups:
             self.add_param_group(group)
 
-    def add_param_group(self, group):
+    def add_param_group(self, group: Dict[str, Any]) -> None:
         if not isinstance(group, dict) or "params" not in group:
             raise TypeError(f"{type(self).__name__}: a param group must be a dict with a 'params' key")
         group = {**self.defaults, **group}
@@ -60,13 +64,13 @@ class Optimizer:
             if not group.get(key, 0) >= 0:
                 raise ValueError(f"{type(self).__name__}: {key} must be >= 0, got {group[key]!r}")
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         """Forget every parameter's gradient (set to None, torch's default)."""
         for group in self.param_groups:
             for p in group["params"]:
                 p.grad = None
 
-    def step(self):
+    def step(self) -> None:
         """Update every parameter that has a gradient, in place. Overflowing or NaN gradients give inf
         and NaN weights silently, as in torch (the training loop reports the NaN loss that follows);
         NumPy's warnings are off here so that they cannot stop an update half-way."""
@@ -78,11 +82,11 @@ class Optimizer:
                         self.update(p, p.grad.data, group, self.state[index])
                     index += 1
 
-    def update(self, param, grad, group, state):
+    def update(self, param: Tensor, grad: np.ndarray, group: Dict[str, Any], state: Dict[str, Any]) -> None:
         raise NotImplementedError
 
     # ---- state ------------------------------------------------------------------------------------
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, Any]:
         """A flat dict of host NumPy arrays and numbers, ready for ``nn.serialization.save_arrays``:
         "param_groups.{g}.{hyper-parameter}" and "state.{i}.{name}" (i counts parameters in order)."""
         out = {}
@@ -96,7 +100,7 @@ class Optimizer:
                     out[f"state.{i}.{key}"] = _host(value)
         return out
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore hyper-parameters and buffers saved by ``state_dict`` (also after a save/load round
         trip, where numbers come back as 0-d arrays). Arrays go to each parameter's device and dtype.
         Hyper-parameters are checked as the constructor checks them (``lr >= 0`` ...): a refused

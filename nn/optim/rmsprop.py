@@ -1,4 +1,12 @@
 """RMSprop (Hinton's lecture 6e), with momentum and the centred variant: torch's rule."""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable
+
+import numpy as np
+
+from tinygrad_lite.core import Tensor
+
 from .optimizer import Optimizer
 
 
@@ -16,12 +24,12 @@ class RMSprop(Optimizer):
     scalar_state = ("step",)
     nonnegative = ("alpha", "eps", "momentum")
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                 centered=False):
+    def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered))
 
-    def update(self, param, grad, group, state):
+    def update(self, param: Tensor, grad: np.ndarray, group: Dict[str, Any], state: Dict[str, Any]) -> None:
         p, xp = param.data, param.array_module
         alpha, momentum = group["alpha"], group["momentum"]
         if not state:

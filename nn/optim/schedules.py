@@ -9,36 +9,41 @@
 StepLR and ExponentialLR multiply the current lr by gamma when it is due, exactly as torch does, so
 the sequences agree to the last bit.
 """
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping
+
+from .optimizer import Optimizer
 
 
 class LRScheduler:
     """Sets ``lr`` in every param group of ``optimizer``; ``last_epoch`` counts the ``step()`` calls."""
 
-    def __init__(self, optimizer):
+    def __init__(self, optimizer: Optimizer):
         self.optimizer = optimizer
         for group in optimizer.param_groups:
             group.setdefault("initial_lr", group["lr"])
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = 0
 
-    def step(self):
+    def step(self) -> None:
         self.last_epoch += 1
         for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs):
             group["lr"] = self.next_lr(group["lr"], base_lr, self.last_epoch)
 
-    def next_lr(self, current_lr, base_lr, epoch):
+    def next_lr(self, current_lr: float, base_lr: float, epoch: int) -> float:
         raise NotImplementedError
 
-    def get_last_lr(self):
+    def get_last_lr(self) -> List[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
 
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, Any]:
         """Flat, like the optimisers': ``last_epoch`` and ``base_lrs.{g}`` (the lrs live in the optimiser)."""
         out = {"last_epoch": self.last_epoch}
         out.update({f"base_lrs.{g}": lr for g, lr in enumerate(self.base_lrs)})
         return out
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore ``state_dict``'s ``last_epoch`` (an int >= 0) and ``base_lrs`` (numbers >= 0);
         anything else raises ``ValueError`` naming the key and changes nothing."""
         name = type(self).__name__
@@ -56,37 +61,37 @@ class LRScheduler:
 class StepLR(LRScheduler):
     """Multiply the lr by ``gamma`` every ``step_size`` epochs."""
 
-    def __init__(self, optimizer, step_size, gamma=0.1):
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
         if not isinstance(step_size, int) or step_size <= 0:
             raise ValueError(f"StepLR: step_size must be a positive int, got {step_size!r}")
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer)
 
-    def next_lr(self, current_lr, base_lr, epoch):
+    def next_lr(self, current_lr: float, base_lr: float, epoch: int) -> float:
         return current_lr * self.gamma if epoch % self.step_size == 0 else current_lr
 
 
 class ExponentialLR(LRScheduler):
     """Multiply the lr by ``gamma`` every epoch."""
 
-    def __init__(self, optimizer, gamma):
+    def __init__(self, optimizer: Optimizer, gamma: float):
         self.gamma = gamma
         super().__init__(optimizer)
 
-    def next_lr(self, current_lr, base_lr, epoch):
+    def next_lr(self, current_lr: float, base_lr: float, epoch: int) -> float:
         return current_lr * self.gamma
 
 
 class InverseTimeDecay(LRScheduler):
     """lr_e = lr0 / (1 + decay_rate * e) (Keras' InverseTimeDecay with decay_steps=1, staircase)."""
 
-    def __init__(self, optimizer, decay_rate):
+    def __init__(self, optimizer: Optimizer, decay_rate: float):
         if not decay_rate >= 0:
             raise ValueError(f"InverseTimeDecay: decay_rate must be >= 0, got {decay_rate!r}")
         self.decay_rate = decay_rate
         super().__init__(optimizer)
 
-    def next_lr(self, current_lr, base_lr, epoch):
+    def next_lr(self, current_lr: float, base_lr: float, epoch: int) -> float:
         return base_lr / (1 + self.decay_rate * epoch)
 
 

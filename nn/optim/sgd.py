@@ -1,5 +1,12 @@
 """Stochastic gradient descent with momentum, Nesterov momentum and weight decay: torch's rule."""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable
+
+import numpy as np
+
 from tinygrad_lite.backend import array_module
+from tinygrad_lite.core import Tensor
 
 from .optimizer import Optimizer
 
@@ -17,14 +24,15 @@ class SGD(Optimizer):
     """
     nonnegative = ("momentum",)
 
-    def __init__(self, params, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+    def __init__(self, params: Iterable[Any], lr: float, momentum: float = 0.0, dampening: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError(f"SGD: nesterov=True needs momentum > 0 and dampening = 0, got "
                              f"momentum={momentum}, dampening={dampening}")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       nesterov=nesterov, weight_decay=weight_decay))
 
-    def update(self, param, grad, group, state):
+    def update(self, param: Tensor, grad: np.ndarray, group: Dict[str, Any], state: Dict[str, Any]) -> None:
         p = param.data
         if group["weight_decay"]:
             grad = grad + group["weight_decay"] * p

@@ -4,9 +4,13 @@ negative; a tuple names several, each once. A 0-d tensor takes axis 0 and -1, as
 Every op that takes an axis (``sum``, ``flip``, ``cumsum``, ``normalize``, ...) checks it here, so
 each error names the op, the argument, the valid range and the value given.
 """
+from typing import Optional, Sequence, Union
+
 import numpy as np
 
 from ..errors import ShapeError
+
+Axes = Optional[Union[int, Sequence[int]]]     # an axis argument: None (every axis), an int or several
 
 
 def normalise_axis(axis, ndim, op, name="axis", new_axis=False, given=None):

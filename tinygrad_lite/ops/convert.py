@@ -1,4 +1,6 @@
 """Casts and device moves (and the device check of every op with several operands)."""
+from __future__ import annotations
+
 import numpy as np
 
 from ..backend import NUMBER_KINDS, to_device as _move, without_float_warnings
@@ -30,7 +32,7 @@ def check_same_device(op, tensors, what="operands"):
                           f"with .to()")
 
 
-def astype(x, dtype):
+def astype(x: Tensor, dtype) -> Tensor:
     """``x`` cast to ``dtype``: differentiable to a floating dtype; to an integer or bool dtype the
     result is a plain tensor that does not require grad (rounding has no gradient), as in torch."""
     try:
@@ -44,5 +46,5 @@ def astype(x, dtype):
     return AsTypeOp(dtype)(x)
 
 
-def to_device(x, device):
+def to_device(x: Tensor, device) -> Tensor:
     return ToDeviceOp(device)(x)

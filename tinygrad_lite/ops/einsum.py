@@ -6,6 +6,8 @@ a constant operand, because an einsum output cannot name a letter twice or name 
 a letter that only this operand has (summed away: "ij->i") comes from a ones vector, and a repeated
 letter (a diagonal: "ii->i") is linked to a fresh letter by an identity matrix.
 """
+from __future__ import annotations
+
 import string
 from collections import Counter
 
@@ -82,7 +84,7 @@ def _expand(equation, shapes):
     return inputs, output
 
 
-def einsum(equation, *operands):
+def einsum(equation, *operands) -> Tensor:
     """Einstein summation, torch's ``einsum(equation, *operands)`` (a list of operands works too):
     ``einsum("ij,jk->ik", a, b)`` is a @ b, ``einsum("ii", a)`` the trace, ``einsum("...ij->...ji", a)``
     a batch transpose. Differentiable in every operand, to any order."""

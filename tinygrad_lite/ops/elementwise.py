@@ -3,10 +3,14 @@
 Binary ops broadcast like NumPy; their backward returns the gradient at the broadcast shape and the
 engine (``core._deliver``) sums it back to each input's shape.
 """
+from __future__ import annotations
+
+from typing import Optional
+
 import numpy as np
 
 from ..backend import array_module, device_of, to_device
-from ..core import Function, Tensor, as_tensor
+from ..core import Function, Operand, Tensor, as_tensor
 from ..errors import ShapeError
 from .convert import check_same_device
 
@@ -235,20 +239,20 @@ class WhereOp(Function):
 
 # ---- the functions users call ---------------------------------------------------------------------
 
-def add(a, b): return _binary(AddOp, a, b)
-def sub(a, b): return _binary(SubOp, a, b)
-def mul(a, b): return _binary(MulOp, a, b)
-def div(a, b): return _binary(DivOp, a, b)
-def neg(x): return NegOp()(x)
-def exp(x): return ExpOp()(x)
-def log(x): return LogOp()(x)
-def sqrt(x): return SqrtOp()(x)
-def abs(x): return AbsOp()(x)  # noqa: A001  (torch's name; the forward uses xp.abs)
-def tanh(x): return TanhOp()(x)
-def sigmoid(x): return SigmoidOp()(x)
-def relu(x): return ReLUOp()(x)
-def maximum(a, b): return _binary(MaximumOp, a, b)
-def minimum(a, b): return _binary(MinimumOp, a, b)
+def add(a: Operand, b: Operand) -> Tensor: return _binary(AddOp, a, b)
+def sub(a: Operand, b: Operand) -> Tensor: return _binary(SubOp, a, b)
+def mul(a: Operand, b: Operand) -> Tensor: return _binary(MulOp, a, b)
+def div(a: Operand, b: Operand) -> Tensor: return _binary(DivOp, a, b)
+def neg(x: Tensor) -> Tensor: return NegOp()(x)
+def exp(x: Tensor) -> Tensor: return ExpOp()(x)
+def log(x: Tensor) -> Tensor: return LogOp()(x)
+def sqrt(x: Tensor) -> Tensor: return SqrtOp()(x)
+def abs(x: Tensor) -> Tensor: return AbsOp()(x)  # noqa: A001  (torch's name; the forward uses xp.abs)
+def tanh(x: Tensor) -> Tensor: return TanhOp()(x)
+def sigmoid(x: Tensor) -> Tensor: return SigmoidOp()(x)
+def relu(x: Tensor) -> Tensor: return ReLUOp()(x)
+def maximum(a: Operand, b: Operand) -> Tensor: return _binary(MaximumOp, a, b)
+def minimum(a: Operand, b: Operand) -> Tensor: return _binary(MinimumOp, a, b)
 
 
 # The one-line functions above are documented by their op's docstring: the formula and its gradient.
@@ -258,14 +262,14 @@ for _function, _op in ((add, AddOp), (sub, SubOp), (mul, MulOp), (div, DivOp), (
     _function.__doc__ = _op.__doc__
 
 
-def pow(x, exponent):  # noqa: A001
+def pow(x: Operand, exponent: Operand) -> Tensor:  # noqa: A001
     """x ** exponent, for a constant or a tensor exponent (and a constant base: 2 ** x)."""
     if isinstance(exponent, Tensor) or not isinstance(x, Tensor):
         return _binary(PowOp, x, exponent)
     return PowScalarOp(exponent)(x)
 
 
-def clip(x, min=None, max=None):  # noqa: A002  (numpy's names)
+def clip(x: Tensor, min: Optional[float] = None, max: Optional[float] = None) -> Tensor:  # noqa: A002  (numpy's names)
     """Clamp to [min, max] (either may be None)."""
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
@@ -275,7 +279,7 @@ def clip(x, min=None, max=None):  # noqa: A002  (numpy's names)
     return ClipOp(min, max)(x)
 
 
-def where(condition, a, b):
+def where(condition, a, b) -> Tensor:
     """Pick from ``a`` where ``condition`` holds, else from ``b`` (condition is not differentiated,
     and is moved to the operands' device: CuPy refuses a NumPy condition)."""
     if isinstance(condition, Tensor):

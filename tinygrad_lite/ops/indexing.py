@@ -3,12 +3,16 @@ gradient is theirs: gy scatter-added back to the elements picked, or masked, or 
 flip, roll, tril, triu, masked_fill, split, chunk, repeat, repeat_interleave, gather, diagonal,
 unflatten, masked_select, scatter, scatter_add; one_hot and nonzero (integer results, not differentiable).
 """
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple, Union
+
 import numpy as np
 
 from ..backend import array_module, scatter_add as scatter_add_into, to_device
 from ..core import Tensor
 from ..errors import DeviceError, ShapeError
-from .axes import normalise_axes, normalise_axis
+from .axes import Axes, normalise_axes, normalise_axis
 from .elementwise import where
 from .shape import GetItemGradOp, broadcast_to, getitem, permute, reshape
 
@@ -19,7 +23,7 @@ def _array(x, values):
     return values if x.array_module is not np and not isinstance(values, np.ndarray) else to_device(values, x.device)
 
 
-def flip(x, dims):
+def flip(x: Tensor, dims: Axes) -> Tensor:
     """y = x with the order of the elements reversed along each axis in ``dims``."""
     index = [slice(None)] * x.ndim
     for d in normalise_axes(dims, x.ndim, "flip", "dims"):
@@ -27,7 +31,7 @@ def flip(x, dims):
     return getitem(x, tuple(index))
 
 
-def roll(x, shifts, dims=None):
+def roll(x: Tensor, shifts: Axes, dims: Axes = None) -> Tensor:
     """y[(i + shift) mod n] = x[i] along each axis in ``dims``; ``dims=None``: the flattened tensor
     shifted, then put back into x's shape (torch's rule)."""
     if dims is None:
@@ -53,17 +57,17 @@ def _triangle(x, diagonal, op, keep_lower):
     return where(keep, x, x.dtype.type(0) if x.dtype.kind == "f" else 0)
 
 
-def tril(x, diagonal=0):
+def tril(x: Tensor, diagonal: int = 0) -> Tensor:
     """y = x where column - row <= diagonal (of the last two axes), else 0."""
     return _triangle(x, diagonal, "tril", True)
 
 
-def triu(x, diagonal=0):
+def triu(x: Tensor, diagonal: int = 0) -> Tensor:
     """y = x where column - row >= diagonal (of the last two axes), else 0."""
     return _triangle(x, diagonal, "triu", False)
 
 
-def masked_fill(x, mask, value):
+def masked_fill(x: Tensor, mask: Any, value: Union[Tensor, float]) -> Tensor:
     """y = value where ``mask`` (a bool tensor broadcasting to x) holds, else x."""
     mask = _array(x, mask)
     if getattr(mask, "dtype", None) != bool:
@@ -78,7 +82,7 @@ def masked_fill(x, mask, value):
     return filled if filled.shape == x.shape else broadcast_to(filled, x.shape)
 
 
-def split(x, split_size_or_sections, dim=0):
+def split(x: Tensor, split_size_or_sections: Axes, dim: int = 0) -> Tuple[Tensor, ...]:
     """Pieces of x along ``dim``: each of size ``split_size`` (the last one smaller), or of the sizes
     in the list ``sections`` (which must add up to the axis's length)."""
     dim = normalise_axis(dim, x.ndim, "split", "dim")
@@ -100,7 +104,7 @@ def split(x, split_size_or_sections, dim=0):
     return tuple(pieces)
 
 
-def chunk(x, chunks, dim=0):
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> Tuple[Tensor, ...]:
     """x split into ``chunks`` pieces of ceil(n / chunks) along ``dim`` (fewer when n is small, as torch)."""
     if isinstance(chunks, bool) or not isinstance(chunks, (int, np.integer)) or chunks <= 0:
         raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
@@ -108,7 +112,7 @@ def chunk(x, chunks, dim=0):
     return split(x, max(-(-n // int(chunks)), 1), dim)
 
 
-def repeat(x, *sizes):
+def repeat(x: Tensor, *sizes: Any) -> Tensor:
     """torch's ``repeat`` (NumPy's ``tile``): x copied sizes[i] times along axis i (leading new axes
     when more sizes than axes), as one broadcast of x between size-1 axes and a reshape."""
     sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
@@ -120,7 +124,7 @@ def repeat(x, *sizes):
     return reshape(wide, tuple(int(r) * n for r, n in zip(sizes, shape)))
 
 
-def repeat_interleave(x, repeats, dim=None):
+def repeat_interleave(x: Tensor, repeats: Any, dim: Optional[int] = None) -> Tensor:
     """Each element repeated ``repeats`` times (an int, or one count per element) along ``dim``
     (None: of the flattened tensor)."""
     if dim is None:
@@ -156,7 +160,7 @@ def _index_grid(x, dim, index, op, src_shape=None):
     return tuple(grid), index
 
 
-def gather(x, dim, index):
+def gather(x: Tensor, dim: int, index: Any) -> Tensor:
     """torch's ``gather``: y[i][j][k] = x[index[i][j][k]][j][k] for dim = 0 (likewise for other dims);
     ``index`` has x's number of axes and no axis longer than x's (except along ``dim``)."""
     return getitem(x, _index_grid(x, dim, index, "gather")[0])
@@ -171,14 +175,14 @@ def _source(x, src, index, op):
     return getitem(src, tuple(slice(n) for n in index.shape))
 
 
-def scatter_add(x, dim, index, src):
+def scatter_add(x: Tensor, dim: int, index: Any, src: Union[Tensor, float]) -> Tensor:
     """torch's ``scatter_add``: y = x, then y[index[i][j]][j] += src[i][j] for dim = 0 (repeats add up);
     gx = gy, gsrc = gather(gy, dim, index)."""
     grid, index = _index_grid(x, dim, index, "scatter_add", getattr(src, "shape", None))
     return x + GetItemGradOp(grid, x.shape)(_source(x, src, index, "scatter_add"))
 
 
-def scatter(x, dim, index, src):
+def scatter(x: Tensor, dim: int, index: Any, src: Union[Tensor, float]) -> Tensor:
     """torch's ``scatter``: y = x, then y[index[i][j]][j] = src[i][j] for dim = 0 (``src`` a tensor or a
     number); gx = gy where nothing was written, gsrc = gather(gy, dim, index). An index that writes one
     position twice is refused (torch leaves which write wins undefined)."""
@@ -191,7 +195,7 @@ def scatter(x, dim, index, src):
     return where(Tensor._wrap(written > 0), GetItemGradOp(grid, x.shape)(_source(x, src, index, "scatter")), x)
 
 
-def diagonal(x, offset=0, dim1=0, dim2=1):
+def diagonal(x: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """The diagonal x[..., i, i + offset] of the axes dim1 and dim2, as a new last axis (torch's order)."""
     dim1, dim2 = normalise_axis(dim1, x.ndim, "diagonal", "dim1"), normalise_axis(dim2, x.ndim, "diagonal", "dim2")
     if dim1 == dim2:
@@ -204,13 +208,13 @@ def diagonal(x, offset=0, dim1=0, dim2=1):
     return getitem(moved, (Ellipsis, steps + max(-offset, 0), steps + max(offset, 0)))
 
 
-def unflatten(x, dim, sizes):
+def unflatten(x: Tensor, dim: int, sizes: Any) -> Tensor:
     """Axis ``dim`` split into axes of ``sizes`` (one may be -1)."""
     dim = normalise_axis(dim, x.ndim, "unflatten", "dim")
     return reshape(x, x.shape[:dim] + tuple(sizes) + x.shape[dim + 1:])
 
 
-def masked_select(x, mask):
+def masked_select(x: Tensor, mask: Any) -> Tensor:
     """The elements of x where ``mask`` (broadcasting to x) holds, as a 1-D tensor in row-major order."""
     mask = _array(x, mask)
     if getattr(mask, "dtype", None) != bool:
@@ -221,7 +225,7 @@ def masked_select(x, mask):
     return getitem(x, x.array_module.broadcast_to(mask, shape))
 
 
-def one_hot(labels, num_classes=-1):
+def one_hot(labels: Any, num_classes=-1) -> Tensor:
     """int64 tensor of labels.shape + (num_classes,), 1 at each label (num_classes -1: max label + 1)."""
     raw = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
     if raw.dtype.kind not in "iu":
@@ -239,7 +243,7 @@ def one_hot_array(labels, classes, dtype):
     return (labels[..., None] == array_module(labels).arange(classes)).astype(dtype)
 
 
-def nonzero(x, as_tuple=False):
+def nonzero(x: Tensor, as_tuple: bool = False) -> Union[Tensor, Tuple[Tensor, ...]]:
     """The indices of the nonzero elements: an int64 (count, ndim) tensor, or one index tensor per
     axis with ``as_tuple`` (not differentiable)."""
     found = x.array_module.nonzero(x.data)

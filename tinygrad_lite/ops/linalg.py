@@ -1,6 +1,8 @@
 """Matrix multiplication, with NumPy's rules for 1-D operands and batch broadcasting."""
+from __future__ import annotations
+
 from ..backend import array_module
-from ..core import Function
+from ..core import Function, Operand, Tensor
 from ..errors import ShapeError
 from .elementwise import _binary_operands
 
@@ -31,7 +33,7 @@ class MatMulOp(Function):
         return ga, gb
 
 
-def matmul(a, b):
+def matmul(a: Operand, b: Operand) -> Tensor:
     """a @ b: NumPy's matmul (1-D operands as a row or a column, batch axes broadcast); see ``MatMulOp``."""
     a, b = _binary_operands(a, b, "matmul")
     if a.ndim == 0 or b.ndim == 0:

@@ -2,14 +2,18 @@
 the bitwise operators (``& | ^ ~``, on integer and boolean tensors) and the tests isnan, isinf,
 isfinite and isclose. Each is a plain NumPy (or CuPy) call on the data.
 """
+from __future__ import annotations
+
+from typing import Union
+
 import numpy as np
 
-from ..core import Tensor, as_tensor
+from ..core import Operand, Tensor, as_tensor
 from ..errors import ShapeError
 from .elementwise import _binary_operands
 
 
-def compare(a, b, how):
+def compare(a: Tensor, b, how) -> Union[Tensor, bool]:
     """Elementwise comparison (``how`` is a NumPy ufunc name such as 'less'); never differentiable.
     ``t == None`` is False and ``t != None`` True, as in torch (and Python)."""
     if b is None and how in ("equal", "not_equal"):
@@ -47,44 +51,44 @@ def _bitwise(name, a, b):
     return Tensor._wrap(getattr(xp, name)(x, y))
 
 
-def bitwise_and(a, b):
+def bitwise_and(a: Operand, b: Operand) -> Tensor:
     """a & b, bit by bit (for booleans: and); integer or boolean tensors, or ints."""
     return _bitwise("bitwise_and", a, b)
 
 
-def bitwise_or(a, b):
+def bitwise_or(a: Operand, b: Operand) -> Tensor:
     """a | b, bit by bit (for booleans: or); integer or boolean tensors, or ints."""
     return _bitwise("bitwise_or", a, b)
 
 
-def bitwise_xor(a, b):
+def bitwise_xor(a: Operand, b: Operand) -> Tensor:
     """a ^ b, bit by bit (for booleans: exclusive or); integer or boolean tensors, or ints."""
     return _bitwise("bitwise_xor", a, b)
 
 
-def bitwise_not(x):
+def bitwise_not(x: Tensor) -> Tensor:
     """~x: each bit flipped (for booleans: not)."""
     if not _is_exact(x):
         raise TypeError(f"bitwise_not: the tensor must be integer or boolean, got {x.dtype}")
     return Tensor._wrap(x.array_module.invert(x.data))
 
 
-def isnan(x):
+def isnan(x: Tensor) -> Tensor:
     """Where x is nan, as a boolean tensor."""
     return Tensor._wrap(x.array_module.isnan(x.data))
 
 
-def isinf(x):
+def isinf(x: Tensor) -> Tensor:
     """Where x is +inf or -inf, as a boolean tensor."""
     return Tensor._wrap(x.array_module.isinf(x.data))
 
 
-def isfinite(x):
+def isfinite(x: Tensor) -> Tensor:
     """Where x is neither inf nor nan, as a boolean tensor."""
     return Tensor._wrap(x.array_module.isfinite(x.data))
 
 
-def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+def isclose(a: Operand, b: Operand, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
     """|a - b| <= atol + rtol * |b|, elementwise (torch's and NumPy's rule); a boolean tensor."""
     a, b = _binary_operands(a, b, "isclose")
     return Tensor._wrap(a.array_module.isclose(a.data, b.data, rtol=rtol, atol=atol, equal_nan=equal_nan))

@@ -5,6 +5,10 @@ written once, in the op's file, and ``x.exp()`` costs no extra call. ``install``
 class when ``tinygrad_lite.ops`` is imported (``import tinygrad_lite`` does it): the engine, core.py,
 then needs no import of the ops, and the ops import the engine, never the reverse.
 """
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
 
 from .. import backend
@@ -49,34 +53,34 @@ COMPARISONS = {"__eq__": "equal", "__ne__": "not_equal", "__lt__": "less", "__le
 
 # ---- the methods that are more than an op: a shortcut, or torch's other name -----------------------
 
-def to(x, device):
+def to(x: Tensor, device: str) -> Tensor:
     """This tensor on ``device`` ('cpu' or 'cuda'); itself when it is there already; differentiable,
     like torch's ``.to``."""
     device = backend.resolve_device(device)
     return x if device == x.device else convert.to_device(x, device)
 
 
-def cpu(x):
+def cpu(x: Tensor) -> Tensor:
     """This tensor on the host (``to('cpu')``)."""
     return to(x, "cpu")
 
 
-def cuda(x):
+def cuda(x: Tensor) -> Tensor:
     """This tensor on the GPU (``to('cuda')``)."""
     return to(x, "cuda")
 
 
-def astype(x, dtype):
+def astype(x: Tensor, dtype: Any) -> Tensor:
     """Cast (differentiable: the gradient is cast back); itself when it has that dtype already."""
     return x if np.dtype(dtype) == x.dtype else convert.astype(x, dtype)
 
 
-def float(x):  # noqa: A001  (torch's name)
+def float(x: Tensor) -> Tensor:  # noqa: A001  (torch's name)
     """Cast to float32."""
     return astype(x, np.float32)
 
 
-def double(x):
+def double(x: Tensor) -> Tensor:
     """Cast to float64."""
     return astype(x, np.float64)
 

@@ -2,15 +2,18 @@
 
 This module defines ``sum``, ``max``, ``min``, ``any`` and ``all``: the builtins are not used here.
 """
+from __future__ import annotations
+
 import math
 from collections import namedtuple
+from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 
 from ..backend import array_module
 from ..core import Function, Tensor
 from ..errors import ShapeError
-from .axes import normalise_axes
+from .axes import Axes, normalise_axes
 from .elementwise import where
 from .shape import broadcast_to, pad
 from .torch_names import axis_and_keepdims, axis_or_dim, ddof_or_correction, keepdims_or_keepdim
@@ -178,7 +181,8 @@ def _numpy_call(op, x, dtype, out):
 # ---- the functions users call ---------------------------------------------------------------------
 # Each takes NumPy's axis= / keepdims= or torch's dim= / keepdim= (see torch_names).
 
-def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):  # noqa: A001
+def sum(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None,  # noqa: A001
+        keepdim: Optional[bool] = None, dtype: Any = None, out: Any = None) -> Tensor:
     """The sum over ``axis`` (None: all axes; an int or a tuple); ``dtype``: x is cast to it first
     (torch's ``sum(dtype=)``, NumPy's too: float32 summed in float64, the gradient cast back);
     ``out``: see ``_numpy_call``."""
@@ -187,20 +191,23 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out
     return SumOp(_axes(axis, x.ndim, "sum"), keepdims)(x)
 
 
-def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):
+def mean(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None, keepdim: Optional[bool] = None,
+         dtype: Any = None, out: Any = None) -> Tensor:
     """The mean over ``axis`` (None: all axes); nan when there is nothing to average, as in torch."""
     x = _numpy_call("mean", x, dtype, out)
     axis, keepdims = axis_and_keepdims("mean", axis, keepdims, dim, keepdim)
     return MeanOp(_axes(axis, x.ndim, "mean"), keepdims)(x)
 
 
-def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None, out=None):  # noqa: A001
+def max(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None,  # noqa: A001
+        keepdim: Optional[bool] = None, out: Any = None) -> Union[Tensor, Tuple[Tensor, Tensor]]:
     """The largest element over ``axis`` (None: all). With torch's ``dim=`` (one int) the answer is
     torch's too: the pair ``(values, indices)``."""
     return _max_or_min(MaxOp, _numpy_call("max", x, None, out), axis, keepdims, dim, keepdim)
 
 
-def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None, out=None):  # noqa: A001
+def min(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None,  # noqa: A001
+        keepdim: Optional[bool] = None, out: Any = None) -> Union[Tensor, Tuple[Tensor, Tensor]]:
     """The smallest element over ``axis`` (None: all); with ``dim=``, ``(values, indices)`` (see ``max``)."""
     return _max_or_min(MinOp, _numpy_call("min", x, None, out), axis, keepdims, dim, keepdim)
 
@@ -225,20 +232,23 @@ def _max_or_min(fn_class, x, axis, keepdims, dim, keepdim):
     return fn_class(axes, keepdims, isinstance(axis, (int, np.integer)) and x.ndim > 0)(x)
 
 
-def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+def argmax(x: Tensor, axis: Optional[int] = None, keepdims: bool = False, *, dim: Optional[int] = None,
+           keepdim: Optional[bool] = None) -> Tensor:
     """The index of the largest element over ``axis`` (None: of the flattened tensor); not differentiable."""
     axis, keepdims = axis_and_keepdims("argmax", axis, keepdims, dim, keepdim)
     return Tensor._wrap(x.data.argmax(axis=axis, keepdims=keepdims))
 
 
-def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+def argmin(x: Tensor, axis: Optional[int] = None, keepdims: bool = False, *, dim: Optional[int] = None,
+           keepdim: Optional[bool] = None) -> Tensor:
     """The index of the smallest element over ``axis`` (None: of the flattened tensor); not differentiable."""
     axis, keepdims = axis_and_keepdims("argmin", axis, keepdims, dim, keepdim)
     return Tensor._wrap(x.data.argmin(axis=axis, keepdims=keepdims))
 
 
-def var(x, axis=None, keepdims=False, ddof=None, *, correction=None, dim=None, keepdim=None, dtype=None,
-        out=None):
+def var(x: Tensor, axis: Axes = None, keepdims: bool = False, ddof: Optional[int] = None, *,
+        correction: Optional[int] = None, dim: Axes = None, keepdim: Optional[bool] = None, dtype: Any = None,
+        out: Any = None) -> Tensor:
     """Variance, mean((x - mean(x))^2) * n / (n - ddof). ``ddof`` (torch's ``correction``) defaults to
     NumPy's 0 with ``axis=`` and to torch's 1 (the unbiased estimate) with ``dim=``."""
     x = _numpy_call("var", x, dtype, out)
@@ -258,8 +268,9 @@ def var(x, axis=None, keepdims=False, ddof=None, *, correction=None, dim=None, k
     return (centred * centred).sum(axis=axes, keepdims=keepdims) * (1.0 / (n - ddof))
 
 
-def std(x, axis=None, keepdims=False, ddof=None, *, correction=None, dim=None, keepdim=None, dtype=None,
-        out=None):
+def std(x: Tensor, axis: Axes = None, keepdims: bool = False, ddof: Optional[int] = None, *,
+        correction: Optional[int] = None, dim: Axes = None, keepdim: Optional[bool] = None, dtype: Any = None,
+        out: Any = None) -> Tensor:
     """The standard deviation sqrt(var(x)), composed. ``correction`` (NumPy's ``ddof``) defaults to
     torch's 1 whichever spelling of the axis is used (NumPy's ``np.std`` would take 0).
 
@@ -273,7 +284,8 @@ def std(x, axis=None, keepdims=False, ddof=None, *, correction=None, dim=None, k
     return where(spread, where(spread, variance, 1.0).sqrt(), 0.0)
 
 
-def prod(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):
+def prod(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None, keepdim: Optional[bool] = None,
+         dtype: Any = None, out: Any = None) -> Tensor:
     """The product over ``axis`` (None: all axes; an int or a tuple). The reduced axes are moved last
     and merged into one, which ``ProdOp`` reduces; its gradient is exact where x has zeros."""
     x = _numpy_call("prod", x, dtype, out)
@@ -288,21 +300,24 @@ def prod(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, ou
     return y.reshape(*[1 if a in axes else n for a, n in enumerate(shape)]) if keepdims else y
 
 
-def any(x, axis=None, keepdims=False, *, dim=None, keepdim=None, out=None):  # noqa: A001
+def any(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None,  # noqa: A001
+        keepdim: Optional[bool] = None, out: Any = None) -> Tensor:
     """Whether any element over ``axis`` is nonzero, as a boolean tensor (not differentiable)."""
     x = _numpy_call("any", x, None, out)
     axis, keepdims = axis_and_keepdims("any", axis, keepdims, dim, keepdim)
     return Tensor._wrap(x.array_module.asarray(x.data.any(axis=_axes(axis, x.ndim, "any"), keepdims=keepdims)))
 
 
-def all(x, axis=None, keepdims=False, *, dim=None, keepdim=None, out=None):  # noqa: A001
+def all(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None,  # noqa: A001
+        keepdim: Optional[bool] = None, out: Any = None) -> Tensor:
     """Whether every element over ``axis`` is nonzero, as a boolean tensor (not differentiable)."""
     x = _numpy_call("all", x, None, out)
     axis, keepdims = axis_and_keepdims("all", axis, keepdims, dim, keepdim)
     return Tensor._wrap(x.array_module.asarray(x.data.all(axis=_axes(axis, x.ndim, "all"), keepdims=keepdims)))
 
 
-def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+def logsumexp(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None,
+              keepdim: Optional[bool] = None) -> Tensor:
     """log(sum(exp(x))) over ``axis`` (None: all), computed without overflow."""
     axis, keepdims = axis_and_keepdims("logsumexp", axis, keepdims, dim, keepdim)
     axes = _axes(axis, x.ndim, "logsumexp")
@@ -310,14 +325,14 @@ def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     return LogSumExpOp(axes, keepdims)(x)
 
 
-def softmax(x, axis=-1, *, dim=None):
+def softmax(x: Tensor, axis: int = -1, *, dim: Optional[int] = None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``axis`` (default the last)."""
     axes = _axes(axis_or_dim("softmax", axis, dim, default=-1), x.ndim, "softmax")
     _nonempty(x, axes, "softmax")
     return SoftmaxOp(axes)(x)
 
 
-def log_softmax(x, axis=-1, *, dim=None):
+def log_softmax(x: Tensor, axis: int = -1, *, dim: Optional[int] = None) -> Tensor:
     """x - logsumexp(x) along ``axis`` (default the last)."""
     axes = _axes(axis_or_dim("log_softmax", axis, dim, default=-1), x.ndim, "log_softmax")
     _nonempty(x, axes, "log_softmax")

@@ -5,10 +5,12 @@ A step function's slope is 0 wherever it is defined, so these gradients are zero
 remainder and fmod are x minus a step function and pass the gradient on. Integer and boolean
 tensors never carry gradients: on them these ops are plain NumPy (or CuPy) calls.
 """
+from __future__ import annotations
+
 import numpy as np
 
 from ..backend import array_module
-from ..core import Function, Tensor
+from ..core import Function, Operand, Tensor
 from .elementwise import _binary, _binary_array_module
 from .logical import _is_exact, _raw_operands
 
@@ -54,27 +56,27 @@ class FmodOp(Function):
 
 # ---- the functions users call ---------------------------------------------------------------------
 
-def sign(x):
+def sign(x: Tensor) -> Tensor:
     """-1, 0 or 1 by the sign of x (the gradient is 0)."""
     return PiecewiseConstantOp("sign")(x)
 
 
-def floor(x):
+def floor(x: Tensor) -> Tensor:
     """The largest whole number <= x (the gradient is 0)."""
     return PiecewiseConstantOp("floor")(x)
 
 
-def ceil(x):
+def ceil(x: Tensor) -> Tensor:
     """The smallest whole number >= x (the gradient is 0)."""
     return PiecewiseConstantOp("ceil")(x)
 
 
-def trunc(x):
+def trunc(x: Tensor) -> Tensor:
     """x rounded towards 0 (the gradient is 0)."""
     return PiecewiseConstantOp("trunc")(x)
 
 
-def round(x, decimals=0):  # noqa: A001  (torch's name)
+def round(x: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001  (torch's name)
     """x rounded to ``decimals`` digits, halves to the nearest even (as torch and NumPy)."""
     if isinstance(decimals, bool) or not isinstance(decimals, (int, np.integer)):
         raise TypeError(f"round: decimals must be an int, got {decimals!r}")
@@ -94,16 +96,16 @@ def _both_exact(a, b):
     return all(_is_exact(x) if isinstance(x, Tensor) else isinstance(x, (bool, int, np.integer)) for x in (a, b))
 
 
-def floor_divide(a, b):
+def floor_divide(a: Operand, b: Operand) -> Tensor:
     """a // b, rounding towards -inf (Python's and torch's ``//``); the gradient is 0."""
     return _integer_division("floor_divide", a, b) if _both_exact(a, b) else _binary(FloorDivideOp, a, b)
 
 
-def remainder(a, b):
+def remainder(a: Operand, b: Operand) -> Tensor:
     """a % b = a - b * (a // b), with the sign of b (Python's and torch's ``%``)."""
     return _integer_division("remainder", a, b) if _both_exact(a, b) else _binary(RemainderOp, a, b)
 
 
-def fmod(a, b):
+def fmod(a: Operand, b: Operand) -> Tensor:
     """a - b * trunc(a / b), with the sign of a (C's fmod, torch.fmod)."""
     return _integer_division("fmod", a, b) if _both_exact(a, b) else _binary(FmodOp, a, b)

@@ -1,9 +1,13 @@
 """Cumulative sums and products along one axis (NumPy's and torch's ``cumsum`` / ``cumprod``)."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
 from ..backend import array_module
 from ..core import Function, Tensor
+from .axes import normalise_axis
 from .elementwise import where
 from .reduce import _numpy_call
-from .axes import normalise_axis
 from .shape import getitem
 from .torch_names import axis_or_dim
 
@@ -53,13 +57,15 @@ def _scan(fn_class, op, x, axis, dim, dtype, out):
     return fn_class(normalise_axis(axis, x.ndim, op))(x)
 
 
-def cumsum(x, axis=None, *, dim=None, dtype=None, out=None):
+def cumsum(x: Tensor, axis: Optional[int] = None, *, dim: Optional[int] = None, dtype: Any = None,
+           out: Any = None) -> Tensor:
     """The running sum along ``axis`` (torch's ``dim``; None: of the flattened tensor);
     ``dtype``: x is cast to it first (torch's and NumPy's)."""
     return _scan(CumsumOp, "cumsum", x, axis, dim, dtype, out)
 
 
-def cumprod(x, axis=None, *, dim=None, dtype=None, out=None):
+def cumprod(x: Tensor, axis: Optional[int] = None, *, dim: Optional[int] = None, dtype: Any = None,
+            out: Any = None) -> Tensor:
     """The running product along ``axis`` (torch's ``dim``; None: of the flattened tensor);
     ``dtype``: x is cast to it first (torch's and NumPy's)."""
     return _scan(CumprodOp, "cumprod", x, axis, dim, dtype, out)

@@ -2,12 +2,16 @@
 
 Broadcasting and its undo, summing back (``BroadcastToOp``, ``SumToOp``), are the engine's own ops: core.py.
 """
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence, Union
+
 import numpy as np
 
 from ..backend import array_module, as_numpy, scatter_add, to_device
 from ..core import BroadcastToOp, Function, Tensor
 from ..errors import ShapeError
-from .axes import normalise_axes, normalise_axis
+from .axes import Axes, normalise_axes, normalise_axis
 from .convert import check_same_device
 from .torch_names import axis_or_dim
 
@@ -121,7 +125,7 @@ def _plain_index(index):
 
 # ---- the functions users call ---------------------------------------------------------------------
 
-def reshape(x, *shape):
+def reshape(x: Tensor, *shape: Axes) -> Tensor:
     """The same elements in a new shape: ``reshape(2, 3)`` or ``reshape((2, 3))``, one -1 inferred
     (torch's ``view`` too)."""
     shape = _new_shape(_shape_arg(shape), "reshape", unknown_allowed=True)
@@ -132,7 +136,7 @@ def reshape(x, *shape):
                          f"into shape {shape}") from None
 
 
-def transpose(x, *axes):
+def transpose(x: Tensor, *axes: Axes) -> Tensor:
     """No axes: reverse them (NumPy). Two axes: swap them (torch's ``transpose(dim0, dim1)``, so
     ``x.transpose(0, 1)`` swaps a matrix's axes as a torch user expects). More: a full permutation."""
     axes = _shape_arg(axes)
@@ -143,7 +147,7 @@ def transpose(x, *axes):
     return permute(x, axes)
 
 
-def permute(x, *axes):
+def permute(x: Tensor, *axes: Axes) -> Tensor:
     """Reorder the axes: ``y.shape[i] == x.shape[axes[i]]``."""
     axes = _shape_arg(axes)
     if (not all(isinstance(a, (int, np.integer)) and -x.ndim <= a < x.ndim for a in axes)
@@ -152,17 +156,18 @@ def permute(x, *axes):
     return TransposeOp(tuple(a % x.ndim for a in axes))(x)
 
 
-def swapaxes(x, axis1, axis2):
+def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
     """Axes ``axis1`` and ``axis2`` exchanged."""
     if x.ndim == 0:
         raise ShapeError(f"swapaxes: a 0-d tensor has no axes to swap, got axes {axis1} and {axis2}")
-    axis1, axis2 = normalise_axis(axis1, x.ndim, "swapaxes", "axis1"), normalise_axis(axis2, x.ndim, "swapaxes", "axis2")
+    axis1 = normalise_axis(axis1, x.ndim, "swapaxes", "axis1")
+    axis2 = normalise_axis(axis2, x.ndim, "swapaxes", "axis2")
     axes = list(range(x.ndim))
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
     return TransposeOp(tuple(axes))(x)
 
 
-def squeeze(x, axis=None, *, dim=None):
+def squeeze(x: Tensor, axis: Axes = None, *, dim: Axes = None) -> Tensor:
     """Drop the axes of size 1 (``axis``: only those; an int or a tuple)."""
     axis = axis_or_dim("squeeze", axis, dim)
     if axis is None:
@@ -176,22 +181,23 @@ def squeeze(x, axis=None, *, dim=None):
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
 
-def unsqueeze(x, axis=None, *, dim=None):
+def unsqueeze(x: Tensor, axis: Optional[int] = None, *, dim: Optional[int] = None) -> Tensor:
     """Insert an axis of size 1 at position ``axis`` (in [-ndim - 1, ndim])."""
     axis = normalise_axis(axis_or_dim("unsqueeze", axis, dim), x.ndim, "unsqueeze", new_axis=True)
     return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
 
 
-def flatten(x, start_dim=0, end_dim=-1):
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge axes start_dim..end_dim into one (torch's names)."""
-    start, end = normalise_axis(start_dim, x.ndim, "flatten", "start_dim"), normalise_axis(end_dim, x.ndim, "flatten", "end_dim")
+    start = normalise_axis(start_dim, x.ndim, "flatten", "start_dim")
+    end = normalise_axis(end_dim, x.ndim, "flatten", "end_dim")
     if start > end:
         raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a {x.ndim}-d tensor")
     merged = int(np.prod(x.shape[start:end + 1]))
     return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1:])
 
 
-def broadcast_to(x, shape):
+def broadcast_to(x: Tensor, shape: Axes) -> Tensor:
     """x repeated along new or size-1 axes to ``shape`` (NumPy's rules); its gradient sums them back."""
     shape = _new_shape(shape, "broadcast_to", unknown_allowed=False)
     if x.shape == shape:
@@ -202,7 +208,7 @@ def broadcast_to(x, shape):
         raise ShapeError(f"broadcast_to: shape {x.shape} cannot be broadcast to {shape}") from None
 
 
-def getitem(x, index):
+def getitem(x: Tensor, index) -> Tensor:
     """x[index]. On a GPU the integer indices are checked against x's shape first (CuPy wraps an
     out-of-range index around instead of raising, so x[10] of 5 rows would read row 0 and send its
     gradient there), and host index arrays go to the device once, for forward and backward alike."""
@@ -268,7 +274,7 @@ def _index_on_device(index, device):
     return index
 
 
-def concatenate(tensors, axis=0, *, dim=None):
+def concatenate(tensors: Sequence[Tensor], axis=0, *, dim=None) -> Tensor:
     """The tensors joined along an existing ``axis`` (torch's ``cat``)."""
     axis = axis_or_dim("concatenate", axis, dim, default=0)
     tensors = _tensor_list(tensors, "concatenate")
@@ -283,7 +289,7 @@ def concatenate(tensors, axis=0, *, dim=None):
                          f"along axis {axis}") from None
 
 
-def stack(tensors, axis=0, *, dim=None):
+def stack(tensors: Sequence[Tensor], axis=0, *, dim=None) -> Tensor:
     """The same-shaped tensors joined along a new ``axis``."""
     axis = axis_or_dim("stack", axis, dim, default=0)
     tensors = _tensor_list(tensors, "stack")
@@ -297,7 +303,7 @@ def stack(tensors, axis=0, *, dim=None):
 PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
 
-def pad(x, pad_width, value=0.0, mode="constant"):
+def pad(x: Tensor, pad_width: Any, value: Union[Tensor, float] = 0.0, mode: str = "constant") -> Tensor:
     """x surrounded by padding, ``pad_width`` as in ``numpy.pad`` (an int, (before, after) or one pair
     per axis). ``mode``: 'constant' (``value``), or torch's 'reflect' (x[1], x[0] | x | x[n-2]: the edge
     not repeated), 'replicate' (the edge repeated) and 'circular' (x wrapped around), each a getitem of

@@ -4,7 +4,10 @@ The indices come from a stable sort (an unstable sort may order ties either way;
 is this order), descending ones too: ties keep their original order. The values are x picked at
 those indices by ``getitem``, so their gradient goes to the picked elements (scattered back).
 """
+from __future__ import annotations
+
 from collections import namedtuple
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -41,7 +44,8 @@ def _axis(op, x, axis, dim):
     return normalise_axis(axis_or_dim(op, axis, dim, default=-1), x.ndim, op)
 
 
-def argsort(x, axis=-1, descending=False, stable=False, *, dim=None):
+def argsort(x: Tensor, axis: int = -1, descending: bool = False, stable: bool = False, *,
+            dim: Optional[int] = None) -> Tensor:
     """The indices that sort x along ``axis`` (default the last); not differentiable. Always stable."""
     axis = _axis("argsort", x, axis, dim)
     if x.ndim == 0:
@@ -49,7 +53,8 @@ def argsort(x, axis=-1, descending=False, stable=False, *, dim=None):
     return Tensor._wrap(_stable_order(x.data, axis, descending))
 
 
-def sort(x, axis=-1, descending=False, stable=False, *, dim=None):
+def sort(x: Tensor, axis: int = -1, descending: bool = False, stable: bool = False, *,
+         dim: Optional[int] = None) -> Tuple[Tensor, Tensor]:
     """``(values, indices)`` of x sorted along ``axis`` (default the last), as torch's ``sort``;
     the values' gradient goes back to where each came from."""
     axis = _axis("sort", x, axis, dim)
@@ -59,7 +64,8 @@ def sort(x, axis=-1, descending=False, stable=False, *, dim=None):
     return SortResult(_along(x, indices.data, axis), indices)
 
 
-def topk(x, k, axis=-1, largest=True, sorted=True, *, dim=None):  # noqa: A002  (torch's name)
+def topk(x: Tensor, k: int, axis: int = -1, largest: bool = True, sorted: bool = True,  # noqa: A002  (torch's)
+         *, dim: Optional[int] = None) -> Tuple[Tensor, Tensor]:
     """``(values, indices)`` of the ``k`` largest (``largest=False``: smallest) elements along ``axis``,
     largest first, as torch's ``topk``; the gradient goes to the picked elements. Always sorted."""
     axis = _axis("topk", x, axis, dim)

@@ -4,10 +4,12 @@ and 10, and the compositions torch names (exp2, rsqrt, lerp, logaddexp).
 Each Function's docstring gives the forward formula and the gradient; each backward is written in
 Tensor ops, so second derivatives come free.
 """
+from __future__ import annotations
+
 import math
 
 from ..backend import array_module
-from ..core import Function
+from ..core import Function, Operand, Tensor
 from .elementwise import _binary_operands, abs, maximum, pow, sqrt, where
 
 
@@ -91,17 +93,17 @@ class Log1pOp(Function):
 
 # ---- the functions users call ---------------------------------------------------------------------
 
-def sin(x): return SinOp()(x)
-def cos(x): return CosOp()(x)
-def tan(x): return TanOp()(x)
-def sinh(x): return SinhOp()(x)
-def cosh(x): return CoshOp()(x)
-def asin(x): return AsinOp()(x)
-def acos(x): return AcosOp()(x)
-def atan(x): return AtanOp()(x)
-def log2(x): return Log2Op()(x)
-def log10(x): return Log10Op()(x)
-def log1p(x): return Log1pOp()(x)
+def sin(x: Tensor) -> Tensor: return SinOp()(x)
+def cos(x: Tensor) -> Tensor: return CosOp()(x)
+def tan(x: Tensor) -> Tensor: return TanOp()(x)
+def sinh(x: Tensor) -> Tensor: return SinhOp()(x)
+def cosh(x: Tensor) -> Tensor: return CoshOp()(x)
+def asin(x: Tensor) -> Tensor: return AsinOp()(x)
+def acos(x: Tensor) -> Tensor: return AcosOp()(x)
+def atan(x: Tensor) -> Tensor: return AtanOp()(x)
+def log2(x: Tensor) -> Tensor: return Log2Op()(x)
+def log10(x: Tensor) -> Tensor: return Log10Op()(x)
+def log1p(x: Tensor) -> Tensor: return Log1pOp()(x)
 
 
 # The one-line functions above are documented by their op's docstring: the formula and its gradient.
@@ -110,24 +112,24 @@ for _function, _op in ((sin, SinOp), (cos, CosOp), (tan, TanOp), (sinh, SinhOp),
     _function.__doc__ = _op.__doc__
 
 
-def exp2(x):
+def exp2(x: Tensor) -> Tensor:
     """2^x, as ``2.0 ** x`` (pow with a constant base: dx = gy * y * ln 2)."""
     return pow(2.0, x)
 
 
-def rsqrt(x):
+def rsqrt(x: Tensor) -> Tensor:
     """1 / sqrt(x), composed of sqrt and div."""
     return 1.0 / sqrt(x)
 
 
-def lerp(start, end, weight):
+def lerp(start: Tensor, end: Operand, weight: Operand) -> Tensor:
     """start + weight * (end - start), composed; ``weight`` a number or a tensor (broadcasting).
     Gradients: d start = 1 - weight, d end = weight, d weight = end - start."""
     start, end = _binary_operands(start, end, "lerp")
     return start + weight * (end - start)
 
 
-def logaddexp(a, b):
+def logaddexp(a: Operand, b: Operand) -> Tensor:
     """ln(e^a + e^b) = max(a, b) + log1p(e^-|a - b|), composed, so nothing overflows.
 
     The gradient is sigmoid(a - b) for a (half each on ties, through maximum's and abs's rules).
