@@ -161,3 +161,15 @@ def test_the_public_api_has_type_hints():
         if first.annotation is first.empty or signature.return_annotation is signature.empty:
             missing.append(f"ops {function.__name__}")
     assert missing == []
+
+
+def test_the_readme_s_reading_order_counts_lines_truly():
+    """README's "Read it in an afternoon" gives each file's length: it must stay within 10% of the truth."""
+    import re
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Read it in an afternoon"):]
+    rows = re.findall(r"^\| \d \| `([^`]+)` \| (\d+) \|", section, re.M)
+    assert [path for path, _ in rows][0] == "tinygrad_lite/core.py" and len(rows) == 5
+    for path, stated in rows:
+        actual = len((ROOT / path).read_text(encoding="utf-8").splitlines())
+        assert abs(actual - int(stated)) <= 0.1 * actual, f"README says {path} has {stated} lines, it has {actual}"
