@@ -227,7 +227,7 @@ def test_a_python_number_next_to_a_tensor_stays_a_scalar_and_gives_the_same_bits
     """``x * 2``, ``1 - y*y`` (tanh's backward) and ``gy * (1/n)`` (mean's) take the number as a NumPy
     scalar of the tensor's dtype: no device array per operand on a GPU, and on the CPU the very
     numbers a 0-d array gave (the committed replay figures depend on it)."""
-    from tinygrad_lite.core import as_tensor
+    from tinygrad_lite.ops.convert import as_tensor
     rng = np.random.default_rng(0)
     for dtype in (np.float16, np.float32, np.float64):
         x = tl.Tensor(rng.standard_normal((3, 4)).astype(dtype), requires_grad=True)
@@ -248,7 +248,7 @@ def test_a_number_next_to_a_gpu_tensor_makes_no_device_array(cupy_module):
     made = []
     cupy_module.asarray = lambda *args, **kwargs: made.append(args) or fake_cupy.ndarray(*args)
     x = _on_the_gpu(np.ones(3))
-    from tinygrad_lite.core import as_tensor
+    from tinygrad_lite.ops.convert import as_tensor
     for number in (2, 0.5, np.float64(3.0)):
         assert isinstance(as_tensor(number, like=x).data, np.generic)
     assert made == []

@@ -11,7 +11,7 @@ forward and backward), ``backend.py`` (NumPy or CuPy), ``gradcheck.py``.
 torch's names for the rest of a training script: ``tl.save`` / ``tl.load`` (``saving.py``),
 ``tl.DataLoader``, ``tl.Dataset``, ``tl.TensorDataset`` (``dataloader.py``, also as ``tl.utils.data``).
 """
-from .core import Function, Tensor, as_tensor, is_grad_enabled, no_grad, set_grad_enabled
+from .core import Function, Tensor, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import (array_module, cuda_available, get_array_module, get_default_dtype, manual_seed,
                       set_default_dtype)
 from .creation import (arange, empty, eye, full, full_like, linspace, normal, ones, ones_like, rand, rand_like,
@@ -20,6 +20,7 @@ from .errors import (AnomalyError, DataError, DeviceError, GradcheckError, Shape
                      TinygradLiteError)
 from .gradcheck import gradcheck
 from .ops import *  # noqa: F401,F403  (every op as a function: tl.exp(x), tl.matmul(a, b), ...)
+from .ops.convert import as_tensor
 from .dataloader import DataLoader, Dataset, TensorDataset
 from .saving import load, save
 from . import debug, utils, viz  # noqa: E402  (tl.viz.show(t), tl.debug.trace_backward(), tl.utils.data)

@@ -11,8 +11,9 @@ import numpy as np
 
 import tinygrad_lite as tl
 from tinygrad_lite import backend
-from tinygrad_lite.core import Function, Tensor, as_tensor
+from tinygrad_lite.core import Function, Tensor
 from tinygrad_lite.errors import ShapeError
+from tinygrad_lite.ops.convert import as_tensor
 from tinygrad_lite.ops.indexing import one_hot_array
 from tinygrad_lite.ops.reduce import log_softmax_array
 

@@ -1,5 +1,8 @@
-"""Casts and device moves (and the device check of every op with several operands)."""
+"""Casts and device moves; ``as_tensor`` (a number next to a tensor) and the device check of every op
+with several operands."""
 from __future__ import annotations
+
+from typing import Any, Optional
 
 import numpy as np
 
@@ -20,6 +23,25 @@ class ToDeviceOp(Function):
     def __init__(self, device): self.device = device
     def forward(self, x): return _move(x, self.device)
     def backward(self, gy): return gy.to(self.inputs[0].device)
+
+
+def as_tensor(value: Any, like: Optional[Tensor] = None) -> Tensor:
+    """``value`` as a Tensor; plain numbers take ``like``'s dtype and device (x * 2 stays float32, and
+    an integer tensor minus a Python int keeps its dtype, wrapping around as torch's: uint8 - 1 is 255).
+
+    Next to a floating tensor a number stays a scalar, a NumPy scalar of ``like``'s dtype: NumPy
+    computes with it exactly as with a 0-d array, and CuPy passes it to the kernel as an argument,
+    where a 0-d array would be one more allocation and host-to-device copy per ``x * 2``."""
+    if isinstance(value, Tensor):
+        return value
+    if like is None:
+        return Tensor(value)
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if like.dtype.kind == "f" and number:
+        return Tensor._wrap(like.dtype.type(value))
+    if like.dtype.kind in "iu" and type(value) is int:
+        return Tensor._wrap(np.asarray(value).astype(like.dtype)[()])
+    return Tensor(value, device=like.device)
 
 
 def check_same_device(op, tensors, what="operands"):

@@ -10,9 +10,9 @@ from typing import Optional
 import numpy as np
 
 from ..backend import array_module, device_of, to_device
-from ..core import Function, Operand, Tensor, as_tensor
+from ..core import Function, Operand, Tensor
 from ..errors import ShapeError
-from .convert import check_same_device
+from .convert import as_tensor, check_same_device
 
 
 def _binary_operands(a, b, op):

@@ -8,8 +8,9 @@ from typing import Union
 
 import numpy as np
 
-from ..core import Operand, Tensor, as_tensor
+from ..core import Operand, Tensor
 from ..errors import ShapeError
+from .convert import as_tensor
 from .elementwise import _binary_operands
 
 
