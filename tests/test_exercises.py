@@ -39,10 +39,44 @@ def test_every_task_names_code_that_exists_today():
     assert [t.number for t in COURSE] == list(range(1, 12))
     for task in COURSE:
         assert all(d < task.number for d in task.depends), task
-        for target in task.blanks:
+        for target in task.blanks + task.removes:
             path, qualname = split_target(target)
             source = (PROJECT / path).read_text()
             body_span(find_function(ast.parse(source), qualname, path))    # raises if moved or renamed
+
+
+FAST_PATHS_GONE = """
+import numpy as np
+import nn.functional as F
+import tinygrad_lite as tl
+from nn.functional.conv import Conv2dOp
+from nn.functional.losses import CrossEntropyOp
+assert CrossEntropyOp._fast_backward is None and Conv2dOp._fast_backward is None
+for name, loss in [("CrossEntropyOp", lambda x: F.cross_entropy(x.reshape(2, 4), tl.Tensor(np.array([0, 3])))),
+                   ("Conv2dOp", lambda x: F.conv2d(x.reshape(1, 2, 2, 2), tl.ones(1, 2, 1, 1)).sum())]:
+    x = tl.Tensor(np.arange(8.0), requires_grad=True)
+    try:
+        loss(x).backward()                 # a training step's backward: no create_graph
+    except NotImplementedError as error:
+        print(name, error)
+"""
+
+
+def test_a_fast_path_holding_a_blank_tasks_answer_is_not_in_the_copy(tmp_path):
+    """Task 6's and 9's ops have a ``_fast_backward`` computing the same gradient on arrays: the copy (and
+    grading's framework) goes without it, so training runs the student's backward and no answer is left."""
+    framework = stubs.write_framework(tmp_path, [6, 9])
+    for task in (BY_NUMBER[6], BY_NUMBER[9]):
+        for target in task.removes:
+            path, qualname = split_target(target)
+            with pytest.raises(LookupError):
+                find_function(ast.parse((framework / path).read_text()), qualname)
+            assert stubs.REMOVED.format(name=qualname.rsplit(".", 1)[1]) in (framework / path).read_text()
+    done = subprocess.run([sys.executable, "-c", FAST_PATHS_GONE], cwd=framework,
+                          env=dict(ENV, PYTHONPATH=str(framework)), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [f"CrossEntropyOp {BY_NUMBER[6].stub_message(BY_NUMBER[6].blanks[0])}",
+                                        f"Conv2dOp {BY_NUMBER[9].stub_message(BY_NUMBER[9].blanks[0])}"]
 
 
 def test_a_stub_keeps_the_signature_and_docstring_and_nothing_else_changes():

@@ -3,6 +3,9 @@
 Each task names the code it blanks as ``path::Qualified.name`` (the body is replaced, the signature and
 docstring stay), what it teaches, the tasks whose code its checks run through (``depends``) and the
 points it is worth in a grade (``points``, one by default; ``exercise make`` records them per course).
+``removes`` names fast paths that hold the same answer in another form (an op's ``_fast_backward``):
+the copy has ``_fast_backward = None`` there instead, so the engine runs the student's ``backward``
+everywhere, training included, and the copy holds no solution.
 """
 from dataclasses import dataclass
 
@@ -18,6 +21,7 @@ class Task:
     todo: str              # the instruction in the stub's NotImplementedError
     depends: tuple = ()
     points: int = 1
+    removes: tuple = ()    # "module/path.py::Qualname" of fast paths the copy goes without
 
     def stub_message(self, target):
         """The stub's NotImplementedError message (``blank_task`` reads it back)."""
@@ -51,7 +55,8 @@ COURSE = (
          "return the gradients of the operands (transposes as in the docstring)"),
     Task(6, "Softmax cross-entropy, fused", "d loss / d logits = softmax - one_hot, divided by N for the mean",
          ("nn/functional/losses.py::CrossEntropyOp.backward",),
-         "return (softmax(logits) - one-hot targets) * gy, scaled for the reduction"),
+         "return (softmax(logits) - one-hot targets) * gy, scaled for the reduction",
+         removes=("nn/functional/losses.py::CrossEntropyOp._fast_backward",)),
     Task(7, "SGD with momentum and Adam steps", "optimiser state: momentum buffers, moment estimates, bias correction",
          ("nn/optim/sgd.py::SGD.update", "nn/optim/adam.py::Adam.update"),
          "update param.data in place with torch's rule (the class docstring)"),
@@ -60,7 +65,8 @@ COURSE = (
          "unfold every window into a row / add every row back onto its pixels"),
     Task(9, "conv2d backward", "the convolution's gradients are two matrix products and a col2im",
          ("nn/functional/conv.py::Conv2dOp.backward",),
-         "return gx, gw (and gb) from gy, x and the weight (the class docstring's formulas)", depends=(8,)),
+         "return gx, gw (and gb) from gy, x and the weight (the class docstring's formulas)", depends=(8,),
+         removes=("nn/functional/conv.py::Conv2dOp._fast_backward",)),
     Task(10, "Max-pool backward with ties", "the gradient goes to the window's single winner (the first maximum)",
          ("nn/functional/pooling.py::RouteToWinnerOp.forward",),
          "place each gy at its window's winning pixel (self.winner), zeros elsewhere"),

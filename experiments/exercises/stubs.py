@@ -31,8 +31,12 @@ PACKAGES = ("tinygrad_lite", "nn", "experiments")
 CHECKER = "experiments/exercises"            # not part of the framework grading runs the student's code in
 
 
+REMOVED = "{name} = None  # not in this exercise copy: the engine runs backward"
+
+
 def blank_source(source, replacements):
-    """``source`` (bytes) with each (qualname, message) function body replaced by the raise."""
+    """``source`` (bytes) with each (qualname, message) function body replaced by the raise; a message
+    of None removes the whole function, leaving ``name = None`` (a task's ``removes``)."""
     tree = ast.parse(source)
     lines = source.splitlines(keepends=True)
     starts = [0]
@@ -40,11 +44,17 @@ def blank_source(source, replacements):
         starts.append(starts[-1] + len(line))
     spans = []
     for qualname, message in replacements:
-        (line, col), (end_line, end_col) = body_span(find_function(tree, qualname))
-        spans.append((starts[line - 1] + col, starts[end_line - 1] + end_col, message))
-    for begin, end, message in sorted(spans, reverse=True):
-        stub = f"raise NotImplementedError({message!r})".encode()
-        source = source[:begin] + stub + source[end:]
+        node = find_function(tree, qualname)
+        if message is None:
+            first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
+            spans.append((starts[first - 1] + node.col_offset, starts[node.end_lineno - 1] + node.end_col_offset,
+                          REMOVED.format(name=node.name)))
+            continue
+        (line, col), (end_line, end_col) = body_span(node)
+        spans.append((starts[line - 1] + col, starts[end_line - 1] + end_col,
+                      f"raise NotImplementedError({message!r})"))
+    for begin, end, stub in sorted(spans, reverse=True):
+        source = source[:begin] + stub.encode() + source[end:]
     ast.parse(source)          # still Python
     return source
 
@@ -105,6 +115,9 @@ def _blanks_by_file(tasks):
         for target in task.blanks:
             path, qualname = split_target(target)
             by_file.setdefault(path, []).append((qualname, task.stub_message(target)))
+        for target in task.removes:
+            path, qualname = split_target(target)
+            by_file.setdefault(path, []).append((qualname, None))
     return by_file
 
 
