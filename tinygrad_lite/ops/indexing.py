@@ -116,8 +116,10 @@ def repeat(x: Tensor, *sizes: Any) -> Tensor:
     """torch's ``repeat`` (NumPy's ``tile``): x copied sizes[i] times along axis i (leading new axes
     when more sizes than axes), as one broadcast of x between size-1 axes and a reshape."""
     sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
-    if len(sizes) < x.ndim or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in sizes):
+    if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in sizes):
         raise ValueError(f"repeat: sizes must be {x.ndim} or more non-negative ints (one per axis), got {sizes}")
+    if len(sizes) < x.ndim:
+        raise ShapeError(f"repeat: sizes must be {x.ndim} or more non-negative ints (one per axis), got {sizes}")
     shape = (1,) * (len(sizes) - x.ndim) + x.shape
     interleaved = reshape(x, tuple(v for n in shape for v in (1, n)))
     wide = broadcast_to(interleaved, tuple(v for r, n in zip(sizes, shape) for v in (int(r), n)))

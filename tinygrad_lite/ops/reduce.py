@@ -13,7 +13,7 @@ import numpy as np
 from ..backend import array_module
 from ..core import Function, Tensor
 from ..errors import ShapeError
-from .axes import Axes, normalise_axes
+from .axes import Axes, normalise_axes, normalise_axis
 from .elementwise import where
 from .shape import broadcast_to, pad
 from .torch_names import axis_and_keepdims, axis_or_dim, ddof_or_correction, keepdims_or_keepdim
@@ -235,15 +235,22 @@ def _max_or_min(fn_class, x, axis, keepdims, dim, keepdim):
 def argmax(x: Tensor, axis: Optional[int] = None, keepdims: bool = False, *, dim: Optional[int] = None,
            keepdim: Optional[bool] = None) -> Tensor:
     """The index of the largest element over ``axis`` (None: of the flattened tensor); not differentiable."""
-    axis, keepdims = axis_and_keepdims("argmax", axis, keepdims, dim, keepdim)
-    return Tensor._wrap(x.data.argmax(axis=axis, keepdims=keepdims))
+    return _arg_extreme("argmax", x, *axis_and_keepdims("argmax", axis, keepdims, dim, keepdim))
 
 
 def argmin(x: Tensor, axis: Optional[int] = None, keepdims: bool = False, *, dim: Optional[int] = None,
            keepdim: Optional[bool] = None) -> Tensor:
     """The index of the smallest element over ``axis`` (None: of the flattened tensor); not differentiable."""
-    axis, keepdims = axis_and_keepdims("argmin", axis, keepdims, dim, keepdim)
-    return Tensor._wrap(x.data.argmin(axis=axis, keepdims=keepdims))
+    return _arg_extreme("argmin", x, *axis_and_keepdims("argmin", axis, keepdims, dim, keepdim))
+
+
+def _arg_extreme(op, x, axis, keepdims):
+    """argmax / argmin along ``axis`` (checked by the one axis rule; a 0-d tensor's is 0, as torch)."""
+    if axis is not None:
+        axis = normalise_axis(axis, x.ndim, op)
+        if x.ndim == 0:
+            return Tensor._wrap(x.array_module.zeros((), dtype=np.int64))
+    return Tensor._wrap(getattr(x.data, op)(axis=axis, keepdims=keepdims))
 
 
 def var(x: Tensor, axis: Axes = None, keepdims: bool = False, ddof: Optional[int] = None, *,

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..backend import array_module, as_numpy, scatter_add, to_device
 from ..core import BroadcastToOp, Function, Tensor
-from ..errors import ShapeError
+from ..errors import AxisError, ShapeError, UnsupportedError
 from .axes import Axes, normalise_axes, normalise_axis
 from .convert import check_same_device
 from .torch_names import axis_or_dim
@@ -150,9 +150,13 @@ def transpose(x: Tensor, *axes: Axes) -> Tensor:
 def permute(x: Tensor, *axes: Axes) -> Tensor:
     """Reorder the axes: ``y.shape[i] == x.shape[axes[i]]``."""
     axes = _shape_arg(axes)
-    if (not all(isinstance(a, (int, np.integer)) and -x.ndim <= a < x.ndim for a in axes)
-            or sorted(a % x.ndim for a in axes) != list(range(x.ndim))):
-        raise ShapeError(f"permute: axes must be a permutation of {tuple(range(x.ndim))}, got {axes}")
+    wanted = f"permute: axes must be a permutation of {tuple(range(x.ndim))}, got {axes}"
+    if not all(isinstance(a, (int, np.integer)) for a in axes) or len(axes) != x.ndim:
+        raise ShapeError(wanted)
+    if not all(-x.ndim <= a < x.ndim for a in axes):
+        raise AxisError(wanted)                                   # a dim out of range: torch's IndexError
+    if len({a % x.ndim for a in axes}) != x.ndim:
+        raise ShapeError(wanted)
     return TransposeOp(tuple(a % x.ndim for a in axes))(x)
 
 
@@ -309,7 +313,7 @@ def pad(x: Tensor, pad_width: Any, value: Union[Tensor, float] = 0.0, mode: str 
     not repeated), 'replicate' (the edge repeated) and 'circular' (x wrapped around), each a getitem of
     x at an index array per axis, so the gradient is gy scatter-added back onto the elements read."""
     if mode not in PAD_MODES:
-        raise ValueError(f"pad: mode must be one of {PAD_MODES}, got {mode!r}")
+        raise UnsupportedError(f"pad: mode must be one of {PAD_MODES}, got {mode!r}")
     width = np.asarray(pad_width)
     if width.dtype.kind not in "iu":
         raise TypeError(f"pad: pad_width must be an int, a (before, after) pair of ints or one pair "
@@ -334,7 +338,7 @@ def _pad_index(n, before, after, mode, axis):
     """Which element of an axis of length n each padded position reads."""
     limit = {"reflect": n - 1, "replicate": None, "circular": n}[mode]
     if limit is not None and max(before, after) > limit:
-        raise ValueError(f"pad: {mode} padding of axis {axis} (length {n}) must be at most {limit} on each "
+        raise ShapeError(f"pad: {mode} padding of axis {axis} (length {n}) must be at most {limit} on each "
                          f"side, got ({before}, {after})")
     position = np.arange(-before, n + after)
     if mode == "replicate":
