@@ -106,6 +106,37 @@ def test_one_hot_and_nonzero_match_torch():
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
 
 
+@pytest.mark.parametrize("value", [5.0, 0.0, -2, 0, True, False])
+def test_nonzero_of_a_0d_tensor_is_torchs(value):
+    """A 0-d tensor is one position with no coordinates: (1, 0) where it is nonzero, (0, 0) where it
+    is not (NumPy refuses a 0-d input)."""
+    ours, theirs = tl.Tensor(value).nonzero(), torch.tensor(value).nonzero()
+    assert ours.shape == tuple(theirs.shape) and ours.dtype == np.int64
+    (ours,), (theirs,) = tl.Tensor(value).nonzero(as_tuple=True), torch.tensor(value).nonzero(as_tuple=True)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int32", "uint8", "float16", "float64"])
+@pytest.mark.parametrize("op", ["tril", "triu"])
+def test_triangles_keep_the_dtype_like_torch(dtype, op):
+    """tril / triu of a bool tensor were int64; torch keeps every dtype."""
+    x = (np.arange(12).reshape(3, 4) % 3).astype(dtype)
+    for diagonal in (-1, 0, 2):
+        ours, theirs = getattr(tl.Tensor(x), op)(diagonal), getattr(torch.from_numpy(x.copy()), op)(diagonal)
+        assert str(theirs.dtype) == f"torch.{ours.dtype}"
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("op", ["scatter_add", "scatter"])
+def test_scatter_src_of_another_dtype_is_refused_like_torch(op):
+    """float32 into float16 was rounded silently (promoted); torch refuses the mixed dtypes."""
+    index = np.array([0, 2])
+    with pytest.raises(RuntimeError, match="Expected self.dtype to be equal to src.dtype"):
+        getattr(torch.zeros(3, dtype=torch.float16), op)(0, torch.from_numpy(index), torch.ones(2))
+    with pytest.raises(TypeError, match=rf"{op}: src has dtype float32 but x has float16; they must be the same"):
+        getattr(tl.zeros(3, dtype="float16"), op)(0, tl.Tensor(index), tl.ones(2))
+
+
 def test_functions_are_the_methods():
     x = tl.Tensor(random_array((3, 4)))
     np.testing.assert_array_equal(tl.flip(x, 0).numpy(), x.flip(0).numpy())

@@ -185,6 +185,18 @@ def test_invert_and_function_forms(device):
     check_op([x], tl.bitwise_not, torch.bitwise_not, device=device, forward_only=True)
 
 
+@pytest.mark.parametrize("dtype", ["int32", "int8", "uint8", "int64"])
+@pytest.mark.parametrize("constant", [0xFFFFFFFF, 300, -129, 2 ** 40 + 5])
+@pytest.mark.parametrize("how", ["&", "|", "^"])
+def test_bitwise_with_a_constant_wider_than_the_dtype_wraps_like_torch(dtype, constant, how):
+    """int32 | 0xFFFFFFFF raised NumPy's OverflowError; torch wraps the constant into the dtype: -1."""
+    x = np.array([1, -7, 100], dtype=dtype) if dtype != "uint8" else np.array([1, 7, 100], dtype=dtype)
+    ours = eval(f"t {how} constant", {"t": tl.Tensor(x), "constant": constant})
+    theirs = eval(f"t {how} constant", {"t": torch.from_numpy(x.copy()), "constant": constant})
+    assert str(theirs.dtype) == f"torch.{ours.dtype}"
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
 def test_bitwise_on_floats_is_a_type_error():
     x = tl.Tensor([1.0, 2.0])
     with pytest.raises(TypeError, match="bitwise_and: operands must be integer or boolean tensors .* got float32"):

@@ -11,6 +11,7 @@ from torch_oracle import (arrays, axes, check_double_backward, check_gradcheck, 
                           random_array, shapes, torch)
 
 import tinygrad_lite as tl
+from costs import peak_bytes
 
 
 def torch_dims(axis, ndim):
@@ -123,6 +124,36 @@ def test_cumulative_second_derivative_flattened_and_0d(name, device):
     check_op([x], lambda t: getattr(tl, name)(t), lambda t: getattr(torch, name)(t.reshape(-1), dim=0), device=device)
     check_op([np.array(1.5)], lambda t: getattr(t, name)(dim=0), device=device)
     assert check_gradcheck(lambda t: getattr(t, name)(axis=1), x).ok
+
+
+def test_cumprod_backward_with_a_zero_is_linear_in_time_and_memory():
+    """n = 12,000 with one zero took 18 s and 4.5 GB (the n x n products); torch's O(n) formula now:
+    the peak is a few arrays of n, and the gradient is torch's."""
+    n = 12_000
+    x = np.linspace(0.999, 1.001, n)
+    x[n // 3] = 0.0
+    g = np.random.default_rng(0).standard_normal(n)
+
+    def gradient():
+        t = tl.Tensor(x, requires_grad=True)
+        t.cumprod(dim=0).backward(tl.Tensor(g))
+        return t.grad.numpy()
+    peak, got = peak_bytes(gradient)
+    assert peak < 20 * x.nbytes, peak
+    t = torch.tensor(x, requires_grad=True)
+    t.cumprod(dim=0).backward(torch.tensor(g))
+    np.testing.assert_allclose(got, t.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["cumsum", "cumprod"])
+@pytest.mark.parametrize("values, dtype", [([100, 100, 27], "int8"), ([200, 100, 3], "uint8"), ([3, 5, 7], "int16")])
+def test_integer_scans_in_a_dtype_wrap_like_torch(name, values, dtype):
+    """cumsum(dtype=int8) summed in int64 (NumPy's accumulator for small integers); torch wraps in int8."""
+    x = np.array(values, dtype=np.int16)
+    ours = getattr(tl.Tensor(x), name)(dim=0, dtype=dtype)
+    theirs = getattr(torch.from_numpy(x.copy()), name)(dim=0, dtype=getattr(torch, dtype))
+    assert ours.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
 
 
 # ---- any, all ------------------------------------------------------------------------------------------

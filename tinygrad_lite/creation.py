@@ -9,6 +9,8 @@ import numpy as np
 
 from . import backend
 from .core import Tensor
+from .errors import UnsupportedError
+from .ops.dtypes import number_dtype
 
 
 def _make(array, dtype, device, requires_grad):
@@ -43,10 +45,11 @@ def ones(*shape, dtype=None, device=None, requires_grad=False):
 
 
 def full(shape, value, dtype=None, device=None, requires_grad=False):
-    """``shape`` filled with ``value``; a bool value gives a bool tensor (as torch), other numbers
-    the default float dtype unless ``dtype`` says otherwise; a complex value is a TypeError."""
-    if isinstance(value, (bool, np.bool_)) and dtype is None:
-        dtype = np.bool_
+    """``shape`` filled with ``value``, its dtype inferred from the value as torch does unless
+    ``dtype`` says otherwise: a bool gives bool, an int int64, a float the default float dtype; a
+    complex value is a TypeError."""
+    if dtype is None and isinstance(value, (bool, int, float, np.bool_, np.integer, np.floating)):
+        dtype = number_dtype(value)
     return _make(np.full(_shape((shape,), "full"), value), dtype, device, requires_grad)
 
 
@@ -69,6 +72,9 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     them: start + i * step for the first half, end - (steps - 1 - i) * step for the second."""
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
+    if dtype is not None and np.dtype(dtype).kind == "b":
+        raise UnsupportedError(f"linspace: dtype bool is not supported (as in torch: evenly spaced "
+                               f"numbers are not truth values); use a number dtype, then compare")
     i = np.arange(steps, dtype=np.float64)
     step = (end - start) / (steps - 1) if steps > 1 else 0.0
     values = np.where(i < steps // 2, start + i * step, end - (steps - 1 - i) * step) if steps > 1 else \
@@ -135,8 +141,25 @@ def randint(low, high=None, size=None, dtype=None, device=None):
             raise TypeError(f"randint: {name} must be an int, got {value!r}")
     if high <= low:
         raise ValueError(f"randint: high must be larger than low, got low={low}, high={high}")
+    dtype = np.dtype(dtype or np.int64)
+    exact = _exact_range(dtype)
+    if exact is not None and not (exact[0] <= low and high - 1 <= exact[1]):
+        raise ValueError(f"randint: [low, high) = [{low}, {high}) does not fit dtype {dtype}, which holds "
+                         f"the integers {exact[0]} .. {exact[1]} exactly (torch refuses it too)")
     size = _shape((size,), "randint")
-    return Tensor(backend.rng().integers(low, high, size), dtype=dtype or np.int64, device=device)
+    return Tensor(backend.rng().integers(low, high, size), dtype=dtype, device=device)
+
+
+def _exact_range(dtype):
+    """The integers ``dtype`` holds every one of, (lowest, highest); None for a non-number dtype."""
+    if dtype.kind == "b":
+        return 0, 1
+    if dtype.kind in "iu":
+        return int(np.iinfo(dtype).min), int(np.iinfo(dtype).max)
+    if dtype.kind == "f":
+        top = 2 ** (np.finfo(dtype).nmant + 1)       # 2**24 for float32: past it, odd numbers are lost
+        return -top, top
+    return None
 
 
 def normal(mean=0.0, std=1.0, size=None, dtype=None, device=None, requires_grad=False):

@@ -6,7 +6,7 @@
 | transcendental | sin cos tan sinh cosh asin acos atan log2 log10 log1p exp2 rsqrt lerp logaddexp |
 | rounding      | sign floor ceil round trunc floor_divide remainder fmod (gradient 0 or passed on) |
 | logical       | compare (==, <, ...) bitwise_and/or/xor/not isnan isinf isfinite isclose (not differentiable) |
-| reduce        | sum mean max min var std prod logsumexp softmax log_softmax (argmax argmin any all: not differentiable) |
+| reduce        | sum mean max min var std var_mean std_mean prod logsumexp softmax log_softmax (argmax argmin any all: not differentiable) |
 | scan          | cumsum cumprod |
 | sorting       | sort topk (values differentiable; argsort: not differentiable) |
 | shape         | reshape transpose permute swapaxes squeeze unsqueeze flatten broadcast_to getitem concatenate stack pad |
@@ -14,6 +14,8 @@
 | linalg        | matmul |
 | einsum        | einsum (its gradient is an einsum too) |
 | convert       | astype to_device |
+| dtypes        | torch's dtype rules: result_type, floating (not ops: what every op's result dtype follows) |
+| limits        | MAX_ELEMENTS, the one bound on sizes an argument asks for (not an op) |
 """
 from .convert import astype, to_device
 from .einsum import einsum
@@ -23,7 +25,8 @@ from .indexing import (chunk, diagonal, flip, gather, masked_fill, masked_select
                        repeat_interleave, roll, scatter, scatter_add, split, tril, triu, unflatten)
 from .linalg import matmul
 from .logical import bitwise_and, bitwise_not, bitwise_or, bitwise_xor, compare, isclose, isfinite, isinf, isnan
-from .reduce import all, any, argmax, argmin, log_softmax, logsumexp, max, mean, min, prod, softmax, std, sum, var
+from .reduce import (all, any, argmax, argmin, log_softmax, logsumexp, max, mean, min, prod, softmax, std, std_mean, sum,
+                     var, var_mean)
 from .rounding import ceil, floor, floor_divide, fmod, remainder, round, sign, trunc
 from .scan import cumprod, cumsum
 from .shape import (broadcast_to, concatenate, flatten, getitem, pad, permute, reshape, squeeze, stack, swapaxes,

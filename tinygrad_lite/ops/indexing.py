@@ -54,7 +54,7 @@ def _triangle(x, diagonal, op, keep_lower):
     rows, cols = x.shape[-2:]
     lower = x.array_module.tri(rows, cols, int(diagonal), dtype=bool)
     keep = lower if keep_lower else ~x.array_module.tri(rows, cols, int(diagonal) - 1, dtype=bool)
-    return where(keep, x, x.dtype.type(0) if x.dtype.kind == "f" else 0)
+    return where(keep, x, Tensor._wrap(x.dtype.type(0)))        # zeros of x's dtype: bool stays bool
 
 
 def tril(x: Tensor, diagonal: int = 0) -> Tensor:
@@ -169,11 +169,15 @@ def gather(x: Tensor, dim: int, index: Any) -> Tensor:
 
 
 def _source(x, src, index, op):
-    """src cut to index's shape (torch reads only that corner), or a number broadcast to it."""
+    """src cut to index's shape (torch reads only that corner), or a number broadcast to it. A src
+    tensor must have x's dtype, as torch requires (float32 into float16 would be rounded silently)."""
     if not isinstance(src, Tensor):
         return Tensor._wrap(x.array_module.full(index.shape, src, dtype=x.dtype))
     if src.device != x.device:
         raise DeviceError(f"{op}: src is on {src.device}, x on {x.device}")
+    if src.dtype != x.dtype:
+        raise TypeError(f"{op}: src has dtype {src.dtype} but x has {x.dtype}; they must be the same (as in "
+                        f"torch): cast one with .astype()")
     return getitem(src, tuple(slice(n) for n in index.shape))
 
 
@@ -247,7 +251,11 @@ def one_hot_array(labels, classes, dtype):
 
 def nonzero(x: Tensor, as_tuple: bool = False) -> Union[Tensor, Tuple[Tensor, ...]]:
     """The indices of the nonzero elements: an int64 (count, ndim) tensor, or one index tensor per
-    axis with ``as_tuple`` (not differentiable)."""
+    axis with ``as_tuple`` (not differentiable); a 0-d tensor as torch: (1, 0) or (0, 0)."""
+    if x.ndim == 0:     # torch: a match with no coordinates, shape (1, 0), or none, (0, 0); as_tuple: [0] or []
+        count = 1 if bool(x.data) else 0
+        xp = x.array_module
+        return (Tensor._wrap(xp.zeros(count, np.int64)),) if as_tuple else Tensor._wrap(xp.zeros((count, 0), np.int64))
     found = x.array_module.nonzero(x.data)
     if as_tuple:
         return tuple(Tensor._wrap(i.astype(np.int64)) for i in found)

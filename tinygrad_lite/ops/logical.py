@@ -31,16 +31,14 @@ def _is_exact(t):
 
 
 def _raw_operands(a, b, op):
-    """The arrays of an integer op: a Python number stays a number, so NumPy keeps the tensor's
-    dtype (int32 // 2 is int32, as in torch), where a 0-d int64 array would widen it."""
-    tensor = a if isinstance(a, Tensor) else b
-    arrays = [x.data if isinstance(x, Tensor) else x for x in (a, b)]
+    """The arrays of an integer op, both in torch's result dtype (``dtypes.result_type``: int32 // 2
+    is int32, int8 | an int64 0-d tensor int8); a plain int wraps into it as torch's does
+    (``int32 | 0xFFFFFFFF`` is -1, where NumPy refuses the number)."""
     for x in (a, b):
         if not isinstance(x, (Tensor, bool, int, float, np.number)):
             raise TypeError(f"{op}: operands must be Tensors or numbers, got {type(x).__name__}")
-    if isinstance(a, Tensor) and isinstance(b, Tensor):
-        _binary_operands(a, b, op)          # the device check
-    return tensor.array_module, arrays
+    a, b = _binary_operands(a, b, op)
+    return a.array_module if not isinstance(a.data, np.generic) else b.array_module, [a.data, b.data]
 
 
 def _bitwise(name, a, b):
