@@ -11,6 +11,7 @@ from . import backend
 from .core import Tensor
 from .errors import UnsupportedError
 from .ops.dtypes import number_dtype
+from .ops.limits import check_elements
 
 
 def _make(array, dtype, device, requires_grad):
@@ -22,9 +23,7 @@ def _shape(shape, op):
     shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
     if any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0 for n in shape):
         raise ValueError(f"{op}: shape must be non-negative ints, got {shape}")
-    if math.prod(int(n) for n in shape) > np.iinfo(np.intp).max:
-        raise ValueError(f"{op}: shape {shape} has {math.prod(int(n) for n in shape):.3g} elements, more than "
-                         f"an array can index ({np.iinfo(np.intp).max:.3g})")
+    check_elements(shape, op, "the tensor")
     return shape
 
 
@@ -64,6 +63,7 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     for name, value in (("n", n), ("m", n if m is None else m)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
             raise ValueError(f"eye: {name} must be a non-negative int, got {value!r}")
+    check_elements((n, n if m is None else m), "eye", "the matrix")
     return _make(np.eye(n, n if m is None else m), dtype, device, requires_grad)
 
 
@@ -75,6 +75,7 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     if dtype is not None and np.dtype(dtype).kind == "b":
         raise UnsupportedError(f"linspace: dtype bool is not supported (as in torch: evenly spaced "
                                f"numbers are not truth values); use a number dtype, then compare")
+    check_elements((steps,), "linspace", "the tensor")
     i = np.arange(steps, dtype=np.float64)
     step = (end - start) / (steps - 1) if steps > 1 else 0.0
     values = np.where(i < steps // 2, start + i * step, end - (steps - 1 - i) * step) if steps > 1 else \
@@ -123,6 +124,9 @@ def arange(start, stop=None, step=1, dtype=None, device=None):
         raise ValueError(f"arange: step must not be zero, got step={step!r}")
     if stop is None:            # arange(stop) and arange(stop, step=...): from 0, as NumPy and torch
         start, stop = 0, start
+    count = (stop - start) / step
+    if math.isfinite(count):            # inf or nan: NumPy's own ValueError says so
+        check_elements(max(math.ceil(count), 0), "arange", "the tensor")
     values = np.arange(start, stop, step)
     if dtype is None and values.dtype.kind == "f":
         dtype = backend.get_default_dtype()
@@ -189,4 +193,5 @@ def randperm(n, dtype=None, device=None):
     """A random permutation of 0, ..., n - 1 (int64 unless ``dtype`` says otherwise)."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"randperm: n must be a non-negative int, got {n!r}")
+    check_elements((int(n),), "randperm", "the permutation")
     return Tensor(backend.rng().permutation(int(n)), dtype=dtype or np.int64, device=device)

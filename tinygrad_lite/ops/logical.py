@@ -1,6 +1,7 @@
 """Ops with boolean or integer results, never differentiable: the comparisons (``==``, ``<``, ...),
-the bitwise operators (``& | ^ ~``, on integer and boolean tensors) and the tests isnan, isinf,
-isfinite and isclose. Each is a plain NumPy (or CuPy) call on the data.
+the bitwise operators (``& | ^ ~``, on integer and boolean tensors, and the shifts ``<< >>`` on
+integer ones) and the tests isnan, isinf, isfinite and isclose. Each is a plain NumPy (or CuPy)
+call on the data.
 """
 from __future__ import annotations
 
@@ -63,6 +64,31 @@ def bitwise_or(a: Operand, b: Operand) -> Tensor:
 def bitwise_xor(a: Operand, b: Operand) -> Tensor:
     """a ^ b, bit by bit (for booleans: exclusive or); integer or boolean tensors, or ints."""
     return _bitwise("bitwise_xor", a, b)
+
+
+def bitwise_left_shift(a: Operand, b: Operand) -> Tensor:
+    """a << b: the bits of a moved b places up, zeros shifted in; a shift of the dtype's width or
+    more (or a negative one) gives 0, as torch (in C it is undefined). Integer tensors, or ints."""
+    return _shift("bitwise_left_shift", a, b)
+
+
+def bitwise_right_shift(a: Operand, b: Operand) -> Tensor:
+    """a >> b: the bits moved b places down, the sign bit shifted in (a // 2**b); a shift of the
+    dtype's width or more (or a negative one) gives 0, or -1 for a negative a, as torch."""
+    return _shift("bitwise_right_shift", a, b)
+
+
+def _shift(name, a, b):
+    for x in (a, b):
+        if (x.dtype if isinstance(x, Tensor) else np.asarray(x).dtype).kind not in "iu":
+            raise TypeError(f"{name}: operands must be integer tensors (or ints), got "
+                            f"{x.dtype if isinstance(x, Tensor) else type(x).__name__}")
+    xp, (x, count) = _raw_operands(a, b, name)
+    dtype = np.result_type(x, count)
+    inside = (count >= 0) & (count < 8 * dtype.itemsize)
+    shifted = getattr(xp, name.removeprefix("bitwise_"))(x, xp.where(inside, count, 0))
+    outside = 0 if name == "bitwise_left_shift" else xp.where(x < 0, -1, 0)
+    return Tensor._wrap(xp.asarray(xp.where(inside, shifted, outside)).astype(dtype))
 
 
 def bitwise_not(x: Tensor) -> Tensor:
