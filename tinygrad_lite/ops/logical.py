@@ -42,11 +42,16 @@ def _raw_operands(a, b, op):
     return a.array_module if not isinstance(a.data, np.generic) else b.array_module, [a.data, b.data]
 
 
-def _bitwise(name, a, b):
-    for x in (a, b):
-        if (x.dtype if isinstance(x, Tensor) else np.asarray(x).dtype).kind not in "biu":
-            raise TypeError(f"{name}: operands must be integer or boolean tensors (or ints), got "
+def _check_kinds(name, operands, kinds, what):
+    """A TypeError naming the op unless every operand's dtype kind (a number's, NumPy's) is in ``kinds``."""
+    for x in operands:
+        if (x.dtype if isinstance(x, Tensor) else np.asarray(x).dtype).kind not in kinds:
+            raise TypeError(f"{name}: operands must be {what}, got "
                             f"{x.dtype if isinstance(x, Tensor) else type(x).__name__}")
+
+
+def _bitwise(name, a, b):
+    _check_kinds(name, (a, b), "biu", "integer or boolean tensors (or ints)")
     xp, (x, y) = _raw_operands(a, b, name)
     return Tensor._wrap(getattr(xp, name)(x, y))
 
@@ -79,10 +84,7 @@ def bitwise_right_shift(a: Operand, b: Operand) -> Tensor:
 
 
 def _shift(name, a, b):
-    for x in (a, b):
-        if (x.dtype if isinstance(x, Tensor) else np.asarray(x).dtype).kind not in "iu":
-            raise TypeError(f"{name}: operands must be integer tensors (or ints), got "
-                            f"{x.dtype if isinstance(x, Tensor) else type(x).__name__}")
+    _check_kinds(name, (a, b), "iu", "integer tensors (or ints)")
     xp, (x, count) = _raw_operands(a, b, name)
     dtype = np.result_type(x, count)
     inside = (count >= 0) & (count < 8 * dtype.itemsize)
