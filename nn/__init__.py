@@ -5,6 +5,7 @@ without thought: ``Dense.weight`` is (out_features, in_features), ``Conv2d.weigh
 """
 from . import functional, init, optim, utils
 from .conv import Conv1d, Conv2d, ConvTranspose2d
+from .fold import Fold, Unfold
 from .layers import (CELU, ELU, GELU, SELU, Dense, Dropout, Flatten, Hardsigmoid, Hardswish, Hardtanh,
                      Identity, LeakyReLU, Linear, LogSigmoid, LogSoftmax, Mish, ReLU, ReLU6, Sigmoid, SiLU,
                      Softmax, Softmin, Softplus, Softsign, Tanh)

@@ -321,6 +321,83 @@ def test_im2col_col2im_gradcheck():
     tl.gradcheck(lambda c: F.col2im(c, (1, 2, 3, 3), 2, 1, 1), rng.standard_normal((16, 8)))
 
 
+# ---- unfold / fold: torch's names and layout of im2col / col2im --------------------------------------
+
+@st.composite
+def unfold_cases(draw):
+    """(x shape, torch's unfold / fold keyword arguments) with the dilated kernel fitting the padded input."""
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    h, w = (draw(st.integers(max(1, d * (k - 1) + 1 - 2 * p), 7)) for k, d, p in zip(kernel, dilation, padding))
+    kwargs = {"kernel_size": kernel, "dilation": dilation, "padding": padding, "stride": stride}
+    return (draw(st.integers(1, 2)), draw(st.integers(1, 3)), h, w), kwargs
+
+
+@op_settings
+@given(case=unfold_cases(), dtype=st.sampled_from(["float64", "float32"]))
+def test_unfold_and_fold_match_torch(case, dtype, device):
+    """F.unfold / F.fold: forward and gradient (random cotangent) as torch, batched and unbatched."""
+    shape, kwargs = case
+    check_op([shape], lambda x: F.unfold(x, **kwargs), lambda x: TF.unfold(x, **kwargs), dtype=dtype, device=device)
+    check_op([shape[1:]], lambda x: F.unfold(x, **kwargs), lambda x: TF.unfold(x, **kwargs), dtype=dtype, device=device)
+    cols = TF.unfold(torch.zeros(shape), **kwargs).shape
+    check_op([tuple(cols)], lambda c: F.fold(c, shape[2:], **kwargs), lambda c: TF.fold(c, shape[2:], **kwargs),
+             dtype=dtype, device=device)
+    check_op([tuple(cols[1:])], lambda c: F.fold(c, shape[2:], **kwargs), lambda c: TF.fold(c, shape[2:], **kwargs),
+             dtype=dtype, device=device)
+
+
+def test_unfold_fold_second_derivatives_and_modules_match_torch():
+    kwargs = {"kernel_size": (2, 3), "dilation": (1, 2), "padding": 1, "stride": (2, 1)}
+    x = random_array((2, 3, 5, 6))
+    check_double_backward([x], lambda x: F.unfold(x, **kwargs) ** 2, lambda x: TF.unfold(x, **kwargs) ** 2)
+    cols = TF.unfold(torch.tensor(x), **kwargs).numpy()
+    check_double_backward([cols], lambda c: F.fold(c, (5, 6), **kwargs) ** 2,
+                          lambda c: TF.fold(c, (5, 6), **kwargs) ** 2)
+    for ours, theirs, data in ((nn.Unfold(**kwargs), torch.nn.Unfold(**kwargs), x),
+                               (nn.Fold((5, 6), **kwargs), torch.nn.Fold((5, 6), **kwargs), cols)):
+        assert repr(ours) == repr(theirs)
+        check_op([data], ours, theirs)
+
+
+def test_unfold_is_im2col_and_fold_is_col2im():
+    """The public ops are the conv machinery itself: the same numbers as im2col / col2im, permuted."""
+    x = tl.Tensor(random_array((2, 3, 5, 4)))
+    cols = F.im2col(x, (2, 2), 1, 1)
+    np.testing.assert_array_equal(F.unfold(x, 2, padding=1).numpy(), to_torch_cols(torch.tensor(cols.numpy()), 2, 3, (2, 2)))
+    np.testing.assert_array_equal(F.fold(F.unfold(x, 2, padding=1), (5, 4), 2, padding=1).numpy(),
+                                  F.col2im(cols, x.shape, 2, 1, 1).numpy())
+    with pytest.raises(tl.ShapeError, match=r"fold: input must be \(N, C\*KH\*KW, L\) .* L = 30 windows .* got shape \(2, 12, 19\)"):
+        F.fold(tl.zeros(2, 12, 19), (5, 4), 2, padding=1)
+
+
+# ---- asymmetric padding: torch's conv(F.pad(x, p), w) in one call ----------------------------------
+
+@op_settings
+@given(pads=st.tuples(*[st.integers(0, 3)] * 4), kernel=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       stride=st.integers(1, 2), dtype=st.sampled_from(["float64", "float32"]))
+def test_conv2d_and_conv1d_asymmetric_padding_match_torch_pad_then_conv(pads, kernel, stride, dtype, device):
+    """padding=(left, right, top, bottom), F.pad's order, is torch's conv2d(F.pad(x, padding), w)."""
+    extra = {"w": (2, 3) + kernel, "b": (2,)}
+    check_op([(2, 3, 4, 5)], lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=pads),
+             lambda x, w, b: TF.conv2d(TF.pad(x, pads), w, b, stride=stride), extra=extra, dtype=dtype,
+             device=device, **TOLERANCE[dtype])
+    extra = {"w": (2, 3, kernel[1]), "b": (2,)}
+    check_op([(2, 3, 4)], lambda x, w, b: F.conv1d(x, w, b, stride=stride, padding=pads[:2]),
+             lambda x, w, b: TF.conv1d(TF.pad(x, pads[:2]), w, b, stride=stride), extra=extra, dtype=dtype,
+             device=device, **TOLERANCE[dtype])
+
+
+def test_asymmetric_padding_second_derivatives_and_errors():
+    arrays = [random_array((1, 2, 4, 4)), random_array((3, 2, 2, 3), rng=np.random.default_rng(1))]
+    check_double_backward(arrays, lambda x, w: F.conv2d(x, w, padding=(2, 0, 1, 2)) ** 2,
+                          lambda x, w: TF.conv2d(TF.pad(x, (2, 0, 1, 2)), w) ** 2, bound="multilinear")
+    with pytest.raises(ValueError, match=r"conv2d: padding \(left, right, top, bottom\) must be four non-negative ints, got \(1, -1, 0, 0\)"):
+        F.conv2d(tl.zeros(1, 1, 3, 3), tl.zeros(1, 1, 2, 2), padding=(1, -1, 0, 0))
+
+
 # ---- the Conv2d module -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("args, kwargs", [((1, 4, 3), {"padding": 1}), ((3, 5, (3, 2)), {"stride": (2, 1)}),

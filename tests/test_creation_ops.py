@@ -124,6 +124,43 @@ def test_seeded_like_rand_and_randn(device):
     np.testing.assert_array_equal(tl.normal(0.0, 1.0, (6,), device=device).numpy(), on_cpu)
 
 
+@pytest.mark.parametrize("value", [4, -3, True, False, 4.0, 2.5])
+@pytest.mark.parametrize("dtype", [None, "float64", "int32"])
+def test_full_infers_its_dtype_from_the_fill_like_torch(value, dtype):
+    """full(shape, 4) was float32; torch: int64 from an int, bool from a bool, the default float
+    dtype from a float, and ``dtype=`` over all of them."""
+    ours = tl.full((2, 3), value, dtype=dtype)
+    theirs = torch.full((2, 3), value, dtype=None if dtype is None else getattr(torch, dtype))
+    assert TORCH_DTYPE[ours.dtype] == theirs.dtype
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("low, high, dtype", [(0, 300, "uint8"), (-5, 5, "uint8"), (0, 3, "bool"), (-1, 1, "bool"),
+                                              (0, 2 ** 20, "float16"), (-129, 0, "int8"), (0, 2 ** 31 + 1, "int32")])
+def test_randint_refuses_a_range_its_dtype_cannot_hold_like_torch(low, high, dtype):
+    """randint(0, 300, dtype=uint8) gave [140, 60, 60] (wrapped) and (-5, 5) [0, 255, 0]; torch refuses."""
+    with pytest.raises(RuntimeError, match="out of bounds"):
+        torch.randint(low, high, (3,), dtype=getattr(torch, dtype))
+    with pytest.raises(ValueError, match=rf"randint: \[low, high\) = \[{low}, {high}\) does not fit dtype {dtype}"):
+        tl.randint(low, high, (3,), dtype=dtype)
+
+
+@pytest.mark.parametrize("low, high, dtype", [(0, 256, "uint8"), (-128, 128, "int8"), (0, 2, "bool"),
+                                              (-2048, 2049, "float16"), (0, 10, "float32")])
+def test_randint_fills_the_whole_range_a_dtype_holds(low, high, dtype):
+    tl.manual_seed(0)
+    got = tl.randint(low, high, (4000,), dtype=dtype).numpy()
+    assert got.dtype == np.dtype(dtype) and got.min() == low and got.max() == high - 1
+    torch.randint(low, high, (3,), dtype=getattr(torch, dtype))        # torch takes it too
+
+
+def test_linspace_refuses_bool_like_torch():
+    with pytest.raises(NotImplementedError):
+        torch.linspace(0, 1, 5, dtype=torch.bool)
+    with pytest.raises(NotImplementedError, match="linspace: dtype bool is not supported"):
+        tl.linspace(0, 1, 5, dtype=bool)
+
+
 @pytest.mark.parametrize("call, error, message", [
     (lambda: tl.randint(5, 5, (2,)), ValueError, r"randint: high must be larger than low, got low=5, high=5"),
     (lambda: tl.randint(5), TypeError, r"randint: size is required"),

@@ -1,18 +1,23 @@
 """einsum against torch.einsum: forward, gradient of every operand through a random cotangent,
 second derivatives, float64 and float32, with hypothesis-drawn sizes; the cases whose gradient needs
-a constant operand (a letter summed away by one operand, a repeated letter) and the ellipsis."""
+a constant operand (a letter summed away by one operand, a repeated letter) and the ellipsis; and
+the order of work: a contraction torch does in a millisecond may not take minutes, nor allocate
+past the bound."""
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from costs import peak_bytes
 from torch_oracle import check_double_backward, check_op, op_settings, random_array, torch
 
 import tinygrad_lite as tl
+from tinygrad_lite.ops import limits
 
 # equation -> the operands' subscripts with a size for each letter ('...' gets the given axes)
 EQUATIONS = [
     "ij,jk->ik", "ij,jk", "bij,bjk->bik", "i,i->", "i,j->ij", "ij->ji", "ij->i", "ij->", "ii", "ii->i",
     "iij->ij", "ij,ij->ij", "ijk,jl,lk->il", "ij,j", "ba,ab->", "iJ,Jk->ik",
+    "ij,kl->", "ij,kl->ik", "ijk,kl,lm,mn->in", "iij,jk->k", "ab,bc,cd,de->ae",     # own letters summed first; paths
 ]
 ELLIPSIS = [
     ("...ij,...jk->...ik", [(2, 2, 3), (2, 3, 4)]),
@@ -74,3 +79,32 @@ def test_einsum_errors_name_the_problem(equation, shapes, error, message):
         tl.einsum(equation, *[tl.zeros(s) for s in shapes])
     with pytest.raises(TypeError, match="einsum: operand 1 must be a Tensor, got ndarray"):
         tl.einsum("i,i", tl.zeros(2), np.zeros(2))
+
+
+def test_a_contraction_is_done_in_a_good_order_in_memory_its_size():
+    """'ij,kl->' on two 1000 x 1000 operands ran past 30 s, letter by letter (10^12 products); each
+    operand's own letters are summed first now (torch's rule), 2 * 10^6 additions, and the gradient
+    is an outer product of ones: nothing larger than the operands is allocated."""
+    a = tl.Tensor(np.full((1000, 1000), 0.5), requires_grad=True)
+    b = tl.Tensor(np.full((1000, 1000), 2.0))
+
+    def forward_and_backward():
+        y = tl.einsum("ij,kl->", a, b)
+        y.backward()
+        return y.item()
+    peak, value = peak_bytes(forward_and_backward)
+    assert value == 0.5 * 2.0 * 1e12 and peak < 5 * a.data.nbytes
+    np.testing.assert_array_equal(a.grad.numpy(), np.full((1000, 1000), 2e6))
+
+
+def test_an_einsum_past_the_bound_is_refused_before_allocating(monkeypatch):
+    x = tl.ones(1000, 1000)
+    peak, outcome = peak_bytes(lambda: tl.einsum("ij,kl->ijkl", x, x))
+    assert isinstance(outcome, tl.SizeError) and "einsum: the output" in str(outcome) and "MAX_ELEMENTS" in str(outcome)
+    assert peak < 1_000_000
+    # a scalar out of four 40 x 40 operands: every order of pairs makes a 40 x 40 intermediate
+    monkeypatch.setattr(limits, "MAX_ELEMENTS", 1000)
+    x = tl.ones(40, 40)
+    with pytest.raises(tl.SizeError, match="einsum: an intermediate of the contraction of shape \\(40, 40\\)"):
+        tl.einsum("ab,ac,bd,cd->", x, x, x, x)
+    assert tl.einsum("ab,ab->", x, x).item() == 1600        # within the bound: no intermediate

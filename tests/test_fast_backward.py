@@ -55,7 +55,15 @@ def _standardise(rng, dtype, case):
     return F.layer_norm(x, (4, 5)), 4 * 5
 
 
-CASES = {"CrossEntropyOp": _cross_entropy, "Conv2dOp": _conv2d, "StandardiseOp": _standardise}
+def _cumprod(rng, dtype, case):
+    """no zero, one, two, a zero first or last, and zeros drawn at random along the middle axis of a 3-D x."""
+    x = rng.uniform(0.5, 1.5, (3, 9, 4)) * rng.choice([-1, 1], (3, 9, 4))
+    zeros = [[], [4], [2, 6], [0], [8], list(np.flatnonzero(rng.random(9) < 0.4))][case]
+    x[:, zeros] = 0.0
+    return tl.Tensor(x, dtype=dtype, requires_grad=True).cumprod(dim=1), 4 * 9
+
+
+CASES = {"CrossEntropyOp": _cross_entropy, "Conv2dOp": _conv2d, "StandardiseOp": _standardise, "CumprodOp": _cumprod}
 
 
 def test_every_fast_path_is_tested_here():

@@ -339,15 +339,18 @@ def test_layer_norm_errors():
 # ---- normalize -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("p, dim", [(2.0, 1), (1.0, 0), (3.0, -1), (0.5, 1), (math.inf, 1)])
+@pytest.mark.parametrize("p, dim", [(2.0, 1), (1.0, 0), (3.0, -1), (0.5, 1), (math.inf, 1), (0, 1), (-1, 0),
+                                    (-2.5, 1), (-math.inf, -1)])
 def test_normalize_matches_torch_with_gradients(p, dim, dtype):
     x = random_array((3, 4), "nonzero", dtype=dtype)
     check_op([x], lambda x: F.normalize(x, p=p, dim=dim), torch_fn=lambda x: TF.normalize(x, p=p, dim=dim),
              dtype=dtype)
 
 
-@pytest.mark.parametrize("p", [2.0, 3.0, math.inf])
+@pytest.mark.parametrize("p", [2.0, 3.0, math.inf, 0.5, 0, -1, -math.inf])
 def test_normalize_zero_vector_and_tiny_norms_as_torch(p):
+    """Zero vectors and zeros inside vectors: p < 1 (|x|^p's infinite slope at 0) and p < 0 (a norm of
+    0, then eps) included; p = 0 and -1 raised before."""
     x = random_array((3, 4))
     x[1] = 0.0
     x[2] *= 1e-14
@@ -364,10 +367,12 @@ def test_normalize_double_backward_matches_torch(device):
     check_double_backward([x], lambda x: F.normalize(x, dim=1), lambda x: TF.normalize(x, dim=1), device=device)
     check_double_backward([x], lambda x: F.normalize(x, p=3.0, dim=0), lambda x: TF.normalize(x, p=3.0, dim=0),
                           device=device)
+    check_double_backward([x], lambda x: F.normalize(x, p=-1, dim=0), lambda x: TF.normalize(x, p=-1, dim=0),
+                          device=device)
 
 
 def test_normalize_errors():
-    with pytest.raises(ValueError, match="p must be a number > 0"):
-        F.normalize(tl.Tensor(np.ones((2, 3))), p=0)
+    with pytest.raises(ValueError, match="p must be a number"):
+        F.normalize(tl.Tensor(np.ones((2, 3))), p=float("nan"))
     with pytest.raises(tl.ShapeError, match="dim must be an int in"):
         F.normalize(tl.Tensor(np.ones((2, 3))), dim=2)

@@ -254,3 +254,106 @@ def test_an_integer_tensor_and_a_python_int_keep_the_tensors_dtype_like_torch(dt
         ours, theirs = op(tl.Tensor(values)), op(torch.from_numpy(values.copy()))
         assert ours.dtype == np.dtype(dtype) and str(theirs.dtype) == f"torch.{dtype}"
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+# ---- torch's dtype rules where NumPy's differ (ops/dtypes.py) ---------------------------------------
+
+OPERANDS = {        # name -> (array, how it is passed: a tensor with axes, a 0-d tensor or a plain number)
+    "int64": (np.array([3, -2, 5]), "tensor"), "int8": (np.array([3, -2, 5], np.int8), "tensor"),
+    "uint8": (np.array([3, 2, 5], np.uint8), "tensor"), "bool": (np.array([True, False, True]), "tensor"),
+    "float32": (np.array([0.5, -1.5, 2.0], np.float32), "tensor"), "float16": (np.array([0.5, -1.5, 2.0], np.float16), "tensor"),
+    "float64": (np.array([0.5, -1.5, 2.0]), "tensor"), "0-d float64": (np.array(2.5), "tensor"),
+    "0-d int64": (np.array(4), "tensor"), "0-d float32": (np.array(2.5, np.float32), "tensor"),
+    "0.5": (0.5, "number"), "3": (3, "number"), "True": (True, "number"),
+}
+BINARY_OPS = {"add": lambda a, b: a + b, "mul": lambda a, b: a * b, "sub": lambda a, b: a - b,
+              "div": lambda a, b: a / b, "maximum": lambda a, b: (tl if isinstance(a, tl.Tensor) else torch).maximum(a, b)}
+
+
+def _both(name):
+    value, _ = OPERANDS[name]
+    if isinstance(value, np.ndarray):
+        return tl.Tensor(value), torch.from_numpy(value.copy())
+    return value, value
+
+
+@pytest.mark.parametrize("op", sorted(BINARY_OPS))
+@pytest.mark.parametrize("left", ["int64", "int8", "uint8", "bool", "float32", "float16", "float64"])
+@pytest.mark.parametrize("right", sorted(OPERANDS))
+def test_binary_ops_give_torchs_result_dtype(op, left, right):
+    """int64 + float32 is float32, int * 0.5 the default float dtype, float32 + a 0-d float64 tensor
+    float32, int / int the default float dtype: torch's promotion, where NumPy's differs."""
+    (a, ta), (b, tb) = _both(left), _both(right)
+    if op == "maximum" and not isinstance(b, tl.Tensor):
+        return                                      # torch.maximum takes tensors only
+    if op == "sub" and "bool" in (left, right) or (op == "sub" and right == "True"):
+        return                                      # bool subtraction: refused by both
+    want = BINARY_OPS[op](ta, tb)
+    got = BINARY_OPS[op](a, b) if isinstance(a, tl.Tensor) else None
+    assert got.dtype == np.dtype(str(want.dtype).removeprefix("torch.")), f"{left} {op} {right}: {got.dtype}, torch {want.dtype}"
+    np.testing.assert_allclose(got.numpy().astype(np.float64), want.numpy().astype(np.float64), rtol=1e-3)
+
+
+def test_the_default_float_dtype_is_what_integers_become():
+    """With float64 as the default, integers meeting a float (or a floating op) become float64."""
+    previous = tl.get_default_dtype()
+    try:
+        tl.set_default_dtype("float64")
+        i = tl.Tensor([1, 2, 3])
+        assert {(i / i).dtype, (i * 0.5).dtype, i.exp().dtype, (0.7 ** i).dtype} == {np.dtype("float64")}
+    finally:
+        tl.set_default_dtype(previous)
+
+
+FLOATING_UNARY = ["exp", "log", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "asin", "acos", "atan", "tanh", "sigmoid",
+                  "log2", "log10", "log1p", "exp2", "rsqrt", "logsumexp"]
+
+
+@pytest.mark.parametrize("name", FLOATING_UNARY)
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
+def test_floating_ops_of_integers_give_the_default_float_dtype(name, dtype):
+    """exp(int) was float64 (NumPy's rule); torch gives its default float dtype, float32."""
+    values = np.array([0, 1, 1, 0] if dtype == "bool" else [0, 1, 2, 5], dtype=dtype)
+    args = (0,) if name == "logsumexp" else ()
+    want = getattr(torch.from_numpy(values.copy()), name)(*args)
+    got = getattr(tl.Tensor(values), name)(*args)
+    assert got.dtype == np.float32 and want.dtype == torch.float32
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("expression", ["i ** 0.5", "0.7 ** i", "2 ** i", "i ** 2", "i.clip(0.5, 2)", "i // 1.5",
+                                        "i % 1.5", "tl_or_torch.where(i > 2, i, 0.5)", "i / 2", "i * True"])
+def test_powers_clips_and_where_of_integers_follow_torch(expression):
+    values = np.array([1, 2, 3, 4])
+    results = []
+    for module in (tl, torch):
+        i = tl.Tensor(values) if module is tl else torch.from_numpy(values.copy())
+        results.append(eval(expression, {"i": i, "tl_or_torch": module}))
+    got, want = results
+    assert got.dtype == np.dtype(str(want.dtype).removeprefix("torch.")), f"{expression}: {got.dtype}, torch {want.dtype}"
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+
+
+def test_a_float32_gradient_stays_float32_next_to_a_float64_number_tensor():
+    """float32 + a 0-d float64 tensor is float32 (torch): the 0-d tensor is cast, and its gradient
+    comes back in its own dtype."""
+    x, s = tl.Tensor([1.0, 2.0], requires_grad=True), tl.Tensor(3.0, dtype="float64", requires_grad=True)
+    y = x * s
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert x.grad.dtype == np.float32 and s.grad.dtype == np.float64
+    np.testing.assert_allclose(s.grad.numpy(), 3.0)
+
+
+@pytest.mark.parametrize("name", ["mean", "var", "std"])
+@pytest.mark.parametrize("dtype", ["int64", "uint8", "bool"])
+def test_mean_var_std_of_integers_are_the_default_float_dtype_where_torch_refuses(name, dtype):
+    """A deliberate difference (README, "dtypes"): torch refuses these for integers; the answer in
+    the default float dtype is the one a student expects, so we give torch's answer for the floats."""
+    values = np.array([0, 1, 1, 0] if dtype == "bool" else [0, 1, 2, 5], dtype=dtype)
+    with pytest.raises(RuntimeError):
+        getattr(torch.from_numpy(values.copy()), name)()
+    got = getattr(tl.Tensor(values), name)(dim=0)
+    want = getattr(torch.from_numpy(values.astype(np.float32)), name)(dim=0)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)

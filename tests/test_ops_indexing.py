@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 import nn.functional as F
 import tinygrad_lite as tl
+from tests.costs import peak_bytes
 from tests.torch_oracle import arrays, check_double_backward, check_op, op_settings, random_array, shapes
 
 torch = pytest.importorskip("torch", reason="torch is the oracle of these tests: pip install '.[dev]'")
@@ -106,6 +107,37 @@ def test_one_hot_and_nonzero_match_torch():
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
 
 
+@pytest.mark.parametrize("value", [5.0, 0.0, -2, 0, True, False])
+def test_nonzero_of_a_0d_tensor_is_torchs(value):
+    """A 0-d tensor is one position with no coordinates: (1, 0) where it is nonzero, (0, 0) where it
+    is not (NumPy refuses a 0-d input)."""
+    ours, theirs = tl.Tensor(value).nonzero(), torch.tensor(value).nonzero()
+    assert ours.shape == tuple(theirs.shape) and ours.dtype == np.int64
+    (ours,), (theirs,) = tl.Tensor(value).nonzero(as_tuple=True), torch.tensor(value).nonzero(as_tuple=True)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int32", "uint8", "float16", "float64"])
+@pytest.mark.parametrize("op", ["tril", "triu"])
+def test_triangles_keep_the_dtype_like_torch(dtype, op):
+    """tril / triu of a bool tensor were int64; torch keeps every dtype."""
+    x = (np.arange(12).reshape(3, 4) % 3).astype(dtype)
+    for diagonal in (-1, 0, 2):
+        ours, theirs = getattr(tl.Tensor(x), op)(diagonal), getattr(torch.from_numpy(x.copy()), op)(diagonal)
+        assert str(theirs.dtype) == f"torch.{ours.dtype}"
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("op", ["scatter_add", "scatter"])
+def test_scatter_src_of_another_dtype_is_refused_like_torch(op):
+    """float32 into float16 was rounded silently (promoted); torch refuses the mixed dtypes."""
+    index = np.array([0, 2])
+    with pytest.raises(RuntimeError, match="Expected self.dtype to be equal to src.dtype"):
+        getattr(torch.zeros(3, dtype=torch.float16), op)(0, torch.from_numpy(index), torch.ones(2))
+    with pytest.raises(TypeError, match=rf"{op}: src has dtype float32 but x has float16; they must be the same"):
+        getattr(tl.zeros(3, dtype="float16"), op)(0, tl.Tensor(index), tl.ones(2))
+
+
 def test_functions_are_the_methods():
     x = tl.Tensor(random_array((3, 4)))
     np.testing.assert_array_equal(tl.flip(x, 0).numpy(), x.flip(0).numpy())
@@ -128,7 +160,7 @@ def test_errors_name_the_argument():
         x.split([1, 1])
     with pytest.raises(ValueError, match="chunk: chunks must be a positive int"):
         x.chunk(0)
-    with pytest.raises(ValueError, match="repeat: sizes must be 2 or more"):
+    with pytest.raises(tl.ShapeError, match="repeat: sizes must be 2 or more"):
         x.repeat(2)
     with pytest.raises(IndexError, match=r"gather: index values must lie in \[0, 3\)"):
         x.gather(0, np.array([[3]]))
@@ -192,6 +224,47 @@ def test_scatter_second_derivative_and_errors():
         x.scatter_add(0, tl.Tensor(INDEX), tl.ones(1, 4))
     with pytest.raises(TypeError, match="index must hold integers"):
         x.scatter_add(0, tl.Tensor(INDEX.astype(float)), tl.ones(2, 4))
+
+
+@pytest.mark.parametrize("reduce", ["sum", "prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@op_settings
+@given(data=st.data(), include_self=st.booleans(), ties=st.booleans())
+def test_scatter_reduce_on_drawn_indices_matches_torch(reduce, dtype, data, include_self, ties):
+    """Every reduction, with and without x's own element, repeated indices and (``ties``) values on a
+    coarse grid, so equal maxima and exact zeros (prod's hard case) occur."""
+    shape = data.draw(shapes(min_dims=1, max_dims=3))
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    index_shape = tuple(data.draw(st.integers(1, 4)) if d == dim % len(shape) else data.draw(st.integers(1, n))
+                        for d, n in enumerate(shape))
+    index = np.random.default_rng(data.draw(st.integers(0, 99))).integers(0, shape[dim], index_shape)
+    x, src = data.draw(arrays(shape)), data.draw(arrays(index_shape))
+    if ties:
+        x, src = np.round(x), np.round(src)
+    check_op([x, src], lambda x, s: x.scatter_reduce(dim, tl.Tensor(index), s, reduce, include_self=include_self),
+             torch_fn=lambda x, s: x.scatter_reduce(dim, torch.from_numpy(index), s, reduce, include_self=include_self),
+             dtype=dtype)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_second_derivative_integers_and_errors(reduce, include_self):
+    kwargs = {"include_self": include_self}
+    check_double_backward([random_array((3, 4), "nonzero"), random_array((2, 4), "nonzero", np.random.default_rng(1))],
+                          lambda x, s: x.scatter_reduce(0, tl.Tensor(INDEX), s, reduce, **kwargs) ** 2,
+                          lambda x, s: x.scatter_reduce(0, torch.from_numpy(INDEX), s, reduce, **kwargs) ** 2)
+    x, src = np.array([[5, -3, 7, 1], [2, 2, 0, 9], [1, 1, 1, 1]]), np.array([[4, -8, 3, 3], [6, 5, 0, -2]])
+    check_op([x, src], lambda x, s: x.scatter_reduce(0, tl.Tensor(INDEX), s, reduce, **kwargs),
+             torch_fn=lambda x, s: x.scatter_reduce(0, torch.from_numpy(INDEX), s, reduce, **kwargs))
+    with pytest.raises(NotImplementedError, match=r"scatter_reduce: reduce must be one of .* got 'max'"):
+        tl.zeros(3, 4).scatter_reduce(0, tl.Tensor(INDEX), tl.ones(2, 4), "max")
+
+
+def test_repeat_refuses_an_output_past_the_bound_before_allocating():
+    for call in (lambda: tl.ones(2, 2).repeat(10 ** 5, 10 ** 5), lambda: tl.ones(3).repeat_interleave(10 ** 10)):
+        peak, outcome = peak_bytes(call)
+        assert isinstance(outcome, tl.SizeError) and "MAX_ELEMENTS" in str(outcome), outcome
+        assert peak < 1_000_000
 
 
 def test_every_op_checks_its_axis_by_the_one_rule():

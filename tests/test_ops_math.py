@@ -1,6 +1,7 @@
 """The elementwise math of ops/transcendental.py and ops/rounding.py against torch: forward, gradient
 through a random cotangent (hypothesis-drawn inputs, float64 and float32), second derivatives where
-smooth, and the integer / boolean operators (``// % & | ^ ~``) with torch's dtypes."""
+smooth, and the integer / boolean operators (``// % & | ^ ~ << >>``, ``div``'s rounding modes) with
+torch's dtypes."""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -149,6 +150,8 @@ INTEGER_OPS = {
     "//": (lambda a, b: a // b, True), "%": (lambda a, b: a % b, True),
     "fmod": (lambda a, b: a.fmod(b), True),
     "&": (lambda a, b: a & b, False), "|": (lambda a, b: a | b, False), "^": (lambda a, b: a ^ b, False),
+    "div trunc": (lambda a, b: a.div(b, rounding_mode="trunc"), True),
+    "div floor": (lambda a, b: a.div(b, rounding_mode="floor"), True),
 }
 
 
@@ -183,6 +186,18 @@ def test_invert_and_function_forms(device):
     for name in ("bitwise_and", "bitwise_or", "bitwise_xor"):
         check_op([x, np.array([6])], getattr(tl, name), getattr(torch, name), device=device, forward_only=True)
     check_op([x], tl.bitwise_not, torch.bitwise_not, device=device, forward_only=True)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int8", "uint8", "int64"])
+@pytest.mark.parametrize("constant", [0xFFFFFFFF, 300, -129, 2 ** 40 + 5])
+@pytest.mark.parametrize("how", ["&", "|", "^"])
+def test_bitwise_with_a_constant_wider_than_the_dtype_wraps_like_torch(dtype, constant, how):
+    """int32 | 0xFFFFFFFF raised NumPy's OverflowError; torch wraps the constant into the dtype: -1."""
+    x = np.array([1, -7, 100], dtype=dtype) if dtype != "uint8" else np.array([1, 7, 100], dtype=dtype)
+    ours = eval(f"t {how} constant", {"t": tl.Tensor(x), "constant": constant})
+    theirs = eval(f"t {how} constant", {"t": torch.from_numpy(x.copy()), "constant": constant})
+    assert str(theirs.dtype) == f"torch.{ours.dtype}"
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
 
 
 def test_bitwise_on_floats_is_a_type_error():
@@ -235,3 +250,79 @@ def test_isclose_against_torch(equal_nan, device, data, rtol, atol):
              forward_only=True)
     check_op([a, b], lambda x, y: tl.isclose(x, y, rtol, atol, equal_nan),
              lambda x, y: torch.isclose(x, y, rtol, atol, equal_nan), device=device, forward_only=True)
+
+
+# ---- copysign, div's rounding modes, the shifts ----------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@op_settings
+@given(data=st.data())
+def test_copysign_against_torch(dtype, device, data):
+    """|a| with b's sign bit (-0.0 negative): the gradient of a is ±gy (0 at a = 0), of b 0."""
+    shape_a, shape_b = data.draw(broadcastable_shapes())
+    a, b = data.draw(arrays(shape_a, "nonzero")), data.draw(arrays(shape_b, "real"))
+    if data.draw(st.booleans()):
+        b = np.where(np.abs(b) < 1.0, np.copysign(0.0, b), b)         # signed zeros in b
+    check_op([a, b], lambda x, y: x.copysign(y), dtype=dtype, device=device)
+    check_op([a, b], tl.copysign, torch.copysign, dtype=dtype, device=device)
+
+
+def test_copysign_second_derivative_zeros_and_integers(device):
+    check_double_backward([random_array((3, 4), "nonzero"), random_array((4,), rng=np.random.default_rng(1))],
+                          lambda a, b: a.copysign(b) ** 2, device=device)
+    check_op([np.array([0.0, -0.0, 2.0, -3.0]), np.array([-1.0, 1.0, -0.0, np.inf])], tl.copysign, torch.copysign,
+             device=device)
+    result = check_op([np.array([1, -2, 3])], lambda t: t.copysign(-1), device=device, forward_only=True)
+    assert result.outputs[0].dtype == result.torch_outputs[0].dtype == np.float32
+
+
+@pytest.mark.parametrize("mode", ["trunc", "floor", None])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@op_settings
+@given(data=st.data())
+def test_div_rounding_modes_on_floats_against_torch(mode, dtype, device, data):
+    """The rounded quotients have gradient 0 in both; true division (None) is ``/``."""
+    shape_a, shape_b = data.draw(broadcastable_shapes())
+    a, b = data.draw(arrays(shape_a, "real")), data.draw(arrays(shape_b, "nonzero"))
+    if data.draw(st.booleans()):
+        a = np.round(a * 2) * np.round(b * 2) / 4      # exact multiples: the quotient is whole
+    check_op([a, b], lambda x, y: x.div(y, rounding_mode=mode), dtype=dtype, device=device)
+    check_op([a], lambda x: tl.div(x, 0.7, rounding_mode=mode), lambda x: torch.div(x, 0.7, rounding_mode=mode),
+             dtype=dtype, device=device)
+
+
+def test_div_rounding_mode_edges():
+    for zero in (0.0, -0.0):     # float division by zero: inf, -inf, nan in every mode, as torch
+        check_op([np.array([1.0, -1.0, 0.0])], lambda x: tl.divide(x, zero, rounding_mode="trunc"),
+                 lambda x: torch.div(x, zero, rounding_mode="trunc"), forward_only=True)
+    with pytest.raises(ZeroDivisionError, match="div: integer division by zero"):
+        tl.Tensor([7, -7]).div(tl.Tensor([0, 1]), rounding_mode="trunc")
+    with pytest.raises(NotImplementedError, match=r"div: rounding_mode must be one of \(None, 'trunc', 'floor'\), got 'round'"):
+        tl.Tensor([7]).div(2, rounding_mode="round")
+    assert tl.div is tl.divide and tl.Tensor([7, -7]).div(2, rounding_mode="trunc").tolist() == [3, -3]
+
+
+@pytest.mark.parametrize("how", ["<<", ">>"])
+@pytest.mark.parametrize("dtype", ["int64", "int32", "int16", "int8", "uint8"])
+@op_settings
+@given(data=st.data())
+def test_shifts_against_torch(how, dtype, device, data):
+    """Shift counts past the width (and negative ones) included: torch's 0, or -1 shifted right."""
+    shape_a, shape_b = data.draw(broadcastable_shapes())
+    low = 0 if dtype == "uint8" else -100
+    a = data.draw(hnp.arrays(dtype, shape_a, elements=st.integers(low, 100)))
+    b = data.draw(hnp.arrays(dtype, shape_b, elements=st.integers(0 if dtype == "uint8" else -2, 70)))
+    fn = {"<<": lambda x, y: x << y, ">>": lambda x, y: x >> y}[how]
+    result = check_op([a, b], fn, device=device, forward_only=True)
+    assert result.outputs[0].dtype == result.torch_outputs[0].dtype == np.dtype(dtype)
+    for number in (1, 3, 40):
+        check_op([a], lambda t: fn(t, number), device=device, forward_only=True)
+    check_op([np.abs(b) % 8], lambda t: fn(2, t), device=device, forward_only=True)
+
+
+def test_shift_functions_and_refusals():
+    x = np.array([1, -8, 100], np.int32)
+    check_op([x, np.array([2])], tl.bitwise_left_shift, torch.bitwise_left_shift, forward_only=True)
+    check_op([x, np.array([2])], tl.bitwise_right_shift, torch.bitwise_right_shift, forward_only=True)
+    with pytest.raises(TypeError, match="bitwise_left_shift: operands must be integer tensors .* got float32"):
+        tl.Tensor([1.0]) << 1

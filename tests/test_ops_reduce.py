@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from bounds import U32, gamma  # float32's unit roundoff; the error bound of a sum of n terms
-from torch_oracle import arrays, axes, check_gradcheck, check_op, one_axis, op_settings, random_array, shapes, torch
+from torch_oracle import arrays, axes, check_double_backward, check_gradcheck, check_op, one_axis, op_settings, random_array, shapes, torch
 
 import tinygrad_lite as tl
 
@@ -94,8 +94,42 @@ def test_reduce_float32(device):
 def test_bad_axis_is_a_clear_error():
     with pytest.raises(tl.ShapeError, match=r"sum: axis .* 2-d tensor, got 5"):
         tl.zeros(2, 3).sum(axis=5)
-    with pytest.raises(ValueError, match=r"var: ddof .* \(1\), got ddof=1"):
-        tl.zeros(3, 1).var(axis=1, ddof=1)
+    with pytest.raises(IndexError, match=r"sum: axis .* 2-d tensor, got 5"):
+        tl.zeros(2, 3).sum(axis=5)          # an AxisError: torch's IndexError too
+
+
+@pytest.mark.parametrize("op", ["var", "std"])
+@pytest.mark.parametrize("values, kwargs", [([1.0, 2.0], {"correction": 2}), ([1.0, 2.0], {"correction": 5}),
+                                            ([3.0], {"dim": 0}), ([[1.0, 2.0], [3.0, 3.0]], {"dim": 1, "correction": 2}),
+                                            ([], {"correction": 1}), ([[1.0, 4.0], [2.0, 2.0]], {"dim": 0, "correction": 7})])
+def test_correction_past_the_count_gives_torchs_inf_and_nan_with_its_warning(op, values, kwargs):
+    """torch: the sum of squares divided by max(n - correction, 0) = 0, so inf, or nan where every
+    value is equal (0 / 0), and a UserWarning; we raised a ValueError."""
+    with pytest.warns(UserWarning, match=rf"{op}\(\): degrees of freedom is <= 0"):
+        want = getattr(torch.tensor(values), op)(**kwargs).numpy()
+    with pytest.warns(UserWarning, match=rf"{op}: degrees of freedom n - correction = \d+ - \d+ <= 0"):
+        got = getattr(tl.Tensor(values), op)(**kwargs).numpy()
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("op", ["var_mean", "std_mean"])
+@pytest.mark.parametrize("kwargs", [{}, {"dim": 1}, {"dim": (0, 2), "keepdim": True}, {"dim": -1, "correction": 0},
+                                    {"dim": 0, "unbiased": False}])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_var_mean_and_std_mean_match_torch(op, kwargs, dtype):
+    """torch's pair (spread, mean): forward, gradients of both, and second derivatives."""
+    check_op([(3, 4, 2)], lambda x: getattr(tl, op)(x, **kwargs), lambda x: getattr(torch, op)(x, **kwargs),
+             dtype=dtype)
+    check_double_backward([random_array((3, 4, 2))], lambda x: sum(o.sum() for o in getattr(tl, op)(x, **kwargs)),
+                          lambda x: sum(o.sum() for o in getattr(torch, op)(x, **kwargs)), dtype=dtype)
+
+
+@pytest.mark.filterwarnings("ignore:(var|std)(_mean)?.*degrees of freedom:UserWarning")   # one element reduced
+@op_settings
+@given(shape=shapes(min_dims=1), data=st.data(), op=st.sampled_from(["var_mean", "std_mean"]))
+def test_var_mean_on_random_shapes_matches_torch(shape, data, op):
+    dim = data.draw(axes(len(shape), allow_none=True, allow_tuple=True))
+    check_op([shape], lambda x: getattr(tl, op)(x, dim), lambda x: getattr(torch, op)(x, dim))
 
 
 # ---- finite differences ------------------------------------------------------------------------------
@@ -257,3 +291,14 @@ def test_a_numpy_integer_axis_is_an_axis():
              lambda x: x.sum(dim=1) + x.mean(dim=(0, 1)))
     with pytest.raises(TypeError, match=r"sum: axis must be None, an int or a tuple of ints, got \(0, 1.0\)"):
         tl.zeros(2, 3).sum(axis=(0, 1.0))
+
+
+@pytest.mark.parametrize("values, dtype", [([100, 100], "int8"), ([200, 100], "uint8"), ([2 ** 15 - 1, 2], "int16"),
+                                           ([True, True], "int8")])
+@pytest.mark.parametrize("op", ["sum", "prod"])
+def test_integer_reductions_in_a_dtype_wrap_like_numpy_and_torch(values, dtype, op):
+    """Tensor(int8 [100, 100]).sum(dtype='int8') was int64 200; NumPy and torch wrap: int8 -56."""
+    x = np.array(values, dtype=np.int8 if dtype == "int8" and values[0] is not True else None)
+    ours = getattr(tl.Tensor(x), op)(dtype=dtype)
+    theirs = getattr(torch.from_numpy(x.copy()), op)(dtype=getattr(torch, dtype))
+    assert ours.dtype == np.dtype(dtype) and ours.item() == theirs.item() == getattr(x, op)(dtype=dtype)

@@ -194,6 +194,34 @@ def test_pad(device, data, value):
              device=device)
 
 
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@op_settings
+@given(data=st.data())
+def test_negative_pad_widths_crop_like_torch(device, mode, dtype, data):
+    """A negative width crops its side first, then the positive ones pad what is left (torch's
+    F.pad; NumPy refuses). Every mode, forward and gradient."""
+    shape = (1, 2) + tuple(data.draw(st.integers(3, 6)) for _ in range(data.draw(st.integers(1, 2))))
+    flat = []
+    for n in reversed(shape[2:]):
+        left, right = data.draw(st.integers(-1, 2)), data.draw(st.integers(-1, 2))
+        kept = n + min(left, 0) + min(right, 0)                   # what is left to pad from: >= 1 here
+        reach = {"reflect": kept - 1, "circular": kept}.get(mode, 2)   # how far past an edge a mode reads
+        flat += [min(left, reach), min(right, reach)]
+    check_op([data.draw(arrays(shape))], lambda x: F.pad(x, flat, mode=mode),
+             lambda x: torch.nn.functional.pad(x, flat, mode=mode), dtype=dtype, device=device)
+
+
+def test_negative_pad_second_derivative_and_too_much_cropping():
+    check_double_backward([random_array((2, 5, 4))], lambda x: F.pad(x, (-1, 2, 1, -3)) ** 2,
+                          lambda x: torch.nn.functional.pad(x, (-1, 2, 1, -3)) ** 2)
+    np.testing.assert_array_equal(tl.pad(tl.Tensor(np.arange(6.0)), -2).numpy(), [2.0, 3.0])   # NumPy's form
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.pad(torch.zeros(3, 4), (-3, -2))
+    with pytest.raises(RuntimeError, match=r"pad: pad_width .* crops 3 \+ 2 elements from axis 1 of length 4; at most 4"):
+        F.pad(tl.zeros(3, 4), (-3, -2))
+
+
 def test_pad_forms_and_method(device):
     check_op([(2, 3)], lambda x: x.pad(1), lambda x: torch_pad(x, [(1, 1), (1, 1)], 0.0), device=device)
     check_op([(2, 3)], lambda x: x.pad((0, 2)), lambda x: torch_pad(x, [(0, 2), (0, 2)], 0.0), device=device)

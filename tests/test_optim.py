@@ -1,4 +1,4 @@
-"""SGD, Adam, AdamW, RMSprop and Adagrad equal torch.optim step for step (their state too);
+"""SGD, Adam, AdamW, RMSprop, Adagrad and Muon equal torch.optim step for step (their state too);
 clip_grad_norm_ equals torch's; the schedules give torch's learning rates."""
 import numpy as np
 import pytest
@@ -146,9 +146,14 @@ def test_param_groups_take_their_own_lr():
                                           ("Adam", dict(lr=0.01, weight_decay=0.1)),
                                           ("AdamW", dict(lr=0.01, weight_decay=0.1)),
                                           ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True)),
-                                          ("Adagrad", dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1))])
+                                          ("Adagrad", dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1)),
+                                          ("Muon", dict(lr=0.02, weight_decay=0.05))])
 def test_state_dict_resumes_bit_identically_through_a_file(name, config, tmp_path):
     x, y = _data()
+
+    def optimiser(model, **options):         # Muon takes the 2-D weights only
+        params = [p for p in model.parameters() if p.ndim == 2 or name != "Muon"]
+        return getattr(nn.optim, name)(params, **options)
 
     def train(model, opt, steps):
         for _ in range(steps):
@@ -157,7 +162,7 @@ def test_state_dict_resumes_bit_identically_through_a_file(name, config, tmp_pat
             opt.step()
 
     model, _ = _models()
-    opt = getattr(nn.optim, name)(model.parameters(), **config)
+    opt = optimiser(model, **config)
     train(model, opt, 5)
     save_arrays(tmp_path / "model.npz", model.state_dict())
     save_arrays(tmp_path / "opt.npz", opt.state_dict())
@@ -165,7 +170,7 @@ def test_state_dict_resumes_bit_identically_through_a_file(name, config, tmp_pat
 
     resumed, _ = _models()
     resumed.load_state_dict(load_arrays(tmp_path / "model.npz"))
-    resumed_opt = getattr(nn.optim, name)(resumed.parameters(), lr=123.0)
+    resumed_opt = optimiser(resumed, lr=123.0)
     resumed_opt.load_state_dict(load_arrays(tmp_path / "opt.npz"))
     assert resumed_opt.param_groups[0]["lr"] == config["lr"]
     train(resumed, resumed_opt, 5)
@@ -232,6 +237,82 @@ def test_hyperparameter_errors():
         nn.optim.Adagrad(p, lr_decay=-0.1)
     with pytest.raises(ValueError, match="AdamW: weight_decay must be >= 0"):
         nn.optim.AdamW(p, weight_decay=-0.1)
+
+
+# ---- Muon: the 2-D weights only; torch iterates its Newton-Schulz step in bfloat16 ----------------------
+
+MUON_CONFIGS = [dict(lr=0.02), dict(lr=0.01, nesterov=False, weight_decay=0.0),
+                dict(lr=0.02, momentum=0.9, adjust_lr_fn="match_rms_adamw", weight_decay=0.05),
+                dict(lr=0.005, ns_steps=3, ns_coefficients=(2.0, -1.5, 0.5), eps=1e-5, adjust_lr_fn="original")]
+
+
+def _muon_pair(config, models=None):
+    ours, theirs = models or _models()
+    opt = nn.optim.Muon([p for p in ours.parameters() if p.ndim == 2], **config)
+    topt = torch.optim.Muon([p for p in theirs.parameters() if p.ndim == 2], **config)
+    return ours, theirs, opt, topt
+
+
+def _step_both(ours, theirs, opt, topt, batch):
+    x, y = _data()
+    opt.zero_grad()
+    F.cross_entropy(ours(tl.Tensor(x[batch])), y[batch]).backward()
+    opt.step()
+    topt.zero_grad()
+    torch.nn.functional.cross_entropy(theirs(torch.from_numpy(x[batch])), torch.from_numpy(y[batch])).backward()
+    topt.step()
+
+
+@pytest.mark.parametrize("config", MUON_CONFIGS, ids=lambda c: "-".join(c))
+def test_muon_equals_torch_step_for_step_without_bfloat16(config, monkeypatch):
+    """torch's own Muon, its Newton-Schulz iteration run in float64 instead of bfloat16 (NumPy has no
+    bfloat16; ours runs in the parameter's dtype): the same weights and momentum buffers for 30 steps."""
+    monkeypatch.setattr(torch.Tensor, "bfloat16", lambda t: t.clone())
+    ours, theirs, opt, topt = _muon_pair(config)
+    for step in range(30):
+        _step_both(ours, theirs, opt, topt, slice(step % 2 * 8, step % 2 * 8 + 8))
+        for (key, p), q in zip(ours.named_parameters(), theirs.parameters()):
+            np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=1e-11, atol=1e-12,
+                                       err_msg=f"{key} after step {step + 1}")
+    weights = [q for q in theirs.parameters() if q.ndim == 2]
+    state = opt.state_dict()
+    for i, q in enumerate(weights):
+        assert set(topt.state[q]) == {"momentum_buffer"}
+        np.testing.assert_allclose(state[f"state.{i}.momentum_buffer"], topt.state[q]["momentum_buffer"].numpy(),
+                                   rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("config", MUON_CONFIGS, ids=lambda c: "-".join(c))
+@pytest.mark.parametrize("shape", [(7, 5), (3, 8), (16, 16)])
+def test_muon_step_is_torchs_to_bfloat16s_precision(config, shape):
+    """One step against torch as it is, bfloat16 included, from a well-conditioned (Gaussian) gradient:
+    the orthogonalised update O (entries up to about 1) agrees to a few bfloat16 roundings, 16 u =
+    2^-4 in all, so the weight moves by lr * s * O within lr * s * 2^-4 of torch's (s: the lr
+    adjustment). (Along tiny singular values torch's bfloat16 iteration is noisier: see Muon.)"""
+    rng = np.random.default_rng(sum(shape))
+    weight, grad = rng.standard_normal(shape), rng.standard_normal(shape)
+    ours, theirs = nn.Parameter(weight.copy()), torch.nn.Parameter(torch.from_numpy(weight.copy()))
+    ours.grad, theirs.grad = tl.Tensor(grad), torch.from_numpy(grad.copy())
+    opt, topt = nn.optim.Muon([ours], **config), torch.optim.Muon([theirs], **config)
+    opt.step()
+    topt.step()
+    scale = nn.optim.muon.ADJUST_LR[opt.param_groups[0]["adjust_lr_fn"]](*shape)
+    np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=0, atol=config["lr"] * scale * 2 ** -4)
+
+
+def test_muon_refuses_what_torch_refuses():
+    bias = nn.Parameter(np.ones(3))
+    with pytest.raises(ValueError):
+        torch.optim.Muon([torch.nn.Parameter(torch.ones(3))])
+    with pytest.raises(tl.ShapeError, match=r"Muon: only 2-D parameters .* got one of shape \(3,\); give biases"):
+        nn.optim.Muon([bias])
+    weight = [nn.Parameter(np.ones((2, 3)))]
+    with pytest.raises(ValueError, match=r"Muon: adjust_lr_fn must be None or one of .* got 'sqrt'"):
+        nn.optim.Muon(weight, adjust_lr_fn="sqrt")
+    with pytest.raises(ValueError, match=r"Muon: ns_steps must be an int in \[0, 100\), got 100"):
+        nn.optim.Muon(weight, ns_steps=100)
+    with pytest.raises(ValueError, match="Muon: momentum must be >= 0"):
+        nn.optim.Muon(weight, momentum=-0.5)
 
 
 # ---- clip_grad_norm_ -----------------------------------------------------------------------------

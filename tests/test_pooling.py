@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 import nn
 import nn.functional as F
 import tinygrad_lite as tl
+from tests.costs import peak_bytes
 from tests.torch_oracle import check_double_backward, check_op, op_settings, random_array
 
 torch = pytest.importorskip("torch", reason="torch is the oracle of these tests: pip install '.[dev]'")
@@ -116,6 +117,30 @@ def test_adaptive_avg_pool2d_matches_torch(shape, out, dtype, device):
     """Any output size, larger than the input too (windows then repeat pixels), as torch."""
     check_op([shape], lambda x: F.adaptive_avg_pool2d(x, out), lambda x: TF.adaptive_avg_pool2d(x, out),
              dtype=dtype, device=device)
+
+
+def test_adaptive_avg_pool2d_second_derivative_matches_torch():
+    """The gathered windows (one shorter than the widest, masked) have torch's second derivative."""
+    check_double_backward([random_array((1, 2, 7, 5))], lambda x: F.adaptive_avg_pool2d(x ** 2, (3, 4)),
+                          lambda x: TF.adaptive_avg_pool2d(x ** 2, (3, 4)))
+
+
+def test_adaptive_avg_pool2d_refuses_an_output_past_the_bound_at_once():
+    """(10**5, 10**5) from a 5 x 5 input grew to 5.9 GB in 37 s; torch refuses at once, so do we,
+    naming the bound, before allocating anything."""
+    peak, outcome = peak_bytes(lambda: F.adaptive_avg_pool2d(tl.ones(1, 1, 5, 5), (10 ** 5, 10 ** 5)))
+    assert isinstance(outcome, tl.SizeError), outcome
+    assert "adaptive_avg_pool2d" in str(outcome) and "MAX_ELEMENTS" in str(outcome)
+    assert peak < 1_000_000
+
+
+def test_adaptive_avg_pool2d_large_output_costs_only_its_size():
+    """An output of 200,000 pixels from a 5 x 5 input: one gather per axis, no Python loop over the
+    windows, so the work and memory are a few times the output's (torch's answer)."""
+    x = random_array((1, 1, 5, 5))
+    peak, got = peak_bytes(lambda: F.adaptive_avg_pool2d(tl.Tensor(x), (20_000, 10)).numpy())
+    np.testing.assert_allclose(got, TF.adaptive_avg_pool2d(torch.tensor(x), (20_000, 10)).numpy(), rtol=1e-12)
+    assert peak < 20 * got.nbytes
 
 
 def test_pooling_options_gradcheck():

@@ -196,6 +196,7 @@ OPTIMIZERS = {     # each optimiser with the options that make it keep the most 
     "AdamW": lambda params: nn.optim.AdamW(params),
     "RMSprop": lambda params: nn.optim.RMSprop(params, momentum=0.9, centered=True, weight_decay=0.1),
     "Adagrad": lambda params: nn.optim.Adagrad(params, lr_decay=0.1, weight_decay=0.1),
+    "Muon": lambda params: nn.optim.Muon([p for p in params if p.ndim == 2]),     # 2-D weights only
 }
 
 

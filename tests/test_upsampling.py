@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 import nn
 import nn.functional as F
 import tinygrad_lite as tl
+from tests.costs import peak_bytes
 from tests.torch_oracle import check_double_backward, check_op, op_settings, random_array
 
 torch = pytest.importorskip("torch", reason="torch is the oracle of these tests: pip install '.[dev]'")
@@ -82,11 +83,11 @@ def test_interpolate_errors_name_the_argument():
         F.interpolate(x)
     with pytest.raises(ValueError, match=r"interpolate: give exactly one of size and scale_factor"):
         F.interpolate(x, size=3, scale_factor=2)
-    with pytest.raises(ValueError, match=r"interpolate: mode must be one of .*got 'bicubic'"):
+    with pytest.raises(tl.UnsupportedError, match=r"interpolate: mode must be one of .*got 'bicubic'"):
         F.interpolate(x, size=3, mode="bicubic")
-    with pytest.raises(tl.ShapeError, match=r"interpolate: mode 'bilinear' needs a 4-D input .* got a 3-D input"):
+    with pytest.raises(tl.UnsupportedError, match=r"interpolate: mode 'bilinear' needs a 4-D input .* got a 3-D input"):
         F.interpolate(tl.zeros(1, 2, 4), size=3, mode="bilinear")
-    with pytest.raises(tl.ShapeError, match=r"interpolate: mode 'linear' needs a 3-D input"):
+    with pytest.raises(tl.UnsupportedError, match=r"interpolate: mode 'linear' needs a 3-D input"):
         F.interpolate(x, size=3, mode="linear")
     with pytest.raises(ValueError, match=r"align_corners can only be set with the linear modes"):
         F.interpolate(x, size=3, align_corners=True)
@@ -96,3 +97,67 @@ def test_interpolate_errors_name_the_argument():
         F.interpolate(x, scale_factor=(2, 2, 2))
     with pytest.raises(tl.ShapeError, match=r"interpolate: scale_factor 0.1 makes the input \(4, 4\) \(0, 0\)"):
         F.interpolate(x, scale_factor=0.1)
+
+
+def test_bilinear_uint8_is_torchs_rounded_answer():
+    """The issue's case: the weights were cast to uint8 (all 0); torch rounds (1/6)*0 + (5/6)*100."""
+    x = np.array([[[[0, 100, 200, 50]]]], np.uint8)
+    got = F.interpolate(tl.Tensor(x), size=(1, 3), mode="bilinear")
+    assert got.dtype == np.uint8 and got.tolist() == [[[[17, 150, 75]]]]
+    assert got.tolist() == TF.interpolate(torch.tensor(x), size=(1, 3), mode="bilinear").tolist()
+
+
+@op_settings
+@given(shape=st.tuples(st.integers(1, 2), st.integers(1, 4), st.integers(1, 7), st.integers(1, 7)),
+       out=st.tuples(st.integers(1, 15), st.integers(2, 15)), align_corners=st.sampled_from([None, True]),
+       seed=st.integers(0, 2 ** 16))
+def test_bilinear_uint8_matches_torch_exactly(shape, out, align_corners, seed):
+    """torch's uint8 kernel: 16-bit weights, W then H, each pass rounded to uint8. Up to 4 channels:
+    torch 2.13's fallback kernel for more channels gives wrong rows when the output is 1 pixel wide."""
+    x = np.random.default_rng(seed).integers(0, 256, shape).astype(np.uint8)
+    got = F.interpolate(tl.Tensor(x), size=out, mode="bilinear", align_corners=align_corners).numpy()
+    want = TF.interpolate(torch.tensor(x), size=out, mode="bilinear", align_corners=align_corners).numpy()
+    np.testing.assert_array_equal(got, want)
+    exact = TF.interpolate(torch.tensor(x, dtype=torch.float64), size=out, mode="bilinear",
+                           align_corners=align_corners).numpy()
+    assert np.abs(got - exact).max() <= 1.0           # two roundings to the nearest, at most one each half
+
+
+INTEGER_DTYPES = ["uint8", "int8", "int16", "int32", "int64", "uint16", "uint32", "uint64", "bool"]
+MODE_INPUTS = [("nearest", (1, 2, 3, 4), (2, 7)), ("nearest", (1, 2, 4), 7), ("nearest-exact", (1, 2, 3, 4), (5, 3)),
+               ("linear", (1, 2, 4), 7), ("bilinear", (1, 2, 3, 4), (2, 7))]
+
+
+@pytest.mark.parametrize("dtype", INTEGER_DTYPES)
+@pytest.mark.parametrize("mode, shape, size", MODE_INPUTS)
+def test_interpolate_every_integer_dtype(dtype, mode, shape, size):
+    """Each integer dtype and mode: torch's answer where torch has one (uint8: nearest and bilinear);
+    where torch refuses, the linear modes are refused too (NotImplementedError, torch's class), and
+    nearest, a copy of pixels with no arithmetic, gives exactly torch's float answer in the input's dtype."""
+    x = (np.arange(np.prod(shape)).reshape(shape) * 37 % 250).astype(dtype)
+    try:
+        want = TF.interpolate(torch.tensor(x), size=size, mode=mode).numpy()
+    except NotImplementedError:
+        want = None
+    if want is None and not mode.startswith("nearest"):
+        with pytest.raises(NotImplementedError, match=rf"interpolate: mode '{mode}' is not implemented for dtype {dtype}"):
+            F.interpolate(tl.Tensor(x), size=size, mode=mode)
+        return
+    got = F.interpolate(tl.Tensor(x), size=size, mode=mode)
+    if want is None:
+        want = TF.interpolate(torch.tensor(x.astype(np.float64)), size=size, mode=mode).numpy().astype(dtype)
+    assert got.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(got.numpy(), want)
+
+
+@pytest.mark.parametrize("kwargs", [{"size": (2 ** 63, 1)}, {"size": (10 ** 5, 10 ** 5)},
+                                    {"scale_factor": 1e300}, {"size": (2 ** 40, 1), "mode": "bilinear"}])
+def test_interpolate_refuses_a_size_past_the_bound_before_allocating(kwargs):
+    """torch refuses these; we returned a (1, 1, 0, 1) tensor for 2**63 (NumPy's wrap-around) or
+    allocated until the machine gave up. The bound is named and nothing is allocated."""
+    peak, outcome = peak_bytes(lambda: F.interpolate(tl.ones(1, 1, 4, 4), **kwargs))
+    assert isinstance(outcome, tl.SizeError) and isinstance(outcome, RuntimeError), outcome
+    assert "MAX_ELEMENTS" in str(outcome) and "interpolate" in str(outcome)
+    assert peak < 1_000_000
+    with pytest.raises(ValueError, match=r"scale_factor must be finite"):
+        F.interpolate(tl.ones(1, 1, 4, 4), scale_factor=float("inf"))

@@ -16,8 +16,8 @@ from .backend import (array_module, cuda_available, get_array_module, get_defaul
                       set_default_dtype)
 from .creation import (arange, empty, eye, full, full_like, linspace, normal, ones, ones_like, rand, rand_like,
                        randint, randn, randn_like, randperm, uniform, zeros, zeros_like)
-from .errors import (AnomalyError, DataError, DeviceError, GradcheckError, ShapeError,
-                     TinygradLiteError)
+from .errors import (AnomalyError, AxisError, DataError, DeviceError, GradcheckError, ShapeError, SizeError,
+                     TinygradLiteError, UnsupportedError)
 from .gradcheck import gradcheck
 from .ops import *  # noqa: F401,F403  (every op as a function: tl.exp(x), tl.matmul(a, b), ...)
 from .ops.convert import as_tensor

@@ -159,11 +159,24 @@ def as_numpy(array):
 
 def scatter_add(out, index, values):
     """out[index] += values, with repeated indices adding up (np.add.at; cupyx.scatter_add on a GPU)."""
+    scatter_into(out, index, values, "add")
+
+
+def scatter_into(out, index, values, how):
+    """out[index] = how(out[index], values) element by element, repeated indices each taking part:
+    ``how`` 'add', 'multiply', 'maximum' or 'minimum' (NumPy's ``ufunc.at``; on a GPU cupyx's
+    scatter_add / scatter_max / scatter_min, and for 'multiply', which cupyx lacks, a round trip
+    through the host)."""
     if array_module(out) is np:
-        np.add.at(out, index, values)
-    else:
-        import cupyx
-        cupyx.scatter_add(out, index, values)
+        getattr(np, how).at(out, index, values)
+        return
+    import cupyx
+    if how == "multiply":
+        host = as_numpy(out)
+        np.multiply.at(host, tuple(as_numpy(i) if is_array(i) else i for i in index), as_numpy(values))
+        out[...] = to_device(host, "cuda")
+        return
+    getattr(cupyx, {"add": "scatter_add", "maximum": "scatter_max", "minimum": "scatter_min"}[how])(out, index, values)
 
 
 # ---- dtypes ---------------------------------------------------------------------------------------

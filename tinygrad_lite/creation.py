@@ -9,6 +9,9 @@ import numpy as np
 
 from . import backend
 from .core import Tensor
+from .errors import UnsupportedError
+from .ops.dtypes import number_dtype
+from .ops.limits import check_elements
 
 
 def _make(array, dtype, device, requires_grad):
@@ -20,9 +23,7 @@ def _shape(shape, op):
     shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
     if any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0 for n in shape):
         raise ValueError(f"{op}: shape must be non-negative ints, got {shape}")
-    if math.prod(int(n) for n in shape) > np.iinfo(np.intp).max:
-        raise ValueError(f"{op}: shape {shape} has {math.prod(int(n) for n in shape):.3g} elements, more than "
-                         f"an array can index ({np.iinfo(np.intp).max:.3g})")
+    check_elements(shape, op, "the tensor")
     return shape
 
 
@@ -43,10 +44,11 @@ def ones(*shape, dtype=None, device=None, requires_grad=False):
 
 
 def full(shape, value, dtype=None, device=None, requires_grad=False):
-    """``shape`` filled with ``value``; a bool value gives a bool tensor (as torch), other numbers
-    the default float dtype unless ``dtype`` says otherwise; a complex value is a TypeError."""
-    if isinstance(value, (bool, np.bool_)) and dtype is None:
-        dtype = np.bool_
+    """``shape`` filled with ``value``, its dtype inferred from the value as torch does unless
+    ``dtype`` says otherwise: a bool gives bool, an int int64, a float the default float dtype; a
+    complex value is a TypeError."""
+    if dtype is None and isinstance(value, (bool, int, float, np.bool_, np.integer, np.floating)):
+        dtype = number_dtype(value)
     return _make(np.full(_shape((shape,), "full"), value), dtype, device, requires_grad)
 
 
@@ -61,6 +63,7 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     for name, value in (("n", n), ("m", n if m is None else m)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
             raise ValueError(f"eye: {name} must be a non-negative int, got {value!r}")
+    check_elements((n, n if m is None else m), "eye", "the matrix")
     return _make(np.eye(n, n if m is None else m), dtype, device, requires_grad)
 
 
@@ -69,6 +72,10 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     them: start + i * step for the first half, end - (steps - 1 - i) * step for the second."""
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
+    if dtype is not None and np.dtype(dtype).kind == "b":
+        raise UnsupportedError(f"linspace: dtype bool is not supported (as in torch: evenly spaced "
+                               f"numbers are not truth values); use a number dtype, then compare")
+    check_elements((steps,), "linspace", "the tensor")
     i = np.arange(steps, dtype=np.float64)
     step = (end - start) / (steps - 1) if steps > 1 else 0.0
     values = np.where(i < steps // 2, start + i * step, end - (steps - 1 - i) * step) if steps > 1 else \
@@ -117,6 +124,9 @@ def arange(start, stop=None, step=1, dtype=None, device=None):
         raise ValueError(f"arange: step must not be zero, got step={step!r}")
     if stop is None:            # arange(stop) and arange(stop, step=...): from 0, as NumPy and torch
         start, stop = 0, start
+    count = (stop - start) / step
+    if math.isfinite(count):            # inf or nan: NumPy's own ValueError says so
+        check_elements(max(math.ceil(count), 0), "arange", "the tensor")
     values = np.arange(start, stop, step)
     if dtype is None and values.dtype.kind == "f":
         dtype = backend.get_default_dtype()
@@ -135,8 +145,25 @@ def randint(low, high=None, size=None, dtype=None, device=None):
             raise TypeError(f"randint: {name} must be an int, got {value!r}")
     if high <= low:
         raise ValueError(f"randint: high must be larger than low, got low={low}, high={high}")
+    dtype = np.dtype(dtype or np.int64)
+    exact = _exact_range(dtype)
+    if exact is not None and not (exact[0] <= low and high - 1 <= exact[1]):
+        raise ValueError(f"randint: [low, high) = [{low}, {high}) does not fit dtype {dtype}, which holds "
+                         f"the integers {exact[0]} .. {exact[1]} exactly (torch refuses it too)")
     size = _shape((size,), "randint")
-    return Tensor(backend.rng().integers(low, high, size), dtype=dtype or np.int64, device=device)
+    return Tensor(backend.rng().integers(low, high, size), dtype=dtype, device=device)
+
+
+def _exact_range(dtype):
+    """The integers ``dtype`` holds every one of, (lowest, highest); None for a non-number dtype."""
+    if dtype.kind == "b":
+        return 0, 1
+    if dtype.kind in "iu":
+        return int(np.iinfo(dtype).min), int(np.iinfo(dtype).max)
+    if dtype.kind == "f":
+        top = 2 ** (np.finfo(dtype).nmant + 1)       # 2**24 for float32: past it, odd numbers are lost
+        return -top, top
+    return None
 
 
 def normal(mean=0.0, std=1.0, size=None, dtype=None, device=None, requires_grad=False):
@@ -166,4 +193,5 @@ def randperm(n, dtype=None, device=None):
     """A random permutation of 0, ..., n - 1 (int64 unless ``dtype`` says otherwise)."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"randperm: n must be a non-negative int, got {n!r}")
+    check_elements((int(n),), "randperm", "the permutation")
     return Tensor(backend.rng().permutation(int(n)), dtype=dtype or np.int64, device=device)

@@ -1,7 +1,14 @@
 """The errors tinygrad_lite raises on purpose, so a user can catch them by type.
 
-Every one subclasses a builtin (``ValueError``, ``TypeError``, ``RuntimeError``) as well, so code
-written for NumPy or PyTorch that catches those keeps working.
+Every one subclasses a builtin as well, so code written for NumPy or PyTorch that catches those keeps
+working. Where NumPy and torch raise different builtins for one mistake, ours is both (subclasses, so
+the messages stay ours):
+
+    mistake                           ours               NumPy's (and ours before)   torch's
+    shapes that do not fit            ShapeError         ValueError                  RuntimeError
+    a dim out of range                AxisError          ValueError (its AxisError)  IndexError
+    a mode or dtype not implemented   UnsupportedError   ValueError                  NotImplementedError
+    a result past MAX_ELEMENTS        SizeError          ValueError                  RuntimeError
 """
 
 
@@ -9,8 +16,24 @@ class TinygradLiteError(Exception):
     """Base class of every error this project raises deliberately."""
 
 
-class ShapeError(TinygradLiteError, ValueError):
-    """Shapes that cannot work together (matmul, broadcasting, a layer's expected input)."""
+class ShapeError(TinygradLiteError, ValueError, RuntimeError):
+    """Shapes that cannot work together (matmul, broadcasting, a layer's expected input): a ValueError,
+    as NumPy raises, and a RuntimeError, as torch raises."""
+
+
+class AxisError(ShapeError, IndexError):
+    """An axis (a dim) outside [-ndim, ndim): also an IndexError, torch's class for it (NumPy's own
+    ``numpy.exceptions.AxisError`` is a ValueError and an IndexError too)."""
+
+
+class UnsupportedError(TinygradLiteError, ValueError, NotImplementedError):
+    """A mode or a dtype that an op does not implement: a ValueError (a bad argument value) and a
+    NotImplementedError, torch's class for it (itself a RuntimeError)."""
+
+
+class SizeError(ShapeError):
+    """An output or a piece of work whose size, asked for by an argument, is past the bound
+    ``tinygrad_lite.ops.limits.MAX_ELEMENTS``: refused before anything is allocated."""
 
 
 class DeviceError(TinygradLiteError, RuntimeError):

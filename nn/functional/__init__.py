@@ -6,6 +6,7 @@ from .activations import (celu, elu, gelu, hardsigmoid, hardswish, hardtanh, ide
                           softsign, swish, tanh)
 from .conv import col2im, conv1d, conv2d, conv2d_simple, conv_transpose2d, im2col
 from .dropout import dropout
+from .fold import fold, unfold
 from .losses import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, kl_div,
                      l1_loss, l1_penalty, l2_penalty, mse_loss, nll_loss, smooth_l1_loss)
 from .normalization import batch_norm, layer_norm, normalize

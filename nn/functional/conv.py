@@ -250,8 +250,15 @@ def grouped_conv2d(x, weight, bias, groups, geometry):
 
 def conv_padding(padding, kernel, stride, dilation, where):
     """torch's ``padding``: an int, an (h, w) pair, 'valid' (none) or 'same' (output size = input
-    size, stride 1 only: d*(k-1) zeros per axis, the odd one on the bottom / right side, as torch).
-    Returns sides ((top, bottom), (left, right))."""
+    size, stride 1 only: d*(k-1) zeros per axis, the odd one on the bottom / right side, as torch);
+    or four ints (left, right, top, bottom), ``F.pad``'s order, for zeros that differ by side (what
+    torch code writes as ``conv2d(F.pad(x, p), w)``). Returns sides ((top, bottom), (left, right))."""
+    if isinstance(padding, (tuple, list)) and len(padding) == 4:
+        if not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) and p >= 0 for p in padding):
+            raise ValueError(f"{where}: padding (left, right, top, bottom) must be four non-negative ints, "
+                             f"got {padding!r}")
+        left, right, top, bottom = (int(p) for p in padding)
+        return (top, bottom), (left, right)
     if isinstance(padding, str):
         if padding == "valid":
             return (0, 0), (0, 0)
@@ -363,7 +370,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, laye
 
     y[n, o, p, q] = b[o] + sum_{c,i,j} W[o, c, i, j] * x_padded[n, g*C/groups + c, p*s + i*d, q*s + j*d]
     with g = o // (O/groups) the group of output channel o. ``padding``: an int, an (h, w) pair,
-    'valid' or 'same' (stride 1; an odd total puts the extra zero bottom / right, as torch).
+    'valid' or 'same' (stride 1; an odd total puts the extra zero bottom / right, as torch), or
+    (left, right, top, bottom) in ``F.pad``'s order: ``conv2d(F.pad(x, p), w)`` in one call.
     Computed as im2col + ONE matmul (see the module docstring); groups > 1 as one batched matmul.
     ``layer`` names the caller in errors.
     """
@@ -402,13 +410,16 @@ def conv2d_simple(x, weight, bias=None, stride=1, padding=0, dilation=1):
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, layer="conv1d"):
     """1-D convolution: x (N, C, L), weight (O, C/groups, K), bias (O,) or None -> (N, O, L_out),
     L_out = (L + 2*padding - dilation*(K-1) - 1) // stride + 1;  y[n, o, t] = b[o] +
-    sum_{c,k} W[o, c, k] x_padded[n, c, t*s + k*d].  conv2d on x (N, C, 1, L) with a (1, K) kernel."""
+    sum_{c,k} W[o, c, k] x_padded[n, c, t*s + k*d].  conv2d on x (N, C, 1, L) with a (1, K) kernel.
+    ``padding``: an int (each side), 'valid', 'same', or (left, right), ``F.pad``'s order."""
     for name, t in (("input", x), ("weight", weight)):
         if not isinstance(t, Tensor) or t.ndim != 3:
             layout = "(N, C, L)" if name == "input" else "(out_channels, in_channels/groups, k)"
             raise ShapeError(f"{layer}: expected a 3-D {name} {layout}, got "
                              f"{getattr(t, 'shape', type(t).__name__)}")
-    if not isinstance(padding, str):
+    if isinstance(padding, (tuple, list)) and len(padding) == 2:
+        padding = (padding[0], padding[1], 0, 0)            # (left, right): conv2d's sides of W
+    elif not isinstance(padding, str):
         padding = (0, single(padding, "padding", layer, 0))
     stride, dilation = (1, single(stride, "stride", layer, 1)), (1, single(dilation, "dilation", layer, 1))
     y = conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, stride, padding, dilation, groups, layer)

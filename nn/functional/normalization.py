@@ -156,19 +156,23 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 
 def normalize(x, p=2.0, dim=1, eps=1e-12):
-    """x / max(||x||_p, eps) along ``dim``, torch's ``F.normalize``; ||x||_p = (sum |x|^p)^(1/p), and
-    max |x| for p = inf (its gradient shared evenly among tied maxima, as torch's).
+    """x / max(||x||_p, eps) along ``dim``, torch's ``F.normalize``, for every p torch takes:
+    ||x||_p = (sum |x|^p)^(1/p); max |x| for p = inf, min |x| for p = -inf (the gradient shared
+    evenly among ties, as torch's); the number of nonzero elements for p = 0 (no gradient).
 
-    A zero vector gives zeros and a zero gradient (the norm's gradient at 0 is taken as 0, as torch's).
+    Where a slope is infinite torch takes it as 0, so do we: the norm of a zero vector (p > 0),
+    |x|^p at x = 0 for p < 1, and a negative p's norm of a vector holding a 0 (which is 0 itself).
     """
     _check_tensor(x, "input", "normalize")
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not p > 0:
-        raise ValueError(f"normalize: p must be a number > 0 (or math.inf), got {p!r}")
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or math.isnan(p):
+        raise ValueError(f"normalize: p must be a number (or math.inf), got {p!r}")
     dim = normalise_axis(dim, x.ndim, "normalize", "dim")
     magnitude = x.abs()
-    if math.isinf(p):
-        norm = magnitude.max(axis=(dim,), keepdims=True)
-    else:
+    if p == 0:
+        norm = Tensor._wrap((x.data != 0).sum(axis=dim, keepdims=True).astype(x.dtype))
+    elif math.isinf(p):
+        norm = (magnitude.max if p > 0 else magnitude.min)(axis=(dim,), keepdims=True)
+    elif p >= 1:
         total = (magnitude if p == 1 else magnitude ** p).sum(axis=dim, keepdims=True)
         if p == 1:
             norm = total
@@ -176,4 +180,10 @@ def normalize(x, p=2.0, dim=1, eps=1e-12):
             positive = total > 0
             safe = where(positive, total, 1.0)
             norm = where(positive, safe ** (1.0 / p) if p != 2 else safe.sqrt(), 0.0)
+    else:                               # p < 1: |x|^p has an infinite slope at 0, taken as 0
+        nonzero = magnitude.data != 0
+        powered = where(nonzero, where(nonzero, magnitude, 1.0) ** p, 0.0)
+        total = powered.sum(axis=dim, keepdims=True)
+        vanishes = (total.data == 0) if p > 0 else ~nonzero.all(axis=dim, keepdims=True)
+        norm = where(vanishes, 0.0, where(vanishes, 1.0, total) ** (1.0 / p))
     return x / norm.clip(min=eps)

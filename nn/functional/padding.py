@@ -1,5 +1,6 @@
 """torch's ``F.pad``: the widths given from the last axis backwards, as torch spells them."""
 import tinygrad_lite as tl
+from tinygrad_lite.errors import ShapeError
 
 
 def pad(x, pad, mode="constant", value=None):
@@ -8,7 +9,7 @@ def pad(x, pad, mode="constant", value=None):
     'reflect', 'replicate' or 'circular'."""
     pad = tuple(pad)
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise ValueError(f"pad: pad must hold two widths per padded axis, at most {2 * x.ndim} for a "
+        raise ShapeError(f"pad: pad must hold two widths per padded axis, at most {2 * x.ndim} for a "
                          f"{x.ndim}-d tensor, got {pad}")
     pairs = [(0, 0)] * (x.ndim - len(pad) // 2) + [tuple(pad[i:i + 2]) for i in range(len(pad) - 2, -1, -2)]
     if mode != "constant" and value:

@@ -28,7 +28,8 @@ import numpy as np
 from tinygrad_lite.backend import array_module
 from tinygrad_lite.core import Function, Tensor
 from tinygrad_lite.errors import ShapeError
-from tinygrad_lite.ops import stack
+from tinygrad_lite.ops import where
+from tinygrad_lite.ops.limits import check_elements
 
 from .conv import check_nchw, output_size, pad_hw, pair, window_slice
 
@@ -281,8 +282,11 @@ def adaptive_avg_pool2d(x, output_size, layer="adaptive_avg_pool2d"):
 
     y[n, c, i, j] = mean of x[n, c, h0(i):h1(i), w0(j):w1(j)],  h0(i) = floor(i*H/OH),
     h1(i) = ceil((i+1)*H/OH) (the same for w): the windows cover the input and overlap by a pixel
-    where OH does not divide H. The mean of a rectangle is the mean of its row means, so this is
-    composed of slices, means and stack, rows then columns; every gradient comes free.
+    where OH does not divide H. The mean of a rectangle is the mean of its row means, so this is one
+    axis at a time: every window's pixels gathered at once (an (OH, k) index array, k the widest
+    window, the shorter windows padded with a masked-out pixel), summed and divided by the window's
+    length. Composed of getitem, where, sum and div, so every gradient comes free; the output and the
+    gathered windows are checked against ``limits.MAX_ELEMENTS`` first.
     """
     check_nchw(x, layer)
     sizes = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size, output_size)
@@ -292,14 +296,21 @@ def adaptive_avg_pool2d(x, output_size, layer="adaptive_avg_pool2d"):
                          f"(or None), got {output_size!r}")
     if x.shape[2] == 0 or x.shape[3] == 0:
         raise ShapeError(f"{layer}: input {x.shape} has an empty spatial size; nothing to average")
+    sizes = tuple(n if s is None else int(s) for s, n in zip(sizes, x.shape[2:]))
+    check_elements(x.shape[:2] + sizes, layer, "the output")
     for axis, out in zip((2, 3), sizes):
         length = x.shape[axis]
-        if out is None or out == length:
+        if out == length:
             continue                        # windows of one pixel: the input itself
-        window = [slice(None)] * 4
-        means = []
-        for i in range(out):
-            window[axis] = slice(i * length // out, -(-(i + 1) * length // out))
-            means.append(x[tuple(window)].mean(axis=axis))
-        x = stack(means, axis=axis)
+        first = np.arange(out) * length // out
+        count = -(-(np.arange(out) + 1) * length // out) - first
+        width = int(count.max())
+        check_elements(x.shape[:axis] + (out, width) + x.shape[axis + 1:], layer, "the gathered windows")
+        index = np.minimum(first[:, None] + np.arange(width), length - 1)      # (out, width)
+        windows = x[(slice(None),) * axis + (index,)]                           # axis -> (out, width)
+        trailing = (1,) * (3 - axis)
+        inside = np.arange(width) < count[:, None]
+        if not inside.all():
+            windows = where(inside.reshape(inside.shape + trailing), windows, 0.0)
+        x = windows.sum(axis=axis + 1) / Tensor(count.reshape((out,) + trailing), dtype=x.dtype, device=x.device)
     return x

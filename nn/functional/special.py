@@ -15,6 +15,7 @@ import math
 
 from tinygrad_lite.backend import array_module
 from tinygrad_lite.core import Function
+from tinygrad_lite.ops.dtypes import floating
 
 _THRESH, _XBIG = 0.46875, 26.543     # branch point; erfc(x) underflows to 0 beyond XBIG
 _A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
@@ -103,4 +104,4 @@ class ErfOp(Function):
 
 def erf(x):
     """The error function of a Tensor, differentiable to any order."""
-    return ErfOp()(x)
+    return ErfOp()(floating(x))

@@ -13,13 +13,20 @@ position o reads source coordinate
 computed in the arithmetic torch uses (float32 for float32 input), so the picked pixels and the
 weights are torch's. Each axis is then one gather (``getitem`` with an index array) or two gathers
 and a weighted sum, so the gradients (scatter-adds of the weighted upstream gradient) come free.
+
+Integer images: nearest copies pixels, so it takes every dtype. The linear modes take uint8 only,
+for 'bilinear', as torch: the weights become 16-bit integers with p fraction bits and each pass (W,
+then H, as torch) rounds to uint8, y = clip((2^(p-1) + sum w·x) >> p, 0, 255) (``uint8_linear``).
+Other integer dtypes are refused as torch refuses them (a float weight cast to int is 0: the old bug).
 """
 import math
 
 import numpy as np
 
+from tinygrad_lite.backend import array_module
 from tinygrad_lite.core import Tensor
-from tinygrad_lite.errors import ShapeError
+from tinygrad_lite.errors import ShapeError, UnsupportedError
+from tinygrad_lite.ops.limits import check_elements
 
 MODES = {"nearest": (3, 4), "nearest-exact": (3, 4), "linear": (3,), "bilinear": (4,)}
 
@@ -40,13 +47,24 @@ def _output_sizes(x, size, scale_factor, recompute_scale_factor):
         raise ValueError("interpolate: give exactly one of size and scale_factor, got "
                          f"size={size!r}, scale_factor={scale_factor!r}")
     if size is not None:
-        return _per_axis(size, axes, "size", (int, np.integer)), (None,) * axes
+        sizes = _per_axis(size, axes, "size", (int, np.integer))
+        _check_sizes(x, sizes)
+        return sizes, (None,) * axes
     factors = tuple(float(f) for f in _per_axis(scale_factor, axes, "scale_factor", (int, float, np.number)))
+    if not all(math.isfinite(f) for f in factors):
+        raise ValueError(f"interpolate: scale_factor must be finite, got {scale_factor!r}")
     sizes = tuple(math.floor(n * f) for n, f in zip(x.shape[2:], factors))
+    _check_sizes(x, sizes)
     if min(sizes) < 1:
         raise ShapeError(f"interpolate: scale_factor {scale_factor!r} makes the input {x.shape[2:]} "
                          f"{sizes}, an empty output")
     return sizes, (None,) * axes if recompute_scale_factor else factors
+
+
+def _check_sizes(x, sizes):
+    """The output, and the half-resized batch after the first axis, within ``limits.MAX_ELEMENTS``."""
+    check_elements(x.shape[:2] + tuple(sizes), "interpolate", "the output")
+    check_elements(x.shape[:2] + tuple(sizes[:1]) + x.shape[3:], "interpolate", "the batch resized along one axis")
 
 
 def _scale(n, m, factor, compute_type):
@@ -81,6 +99,34 @@ def linear_weights(n, m, factor, align_corners, compute_type):
     return first, np.minimum(first + 1, n - 1), (compute_type(1) - lam1), lam1
 
 
+def uint8_linear(x, axis, n, m, factor, align_corners):
+    """A uint8 array resized linearly along ``axis`` (n -> m) as torch's uint8 kernel does: the two
+    weights (1 - λ, λ) of each output, in float64 (one weight 1 where i0 is the last pixel), become
+    integers w·2^p rounded (p the most fraction bits the largest weight fits in 15), and
+    y = clip((2^(p-1) + w0·x[i0] + w1·x[i1]) >> p, 0, 255): rounded to the nearest, halves up."""
+    if align_corners:
+        scale = (n - 1) / (m - 1) if m > 1 else 0.0
+        source = scale * np.arange(m, dtype=np.float64)
+    else:
+        source = np.maximum(_scale(n, m, factor, np.float64) * (np.arange(m) + 0.5) - 0.5, 0.0)
+    first = np.minimum(np.floor(source).astype(np.int64), n - 1)
+    lam1 = np.clip(source - first, 0.0, 1.0)
+    lam0 = 1.0 - lam1
+    last = first == n - 1                                  # one pixel left: its weight takes both parts
+    lam0, lam1 = np.where(last, lam0 + lam1, lam0), np.where(last, 0.0, lam1)
+    top = max(float(np.max(lam0, initial=0.0)), float(np.max(lam1, initial=0.0)))
+    precision = 0
+    while precision < 22 and int(0.5 + top * (1 << (precision + 1))) < 1 << 15:
+        precision += 1
+    w0, w1 = (np.floor(0.5 + lam * (1 << precision)).astype(np.int64) for lam in (lam0, lam1))
+    xp = array_module(x)
+    shape = (-1,) + (1,) * (x.ndim - 1 - axis)
+    take = (slice(None),) * axis
+    total = (x[take + (xp.asarray(first),)].astype(np.int64) * xp.asarray(w0.reshape(shape))
+             + x[take + (xp.asarray(np.minimum(first + 1, n - 1)),)].astype(np.int64) * xp.asarray(w1.reshape(shape)))
+    return xp.clip((total + (1 << (precision - 1))) >> precision, 0, 255).astype(np.uint8)
+
+
 def _along(x, axis, index):
     """x gathered along ``axis`` at the integer array ``index`` (a differentiable getitem)."""
     return x[(slice(None),) * axis + (index,)]
@@ -96,17 +142,28 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if not isinstance(x, Tensor):
         raise TypeError(f"interpolate: input must be a Tensor, got {type(x).__name__}")
     if mode not in MODES:
-        raise ValueError(f"interpolate: mode must be one of {sorted(MODES)}, got {mode!r}")
+        raise UnsupportedError(f"interpolate: mode must be one of {sorted(MODES)}, got {mode!r}")
     if x.ndim not in MODES[mode]:
         wanted = " or ".join(f"{d}-D" for d in MODES[mode])
-        raise ShapeError(f"interpolate: mode {mode!r} needs a {wanted} input (N, C, ...), got a "
-                         f"{x.ndim}-D input of shape {x.shape}")
+        raise UnsupportedError(f"interpolate: mode {mode!r} needs a {wanted} input (N, C, ...), got a "
+                               f"{x.ndim}-D input of shape {x.shape}")
+    if x.dtype.kind != "f" and not mode.startswith("nearest") and (x.dtype != np.uint8 or mode != "bilinear"):
+        raise UnsupportedError(f"interpolate: mode {mode!r} is not implemented for dtype {x.dtype} (as in "
+                               f"torch: of the integer dtypes only uint8 images, with 'bilinear'); cast "
+                               f"the input to a floating dtype first")
     if align_corners is not None and mode.startswith("nearest"):
         raise ValueError(f"interpolate: align_corners can only be set with the linear modes, got "
                          f"mode={mode!r} (as torch)")
     if antialias:
         raise ValueError("interpolate: antialias=True is not supported")
     sizes, factors = _output_sizes(x, size, scale_factor, recompute_scale_factor)
+    if x.dtype == np.uint8 and mode == "bilinear":       # torch's order: W first, then H; no gradient
+        data = x.data
+        for axis in (3, 2):
+            if data.shape[axis] != sizes[axis - 2]:
+                data = uint8_linear(data, axis, data.shape[axis], sizes[axis - 2], factors[axis - 2],
+                                    bool(align_corners))
+        return Tensor._wrap(data)
     compute_type = np.float64 if x.dtype == np.float64 else np.float32
     for axis, (n, m, factor) in enumerate(zip(x.shape[2:], sizes, factors), start=2):
         if mode.startswith("nearest"):

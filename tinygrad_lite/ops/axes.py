@@ -8,21 +8,22 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import AxisError, ShapeError
 
 Axes = Optional[Union[int, Sequence[int]]]     # an axis argument: None (every axis), an int or several
 
 
 def normalise_axis(axis, ndim, op, name="axis", new_axis=False, given=None):
     """``axis`` in [-ndim, ndim) as a non-negative int (``new_axis``: a position for an inserted axis,
-    in [-ndim - 1, ndim]), or a TypeError / ShapeError naming the op, the range and the value given
-    (``given``: the whole argument ``axis`` came from, when that was a tuple)."""
+    in [-ndim - 1, ndim]), or a TypeError / AxisError (a ShapeError, and an IndexError as torch
+    raises) naming the op, the range and the value given (``given``: the whole argument ``axis``
+    came from, when that was a tuple)."""
     given = axis if given is None else given
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
         raise TypeError(f"{op}: {name} must be an int, got {given!r}")
     size = ndim + 1 if new_axis else max(ndim, 1)
     if not -size <= axis < size:
-        raise ShapeError(f"{op}: {name} must be an int in [{-size}, {size}) for a {ndim}-d tensor, got {given!r}")
+        raise AxisError(f"{op}: {name} must be an int in [{-size}, {size}) for a {ndim}-d tensor, got {given!r}")
     return int(axis) % size
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from ..backend import NUMBER_KINDS, to_device as _move, without_float_warnings
 from ..core import Function, Tensor
 from ..errors import DeviceError
+from .dtypes import integer_scalar
 
 
 class AsTypeOp(Function):
@@ -26,21 +27,22 @@ class ToDeviceOp(Function):
 
 
 def as_tensor(value: Any, like: Optional[Tensor] = None) -> Tensor:
-    """``value`` as a Tensor; plain numbers take ``like``'s dtype and device (x * 2 stays float32, and
-    an integer tensor minus a Python int keeps its dtype, wrapping around as torch's: uint8 - 1 is 255).
+    """``value`` as a Tensor; a plain number takes ``like``'s dtype and device (x * 2 stays float32,
+    and an integer tensor minus a Python int keeps its dtype, wrapping around as torch's: uint8 - 1
+    is 255). The caller has picked ``like``'s dtype by torch's rule (``dtypes.result_type``).
 
-    Next to a floating tensor a number stays a scalar, a NumPy scalar of ``like``'s dtype: NumPy
-    computes with it exactly as with a 0-d array, and CuPy passes it to the kernel as an argument,
-    where a 0-d array would be one more allocation and host-to-device copy per ``x * 2``."""
+    Next to a tensor a number stays a scalar, a NumPy scalar of ``like``'s dtype: NumPy computes
+    with it exactly as with a 0-d array, and CuPy passes it to the kernel as an argument, where a
+    0-d array would be one more allocation and host-to-device copy per ``x * 2``."""
     if isinstance(value, Tensor):
         return value
     if like is None:
         return Tensor(value)
-    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if like.dtype.kind == "f" and number:
-        return Tensor._wrap(like.dtype.type(value))
-    if like.dtype.kind in "iu" and type(value) is int:
-        return Tensor._wrap(np.asarray(value).astype(like.dtype)[()])
+    if isinstance(value, (bool, int, float, np.bool_, np.integer, np.floating)):
+        if like.dtype.kind == "f" or (like.dtype.kind == "b" and isinstance(value, (bool, np.bool_))):
+            return Tensor._wrap(like.dtype.type(value))
+        if like.dtype.kind in "iu" and isinstance(value, (bool, int, np.bool_, np.integer)):
+            return Tensor._wrap(integer_scalar(value, like.dtype))
     return Tensor(value, device=like.device)
 
 

@@ -5,16 +5,25 @@ subscripts take the operand's place and the operand's subscripts become the outp
 a constant operand, because an einsum output cannot name a letter twice or name a letter no input has:
 a letter that only this operand has (summed away: "ij->i") comes from a ones vector, and a repeated
 letter (a diagonal: "ii->i") is linked to a fresh letter by an identity matrix.
+
+The order of work matters as much as in a matmul chain: "ij,kl->" summed letter by letter is 10^12
+products for two 1000 x 1000 operands, the sum of each times the other's is 2 * 10^6. So a letter only
+one operand has is summed out of it first (torch's rule), and the rest is contracted pairwise in
+the order NumPy's greedy ``einsum_path`` picks (CuPy picks its own); every intermediate of that
+order is checked against ``limits.MAX_ELEMENTS`` before anything is computed.
 """
 from __future__ import annotations
 
 import string
 from collections import Counter
 
+import numpy as np
+
 from ..backend import array_module
 from ..core import Function, Tensor
 from ..errors import ShapeError
 from .convert import check_same_device
+from .limits import check_elements
 
 
 class EinsumOp(Function):
@@ -23,10 +32,16 @@ class EinsumOp(Function):
     repeat of a letter in s_i to a fresh letter (see the module docstring)"""
     def __init__(self, inputs, output, sizes):
         self.subscripts, self.target, self.sizes = inputs, output, sizes
+        self.reduced, self.path = plan(inputs, output, sizes)
 
     def forward(self, *xs):
-        equation = ",".join(self.subscripts) + "->" + self.target
-        return array_module(xs[0]).einsum(equation, *xs, optimize=len(xs) > 2)
+        xp = array_module(xs[0])
+        xs = [x if kept == subs else xp.einsum(f"{subs}->{kept}", x)        # each operand's own letters summed
+              for x, subs, kept in zip(xs, self.subscripts, self.reduced)]
+        equation = ",".join(self.reduced) + "->" + self.target
+        if len(xs) == 1:
+            return xp.einsum(equation, xs[0])
+        return xp.einsum(equation, *xs, optimize=self.path if xp is np else True)
 
     def backward(self, gy):
         return tuple(self._gradient(i, gy) if needed else None for i, needed in enumerate(self.needs_grad))
@@ -51,6 +66,30 @@ class EinsumOp(Function):
                 available.add(letter)
             target += letter
         return einsum(",".join(subscripts) + "->" + target, *operands)
+
+
+def plan(inputs, output, sizes):
+    """(each operand's subscripts with the letters only it has, and the output lacks, summed out;
+    NumPy's greedy contraction path of what is left), after checking that no intermediate of that
+    path, nor the output, holds more than ``limits.MAX_ELEMENTS`` elements."""
+    everywhere = [set(output)] + [set(s) for s in inputs]
+    reduced = []
+    for i, subs in enumerate(inputs):
+        elsewhere = set().union(*(letters for j, letters in enumerate(everywhere) if j != i + 1))
+        reduced.append("".join(dict.fromkeys(c for c in subs if c in elsewhere)) if set(subs) - elsewhere else subs)
+    check_elements(tuple(sizes[c] for c in output), "einsum", "the output")
+    if len(reduced) == 1:
+        return reduced, None
+    dummies = [np.broadcast_to(np.empty(()), tuple(sizes[c] for c in subs)) for subs in reduced]   # shapes, no memory
+    path = np.einsum_path(",".join(reduced) + "->" + output, *dummies, optimize="greedy")[0]
+    operands = list(reduced)
+    for step in path[1:]:
+        taken = [operands.pop(i) for i in sorted(step, reverse=True)]
+        rest = set(output).union(*operands)
+        letters = "".join(dict.fromkeys(c for subs in taken for c in subs if c in rest))
+        check_elements(tuple(sizes[c] for c in letters), "einsum", "an intermediate of the contraction")
+        operands.append(letters)
+    return reduced, path
 
 
 def _expand(equation, shapes):

@@ -12,18 +12,41 @@ import numpy as np
 from ..backend import array_module, device_of, to_device
 from ..core import Function, Operand, Tensor
 from ..errors import ShapeError
-from .convert import as_tensor, check_same_device
+from .convert import as_tensor, astype, check_same_device
+from .dtypes import floating, result_type
 
 
 def _binary_operands(a, b, op):
-    """Both operands as Tensors on one device; a plain number takes the other operand's dtype."""
-    if not isinstance(a, Tensor):
-        a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
-    if not isinstance(b, Tensor):
-        b = as_tensor(b, like=a)
-    if type(a.data) is not type(b.data):
-        check_same_device(op, (a, b))
-    return a, b
+    """Both operands as Tensors of torch's result dtype (``dtypes.result_type``: int64 + float32 is
+    float32, int * 0.5 the default float dtype) on one device; a plain number becomes a scalar of
+    that dtype."""
+    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
+    a, b = (x if isinstance(x, Tensor) or _is_number(x) else Tensor(x, device=getattr(like, "device", None))
+            for x in (a, b))
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = Tensor(a)
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        if a.dtype != b.dtype:              # cast only where NumPy's promotion would differ from torch's
+            dtype = result_type(a, b)
+            if dtype != np.result_type(a.data, b.data):
+                a, b = _cast(a, dtype), _cast(b, dtype)
+        if type(a.data) is not type(b.data):
+            check_same_device(op, (a, b))
+        return a, b
+    if isinstance(a, Tensor):                # a float tensor keeps its dtype next to any number
+        a = a if a.dtype.kind == "f" else _cast(a, result_type(a, b))
+        return a, as_tensor(b, like=a)
+    b = b if b.dtype.kind == "f" else _cast(b, result_type(a, b))
+    return as_tensor(a, like=b), b
+
+
+def _is_number(x):
+    return isinstance(x, (bool, int, float, np.bool_, np.integer, np.floating))
+
+
+def _cast(x, dtype):
+    """x in ``dtype``: itself when it has it; to a float dtype differentiably (the gradient is cast back)."""
+    return x if x.dtype == dtype else astype(x, dtype)
 
 
 def _binary_array_module(a, b):
@@ -31,10 +54,13 @@ def _binary_array_module(a, b):
     return array_module(b) if isinstance(a, np.generic) else array_module(a)
 
 
-def _binary(fn_class, a, b):
-    """Run a broadcasting binary op, turning NumPy's broadcast error into one naming the op and shapes."""
+def _binary(fn_class, a, b, in_floating=False):
+    """Run a broadcasting binary op, turning NumPy's broadcast error into one naming the op and shapes;
+    ``in_floating``: integer operands are computed in the default float dtype (true division)."""
     op = fn_class.__name__.removesuffix("Op").lower()
     a, b = _binary_operands(a, b, op)
+    if in_floating and a.dtype.kind != "f" and b.dtype.kind != "f":
+        a, b = floating(a), floating(b)
     try:
         return fn_class()(a, b)
     except ValueError as exc:
@@ -164,9 +190,7 @@ class SigmoidOp(Function):
     """
     def forward(self, x):
         xp = array_module(x)
-        if x.dtype.kind != "f":
-            x = x.astype("float64")     # -x of an unsigned integer would wrap around
-        elif x.itemsize < 4:            # float16's e^-x overflows already at x < -11: go through float32
+        if x.itemsize < 4:            # float16's e^-x overflows already at x < -11: go through float32
             return self.forward(x.astype("float32")).astype(x.dtype)
         y = xp.negative(x, out=xp.empty_like(x))                  # out=: a 0-d input stays an array
         with np.errstate(over="ignore"):
@@ -242,14 +266,14 @@ class WhereOp(Function):
 def add(a: Operand, b: Operand) -> Tensor: return _binary(AddOp, a, b)
 def sub(a: Operand, b: Operand) -> Tensor: return _binary(SubOp, a, b)
 def mul(a: Operand, b: Operand) -> Tensor: return _binary(MulOp, a, b)
-def div(a: Operand, b: Operand) -> Tensor: return _binary(DivOp, a, b)
+def div(a: Operand, b: Operand) -> Tensor: return _binary(DivOp, a, b, in_floating=True)
 def neg(x: Tensor) -> Tensor: return NegOp()(x)
-def exp(x: Tensor) -> Tensor: return ExpOp()(x)
-def log(x: Tensor) -> Tensor: return LogOp()(x)
-def sqrt(x: Tensor) -> Tensor: return SqrtOp()(x)
+def exp(x: Tensor) -> Tensor: return ExpOp()(floating(x))
+def log(x: Tensor) -> Tensor: return LogOp()(floating(x))
+def sqrt(x: Tensor) -> Tensor: return SqrtOp()(floating(x))
 def abs(x: Tensor) -> Tensor: return AbsOp()(x)  # noqa: A001  (torch's name; the forward uses xp.abs)
-def tanh(x: Tensor) -> Tensor: return TanhOp()(x)
-def sigmoid(x: Tensor) -> Tensor: return SigmoidOp()(x)
+def tanh(x: Tensor) -> Tensor: return TanhOp()(floating(x))
+def sigmoid(x: Tensor) -> Tensor: return SigmoidOp()(floating(x))
 def relu(x: Tensor) -> Tensor: return ReLUOp()(x)
 def maximum(a: Operand, b: Operand) -> Tensor: return _binary(MaximumOp, a, b)
 def minimum(a: Operand, b: Operand) -> Tensor: return _binary(MinimumOp, a, b)
@@ -266,6 +290,8 @@ def pow(x: Operand, exponent: Operand) -> Tensor:  # noqa: A001
     """x ** exponent, for a constant or a tensor exponent (and a constant base: 2 ** x)."""
     if isinstance(exponent, Tensor) or not isinstance(x, Tensor):
         return _binary(PowOp, x, exponent)
+    if x.dtype.kind != "f" and _is_number(exponent):     # int ** 0.5: the default float dtype
+        x = _cast(x, result_type(x, exponent))
     return PowScalarOp(exponent)(x)
 
 
@@ -276,6 +302,8 @@ def clip(x: Tensor, min: Optional[float] = None, max: Optional[float] = None) ->
     for name, bound in (("min", min), ("max", max)):
         if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float, np.number))):
             raise TypeError(f"clip: {name} must be a number or None, got {bound!r}")
+    if x.dtype.kind != "f" and any(isinstance(v, (float, np.floating)) for v in (min, max)):
+        x = floating(x)                     # an integer tensor clipped at 0.5: the default float dtype
     return ClipOp(min, max)(x)
 
 
@@ -288,10 +316,8 @@ def where(condition, a, b) -> Tensor:
         raise TypeError(f"where: condition must be a bool Tensor or array (a comparison such as x > 0), "
                         f"got {type(condition).__name__}"
                         f"{' of dtype ' + str(condition.dtype) if hasattr(condition, 'dtype') else ''}")
-    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
-    a, b = as_tensor(a, like=like), as_tensor(b, like=like)
-    check_same_device("where", (a, b), "a and b")
-    device = (like if like is not None else a).device
+    a, b = _binary_operands(a, b, "where")
+    device = a.device if not isinstance(a.data, np.generic) else b.device
     if device_of(condition) != device:
         condition = to_device(condition, device)
     try:

@@ -1,7 +1,8 @@
 """torch's indexing and rearranging ops, each a composition of getitem, where and reshape (so each
 gradient is theirs: gy scatter-added back to the elements picked, or masked, or reshaped):
 flip, roll, tril, triu, masked_fill, split, chunk, repeat, repeat_interleave, gather, diagonal,
-unflatten, masked_select, scatter, scatter_add; one_hot and nonzero (integer results, not differentiable).
+unflatten, masked_select, scatter, scatter_add; scatter_reduce (an op of its own); one_hot and nonzero
+(integer results, not differentiable).
 """
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 
-from ..backend import array_module, scatter_add as scatter_add_into, to_device
-from ..core import Tensor
-from ..errors import DeviceError, ShapeError
+from ..backend import array_module, scatter_add as scatter_add_into, scatter_into, to_device
+from ..core import Function, Tensor
+from ..errors import DeviceError, ShapeError, UnsupportedError
 from .axes import Axes, normalise_axes, normalise_axis
 from .elementwise import where
+from .limits import check_elements
 from .shape import GetItemGradOp, broadcast_to, getitem, permute, reshape
 
 
@@ -54,7 +56,7 @@ def _triangle(x, diagonal, op, keep_lower):
     rows, cols = x.shape[-2:]
     lower = x.array_module.tri(rows, cols, int(diagonal), dtype=bool)
     keep = lower if keep_lower else ~x.array_module.tri(rows, cols, int(diagonal) - 1, dtype=bool)
-    return where(keep, x, x.dtype.type(0) if x.dtype.kind == "f" else 0)
+    return where(keep, x, Tensor._wrap(x.dtype.type(0)))        # zeros of x's dtype: bool stays bool
 
 
 def tril(x: Tensor, diagonal: int = 0) -> Tensor:
@@ -116,9 +118,12 @@ def repeat(x: Tensor, *sizes: Any) -> Tensor:
     """torch's ``repeat`` (NumPy's ``tile``): x copied sizes[i] times along axis i (leading new axes
     when more sizes than axes), as one broadcast of x between size-1 axes and a reshape."""
     sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
-    if len(sizes) < x.ndim or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in sizes):
+    if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in sizes):
         raise ValueError(f"repeat: sizes must be {x.ndim} or more non-negative ints (one per axis), got {sizes}")
+    if len(sizes) < x.ndim:
+        raise ShapeError(f"repeat: sizes must be {x.ndim} or more non-negative ints (one per axis), got {sizes}")
     shape = (1,) * (len(sizes) - x.ndim) + x.shape
+    check_elements(tuple(int(r) * n for r, n in zip(sizes, shape)), "repeat")
     interleaved = reshape(x, tuple(v for n in shape for v in (1, n)))
     wide = broadcast_to(interleaved, tuple(v for r, n in zip(sizes, shape) for v in (int(r), n)))
     return reshape(wide, tuple(int(r) * n for r, n in zip(sizes, shape)))
@@ -135,6 +140,8 @@ def repeat_interleave(x: Tensor, repeats: Any, dim: Optional[int] = None) -> Ten
             (counts.ndim == 1 and len(counts) != x.shape[dim]):
         raise ValueError(f"repeat_interleave: repeats must be a non-negative int or one per element of dim "
                          f"{dim} ({x.shape[dim]}), got {repeats!r}")
+    check_elements(x.shape[:dim] + (int(counts.sum()) if counts.ndim else int(counts) * x.shape[dim],) + x.shape[dim + 1:],
+                   "repeat_interleave")
     source = np.repeat(np.arange(x.shape[dim]), counts)
     return getitem(x, (slice(None),) * dim + (source,))
 
@@ -167,11 +174,15 @@ def gather(x: Tensor, dim: int, index: Any) -> Tensor:
 
 
 def _source(x, src, index, op):
-    """src cut to index's shape (torch reads only that corner), or a number broadcast to it."""
+    """src cut to index's shape (torch reads only that corner), or a number broadcast to it. A src
+    tensor must have x's dtype, as torch requires (float32 into float16 would be rounded silently)."""
     if not isinstance(src, Tensor):
         return Tensor._wrap(x.array_module.full(index.shape, src, dtype=x.dtype))
     if src.device != x.device:
         raise DeviceError(f"{op}: src is on {src.device}, x on {x.device}")
+    if src.dtype != x.dtype:
+        raise TypeError(f"{op}: src has dtype {src.dtype} but x has {x.dtype}; they must be the same (as in "
+                        f"torch): cast one with .astype()")
     return getitem(src, tuple(slice(n) for n in index.shape))
 
 
@@ -193,6 +204,100 @@ def scatter(x: Tensor, dim: int, index: Any, src: Union[Tensor, float]) -> Tenso
         raise ValueError(f"scatter: index writes some positions of dim {dim} more than once; torch leaves the "
                          f"result undefined there (use scatter_add to add them up)")
     return where(Tensor._wrap(written > 0), GetItemGradOp(grid, x.shape)(_source(x, src, index, "scatter")), x)
+
+
+class ScatterReduceOp(Function):
+    """y = x with each src element reduced into y[grid] (torch's ``scatter_reduce``): 'sum', 'prod',
+    'mean', 'amax' or 'amin' of x's element (``include_self``) and the src elements sent there;
+    positions no src element reaches keep x. With n the number of elements reduced at a position
+    (c src elements, plus x's when included), the gradient of each of them is gy times
+
+        sum    1                        mean   1 / n
+        prod   the product of the others: P / e without zeros, P (of the nonzero ones) for the
+               only zero, else 0, as ``ProdOp``
+        amax / amin   1 / (how many equal y), 0 for the others (torch's even split of ties, where
+                      x's element is counted even when ``include_self`` leaves it out)
+
+    x's gradient is gy where no src element arrived; the src's is read at ``grid`` (a gather)."""
+    IDENTITY = {"sum": 0, "mean": 0, "prod": 1, "amax": -np.inf, "amin": np.inf}
+    UFUNC = {"sum": "add", "mean": "add", "prod": "multiply", "amax": "maximum", "amin": "minimum"}
+
+    def __init__(self, grid, reduce, include_self): self.grid, self.reduce, self.include_self = grid, reduce, include_self
+
+    def forward(self, x, src):
+        xp, out = array_module(x), x.copy()
+        self.count = xp.zeros(x.shape, dtype=np.int64)                 # src elements per position
+        scatter_add_into(self.count, self.grid, xp.ones(src.shape, dtype=np.int64))
+        reached = self.count > 0
+        if not self.include_self:
+            out[reached] = _identity(self.IDENTITY[self.reduce], x.dtype)
+        scatter_into(out, self.grid, src, self.UFUNC[self.reduce])
+        if self.reduce == "mean":
+            total = xp.maximum(self.count + self.include_self, 1).astype(x.dtype)
+            out = out / total if x.dtype.kind == "f" else out // total     # integers: torch's floor
+        return out
+
+    def backward(self, gy):
+        x, src = self.inputs
+        xp, grid, reduce = gy.array_module, self.grid, self.reduce
+        reached = self.count > 0
+        kept = Tensor._wrap(~reached)
+        if reduce == "sum":
+            share_x, share_src = (gy if self.include_self else gy * kept), getitem(gy, grid)
+        elif reduce == "mean":
+            total = Tensor._wrap(xp.maximum(self.count + self.include_self, 1).astype(gy.dtype))
+            share_x = gy / total if self.include_self else gy * kept
+            share_src = getitem(gy / total, grid)
+        elif reduce == "prod":
+            share_x, share_src = self._product_of_the_others(gy, x, src, kept)
+        else:
+            y = self.output().data
+            wins_src, wins_x = src.data == y[grid], x.data == y
+            ties = wins_x.astype(np.int64)          # x's element counted even when not included: torch's split
+            scatter_add_into(ties, grid, wins_src.astype(np.int64))
+            split = gy / Tensor._wrap(xp.maximum(ties, 1).astype(gy.dtype))
+            share_x = where(reached, split * Tensor._wrap(wins_x & self.include_self), gy)
+            share_src = getitem(split, grid) * Tensor._wrap(wins_src)
+        return (share_x if self.needs_grad[0] else None), (share_src if self.needs_grad[1] else None)
+
+    def _product_of_the_others(self, gy, x, src, kept):
+        """gy times the product of the other elements reduced with each one (see the docstring): P,
+        the product of the nonzero ones (this op again, so second derivatives come free), and z, how
+        many are zero, decide."""
+        xp, grid = gy.array_module, self.grid
+        nonzero_x, nonzero_src = where(x.data == 0, 1.0, x), where(src.data == 0, 1.0, src)
+        product = ScatterReduceOp(grid, "prod", self.include_self)(nonzero_x, nonzero_src)
+        zeros = ((x.data == 0) & self.include_self).astype(np.int64)
+        scatter_add_into(zeros, grid, (src.data == 0).astype(np.int64))
+
+        def others(e, e_is_zero, z, p):
+            return where(e_is_zero, where(z == 1, p, 0.0), where(z == 0, p / where(e_is_zero, 1.0, e), 0.0))
+        share_x = where(Tensor._wrap(self.count > 0), gy * others(x, x.data == 0, zeros, product), gy) \
+            if self.include_self else gy * kept
+        share_src = getitem(gy, grid) * others(src, src.data == 0, zeros[grid], getitem(product, grid))
+        return share_x, share_src
+
+
+def _identity(value, dtype):
+    """The reduction's starting value in ``dtype`` (for integers, +-inf is the dtype's extreme)."""
+    if dtype.kind in "iu" and np.isinf(value):
+        info = np.iinfo(dtype)
+        return info.min if value < 0 else info.max
+    return dtype.type(value)
+
+
+SCATTER_REDUCTIONS = tuple(ScatterReduceOp.IDENTITY)
+
+
+def scatter_reduce(x: Tensor, dim: int, index: Any, src: Union[Tensor, float], reduce: str, *,
+                   include_self: bool = True) -> Tensor:
+    """torch's ``scatter_reduce``: y = x, then each src[i][j] (dim = 0) reduced into y[index[i][j]][j]
+    by ``reduce``, 'sum', 'prod', 'mean', 'amax' or 'amin', with x's own element taking part
+    (``include_self``) or not; gradients as ``ScatterReduceOp`` says."""
+    if reduce not in SCATTER_REDUCTIONS:
+        raise UnsupportedError(f"scatter_reduce: reduce must be one of {SCATTER_REDUCTIONS}, got {reduce!r}")
+    grid, index = _index_grid(x, dim, index, "scatter_reduce", getattr(src, "shape", None))
+    return ScatterReduceOp(grid, reduce, bool(include_self))(x, _source(x, src, index, "scatter_reduce"))
 
 
 def diagonal(x: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
@@ -245,7 +350,11 @@ def one_hot_array(labels, classes, dtype):
 
 def nonzero(x: Tensor, as_tuple: bool = False) -> Union[Tensor, Tuple[Tensor, ...]]:
     """The indices of the nonzero elements: an int64 (count, ndim) tensor, or one index tensor per
-    axis with ``as_tuple`` (not differentiable)."""
+    axis with ``as_tuple`` (not differentiable); a 0-d tensor as torch: (1, 0) or (0, 0)."""
+    if x.ndim == 0:     # torch: a match with no coordinates, shape (1, 0), or none, (0, 0); as_tuple: [0] or []
+        count = 1 if bool(x.data) else 0
+        xp = x.array_module
+        return (Tensor._wrap(xp.zeros(count, np.int64)),) if as_tuple else Tensor._wrap(xp.zeros((count, 0), np.int64))
     found = x.array_module.nonzero(x.data)
     if as_tuple:
         return tuple(Tensor._wrap(i.astype(np.int64)) for i in found)

@@ -23,16 +23,17 @@ METHODS = (
     transcendental.asin, transcendental.acos, transcendental.atan, transcendental.log2, transcendental.log10,
     transcendental.log1p, transcendental.exp2, transcendental.rsqrt, transcendental.lerp, transcendental.logaddexp,
     rounding.sign, rounding.floor, rounding.ceil, rounding.round, rounding.trunc, rounding.floor_divide,
-    rounding.remainder, rounding.fmod, logical.bitwise_and, logical.bitwise_or, logical.bitwise_xor,
-    logical.bitwise_not, logical.isnan, logical.isinf, logical.isfinite, logical.isclose,
+    rounding.remainder, rounding.fmod, rounding.copysign, rounding.divide, logical.bitwise_and, logical.bitwise_or,
+    logical.bitwise_xor, logical.bitwise_not, logical.bitwise_left_shift, logical.bitwise_right_shift,
+    logical.isnan, logical.isinf, logical.isfinite, logical.isclose,
     reduce.sum, reduce.prod, reduce.mean, reduce.max, reduce.min, reduce.argmax, reduce.argmin, reduce.var,
     reduce.std, reduce.logsumexp, reduce.softmax, reduce.log_softmax, reduce.any, reduce.all,
-    scan.cumsum, scan.cumprod, sorting.argsort, sorting.sort, sorting.topk,
+    scan.cumsum, scan.cumprod, scan.cummax, scan.cummin, scan.logcumsumexp, sorting.argsort, sorting.sort, sorting.topk,
     shape.reshape, shape.transpose, shape.permute, shape.swapaxes, shape.squeeze, shape.unsqueeze, shape.flatten,
     shape.broadcast_to, shape.pad,
     indexing.flip, indexing.roll, indexing.tril, indexing.triu, indexing.masked_fill, indexing.split,
     indexing.chunk, indexing.repeat, indexing.repeat_interleave, indexing.gather, indexing.scatter,
-    indexing.scatter_add, indexing.diagonal, indexing.unflatten, indexing.masked_select, indexing.nonzero,
+    indexing.scatter_add, indexing.scatter_reduce, indexing.diagonal, indexing.unflatten, indexing.masked_select, indexing.nonzero,
 )
 
 # Python's operators: x + y is add(x, y); the reflected ones (2 - x) swap the operands back.
@@ -42,10 +43,12 @@ OPERATORS = {
     "__floordiv__": rounding.floor_divide, "__mod__": rounding.remainder, "__and__": logical.bitwise_and,
     "__or__": logical.bitwise_or, "__xor__": logical.bitwise_xor, "__neg__": elementwise.neg,
     "__abs__": elementwise.abs, "__invert__": logical.bitwise_not, "__getitem__": shape.getitem,
+    "__lshift__": logical.bitwise_left_shift, "__rshift__": logical.bitwise_right_shift,
 }
 REFLECTED = {"__radd__": "__add__", "__rsub__": "__sub__", "__rmul__": "__mul__", "__rtruediv__": "__truediv__",
              "__rpow__": "__pow__", "__rmatmul__": "__matmul__", "__rfloordiv__": "__floordiv__",
-             "__rmod__": "__mod__", "__rand__": "__and__", "__ror__": "__or__", "__rxor__": "__xor__"}
+             "__rmod__": "__mod__", "__rand__": "__and__", "__ror__": "__or__", "__rxor__": "__xor__",
+             "__rlshift__": "__lshift__", "__rrshift__": "__rshift__"}
 # Comparisons give boolean tensors, never differentiable; the value is NumPy's ufunc name.
 COMPARISONS = {"__eq__": "equal", "__ne__": "not_equal", "__lt__": "less", "__le__": "less_equal",
                "__gt__": "greater", "__ge__": "greater_equal"}
@@ -85,7 +88,7 @@ def double(x: Tensor) -> Tensor:
     return astype(x, np.float64)
 
 
-EXTRAS = {"to": to, "cpu": cpu, "cuda": cuda, "astype": astype, "float": float, "double": double,
+EXTRAS = {"to": to, "cpu": cpu, "cuda": cuda, "astype": astype, "float": float, "double": double, "div": rounding.divide,
           "view": shape.reshape, "T": property(shape.transpose, doc="The axes reversed (a matrix's transpose).")}
 
 

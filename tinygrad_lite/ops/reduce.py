@@ -5,6 +5,7 @@ This module defines ``sum``, ``max``, ``min``, ``any`` and ``all``: the builtins
 from __future__ import annotations
 
 import math
+import warnings
 from collections import namedtuple
 from typing import Any, Optional, Tuple, Union
 
@@ -13,7 +14,8 @@ import numpy as np
 from ..backend import array_module
 from ..core import Function, Tensor
 from ..errors import ShapeError
-from .axes import Axes, normalise_axes
+from .axes import Axes, normalise_axes, normalise_axis
+from .dtypes import floating
 from .elementwise import where
 from .shape import broadcast_to, pad
 from .torch_names import axis_and_keepdims, axis_or_dim, ddof_or_correction, keepdims_or_keepdim
@@ -170,6 +172,16 @@ def log_softmax_array(x, axis):
     return shifted
 
 
+def in_dtype(y, dtype):
+    """``y`` in the ``dtype`` a reduction or scan was asked for: NumPy sums and multiplies small
+    integers in int64 whatever the input, so int8 100 x 100 ones would sum to 10000; cast back, that is
+    -56, the int8 answer NumPy's own ``sum(dtype=)`` and torch give (two's complement arithmetic
+    wraps the same whether it wraps at each step or once at the end)."""
+    if dtype is None or y.dtype == np.dtype(dtype):
+        return y
+    return Tensor._wrap(y.data.astype(dtype))
+
+
 def _numpy_call(op, x, dtype, out):
     """``np.sum(t)``, ``np.mean(t)``, ``np.max(t)``, ``np.var(t)`` call these as methods with NumPy's
     ``dtype=`` (the tensor is cast first) and ``out=`` (refused: an op returns a new tensor)."""
@@ -188,13 +200,13 @@ def sum(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = Non
     ``out``: see ``_numpy_call``."""
     x = _numpy_call("sum", x, dtype, out)
     axis, keepdims = axis_and_keepdims("sum", axis, keepdims, dim, keepdim)
-    return SumOp(_axes(axis, x.ndim, "sum"), keepdims)(x)
+    return in_dtype(SumOp(_axes(axis, x.ndim, "sum"), keepdims)(x), dtype)
 
 
 def mean(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None, keepdim: Optional[bool] = None,
          dtype: Any = None, out: Any = None) -> Tensor:
     """The mean over ``axis`` (None: all axes); nan when there is nothing to average, as in torch."""
-    x = _numpy_call("mean", x, dtype, out)
+    x = floating(_numpy_call("mean", x, dtype, out))
     axis, keepdims = axis_and_keepdims("mean", axis, keepdims, dim, keepdim)
     return MeanOp(_axes(axis, x.ndim, "mean"), keepdims)(x)
 
@@ -235,15 +247,22 @@ def _max_or_min(fn_class, x, axis, keepdims, dim, keepdim):
 def argmax(x: Tensor, axis: Optional[int] = None, keepdims: bool = False, *, dim: Optional[int] = None,
            keepdim: Optional[bool] = None) -> Tensor:
     """The index of the largest element over ``axis`` (None: of the flattened tensor); not differentiable."""
-    axis, keepdims = axis_and_keepdims("argmax", axis, keepdims, dim, keepdim)
-    return Tensor._wrap(x.data.argmax(axis=axis, keepdims=keepdims))
+    return _arg_extreme("argmax", x, *axis_and_keepdims("argmax", axis, keepdims, dim, keepdim))
 
 
 def argmin(x: Tensor, axis: Optional[int] = None, keepdims: bool = False, *, dim: Optional[int] = None,
            keepdim: Optional[bool] = None) -> Tensor:
     """The index of the smallest element over ``axis`` (None: of the flattened tensor); not differentiable."""
-    axis, keepdims = axis_and_keepdims("argmin", axis, keepdims, dim, keepdim)
-    return Tensor._wrap(x.data.argmin(axis=axis, keepdims=keepdims))
+    return _arg_extreme("argmin", x, *axis_and_keepdims("argmin", axis, keepdims, dim, keepdim))
+
+
+def _arg_extreme(op, x, axis, keepdims):
+    """argmax / argmin along ``axis`` (checked by the one axis rule; a 0-d tensor's is 0, as torch)."""
+    if axis is not None:
+        axis = normalise_axis(axis, x.ndim, op)
+        if x.ndim == 0:
+            return Tensor._wrap(x.array_module.zeros((), dtype=np.int64))
+    return Tensor._wrap(getattr(x.data, op)(axis=axis, keepdims=keepdims))
 
 
 def var(x: Tensor, axis: Axes = None, keepdims: bool = False, ddof: Optional[int] = None, *,
@@ -251,21 +270,31 @@ def var(x: Tensor, axis: Axes = None, keepdims: bool = False, ddof: Optional[int
         out: Any = None) -> Tensor:
     """Variance, mean((x - mean(x))^2) * n / (n - ddof). ``ddof`` (torch's ``correction``) defaults to
     NumPy's 0 with ``axis=`` and to torch's 1 (the unbiased estimate) with ``dim=``."""
-    x = _numpy_call("var", x, dtype, out)
+    x = floating(_numpy_call("var", x, dtype, out))
     ddof = ddof_or_correction("var", ddof, correction)
     if ddof is None:
         ddof = 0 if dim is None else 1
     axis, keepdims = axis_and_keepdims("var", axis, keepdims, dim, keepdim)
-    axes = _axes(axis, x.ndim, "var")
+    return _variance(x, _axes(axis, x.ndim, "var"), keepdims, ddof, "var")
+
+
+def _variance(x, axes, keepdims, ddof, op):
+    """sum((x - mean(x))^2) / (n - ddof) over ``axes``. With ddof >= n there is no such estimate:
+    torch's answer, with its warning, is the sum divided by 0, inf (or nan where all are equal)."""
     n = math.prod(x.shape[a] for a in axes)
-    if n - ddof <= 0:
-        raise ValueError(f"var: ddof must be smaller than the number of reduced elements ({n}), got ddof={ddof}")
     # Shifted by one of its own values first (a constant, so the gradient is unchanged): a column of
     # 1e30s then has deviations of exactly 0, where its mean, a rounding off, would square to 1e46.
     first = tuple(slice(0, 1) if a in axes else slice(None) for a in range(x.ndim))
     shifted = x - Tensor._wrap(x.data[first] if first else x.data.copy())
     centred = shifted - shifted.mean(axis=axes, keepdims=True)
-    return (centred * centred).sum(axis=axes, keepdims=keepdims) * (1.0 / (n - ddof))
+    squares = (centred * centred).sum(axis=axes, keepdims=keepdims)
+    if n - ddof <= 0:
+        warnings.warn(f"{op}: degrees of freedom n - correction = {n} - {ddof} <= 0 (correction must be smaller "
+                      f"than the number of reduced elements); the result is inf or nan, as in torch",
+                      UserWarning, stacklevel=3)
+        with np.errstate(divide="ignore", invalid="ignore"):      # inf and nan are the answer here
+            return squares / 0.0
+    return squares * (1.0 / (n - ddof))
 
 
 def std(x: Tensor, axis: Axes = None, keepdims: bool = False, ddof: Optional[int] = None, *,
@@ -276,12 +305,38 @@ def std(x: Tensor, axis: Axes = None, keepdims: bool = False, ddof: Optional[int
 
     Where the variance is 0 the slope of sqrt is infinite and var's is 0 (inf * 0 = nan); the
     gradient there is 0, as in torch: the square root is taken only where var != 0."""
-    x = _numpy_call("std", x, dtype, out)
+    x = floating(_numpy_call("std", x, dtype, out))
     ddof = ddof_or_correction("std", ddof, correction)
     axis, keepdims = axis_and_keepdims("std", axis, keepdims, dim, keepdim)
-    variance = var(x, axis, keepdims, 1 if ddof is None else ddof)
+    return _root(_variance(x, _axes(axis, x.ndim, "std"), keepdims, 1 if ddof is None else ddof, "std"))
+
+
+def _root(variance):
+    """sqrt(variance), with the slope 0 where variance is 0 (see ``std``)."""
     spread = variance != 0
     return where(spread, where(spread, variance, 1.0).sqrt(), 0.0)
+
+
+def var_mean(x: Tensor, dim: Axes = None, unbiased: Optional[bool] = None, keepdim: bool = False, *,
+             correction: Optional[int] = None) -> Tuple[Tensor, Tensor]:
+    """torch's ``var_mean``: the pair (var, mean) over ``dim`` (None: all), in one pass over x for both;
+    ``correction`` 1 by default (the unbiased estimate; ``unbiased=False`` is correction 0)."""
+    return _spread_and_mean("var_mean", x, dim, unbiased, keepdim, correction, lambda v: v)
+
+
+def std_mean(x: Tensor, dim: Axes = None, unbiased: Optional[bool] = None, keepdim: bool = False, *,
+             correction: Optional[int] = None) -> Tuple[Tensor, Tensor]:
+    """torch's ``std_mean``: the pair (std, mean) over ``dim`` (None: all); ``correction`` as ``var_mean``."""
+    return _spread_and_mean("std_mean", x, dim, unbiased, keepdim, correction, _root)
+
+
+def _spread_and_mean(op, x, dim, unbiased, keepdim, correction, finish):
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{op}: got both unbiased={unbiased!r} and correction={correction!r}; give only one")
+    ddof = correction if correction is not None else 0 if unbiased is False else 1
+    x = floating(x)
+    axes = _axes(dim, x.ndim, op)
+    return finish(_variance(x, axes, keepdim, ddof, op)), MeanOp(axes, keepdim)(x)
 
 
 def prod(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None, keepdim: Optional[bool] = None,
@@ -296,7 +351,7 @@ def prod(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = No
     if kept + list(axes) != list(range(x.ndim)):
         x = x.permute(*kept, *axes)
     kept_shape = tuple(shape[a] for a in kept)
-    y = ProdOp()(x.reshape(*kept_shape, math.prod(shape[a] for a in axes)))
+    y = in_dtype(ProdOp()(x.reshape(*kept_shape, math.prod(shape[a] for a in axes))), dtype)
     return y.reshape(*[1 if a in axes else n for a, n in enumerate(shape)]) if keepdims else y
 
 
@@ -322,18 +377,18 @@ def logsumexp(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes
     axis, keepdims = axis_and_keepdims("logsumexp", axis, keepdims, dim, keepdim)
     axes = _axes(axis, x.ndim, "logsumexp")
     _nonempty(x, axes, "logsumexp")
-    return LogSumExpOp(axes, keepdims)(x)
+    return LogSumExpOp(axes, keepdims)(floating(x))
 
 
 def softmax(x: Tensor, axis: int = -1, *, dim: Optional[int] = None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``axis`` (default the last)."""
     axes = _axes(axis_or_dim("softmax", axis, dim, default=-1), x.ndim, "softmax")
     _nonempty(x, axes, "softmax")
-    return SoftmaxOp(axes)(x)
+    return SoftmaxOp(axes)(floating(x))
 
 
 def log_softmax(x: Tensor, axis: int = -1, *, dim: Optional[int] = None) -> Tensor:
     """x - logsumexp(x) along ``axis`` (default the last)."""
     axes = _axes(axis_or_dim("log_softmax", axis, dim, default=-1), x.ndim, "log_softmax")
     _nonempty(x, axes, "log_softmax")
-    return LogSoftmaxOp(axes)(x)
+    return LogSoftmaxOp(axes)(floating(x))

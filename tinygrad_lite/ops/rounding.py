@@ -1,17 +1,22 @@
 """Piecewise-constant and integer ops: sign, floor, ceil, round, trunc, floor division (``//``),
-remainder (``%``) and fmod (the bitwise operators and the tests such as isnan: ``logical.py``).
+torch's ``div`` with a rounding mode, remainder (``%``), fmod and copysign (the bitwise operators
+and the tests such as isnan: ``logical.py``).
 
 A step function's slope is 0 wherever it is defined, so these gradients are zeros (torch's too);
-remainder and fmod are x minus a step function and pass the gradient on. Integer and boolean
-tensors never carry gradients: on them these ops are plain NumPy (or CuPy) calls.
+remainder and fmod are x minus a step function and pass the gradient on, copysign is x times a
+step function (±1). Integer and boolean tensors never carry gradients: on them these ops are plain
+NumPy (or CuPy) calls.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from typing import Optional
+
 from ..backend import array_module
 from ..core import Function, Operand, Tensor
-from .elementwise import _binary, _binary_array_module
+from ..errors import UnsupportedError
+from .elementwise import _binary, _binary_array_module, div
 from .logical import _is_exact, _raw_operands
 
 
@@ -52,6 +57,23 @@ class FmodOp(Function):
     def backward(self, gy):
         a, b = self.inputs
         return gy, (-gy * trunc(a.detach() / b.detach()) if self.needs_grad[1] else None)
+
+
+class CopysignOp(Function):
+    """y = |a| with the sign of b (its sign bit: -0.0 counts as negative, as in C and torch);
+    da = gy * (+1 where a and b have the same sign bit, -1 where not; 0 where a = 0, torch's), db = 0"""
+    def forward(self, a, b): return _binary_array_module(a, b).copysign(a, b)
+
+    def backward(self, gy):
+        a, b = self.inputs
+        xp = gy.array_module
+        ga = gb = None
+        if self.needs_grad[0]:
+            flip = xp.where(a.data == 0, 0, xp.where(xp.signbit(a.data) == xp.signbit(b.data), 1, -1))
+            ga = gy * Tensor._wrap(flip.astype(gy.dtype))
+        if self.needs_grad[1]:
+            gb = _zeros(gy)
+        return ga, gb
 
 
 # ---- the functions users call ---------------------------------------------------------------------
@@ -109,3 +131,29 @@ def remainder(a: Operand, b: Operand) -> Tensor:
 def fmod(a: Operand, b: Operand) -> Tensor:
     """a - b * trunc(a / b), with the sign of a (C's fmod, torch.fmod)."""
     return _integer_division("fmod", a, b) if _both_exact(a, b) else _binary(FmodOp, a, b)
+
+
+def copysign(a: Operand, b: Operand) -> Tensor:
+    """|a| with the sign of b, elementwise (torch's ``copysign``); integers give the default float dtype."""
+    return _binary(CopysignOp, a, b, in_floating=True)
+
+
+ROUNDING_MODES = (None, "trunc", "floor")
+
+
+def divide(a: Operand, b: Operand, rounding_mode: Optional[str] = None) -> Tensor:
+    """torch's ``div`` (also ``divide``): a / b, true division (``/``), or rounded: 'trunc' towards 0,
+    'floor' towards -inf (``//``). Rounded, integers stay integers (exact; a zero divisor is a
+    ZeroDivisionError) and the gradient is 0."""
+    if rounding_mode not in ROUNDING_MODES:
+        raise UnsupportedError(f"div: rounding_mode must be one of {ROUNDING_MODES}, got {rounding_mode!r}")
+    if rounding_mode is None:
+        return div(a, b)
+    if rounding_mode == "floor":
+        return floor_divide(a, b)
+    if not _both_exact(a, b):
+        return trunc(div(a, b))
+    xp, (x, y) = _raw_operands(a, b, "div")
+    if bool((xp.asarray(y) == 0).any()):
+        raise ZeroDivisionError("div: integer division by zero (the divisor has a 0)")
+    return Tensor._wrap(xp.floor_divide(x - xp.fmod(x, y), y))      # x - fmod(x, y) is a multiple of y

@@ -10,9 +10,10 @@ import numpy as np
 
 from ..backend import array_module, as_numpy, scatter_add, to_device
 from ..core import BroadcastToOp, Function, Tensor
-from ..errors import ShapeError
+from ..errors import AxisError, ShapeError, UnsupportedError
 from .axes import Axes, normalise_axes, normalise_axis
 from .convert import check_same_device
+from .limits import check_elements
 from .torch_names import axis_or_dim
 
 
@@ -150,9 +151,13 @@ def transpose(x: Tensor, *axes: Axes) -> Tensor:
 def permute(x: Tensor, *axes: Axes) -> Tensor:
     """Reorder the axes: ``y.shape[i] == x.shape[axes[i]]``."""
     axes = _shape_arg(axes)
-    if (not all(isinstance(a, (int, np.integer)) and -x.ndim <= a < x.ndim for a in axes)
-            or sorted(a % x.ndim for a in axes) != list(range(x.ndim))):
-        raise ShapeError(f"permute: axes must be a permutation of {tuple(range(x.ndim))}, got {axes}")
+    wanted = f"permute: axes must be a permutation of {tuple(range(x.ndim))}, got {axes}"
+    if not all(isinstance(a, (int, np.integer)) for a in axes) or len(axes) != x.ndim:
+        raise ShapeError(wanted)
+    if not all(-x.ndim <= a < x.ndim for a in axes):
+        raise AxisError(wanted)                                   # a dim out of range: torch's IndexError
+    if len({a % x.ndim for a in axes}) != x.ndim:
+        raise ShapeError(wanted)
     return TransposeOp(tuple(a % x.ndim for a in axes))(x)
 
 
@@ -307,21 +312,24 @@ def pad(x: Tensor, pad_width: Any, value: Union[Tensor, float] = 0.0, mode: str 
     """x surrounded by padding, ``pad_width`` as in ``numpy.pad`` (an int, (before, after) or one pair
     per axis). ``mode``: 'constant' (``value``), or torch's 'reflect' (x[1], x[0] | x | x[n-2]: the edge
     not repeated), 'replicate' (the edge repeated) and 'circular' (x wrapped around), each a getitem of
-    x at an index array per axis, so the gradient is gy scatter-added back onto the elements read."""
+    x at an index array per axis, so the gradient is gy scatter-added back onto the elements read.
+    A negative width crops that many elements from its side first (torch's rule), then the
+    positive ones pad what is left."""
     if mode not in PAD_MODES:
-        raise ValueError(f"pad: mode must be one of {PAD_MODES}, got {mode!r}")
+        raise UnsupportedError(f"pad: mode must be one of {PAD_MODES}, got {mode!r}")
     width = np.asarray(pad_width)
     if width.dtype.kind not in "iu":
         raise TypeError(f"pad: pad_width must be an int, a (before, after) pair of ints or one pair "
                         f"per axis, got {pad_width!r}")
-    if (width < 0).any():
-        raise ValueError(f"pad: pad_width must be non-negative, got {pad_width!r}")
     try:
         width = np.broadcast_to(width, (x.ndim, 2))
     except ValueError:
         raise ShapeError(f"pad: pad_width {pad_width!r} does not fit a {x.ndim}-d tensor") from None
     if x.ndim == 0:
         return x                            # nothing to pad around a single number
+    if (width < 0).any():
+        x, width = _crop(x, width, pad_width, 1 if mode in ("reflect", "replicate") else 0), np.maximum(width, 0)
+    check_elements(tuple(n + before + after for n, (before, after) in zip(x.shape, width.tolist())), "pad")
     if mode == "constant":
         return PadOp(tuple(map(tuple, width.tolist())), value)(x)
     for axis, (before, after) in enumerate(width.tolist()):
@@ -330,11 +338,22 @@ def pad(x: Tensor, pad_width: Any, value: Union[Tensor, float] = 0.0, mode: str 
     return x
 
 
+def _crop(x, width, pad_width, keep):
+    """x with the negative widths' elements cut from their sides (a getitem: the gradient is gy put
+    back), at least ``keep`` left on each axis (a mode that reads x needs one, as in torch)."""
+    cut = np.minimum(width, 0).tolist()
+    for axis, ((before, after), n) in enumerate(zip(cut, x.shape)):
+        if n + before + after < keep and (before or after):
+            raise ShapeError(f"pad: pad_width {pad_width!r} crops {-before} + {-after} elements from axis {axis} "
+                             f"of length {n}; at most {n - keep} can go")
+    return getitem(x, tuple(slice(-before, n + after) for (before, after), n in zip(cut, x.shape)))
+
+
 def _pad_index(n, before, after, mode, axis):
     """Which element of an axis of length n each padded position reads."""
     limit = {"reflect": n - 1, "replicate": None, "circular": n}[mode]
     if limit is not None and max(before, after) > limit:
-        raise ValueError(f"pad: {mode} padding of axis {axis} (length {n}) must be at most {limit} on each "
+        raise ShapeError(f"pad: {mode} padding of axis {axis} (length {n}) must be at most {limit} on each "
                          f"side, got ({before}, {after})")
     position = np.arange(-before, n + after)
     if mode == "replicate":

@@ -32,7 +32,7 @@ def _stable_order(data, axis, descending):
     return data.shape[axis] - 1 - xp.flip(reversed_order, axis)
 
 
-def _along(x, indices, axis):
+def take_along(x, indices, axis):
     """x[indices] along ``axis``, every other axis kept (NumPy's take_along_axis), differentiable."""
     xp = x.array_module
     index = tuple(indices if i == axis else xp.arange(n).reshape([-1 if j == i else 1 for j in range(indices.ndim)])
@@ -61,7 +61,7 @@ def sort(x: Tensor, axis: int = -1, descending: bool = False, stable: bool = Fal
     indices = argsort(x, axis, descending, stable)
     if x.ndim == 0:
         return SortResult(x.reshape(()), indices)
-    return SortResult(_along(x, indices.data, axis), indices)
+    return SortResult(take_along(x, indices.data, axis), indices)
 
 
 def topk(x: Tensor, k: int, axis: int = -1, largest: bool = True, sorted: bool = True,  # noqa: A002  (torch's)
@@ -77,4 +77,4 @@ def topk(x: Tensor, k: int, axis: int = -1, largest: bool = True, sorted: bool =
         return TopkResult(values.reshape(()), indices.reshape(())) if k else TopkResult(values, indices)
     order = _stable_order(x.data, axis, descending=largest)
     indices = order[(slice(None),) * axis + (slice(0, int(k)),)]
-    return TopkResult(_along(x, indices, axis), Tensor._wrap(indices))
+    return TopkResult(take_along(x, indices, axis), Tensor._wrap(indices))

@@ -10,6 +10,7 @@ import math
 
 from ..backend import array_module
 from ..core import Function, Operand, Tensor
+from .dtypes import floating
 from .elementwise import _binary_operands, abs, maximum, pow, sqrt, where
 
 
@@ -93,17 +94,17 @@ class Log1pOp(Function):
 
 # ---- the functions users call ---------------------------------------------------------------------
 
-def sin(x: Tensor) -> Tensor: return SinOp()(x)
-def cos(x: Tensor) -> Tensor: return CosOp()(x)
-def tan(x: Tensor) -> Tensor: return TanOp()(x)
-def sinh(x: Tensor) -> Tensor: return SinhOp()(x)
-def cosh(x: Tensor) -> Tensor: return CoshOp()(x)
-def asin(x: Tensor) -> Tensor: return AsinOp()(x)
-def acos(x: Tensor) -> Tensor: return AcosOp()(x)
-def atan(x: Tensor) -> Tensor: return AtanOp()(x)
-def log2(x: Tensor) -> Tensor: return Log2Op()(x)
-def log10(x: Tensor) -> Tensor: return Log10Op()(x)
-def log1p(x: Tensor) -> Tensor: return Log1pOp()(x)
+def sin(x: Tensor) -> Tensor: return SinOp()(floating(x))
+def cos(x: Tensor) -> Tensor: return CosOp()(floating(x))
+def tan(x: Tensor) -> Tensor: return TanOp()(floating(x))
+def sinh(x: Tensor) -> Tensor: return SinhOp()(floating(x))
+def cosh(x: Tensor) -> Tensor: return CoshOp()(floating(x))
+def asin(x: Tensor) -> Tensor: return AsinOp()(floating(x))
+def acos(x: Tensor) -> Tensor: return AcosOp()(floating(x))
+def atan(x: Tensor) -> Tensor: return AtanOp()(floating(x))
+def log2(x: Tensor) -> Tensor: return Log2Op()(floating(x))
+def log10(x: Tensor) -> Tensor: return Log10Op()(floating(x))
+def log1p(x: Tensor) -> Tensor: return Log1pOp()(floating(x))
 
 
 # The one-line functions above are documented by their op's docstring: the formula and its gradient.
