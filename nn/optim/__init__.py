@@ -7,5 +7,5 @@ from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
-from .schedules import ExponentialLR, InverseTimeDecay, LRScheduler, StepLR
+from .schedules import ExponentialLR, InverseTimeDecay, LRScheduler, StepLR, WarmupCosineLR
 from .sgd import SGD
