@@ -102,7 +102,7 @@ def already_finished(config, options):
     run_dir = Path(options.out) / config.name
     if not (run_dir / "metrics.json").is_file():
         return False
-    _, used_sample = run_data.load(config.dataset, options.root, options.sample)
+    used_sample = run_data.used_sample(config, options.root, options.sample)
     return checkpoint.finished(run_dir, fingerprint(config, options.seed, options.subset, used_sample))
 
 
