@@ -53,32 +53,30 @@ class AttentionOp(Function):
         q, k, v = self.inputs[:3]
         p = attention_probabilities(q, k, self.inputs[3] if len(self.inputs) > 3 else None, self.scale)
         keep = None if self.keep is None else Tensor._wrap(self.keep)
-        dropped = p if keep is None else p * keep
         g_p = gy @ v.swapaxes(-1, -2)
         if keep is not None:
             g_p = g_p * keep
         g_s = p * (g_p - (g_p * p).sum(axis=-1, keepdims=True))
-        return self._gradients(g_s, dropped, q, k, gy)
+        needs = self.needs_grad
+        gq = (g_s @ k) * self.scale if needs[0] else None
+        gk = (g_s.swapaxes(-1, -2) @ q) * self.scale if needs[1] else None
+        gv = (p if keep is None else p * keep).swapaxes(-1, -2) @ gy if needs[2] else None
+        return (gq, gk, gv) if len(needs) == 3 else (gq, gk, gv, g_s if needs[3] else None)
 
     def _fast_backward(self, gy):
         """``backward`` on arrays, from the P that ``forward`` kept."""
         q, k, v = (x.data for x in self.inputs[:3])
-        p, g = self.p, gy.data
-        dropped = p if self.keep is None else p * self.keep
+        p, g, needs = self.p, gy.data, self.needs_grad
         g_p = g @ v.swapaxes(-1, -2)
         if self.keep is not None:
             g_p *= self.keep
         g_s = p * (g_p - (g_p * p).sum(axis=-1, keepdims=True))
-        grads = self._gradients(g_s, dropped, q, k, g)
+        grads = [(g_s @ k) * self.scale if needs[0] else None,
+                 (g_s.swapaxes(-1, -2) @ q) * self.scale if needs[1] else None,
+                 (p if self.keep is None else p * self.keep).swapaxes(-1, -2) @ g if needs[2] else None]
+        if len(needs) > 3:
+            grads.append(g_s if needs[3] else None)
         return tuple(None if x is None else Tensor._wrap(x) for x in grads)
-
-    def _gradients(self, g_s, dropped, q, k, gy):
-        """(gq, gk, gv[, gbias]) from gS, Tensors or arrays alike; None where no gradient is wanted."""
-        needs = self.needs_grad
-        gq = (g_s @ k) * self.scale if needs[0] else None
-        gk = (g_s.swapaxes(-1, -2) @ q) * self.scale if needs[1] else None
-        gv = dropped.swapaxes(-1, -2) @ gy if needs[2] else None
-        return (gq, gk, gv) + ((g_s if needs[3] else None,) if len(needs) > 3 else ())
 
 
 def attention_probabilities(query, key, bias=None, scale=None):
