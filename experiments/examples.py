@@ -46,7 +46,7 @@ RUNS = [
               split=("generated", 10000, 1000, 1000), normalisation="none", log_every=50,
               choices=GPT_CHOICES + ("sort: six digits 0-9, 10^6 different problems (minGPT's demo sorts digits "
                                      "0-2)",),
-              minutes_cpu=3.0),
+              minutes_cpu=1.0),
     RunConfig(name="E-gpt-add", document=DOCUMENT,
               title="GPT, 2 blocks of 4 heads, width 48: add two 2-digit numbers; AdamW, warm-up and cosine",
               dataset="add",
@@ -55,5 +55,5 @@ RUNS = [
               split=("generated", 8000, 1000, 1000), normalisation="none", log_every=50,
               choices=GPT_CHOICES + ("add: a + b for a, b in 0-99, the sum's 3 digits lowest first (minGPT's "
                                      "AdditionDataset): 10,000 problems, 8,000 of them for training",),
-              minutes_cpu=4.0),
+              minutes_cpu=1.5),
 ]
