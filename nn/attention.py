@@ -95,7 +95,8 @@ class MultiheadAttention(Module):
         batched = query.ndim == 3
         if not batched:                                # (L, E) -> (1, L, E)
             query, key, value = (x.unsqueeze(0) for x in (query, key, value))
-            key_padding_mask = None if key_padding_mask is None else _as_tensor(key_padding_mask).unsqueeze(0)
+            key_padding_mask = None if key_padding_mask is None else _as_tensor(key_padding_mask,
+                                                                                query.device).unsqueeze(0)
         elif not self.batch_first:                     # (L, N, E) -> (N, L, E)
             query, key, value = (x.swapaxes(0, 1) for x in (query, key, value))
         if query.shape[-1] != self.embed_dim or key.shape != value.shape or key.shape[0] != query.shape[0]:
@@ -152,13 +153,15 @@ class MultiheadAttention(Module):
         return bias
 
 
-def _as_tensor(mask):
-    return mask if isinstance(mask, Tensor) else Tensor(np.asarray(mask))
+def _as_tensor(mask, device):
+    """A mask given as an array or a list, as a Tensor on ``device``."""
+    return mask if isinstance(mask, Tensor) else Tensor(mask if hasattr(mask, "dtype") else np.asarray(mask),
+                                                        device=device)
 
 
 def _additive(mask, like, name):
     """A boolean mask (True = masked) as 0 / −∞ in ``like``'s dtype; a float mask as it is."""
-    mask = _as_tensor(mask)
+    mask = _as_tensor(mask, like.device)
     if mask.dtype == bool:
         xp = like.array_module
         return Tensor._wrap(xp.where(mask.data, like.dtype.type(-np.inf), like.dtype.type(0)))

@@ -63,7 +63,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         raise tl.ShapeError(f"embedding: weight must be a 2-D Tensor (num_embeddings, embedding_dim), got "
                             f"{getattr(weight, 'shape', type(weight).__name__)}")
     rows = weight.shape[0]
-    index = input.data if isinstance(input, Tensor) else backend.to_device(np.asarray(input), weight.device)
+    index = input.data if isinstance(input, Tensor) else backend.to_device(
+        input if hasattr(input, "dtype") else np.asarray(input), weight.device)
     if index.dtype.kind not in "iu":
         raise TypeError(f"embedding: input must hold integer indices (int64 or int32), got dtype {index.dtype}")
     if index.size and (int(index.min()) < 0 or int(index.max()) >= rows):
