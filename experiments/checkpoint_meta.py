@@ -12,7 +12,8 @@ instead of a ``KeyError`` deep in the resume, or a run that trains with nonsense
     state         the loop's position: epoch, batch, iteration, stopped_early_at (ints >= 0),
                   wall_time_s (a number >= 0), finished (bool), window [sum, count], running [loss sum,
                   correct, seen], best null or [epoch >= 1, value], early null or [value, epochs >= 0],
-                  history {"iteration_loss": [[iteration >= 1, loss], ...], "epochs": [{...}, ...]}
+                  history {"iteration_loss": [[iteration >= 1, loss], ...], "epochs": [{...}, ...]},
+                  epoch_lr null or a number >= 0 (absent from checkpoints of older versions)
     rng           null, a NumPy bit generator's state (checked by loading it into a fresh one), or
                   CuPy's cuRAND states {"cuda_bit_generator", "dtype", "size", "bytes"}
     optimizer     the optimiser's state skeleton: {"__dict__": [[key, value], ...]}, each value a
@@ -88,11 +89,15 @@ def _fingerprint(value, field):
 
 
 STATE_FIELDS = ("epoch", "batch", "iteration", "wall_time_s", "finished", "stopped_early_at", "window",
-                "running", "best", "early", "history")
+                "running", "best", "early", "history", "epoch_lr")
+NEWER_STATE_FIELDS = ("epoch_lr",)           # absent from the checkpoints of older versions
 
 
 def _state(state, field):
-    _fields(state, field, required=STATE_FIELDS, exactly=True)
+    _fields(state, field, required=[key for key in STATE_FIELDS if key not in NEWER_STATE_FIELDS], exactly=True,
+            optional=NEWER_STATE_FIELDS)
+    if state.get("epoch_lr") is not None:
+        _number(state["epoch_lr"], f"{field}.epoch_lr", 0)
     for key in ("epoch", "batch", "iteration", "stopped_early_at"):
         _integer(state[key], f"{field}.{key}", 0)
     _number(state["wall_time_s"], f"{field}.wall_time_s", 0)
@@ -160,14 +165,14 @@ def _skeleton(value, field, arrays):
 
 # ---- the checks ---------------------------------------------------------------------------------
 
-def _fields(value, field, required=(), exactly=False):
+def _fields(value, field, required=(), exactly=False, optional=()):
     if not isinstance(value, dict):
         raise _Invalid(field, "a JSON object", value)
     for key in required:
         if key not in value:
             raise _Invalid(f"{field}.{key}" if field != "metadata" else key, "present", "nothing")
     if exactly:
-        extra = sorted(set(value) - set(required))
+        extra = sorted(set(value) - set(required) - set(optional))
         if extra:
             raise _Invalid(f"{field}.{extra[0]}", "absent (not a field of this format)", value[extra[0]])
 

@@ -10,6 +10,9 @@ An architecture is a tuple of layer specs, each a short tuple a student can read
     ("flatten",)  ("dropout", 0.2)
     ("relu",) ("sigmoid",) ("tanh",) ("gelu",) ("leaky_relu", 0.01)
     ("batchnorm",)                      BatchNorm2d after a conv, BatchNorm1d after a dense layer
+    ("tokens", 10, 48, 11)              a GPT's token + position embeddings: vocabulary 10, width 48, 11 positions
+    ("block", 4, 192)                   a causal pre-LayerNorm block: 4 heads, a hidden layer of 192
+    ("layernorm",)                      LayerNorm over the last axis (("dense", n) acts on the last axis too)
 
 ``experiments.models.build`` turns the tuple into an ``nn.Sequential``; the torch reference turns the
 same tuple into a ``torch.nn.Sequential`` with the same parameter names.
@@ -58,7 +61,7 @@ class RunConfig:
     name: str                         # CLI name, e.g. "A-sigmoid"
     document: str                     # the coursework file it replays (see docs/coursework.md)
     title: str                        # one line for `tinygrad-lite list`
-    dataset: str                      # "mnist" or "fashion-mnist"
+    dataset: str                      # "mnist", "fashion-mnist", or a made-up sequence task ("sort", "add")
     layers: tuple                     # layer specs (see the module docstring)
     epochs: int
     batch_size: int = 64
@@ -66,10 +69,14 @@ class RunConfig:
     lr: float = 0.01
     momentum: float = 0.0
     schedule: tuple = ()              # () or ("inverse_time", k) or ("step", step, gamma) or ("exponential", gamma)
+                                      # (stepped per epoch) or ("warmup_cosine", warmup steps) (per step, to 0
+                                      # at the run's last step)
     l2: float = 0.0                   # alpha of the L2 term added to the loss (weights only)
     init: str = "torch_default"       # name in nn.init.INITIALISERS
-    split: tuple = ("first_last", 10000)   # or ("random", 0.2) / ("stratified", 0.2): from the training set only
-    normalisation: str = "unit"       # "unit" (/255), "symmetric" ([-1, 1]), "zscore" (/255 then training mean/std)
+    split: tuple = ("first_last", 10000)   # or ("random", 0.2) / ("stratified", 0.2): from the training set only;
+                                           # a sequence task: ("generated", n_train, n_val, n_test)
+    normalisation: str = "unit"       # "unit" (/255), "symmetric" ([-1, 1]), "zscore" (/255 then training mean/std);
+                                      # "none" for a sequence task's tokens
     early_stopping: tuple = ()        # () or ("val_loss" | "val_acc", patience)
     select_best_by: str = ""          # "" (keep the last epoch) or "val_acc" / "val_loss": restore the best epoch
     features_from: str = ""           # name of a CNN run whose flattened backbone features feed this model

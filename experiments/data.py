@@ -16,6 +16,9 @@ Order of the steps, so that nothing about the validation or test set leaks into 
 6. ``features_from`` runs: pass every split through the trained backbone's layers up to and
    including ``flatten`` (batched, in eval mode, under ``no_grad``) and train on those features.
 
+A made-up sequence task (``config.dataset`` in ``experiments.sequences.TASKS``: 'sort', 'add') is
+drawn instead (``prepare_sequences``): token arrays, nothing loaded, split, normalised or reshaped.
+
 Environment: ``TINYGRAD_LITE_NO_SAMPLE=1`` turns the sample fallback off (missing data is then an
 error), ``TINYGRAD_LITE_OFFLINE=1`` never downloads.
 """
@@ -29,6 +32,8 @@ import tinygrad_lite as tl
 from tinygrad_lite import datasets
 from tinygrad_lite.backend import as_numpy
 from tinygrad_lite.errors import CorruptDataError, DataError
+
+from . import sequences
 
 ENV_NO_SAMPLE = "TINYGRAD_LITE_NO_SAMPLE"
 ENV_OFFLINE = "TINYGRAD_LITE_OFFLINE"
@@ -49,6 +54,8 @@ class RunData:
     used_sample: bool = False
     notes: list = field(default_factory=list)    # every data decision, for the report
     subset_applied: bool = False                 # --subset cut at least one split (not just asked for)
+    target: str = "class"                        # what y holds: a row of experiments.targets.TARGETS
+    task: object = None                          # the experiments.sequences.SequenceTask, or None
 
     @property
     def input_shape(self):
@@ -81,6 +88,11 @@ def load(dataset, root=None, sample=False):
     if key not in _loaded:
         _loaded[key] = _load(dataset, root, sample)
     return _loaded[key]
+
+
+def used_sample(config, root=None, sample=False):
+    """Whether ``config``'s data comes from the bundled sample (never for a made-up sequence task)."""
+    return config.dataset not in sequences.TASKS and load(config.dataset, root, sample)[1]
 
 
 def _load(dataset, root, sample):
@@ -142,6 +154,8 @@ def prepare(config, seed=0, subset=None, root=None, backbone=None, sample=False)
     ``root``, ``sample``: where the data comes from (see ``load``)."""
     if subset is not None and (isinstance(subset, bool) or not isinstance(subset, int) or subset < 1):
         raise ValueError(f"subset must be a positive int (the number of training images), got {subset!r}")
+    if config.dataset in sequences.TASKS:
+        return prepare_sequences(config, seed, subset)
     notes = []
     ((x_all, y_all), (x_test, y_test)), used_sample = load(config.dataset, root, sample)
     (x_train, y_train), (x_val, y_val) = split(config, x_all, y_all, seed, notes)
@@ -167,6 +181,26 @@ def prepare(config, seed=0, subset=None, root=None, backbone=None, sample=False)
     if config.features_from:
         data = to_features(data, backbone, config.features_from)
     return data
+
+
+def prepare_sequences(config, seed=0, subset=None):
+    """The ``RunData`` of a made-up sequence task: token inputs x (N, T) and targets y (N, T)
+    (``experiments.sequences``), each split cut to ``subset`` problems when asked."""
+    task = sequences.TASKS[config.dataset]
+    if config.normalisation != "none":
+        raise ValueError(f"config {config.name}: a sequence task's inputs are tokens; normalisation must be "
+                         f"'none', got {config.normalisation!r}")
+    splits = sequences.draw_splits(config, seed)
+    sizes = {name: len(x) for name, (x, _) in splits.items()}
+    notes = [f"{sizes['train']} training, {sizes['val']} validation and {sizes['test']} test problems, all "
+             f"different (one draw seeded {seed}); the answers are scored, the prompts are not"]
+    subset_applied = subset is not None and subset < max(sizes.values())
+    if subset is not None:
+        splits = {name: (x[:subset], y[:subset]) for name, (x, y) in splits.items()}
+        notes.append(f"--subset {subset}: at most {subset} problems per split")
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits.values()
+    return RunData(x_train, y_train, x_val, y_val, x_test, y_test, list(task.vocabulary), False, notes,
+                   subset_applied, target="tokens", task=task)
 
 
 def normalise(config, x_train, x_val, x_test, notes):

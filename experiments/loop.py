@@ -6,7 +6,8 @@ owns the model, the optimiser and the data on its device and offers::
     batches(epoch)      this epoch's training batches, in ``DataLoader(seed=seed).epoch_order(epoch)``
     step(batch)         forward, loss (cross-entropy + L2 term), backward, optimiser step -> Step
     evaluate(x, y)      (mean cross-entropy, accuracy, predicted labels as NumPy), eval mode, no grad
-    schedule_step()     the learning-rate schedule's once-per-epoch step
+    schedule_step()     the learning-rate schedule's step: after each epoch, or after each optimiser
+                        step for the schedules of ``PER_ITERATION`` (a transformer's warm-up and cosine)
     state_dict() / load_state_dict(state)   a snapshot of the weights and its restoration
     lr(), host(values), splits               the current rate; device scalars -> NumPy; name -> (x, y)
 
@@ -28,6 +29,7 @@ from tinygrad_lite.errors import TinygradLiteError
 
 HIGHER_IS_BETTER = {"val_acc": True, "val_loss": False, "train_acc": True, "train_loss": False}
 SPLITS = ("train", "val", "test")
+PER_ITERATION = ("warmup_cosine",)    # schedule kinds stepped after every optimiser step, over the whole run
 
 
 class NonFiniteLossError(TinygradLiteError, FloatingPointError):
@@ -58,9 +60,15 @@ def check_config(config, sync_every=1):
         raise ValueError(f"config {config.name}: log_every must be a positive int, got {config.log_every!r}")
 
 
-def make_optimizer(config, params, optim, schedules):
-    """(optimiser, per-epoch schedule or None) of ``config`` from a framework's ``optim`` module
-    (``nn.optim`` or ``torch.optim``) and its ``schedules`` table (kind -> maker(optimiser, *args))."""
+def steps_per_iteration(config):
+    """Whether ``config``'s schedule steps after every optimiser step (else after every epoch)."""
+    return bool(config.schedule) and config.schedule[0] in PER_ITERATION
+
+
+def make_optimizer(config, params, optim, schedules, batches_per_epoch):
+    """(optimiser, schedule or None) of ``config`` from a framework's ``optim`` module (``nn.optim`` or
+    ``torch.optim``) and its ``schedules`` table (kind -> maker(optimiser, *args)); a ``PER_ITERATION``
+    schedule also gets the run's number of steps, maker(optimiser, *args, epochs * batches_per_epoch)."""
     if config.optimizer == "sgd":
         optimizer = optim.SGD(params, lr=config.lr, momentum=config.momentum)
     elif config.optimizer == "adam":
@@ -76,6 +84,8 @@ def make_optimizer(config, params, optim, schedules):
     if kind not in schedules:
         raise ValueError(f"config {config.name}: schedule must start with one of {sorted(schedules)}, "
                          f"got {config.schedule!r}")
+    if kind in PER_ITERATION:
+        args.append(config.epochs * batches_per_epoch)
     return optimizer, schedules[kind](optimizer, *args)
 
 
@@ -101,6 +111,7 @@ class LoopState:
     best: list = None               # [epoch, value] of the best ``select_best_by`` epoch so far
     early: list = None              # [best value, epochs without improvement] of ``early_stopping``
     history: dict = field(default_factory=lambda: {"iteration_loss": [], "epochs": []})
+    epoch_lr: float = None          # the learning rate at the current epoch's first step (its row's "lr")
 
 
 class Progress:
@@ -192,6 +203,7 @@ class EpochLoop:
         self.log_every = min(config.log_every, self.n_batches)
         self.progress = progress or Progress(config.name, config.epochs)
         self.after_step, self.after_epoch, self.on_best = after_step, after_epoch, on_best
+        self.per_iteration = steps_per_iteration(config)
         self.best_weights, self.pending = None, []     # pending: (iteration, epoch, batch, Step) not yet read
         self.session_start = time.perf_counter()
 
@@ -211,13 +223,17 @@ class EpochLoop:
 
     def run_epoch(self):
         state, adapter, epoch = self.state, self.adapter, self.state.epoch
-        lr = adapter.lr()
+        if state.batch == 0 or state.epoch_lr is None:      # a resume mid-epoch keeps the epoch's first
+            state.epoch_lr = adapter.lr()                   # (a schedule may step within the epoch)
+        lr = state.epoch_lr
         self.progress.start(epoch, self.n_batches, state.batch)
         for batch, data in enumerate(adapter.batches(epoch)):
             if batch < state.batch:
                 continue                      # done before the interruption: replayed, skipped
             state.iteration += 1
             step = adapter.step(data, state.iteration)
+            if self.per_iteration:
+                adapter.schedule_step()
             state.batch = batch + 1
             if self.config.log_test_loss and state.iteration % self.log_every == 0:
                 state.history.setdefault("iteration_test_loss", []).append(
@@ -236,7 +252,8 @@ class EpochLoop:
         self.progress.end(f"{self.progress.name} epoch {epoch + 1}/{self.config.epochs}  lr {lr:.4g}  "
                           + "  ".join(f"{s} loss {row[f'{s}_loss']:.4f} acc {row[f'{s}_acc']:.4f}"
                                       for s in SPLITS))
-        adapter.schedule_step()
+        if not self.per_iteration:
+            adapter.schedule_step()
         self.judge(row)
         state.epoch, state.batch, state.running = epoch + 1, 0, [0.0, 0, 0]
         state.finished = state.finished or state.epoch >= self.config.epochs

@@ -11,6 +11,8 @@ import numpy as np
 
 import nn
 
+from . import gpt
+
 
 class LayerKind(NamedTuple):
     shape: Callable      # (input shape without batch, *args) -> output shape
@@ -30,6 +32,12 @@ def _same(shape, *args):
     return shape
 
 
+def _torch_twin(name):
+    """A torch twin of ``experiments.gpt``'s modules (``experiments.torch_gpt`` imports torch)."""
+    from . import torch_gpt
+    return getattr(torch_gpt, name)
+
+
 def _flat(shape):
     n = 1
     for d in shape:
@@ -38,9 +46,9 @@ def _flat(shape):
 
 
 LAYERS = {
-    "dense": LayerKind(lambda shape, out, bias=True: (out,),
-                       lambda shape, out, bias=True: nn.Dense(shape[0], out, bias=bias),
-                       lambda tnn, shape, out, bias=True: tnn.Linear(shape[0], out, bias=bias)),
+    "dense": LayerKind(lambda shape, out, bias=True: tuple(shape[:-1]) + (out,),       # on the last axis
+                       lambda shape, out, bias=True: nn.Dense(shape[-1], out, bias=bias),
+                       lambda tnn, shape, out, bias=True: tnn.Linear(shape[-1], out, bias=bias)),
     "conv": LayerKind(_conv_shape,
                       lambda shape, out, k, stride, pad, bias=True: nn.Conv2d(shape[0], out, k, stride=stride,
                                                                               padding=pad, bias=bias),
@@ -58,6 +66,16 @@ LAYERS = {
     "gelu": LayerKind(_same, lambda shape: nn.GELU(), lambda tnn, shape: tnn.GELU(approximate="none")),
     "leaky_relu": LayerKind(_same, lambda shape, *slope: nn.LeakyReLU(*slope),
                             lambda tnn, shape, *slope: tnn.LeakyReLU(*slope)),
+    "layernorm": LayerKind(_same, lambda shape: nn.LayerNorm(shape[-1]), lambda tnn, shape: tnn.LayerNorm(shape[-1])),
+    # a GPT (experiments.gpt): tokens (T,) -> (T, width) -> blocks -> layernorm -> dense to the vocabulary
+    "tokens": LayerKind(lambda shape, vocab, width, context: tuple(shape) + (width,),
+                        lambda shape, vocab, width, context: gpt.TokenAndPosition(vocab, width, context),
+                        lambda tnn, shape, vocab, width, context: _torch_twin("TokenAndPosition")(vocab, width,
+                                                                                                  context)),
+    "block": LayerKind(_same, lambda shape, heads, hidden, dropout=0.0: gpt.CausalBlock(shape[-1], heads, hidden,
+                                                                                         dropout),
+                       lambda tnn, shape, heads, hidden, dropout=0.0: _torch_twin("CausalBlock")(shape[-1], heads,
+                                                                                                 hidden, dropout)),
     # per channel of a (C, H, W) image, per feature of a (F,) vector
     "batchnorm": LayerKind(_same, lambda shape: (nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d)(shape[0]),
                            lambda tnn, shape: (tnn.BatchNorm2d if len(shape) == 3 else tnn.BatchNorm1d)(shape[0])),

@@ -22,6 +22,7 @@ import tinygrad_lite as tl
 from tinygrad_lite.files import write_json
 
 from . import data as run_data
+from .loop import steps_per_iteration
 from .registry import RUNS, resolve
 from .torch_reference import TorchAdapter, from_torch_state, torch_dtype
 from .train import ScratchAdapter, scratch_model
@@ -65,7 +66,8 @@ def compare(config, data, steps=DEFAULT_STEPS, epochs=None, dtype="float64", see
     """Train the scratch model and its torch twin side by side on ``data`` (an ``experiments.data.RunData``).
 
     ``steps``: optimiser steps (crossing epochs when a training split is shorter); ``epochs``: train
-    whole epochs instead (and ``steps`` is ignored). The schedule steps once per epoch, as in training.
+    whole epochs instead (and ``steps`` is ignored). The schedule steps as in training (once per epoch,
+    or after every step for ``loop.PER_ITERATION``).
     Returns a dict: per-step ``scratch_loss``/``torch_loss``/``rel_diff``, per-epoch
     accuracies (``epochs``), the ``final`` accuracies, ``param_diff`` (max |difference| per parameter),
     ``max_param_diff``, ``max_rel_loss_diff`` and ``initial_output_diff`` (the logits of the first
@@ -83,11 +85,13 @@ def compare(config, data, steps=DEFAULT_STEPS, epochs=None, dtype="float64", see
     n_batches = adapters["scratch"].n_batches
     total = epochs * n_batches if epochs is not None else steps
     losses, epoch_rows, initial_output_diff = {"scratch": [], "torch": []}, [], None
-    step, epoch = 0, 0
+    step, epoch, per_iteration = 0, 0, steps_per_iteration(config)
     while step < total:
         for batch, pair in enumerate(zip(*(adapter.batches(epoch) for adapter in adapters.values()))):
             step += 1
             results = {side: adapter.step(data, step) for (side, adapter), data in zip(adapters.items(), pair)}
+            for adapter in adapters.values() if per_iteration else ():
+                adapter.schedule_step()
             if initial_output_diff is None:
                 initial_output_diff = float(np.max(np.abs(tl.backend.as_numpy(results["scratch"].logits)
                                                           - results["torch"].logits.numpy())))
@@ -99,7 +103,7 @@ def compare(config, data, steps=DEFAULT_STEPS, epochs=None, dtype="float64", see
             break
         if evaluate:
             epoch_rows.append(_accuracies(adapters, epoch + 1, eval_splits))
-        for adapter in adapters.values():
+        for adapter in adapters.values() if not per_iteration else ():
             adapter.schedule_step()
         epoch += 1
     scratch, twin = adapters["scratch"].model, adapters["torch"].model

@@ -197,6 +197,32 @@ def plot_filters(weights, path, title="first convolution layer's filters"):
     return save_png(figure, path)
 
 
+def plot_attention_maps(attention, path, title="attention"):
+    """Every head of every block on one example (``experiments.gpt.showcase``'s "attention"): one heat
+    map per head, a row of them per block; row i is what position i reads (its weights over positions
+    0..i, summing to 1), labelled with the token there and the token it predicts; the columns are
+    labelled with the tokens read."""
+    blocks, tokens = attention["blocks"], attention["tokens"]
+    predicts = attention.get("predicts") or [""] * len(tokens)
+    heads = len(blocks[0])
+    figure = new_figure(2.4 * heads + 1.2, 2.5 * len(blocks) + 1.0)
+    grid = figure.subplots(len(blocks), heads, squeeze=False)
+    ticks = np.arange(len(tokens))
+    rows = [f"{t} → {p}" if p else f"{t}" for t, p in zip(tokens, predicts)]
+    for block, (maps, axes_row) in enumerate(zip(blocks, grid), start=1):
+        for head, axes in enumerate(axes_row):
+            image = axes.imshow(np.asarray(maps[head]), cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
+            axes.set_title(f"block {block}, head {head + 1}", fontsize=9)
+            axes.set_xticks(ticks, labels=tokens, fontsize=7)
+            axes.set_yticks(ticks, labels=rows if head == 0 else [], fontsize=7)
+    grid[-1][0].set_xlabel("reads the token at", fontsize=8)
+    for axes_row in grid:
+        axes_row[0].set_ylabel("token → predicts", fontsize=8)
+    figure.colorbar(image, ax=grid, fraction=0.02, pad=0.01, label="attention weight")
+    figure.suptitle(fitted(f"{title}\n{attention.get('example', '')}", figure, share=0.9), fontsize=10)
+    return save_png(figure, path)
+
+
 def agreement(ours, theirs):
     """How closely two series of numbers agree: ``(largest |ours - theirs|, digits)`` where ``digits`` is
     how many significant digits they share everywhere (floor(-log10(max |a - b| / |b|))), None when

@@ -143,7 +143,10 @@ def _run_order(name):
 
 # ---- one run --------------------------------------------------------------------------------------------
 def _split_reports(metrics):
-    """{split: classification report} for every split whose predictions metrics.json holds."""
+    """{split: classification report} for every split whose predictions metrics.json holds (none for a
+    sequence task: its predictions are answers, not classes)."""
+    if metrics.get("sequence"):
+        return {}
     reports = {}
     for split in SPLITS:
         pred = (metrics.get("predictions") or {}).get(split)
@@ -202,6 +205,11 @@ def per_class_table(report):
     return _table(["class", "precision", "recall", "F1", "support"], rows)
 
 
+def _examples(metrics):
+    """What the run's examples are called: images, or a sequence task's problems."""
+    return "problems" if metrics.get("sequence") else "images"
+
+
 def run_tag(metrics):
     """What every picture of the run says under its title, so that no quick look passes for a replay:
     'bundled SAMPLE data · subset of 2000 training images · 1 epoch (the document's: 15) · lr 0.05
@@ -209,7 +217,7 @@ def run_tag(metrics):
     config, history = metrics.get("config") or {}, metrics.get("history") or {}
     parts = ["bundled SAMPLE data"] if metrics.get("used_sample") else []
     if subset_in_effect(metrics):
-        parts.append(f"subset of {metrics['subset']} training images")
+        parts.append(f"subset of {metrics['subset']} training {_examples(metrics)}")
     planned = config.get("epochs")
     trained = len(history.get("epochs") or []) or planned
     if _is_number(trained):
@@ -235,11 +243,17 @@ def write_plots(run_dir, metrics, reports):
     logged = [it for it, _ in history.get("iteration_loss") or []]
     log_every = (logged[1] - logged[0] if len(logged) > 1 else   # shortened for small runs; the one log
                  logged[0] if logged else config.get("log_every"))  # of a short run is at iteration log_every
+    sequence = metrics.get("sequence")
     written = [("Loss curves", plots.plot_loss_curves(history, run_dir / "loss_curves.png", title=title,
                                                       log_every=log_every)),
                ("Accuracy curves", plots.plot_accuracy_curves(history, run_dir / "accuracy_curves.png",
                                                               title=f"{run}: accuracy per epoch\n{tag}",
-                                                              chance=1 / len(metrics["class_names"])))]
+                                                              chance=None if sequence else
+                                                              1 / len(metrics["class_names"])))]
+    if sequence:
+        written.append(("Attention maps", plots.plot_attention_maps(
+            sequence["attention"], run_dir / "attention.png",
+            title=f"{run}: every head's attention on one test problem, after training · {tag}")))
     for split, report in reports.items():
         written.append((f"Confusion matrix ({SPLIT_NAMES[split]})", plots.plot_confusion_matrix(
             report["confusion_matrix"], metrics["class_names"], run_dir / f"confusion_{split}.png",
@@ -281,6 +295,10 @@ WHAT_TO_LOOK_FOR = {   # file name prefix -> the one line under each plot in REP
                  "the network mixes up (the % is of the row).",
     "filters": "On one scale: strokes and edges are learned features, flat grey tiles learned little, "
                "speckle means too little training.",
+    "attention": "Each row is one position of the sequence: how much of what it reads comes from each "
+                 "earlier position (the row sums to 1; nothing after it, the mask is causal). The answer rows "
+                 "are labelled with the token they predict: a head that has learned the task puts its weight "
+                 "where the input holds what that row must write next.",
     "scratch_vs_torch": "Same initial weights, same batches: the curves lie on top of each other; the lower "
                         "panels say how far apart they are, on a log scale.",
     "gradient_flow": "One line per parameter; the first layers' lines decades below the last ones' are "
@@ -304,10 +322,13 @@ def _chance_split(metrics):
 
 
 def chance_line(metrics, reports=None):
-    """The line a run still at (or barely above) chance gets under its headline, else None.
+    """The line a run still at (or barely above) chance gets under its headline, else None (always for a
+    sequence task, where a whole answer right by chance is a tiny fraction).
 
     At chance: the accuracy is within three standard errors of 1 / classes (sqrt(p (1 - p) / n) for the
     n images it was measured on); barely above: below twice chance."""
+    if metrics.get("sequence"):
+        return None
     classes = len(metrics.get("class_names") or [])
     split = _chance_split(metrics)
     if classes < 2 or split is None:
@@ -369,7 +390,7 @@ def _configuration_section(metrics):
     header_rows = [["device", metrics.get("device") or DASH],
                    ["wall time", format_duration(metrics.get("wall_time_s")) + torch_time],
                    ["seed", str(metrics.get("seed", DASH))],
-                   ["training images", images_used],
+                   [f"training {_examples(metrics)}", images_used],
                    ["data", "bundled sample" if metrics.get("used_sample") else "full dataset"],
                    ["versions", version_text]]
     out += [_table(["", ""], header_rows), ""]
@@ -379,6 +400,20 @@ def _configuration_section(metrics):
     out += ["Our choices where the document is silent or vague **[ours]**:", ""]
     out += [f"- [ours] {c}" for c in choices] if choices else ["- none: every setting is the document's own"]
     return out
+
+
+def _samples_section(sequence):
+    """A sequence task's answers to test problems, generated greedily, beside the right ones."""
+    if not sequence:
+        return []
+    rows = [[sample["problem"], sample["output"], "yes" if sample["right"] else "**no**"]
+            for sample in sequence["samples"]]
+    return ["## Sampled answers", "",
+            f"The trained model answers each test problem by generating its answer one token at a time, "
+            f"always the most likely next token: {100 * sequence['generated_test_acc']:.2f} % of the test "
+            f"problems right (the test accuracy above counts the same thing). The first test problems, "
+            f"and some it gets wrong:", "", _table(["problem (right answer)", "the model's answer", "right"], rows),
+            ""]
 
 
 def run_report_markdown(run_dir, metrics, images, plots_skipped=None):
@@ -402,7 +437,8 @@ def run_report_markdown(run_dir, metrics, images, plots_skipped=None):
         out += ["> **WARNING: this run used the small bundled sample, not the full dataset.** Its figures say "
                 "nothing about the document's; run again with the full data for a real comparison.", ""]
     if subset_in_effect(metrics):
-        out += [f"> **Note: trained on a subset of {metrics['subset']} images**, not the full training split; "
+        out += [f"> **Note: trained on a subset of {metrics['subset']} {_examples(metrics)}**, not the full "
+                "training split; "
                 "the figures are a quick look, not a replay of the document's.", ""]
     for key, values in (metrics.get("overrides") or {}).items():
         out += [f"> **Note: {key} {values['used']:g} from the command line instead of the run's "
@@ -413,11 +449,14 @@ def run_report_markdown(run_dir, metrics, images, plots_skipped=None):
         how = config.get("select_best_by")
         out.append(f"Figures are from epoch {final['epoch_used']}"
                    + (f", the best by {how.replace('_', ' ')}." if how else "."))
-    out.append("Accuracies in %, differences in percentage points (pp); losses are mean cross-entropy. "
+    out.append("Accuracies in %, differences in percentage points (pp); losses are mean cross-entropy"
+               + (" per answer token; an answer counts as right only when every one of its tokens is. "
+                  if metrics.get("sequence") else ". ") +
                "A dash means the figure does not exist for this run (no validation split, no torch run, "
                "or the document does not report it).")
     out.append("")
 
+    out += _samples_section(metrics.get("sequence"))
     out += ["## Plots", ""]
     if plots_skipped:
         out += [f"Plots were skipped: {plots_skipped}", ""]
@@ -443,7 +482,7 @@ def run_report_markdown(run_dir, metrics, images, plots_skipped=None):
 
 
 REPORT_PLOTS = ("loss_curves.png", "accuracy_curves.png", "confusion_train.png", "confusion_val.png",
-                "confusion_test.png", "filters.png", "scratch_vs_torch.png")     # every PNG write_plots draws
+                "confusion_test.png", "filters.png", "attention.png", "scratch_vs_torch.png")   # what write_plots draws
 
 
 def write_run_report(run_dir):
@@ -485,7 +524,7 @@ def _flags(metrics):
     if metrics.get("used_sample"):
         flags.append("⚠ bundled sample data")
     if subset_in_effect(metrics):
-        flags.append(f"⚠ subset of {metrics['subset']} images")
+        flags.append(f"⚠ subset of {metrics['subset']} {_examples(metrics)}")
     for key, values in (metrics.get("overrides") or {}).items():
         flags.append(f"⚠ {key} {values['used']:g} instead of {values['document']:g}")
     return flags

@@ -10,7 +10,8 @@ metrics.json: {"run", "document", "title" (followed by what --epochs/--lr/--batc
 any split), "used_sample", "overrides": {field: {"document", "used"}}, "wall_time_s", "history": {"iteration_loss": [[it, loss], ...], "epochs":
 [{"epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"}, ...]},
 "final": {"epoch_used", "train_loss", ..., "test_acc"}, "predictions": {split: {"y_true", "y_pred"}},
-"class_names", "first_layer_filters", "torch", "reported", "notes"}. Accuracies are fractions.
+"class_names", "first_layer_filters", "torch", "reported", "notes", "sequence" (a sequence task's
+answers and attention maps: ``experiments.gpt.showcase``, else null)}. Accuracies are fractions.
 """
 import contextlib
 import platform
@@ -27,7 +28,7 @@ import nn
 import tinygrad_lite as tl
 from tinygrad_lite.files import read_json, write_json
 
-from . import checkpoint
+from . import checkpoint, gpt
 from . import data as run_data
 from .checkpoint import fingerprint
 from .registry import RUNS
@@ -102,7 +103,7 @@ def already_finished(config, options):
     run_dir = Path(options.out) / config.name
     if not (run_dir / "metrics.json").is_file():
         return False
-    _, used_sample = run_data.load(config.dataset, options.root, options.sample)
+    used_sample = run_data.used_sample(config, options.root, options.sample)
     return checkpoint.finished(run_dir, fingerprint(config, options.seed, options.subset, used_sample))
 
 
@@ -308,6 +309,7 @@ def run_metrics(config, options, overrides, device, data, result):
         "class_names": list(data.class_names), "first_layer_filters": first_layer_filters(result.model),
         "torch": None, "reported": dict(config.reported), "notes": data.notes + result.notes
         + device_notes(device),
+        "sequence": None if data.task is None else gpt.showcase(result.model, data),
     }
 
 

@@ -19,6 +19,7 @@ This module (with tests and benchmarks) is the only place where torch is importe
 one of these functions runs; without torch they raise an ImportError that says how to install it.
 """
 import copy
+import math
 import time
 from collections import OrderedDict
 
@@ -29,6 +30,7 @@ from tinygrad_lite.dataloader import DataLoader, TensorDataset
 
 from .loop import EpochLoop, Progress, Step, make_optimizer
 from .models import build_torch
+from .targets import TARGETS
 from .train import scratch_model
 
 TORCH_VERSION = "2.13.0"
@@ -147,8 +149,15 @@ def l2_term(torch_model, alpha):
 def torch_schedules(torch):
     """``config.schedule`` kinds in torch (inverse-time decay as a LambdaLR), for ``loop.make_optimizer``."""
     sched = torch.optim.lr_scheduler
+
+    def warmup_cosine(optimizer, warmup, total):      # nn.optim.WarmupCosineLR's factor, written for torch
+        def factor(step):
+            if step < warmup:
+                return (step + 1) / warmup
+            return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+        return sched.LambdaLR(optimizer, factor)
     return {"inverse_time": lambda optimizer, rate: sched.LambdaLR(optimizer, lambda epoch: 1.0 / (1.0 + rate * epoch)),
-            "step": sched.StepLR, "exponential": sched.ExponentialLR}
+            "step": sched.StepLR, "exponential": sched.ExponentialLR, "warmup_cosine": warmup_cosine}
 
 
 class TorchAdapter:
@@ -168,18 +177,20 @@ class TorchAdapter:
             (notes if notes is not None else []).append(
                 "torch reference: this torch build sees no CUDA device, so it ran on the CPU")
             self.device = torch.device("cpu")
+        self.target = TARGETS[data.target]
         self.model = build_torch(config.layers, data.input_shape, self.dtype)
         if masks is not None:
             replay_masks(self.model, masks)
         load_weights(self.model, initial_state).to(self.device)
-        self.optimizer, self.schedule = make_optimizer(config, list(self.model.parameters()), torch.optim,
-                                                       torch_schedules(torch))
-        self.splits = {name: (torch.from_numpy(np.ascontiguousarray(x)).to(device=self.device, dtype=self.dtype),
+        input_dtype = self.dtype if data.x_train.dtype.kind == "f" else torch.int64     # tokens stay integers
+        self.splits = {name: (torch.from_numpy(np.ascontiguousarray(x)).to(device=self.device, dtype=input_dtype),
                               torch.from_numpy(np.asarray(y, dtype=np.int64)).to(self.device))
                        for name, x, y in data.splits()}
         self.order = DataLoader(TensorDataset(data.x_train, data.y_train), config.batch_size, shuffle=True, seed=seed,
                                 check_finite=False)      # the scratch trainer's loader: its batch order
         self.n_batches = len(self.order)
+        self.optimizer, self.schedule = make_optimizer(config, list(self.model.parameters()), torch.optim,
+                                                       torch_schedules(torch), self.n_batches)
         self.model.train()
 
     def batches(self, epoch):
@@ -191,29 +202,30 @@ class TorchAdapter:
     def step(self, batch, iteration):
         xb, yb = batch
         logits = self.model(xb)
-        loss = self.torch.nn.functional.cross_entropy(logits, yb)
+        loss = self.target.loss(self.torch.nn.functional, logits, yb)
         if self.config.l2:
             loss = loss + l2_term(self.model, self.config.l2)
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
-        return Step(loss.detach(), logits.detach(), (logits.detach().argmax(dim=1) == yb).sum(), len(yb))
+        return Step(loss.detach(), logits.detach(), self.target.correct(logits.detach(), yb), len(yb))
 
     def evaluate(self, x, y, batch_size=1000):
-        """(mean cross-entropy, accuracy, predicted labels) on tensors x, y, in eval mode."""
-        torch, was_training = self.torch, self.model.training
+        """(mean cross-entropy, accuracy, predictions) on tensors x, y, in eval mode."""
+        torch, was_training, target = self.torch, self.model.training, self.target
         self.model.eval()
-        total, predictions = 0.0, []
+        total, predictions, correct = 0.0, [], 0
         try:
             with torch.no_grad():
                 for i in range(0, len(x), batch_size):
-                    logits = self.model(x[i:i + batch_size])
-                    total += float(torch.nn.functional.cross_entropy(logits, y[i:i + batch_size], reduction="sum"))
-                    predictions.append(logits.argmax(dim=1))
+                    logits, labels = self.model(x[i:i + batch_size]), y[i:i + batch_size]
+                    total += float(target.loss(torch.nn.functional, logits, labels, reduction="sum"))
+                    predictions.append(target.predicted(logits, labels))
+                    correct += int(target.correct(logits, labels))
         finally:
             self.model.train(was_training)
         predicted = torch.cat(predictions).cpu().numpy()
-        return total / len(x), float((predicted == y.cpu().numpy()).mean()), predicted
+        return total / target.scored(y), correct / len(x), predicted
 
     def schedule_step(self):
         if self.schedule is not None:

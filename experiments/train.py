@@ -31,10 +31,11 @@ from . import checkpoint
 from .checkpoint import BEST, LAST
 from .loop import EpochLoop, LoopState, Progress, Step, check_config, make_optimizer
 from .models import build
+from .targets import TARGETS, Classes
 
 EVAL_BATCH = 1000
 SCHEDULES = {"inverse_time": nn.optim.InverseTimeDecay, "step": nn.optim.StepLR,
-             "exponential": nn.optim.ExponentialLR}
+             "exponential": nn.optim.ExponentialLR, "warmup_cosine": nn.optim.WarmupCosineLR}
 
 
 class TrainingInterrupted(TinygradLiteError, RuntimeError):
@@ -57,24 +58,25 @@ class TrainResult:
     notes: list = field(default_factory=list)
 
 
-def evaluate(model, x, y, batch_size=EVAL_BATCH):
-    """(mean cross-entropy, accuracy, predicted labels as NumPy) of ``model`` on device arrays x, y."""
+def evaluate(model, x, y, batch_size=EVAL_BATCH, target=Classes):
+    """(mean cross-entropy, accuracy, predictions as NumPy) of ``model`` on device arrays x, y;
+    ``target``: how y is scored (``experiments.targets``: a label per example by default)."""
     was_training = model.training
     model.eval()
-    losses, predictions = [], []
+    losses, predictions, correct = [], [], []
     try:
         with tl.no_grad():
             for i in range(0, len(x), batch_size):
-                logits = model(tl.Tensor(x[i:i + batch_size]))
-                losses.append(nn.functional.cross_entropy(logits, tl.Tensor(y[i:i + batch_size]),
-                                                          reduction="sum").data)
-                predictions.append(logits.data.argmax(axis=1))
+                logits, labels = model(tl.Tensor(x[i:i + batch_size])), y[i:i + batch_size]
+                losses.append(target.loss(nn.functional, logits, tl.Tensor(labels), reduction="sum").data)
+                predictions.append(target.predicted(logits.data, labels))
+                correct.append(target.correct(logits.data, labels))
     finally:
         model.train(was_training)
     xp = backend.array_module(x)
-    loss = float(backend.as_numpy(xp.stack(losses).sum())) / len(x)
+    loss = float(backend.as_numpy(xp.stack(losses).sum())) / target.scored(y)
     predicted = backend.as_numpy(xp.concatenate(predictions))
-    accuracy = float((predicted == backend.as_numpy(y)).mean())
+    accuracy = int(backend.as_numpy(xp.stack(correct).sum())) / len(x)
     return loss, accuracy, predicted
 
 
@@ -93,14 +95,17 @@ class ScratchAdapter:
 
     def __init__(self, config, data, device="cpu", seed=0, dtype=None, grad_recorder=None):
         self.config, self.device, self.grad_recorder = config, device, grad_recorder
+        self.target = TARGETS[data.target]
         self.model = scratch_model(config, data.input_shape, seed).to(device)
         if dtype is not None:
             self.model = self.model.astype(dtype)
-        self.optimizer, self.schedule = make_optimizer(config, list(self.model.parameters()), nn.optim, SCHEDULES)
+        input_dtype = dtype if data.x_train.dtype.kind == "f" else None      # token inputs stay integers
         self.loader = DataLoader(TensorDataset(data.x_train, data.y_train), config.batch_size, shuffle=True, seed=seed,
-                                 device=device, dtype=dtype)
+                                 device=device, dtype=input_dtype)
         self.n_batches = len(self.loader)
-        self.splits = {name: (backend.to_device(x if dtype is None else x.astype(dtype), device),
+        self.optimizer, self.schedule = make_optimizer(config, list(self.model.parameters()), nn.optim, SCHEDULES,
+                                                       self.n_batches)
+        self.splits = {name: (backend.to_device(x if input_dtype is None else x.astype(input_dtype), device),
                               backend.to_device(y, device)) for name, x, y in data.splits()}
         self.array_module = backend.array_module(device=device)
         self.model.train()
@@ -111,11 +116,12 @@ class ScratchAdapter:
 
     def step(self, batch, iteration):
         """One optimiser step on ``batch = (x, y)``: loss = cross_entropy(model(x), y) + l2_penalty(model,
-        config.l2); zero the gradients, loss.backward(), optimizer.step(); returns ``Step(loss.data,
-        logits.data, number of correct predictions, batch size)``."""
+        config.l2) (for token targets, the cross-entropy over the scored positions: ``self.target.loss``);
+        zero the gradients, loss.backward(), optimizer.step(); returns ``Step(loss.data, logits.data,
+        number of correct predictions, batch size)``."""
         xb, yb = batch
         logits = self.model(xb)
-        loss = nn.functional.cross_entropy(logits, yb)
+        loss = self.target.loss(nn.functional, logits, yb)
         if self.config.l2:
             loss = loss + nn.functional.l2_penalty(self.model, self.config.l2)
         self.optimizer.zero_grad()
@@ -125,10 +131,10 @@ class ScratchAdapter:
             self.grad_recorder.record(self.model, iteration)
             self.grad_recorder.record_activations(self.model, xb, iteration)
         self.optimizer.step()
-        return Step(loss.data, logits.data, (logits.data.argmax(axis=1) == yb.data).sum(), len(yb))
+        return Step(loss.data, logits.data, self.target.correct(logits.data, yb.data), len(yb))
 
     def evaluate(self, x, y):
-        return evaluate(self.model, x, y)
+        return evaluate(self.model, x, y, target=self.target)
 
     def schedule_step(self):
         if self.schedule is not None:
@@ -271,7 +277,8 @@ def train(config, data, *, device="cpu", seed=0, run_dir=None, resume=False, syn
     with run.signals:
         loop.run()
     final, predicted = loop.finish()
-    predictions = {split: {"y_true": backend.as_numpy(y).tolist(), "y_pred": predicted[split].tolist()}
+    predictions = {split: {"y_true": adapter.target.truth(backend.as_numpy(y)).tolist(),
+                           "y_pred": predicted[split].tolist()}
                    for split, (x, y) in adapter.splits.items()}
     wall = loop.elapsed()
     if run_dir is not None:

@@ -199,10 +199,12 @@ def create_parameters(layer, weight_shape, bias=True, init=None, dtype=None, dev
 
 def apply(module, name):
     """Initialise every layer of ``module`` with a 2-D (Dense) or 4-D (Conv2d) ``weight`` by ``name``,
-    in the order of ``module.modules()``. Returns the module."""
+    in the order of ``module.modules()``, except the layers whose class says ``init_by_name = False``
+    (an Embedding's rows, attention's output projection: torch initialises those its own way, which
+    they keep). Returns the module."""
     initialise = initialiser(name)
     for layer in module.modules():
         weight = layer.__dict__.get("weight")
-        if weight is not None and weight.ndim in (2, 4):
+        if weight is not None and weight.ndim in (2, 4) and getattr(layer, "init_by_name", True):
             initialise(layer)
     return module

@@ -36,7 +36,7 @@ def check_in(copy, *args):
 
 
 def test_every_task_names_code_that_exists_today():
-    assert [t.number for t in COURSE] == list(range(1, 12))
+    assert [t.number for t in COURSE] == list(range(1, 13))
     for task in COURSE:
         assert all(d < task.number for d in task.depends), task
         for target in task.blanks + task.removes:
@@ -50,8 +50,9 @@ import numpy as np
 import nn.functional as F
 import tinygrad_lite as tl
 from nn.functional.conv import Conv2dOp
+from nn.functional.attention import AttentionOp
 from nn.functional.losses import CrossEntropyOp
-assert CrossEntropyOp._fast_backward is None and Conv2dOp._fast_backward is None
+assert CrossEntropyOp._fast_backward is None and Conv2dOp._fast_backward is None and AttentionOp._fast_backward is None
 for name, loss in [("CrossEntropyOp", lambda x: F.cross_entropy(x.reshape(2, 4), tl.Tensor(np.array([0, 3])))),
                    ("Conv2dOp", lambda x: F.conv2d(x.reshape(1, 2, 2, 2), tl.ones(1, 2, 1, 1)).sum())]:
     x = tl.Tensor(np.arange(8.0), requires_grad=True)
@@ -63,10 +64,10 @@ for name, loss in [("CrossEntropyOp", lambda x: F.cross_entropy(x.reshape(2, 4),
 
 
 def test_a_fast_path_holding_a_blank_tasks_answer_is_not_in_the_copy(tmp_path):
-    """Task 6's and 9's ops have a ``_fast_backward`` computing the same gradient on arrays: the copy (and
+    """Task 6's, 9's and 12's ops have a ``_fast_backward`` computing the same gradient on arrays: the copy (and
     grading's framework) goes without it, so training runs the student's backward and no answer is left."""
-    framework = stubs.write_framework(tmp_path, [6, 9])
-    for task in (BY_NUMBER[6], BY_NUMBER[9]):
+    framework = stubs.write_framework(tmp_path, [6, 9, 12])
+    for task in (BY_NUMBER[6], BY_NUMBER[9], BY_NUMBER[12]):
         for target in task.removes:
             path, qualname = split_target(target)
             with pytest.raises(LookupError):
@@ -96,9 +97,9 @@ def test_a_stub_keeps_the_signature_and_docstring_and_nothing_else_changes():
 
 
 def test_parse_tasks():
-    assert parse_tasks("1-3,7") == [1, 2, 3, 7] and parse_tasks("all") == list(range(1, 12))
+    assert parse_tasks("1-3,7") == [1, 2, 3, 7] and parse_tasks("all") == list(range(1, 13))
     assert parse_tasks("none") == []
-    for bad in ("0-3", "12", "x", "5-2"):
+    for bad in ("0-3", "13", "x", "5-2"):
         with pytest.raises(ValueError, match="--tasks"):
             parse_tasks(bad)
 
@@ -177,7 +178,7 @@ def test_cli(tmp_path, capsys, monkeypatch):
     assert main(["exercise", "list"]) == 0
     out = capsys.readouterr().out
     assert "tinygrad_lite/ops/elementwise.py::TanhOp.backward" in out and "11. The training loop" in out
-    assert main(["exercise", "make", str(tmp_path / "c"), "--tasks", "13"]) == 2
+    assert main(["exercise", "make", str(tmp_path / "c"), "--tasks", "14"]) == 2
     assert "--tasks" in capsys.readouterr().err
     assert main(["exercise", "make", str(tmp_path / "c"), "--tasks", "3", "--course", "cli-3"]) == 0
     assert "course cli-3: task(s) 3 blank" in capsys.readouterr().out
@@ -244,11 +245,15 @@ MISTAKES = {   # copy -> {task: (target, the solution's text, the mistake, the h
           7: (_target(7), 'buf = state.get("momentum_buffer")', "buf = None", "keep the momentum buffer"),
           8: (_target(8, 1), "] += by_offset[i, j]", "] = by_offset[i, j]", "overlapping windows must ADD"),
           10: (_target(10), "gy * (self.winner == o)", "gy * (self.winner >= 0)",
-               "goes to its winning pixel only")},
+               "goes to its winning pixel only"),
+          12: (_target(12), "scores = (q @ k.swapaxes(-1, -2)) * q.dtype.type(self.scale)",
+               "scores = q @ k.swapaxes(-1, -2)", "multiply the scores q k^T by self.scale")},
     "b": {1: (_target(1, 1), "gb = -gy * a / (b * b)", "gb = gy * a / (b * b)", "the sign is flipped"),
           4: (_target(4), "pending[parent] = pending[parent] + gx", "pending[parent] = gx",
               "must receive the SUM of both gradients"),
-          9: (_target(9), "gb = gy_mat.sum(axis=1)", "gb = -gy_mat.sum(axis=1)", "the sign is flipped")},
+          9: (_target(9), "gb = gy_mat.sum(axis=1)", "gb = -gy_mat.sum(axis=1)", "the sign is flipped"),
+          12: (_target(12, 1), "g_s = p * (g_p - (g_p * p).sum(axis=-1, keepdims=True))", "g_s = p * g_p",
+               "the row-sum term is missing")},
     "c": {11: (_target(11), "self.optimizer.step()", "pass", "the loss must fall")},
     "d": {1: (_target(1), "a, b = self.inputs", "a, b, c = self.inputs", "not enough values to unpack"),
           5: (_target(5), "gb = a2.swapaxes(-1, -2) @ gy", "gb = gy.swapaxes(-1, -2) @ a2", "wrong transpose")},
@@ -283,7 +288,7 @@ def test_a_common_mistake_fails_with_the_hint_that_names_it(graded_mistakes, num
 def test_a_mistake_fails_its_task_and_nothing_that_does_not_run_through_it(graded_mistakes):
     rows, _ = graded_mistakes
     for name, mistakes in MISTAKES.items():
-        reached = set(mistakes) | {n for n in range(1, 12) if set(mistakes) & depends_on(n)}
+        reached = set(mistakes) | {n for n in range(1, 13) if set(mistakes) & depends_on(n)}
         failed = {int(n) for n, task in rows[name]["tasks"].items() if not task["passed"]}
         assert set(mistakes) <= failed <= reached, (name, {n: t["check"] for n, t in rows[name]["tasks"].items()})
 

@@ -11,6 +11,7 @@ import tinygrad_lite as tl
 from experiments import registry
 from experiments.coursework import mnist_mlp
 from experiments.models import build, output_shape
+from experiments.sequences import TASKS
 from experiments.runner import RunOptions, run
 
 CONFIGS = list(registry.RUNS.values())
@@ -22,7 +23,10 @@ EPOCH_KEYS = {"epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "
 
 
 def input_shape(config):
-    """What reaches the first layer: the backbone's flattened features, or an image / pixel vector."""
+    """What reaches the first layer: the backbone's flattened features, an image / pixel vector, or a
+    sequence task's tokens."""
+    if config.dataset in TASKS:
+        return (TASKS[config.dataset].length,)
     if config.features_from:
         backbone = registry.RUNS[config.features_from].layers
         return output_shape(backbone, (1, 28, 28))[backbone.index(("flatten",))]
@@ -31,18 +35,22 @@ def input_shape(config):
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.name for c in CONFIGS])
 def test_every_config_builds_and_classifies_two_images(config):
+    """Two images -> ten logits each; two token sequences -> the next token's logits at every position."""
     model = build(config.layers, input_shape(config), config.init)
-    x = tl.Tensor(np.random.default_rng(0).standard_normal((2,) + input_shape(config)).astype(np.float32))
+    rng = np.random.default_rng(0)
+    sequence = config.dataset in TASKS
+    x = tl.Tensor(rng.integers(0, 10, (2,) + input_shape(config)) if sequence else
+                  rng.standard_normal((2,) + input_shape(config)).astype(np.float32))
     model.eval()
     with tl.no_grad():
         logits = model(x)
-    assert logits.shape == (2, 10)
+    assert logits.shape == ((2,) + input_shape(config) + (10,) if sequence else (2, 10))
     assert np.isfinite(logits.numpy()).all()
 
 
 def test_registry_groups_cover_every_run_once():
     coursework = [name for name in registry.RUNS if name not in registry.GROUPS["examples"]]
-    assert registry.GROUPS["examples"] == ["E-bn-cnn"]
+    assert registry.GROUPS["examples"] == ["E-bn-cnn", "E-gpt-sort", "E-gpt-add"]
     assert sorted(registry.GROUPS["all"]) == sorted(coursework)
     letters = [n for g in ("all-A", "all-B", "all-C", "all-D") for n in registry.GROUPS[g]]
     assert sorted(letters) == sorted(coursework)

@@ -63,7 +63,25 @@ def _cumprod(rng, dtype, case):
     return tl.Tensor(x, dtype=dtype, requires_grad=True).cumprod(dim=1), 4 * 9
 
 
-CASES = {"CrossEntropyOp": _cross_entropy, "Conv2dOp": _conv2d, "StandardiseOp": _standardise, "CumprodOp": _cumprod}
+def _attention(rng, dtype, case):
+    """plain, causal, a float mask that requires grad, a boolean mask hiding a whole row, dropout, and
+    key and value broadcast over the query's batch axis."""
+    q = tl.Tensor(rng.standard_normal((2, 3, 4, 5)), dtype=dtype, requires_grad=True)
+    k, v = (tl.Tensor(rng.standard_normal((1 if case == 5 else 2, 3, 6, n)), dtype=dtype, requires_grad=True)
+            for n in (5, 3))
+    mask = None
+    if case == 2:
+        mask = tl.Tensor(rng.standard_normal((4, 6)), dtype=dtype, requires_grad=True)
+    elif case == 3:
+        mask = rng.random((4, 6)) < 0.5
+        mask[1] = False
+    tl.manual_seed(case)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=case == 1,
+                                          dropout_p=0.3 if case == 4 else 0.0), 6 * 5 + 2 * 6
+
+
+CASES = {"CrossEntropyOp": _cross_entropy, "Conv2dOp": _conv2d, "StandardiseOp": _standardise, "CumprodOp": _cumprod,
+         "AttentionOp": _attention}
 
 
 def test_every_fast_path_is_tested_here():

@@ -65,6 +65,18 @@ def test_logged_loss_is_the_mean_of_each_window_across_epochs():
     assert loop.state.iteration == 8 and loop.state.finished
 
 
+def test_a_warm_up_and_cosine_schedule_steps_after_every_step_and_its_row_keeps_the_epoch_s_first_rate():
+    cfg = config(epochs=2, schedule=("warmup_cosine", 3))
+    adapter = ScriptedAdapter([1.0], [1.0])
+    loop = EpochLoop(cfg, adapter, progress=quiet(cfg)).run()
+    assert adapter.schedule_steps == 8                                      # 2 epochs of 4 steps
+    assert [row["lr"] for row in loop.state.history["epochs"]] == [0.1, 0.1 / 2 ** 4]
+    calls = []
+    make_optimizer(cfg, [], type("optim", (), {"SGD": lambda *a, **k: "sgd"}),
+                   {"warmup_cosine": lambda *args: calls.append(args)}, batches_per_epoch=4)
+    assert calls == [("sgd", 3, 8)]                                         # the run's 8 steps, given
+
+
 def test_early_stopping_waits_patience_epochs_and_best_epoch_is_restored():
     cfg = config(early_stopping=("val_loss", 2), select_best_by="val_loss")
     adapter = ScriptedAdapter([1.0], [0.9, 0.5, 0.7, 0.5, 0.8, 0.1])       # epoch 2 best; 0.5 again is no gain
@@ -91,6 +103,6 @@ def test_state_survives_a_round_trip_through_a_dict():
 def test_improved_and_the_optimiser_factory_refuse_nothing_silently():
     assert improved("val_acc", 0.9, 0.8) and not improved("val_loss", 0.9, 0.8) and improved("val_loss", 5, None)
     with pytest.raises(ValueError, match="optimizer must be 'sgd', 'adam' or 'adamw', got 'lbfgs'"):
-        make_optimizer(config(optimizer="lbfgs"), [], None, {})
+        make_optimizer(config(optimizer="lbfgs"), [], None, {}, 1)
     with pytest.raises(ValueError, match="sync_every must be a positive int, got 0"):
         EpochLoop(config(), ScriptedAdapter([1.0], [1.0]), sync_every=0)

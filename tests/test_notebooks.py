@@ -1,10 +1,11 @@
-"""The notebooks run: docs/tutorial.md and docs/replay_A.md (Jupytext Markdown) are executed cell by cell
-through a real Jupyter kernel (nbclient), in docs/, as a student's Jupyter runs them.
+"""The notebooks run: docs/tutorial.md, docs/replay_A.md and docs/transformer.md (Jupytext Markdown) are
+executed cell by cell through a real Jupyter kernel (nbclient), in docs/, as a student's Jupyter runs them.
 
 Every ```output block right under a code cell is the text that cell must print. The tutorial runs as
 it is (its pictures go to a scratch folder of its own, here under the test's temporary folder); the
 replay notebook trains on a subset (``$REPLAY_SUBSET``, ``$REPLAY_EPOCHS``, ``$REPLAY_LR``) into a
-temporary ``$REPLAY_OUT``, not to clobber a run of the student's. Neither may change the repository:
+temporary ``$REPLAY_OUT``, not to clobber a run of the student's; the transformer notebook trains its
+sorter for one epoch (``$TRANSFORMER_EPOCHS``) instead of six. None may change the repository:
 ``git status`` is the same after as before.
 """
 import base64
@@ -24,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 TUTORIAL = DOCS / "tutorial.md"
 REPLAY = DOCS / "replay_A.md"
+TRANSFORMER = DOCS / "transformer.md"
 COMMITTED_IMAGES = DOCS / "images"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(images/([^)\s]+)\)")
@@ -111,6 +113,18 @@ def replay(tmp_path_factory):
     notebook = execute(REPLAY, DOCS, REPLAY_OUT=out, REPLAY_SUBSET=3000, REPLAY_EPOCHS=2, REPLAY_LR=0.5,
                        REPLAY_TORCH=0)
     return notebook, out / "A-sigmoid", before, git_status()
+
+
+@pytest.fixture(scope="module")
+def transformer(tmp_path_factory):
+    """The transformer notebook executed in docs/, its sorter trained one epoch instead of six:
+    (notebook, its pictures' folder, git status before, after)."""
+    scratch = tmp_path_factory.mktemp("transformer")
+    before = git_status()
+    notebook = execute(TRANSFORMER, DOCS, TMPDIR=scratch, TRANSFORMER_EPOCHS=1)
+    folders = list(scratch.glob("tinygrad_lite-transformer-*"))
+    assert len(folders) == 1, f"the notebook drew its pictures elsewhere than one scratch folder: {folders}"
+    return notebook, folders[0], before, git_status()
 
 
 @pytest.mark.slow          # the whole tutorial in a kernel, once for the tests below: ~15 s
@@ -215,12 +229,33 @@ def test_the_saved_progress_shows_the_finished_count(replay):
         assert done == total > 0 and "100%" in text, text
 
 
+@pytest.mark.slow          # attention by hand, then a GPT trained for an epoch: ~30 s
+def test_the_transformer_notebook_prints_its_hand_computations_and_learns_to_sort(transformer):
+    notebook, images, *_ = transformer
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in code)
+    pairs = checked_outputs(notebook)
+    assert len(pairs) >= 9
+    for cell, expected in pairs:
+        assert _normalise(printed(cell)) == _normalise(expected), (
+            f"the cell\n{cell.source}\nprinted\n{printed(cell)}\nbut the output block under it says\n{expected}")
+    accuracy = re.search(r"test problems sorted right: ([\d.]+) %", "".join(map(printed, notebook.cells)))
+    assert accuracy and float(accuracy.group(1)) > 20, "one epoch already sorts a good part of the problems"
+    assert any(base64.b64decode(p)[:8] == PNG_SIGNATURE for p in rich_outputs(notebook, "image/png"))
+    referenced = IMAGE_LINK.findall(TRANSFORMER.read_text(encoding="utf-8"))
+    assert referenced == ["gpt_sort_attention.png"]
+    committed = COMMITTED_IMAGES / referenced[0]
+    assert committed.read_bytes()[:8] == PNG_SIGNATURE and committed.stat().st_size < 200_000
+    assert (images / referenced[0]).read_bytes()[:8] == PNG_SIGNATURE, "the notebook draws its picture"
+
+
 @pytest.mark.slow
-def test_running_the_notebooks_changes_nothing_in_the_repository(tutorial, replay):
-    """Executing both notebooks where a student does (in docs/) leaves ``git status`` as it was: no
+def test_running_the_notebooks_changes_nothing_in_the_repository(tutorial, replay, transformer):
+    """Executing the notebooks where a student does (in docs/) leaves ``git status`` as it was: no
     committed picture redrawn, no file added beside them. The replay's default output folder (runs/
     beside the notebook) is one git ignores."""
-    for name, (_, _, before, after) in (("tutorial", tutorial), ("replay_A", replay)):
+    for name, (_, _, before, after) in (("tutorial", tutorial), ("replay_A", replay),
+                                        ("transformer", transformer)):
         if before is None:
             pytest.skip("not a git checkout: nothing to compare git status with")
         assert after == before, f"running {name} changed the repository:\n{after}"

@@ -407,6 +407,23 @@ def test_inverse_time_decay_equals_torch_lambda_lr():
     np.testing.assert_allclose(got, want, rtol=1e-15)
 
 
+def test_warmup_cosine_equals_torch_s_linear_warmup_then_cosine_annealing():
+    """torch's own pieces: LinearLR from lr0 / warmup up to lr0, then CosineAnnealingLR down to 0."""
+    warmup, total = 4, 14
+    got, want = _lr_sequences(
+        lambda o: nn.optim.WarmupCosineLR(o, warmup, total),
+        lambda o: torch.optim.lr_scheduler.SequentialLR(o, [
+            torch.optim.lr_scheduler.LinearLR(o, start_factor=1 / warmup, total_iters=warmup - 1),
+            torch.optim.lr_scheduler.ConstantLR(o, factor=1.0, total_iters=0),
+            torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=total - warmup)], milestones=[warmup - 1, warmup]),
+        epochs=total)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    assert got[0] == pytest.approx(0.3 / 4) and got[warmup - 1] == got[warmup] == pytest.approx(0.3)
+    assert got[total] == pytest.approx(0.0, abs=1e-15) and got[(warmup + total) // 2] == pytest.approx(0.15)
+    with pytest.raises(ValueError, match="total_steps must be an int >= 1"):
+        nn.optim.WarmupCosineLR(nn.optim.SGD([nn.Parameter(np.ones(1))], lr=0.1), 2, 0)
+
+
 def test_scheduler_state_dict_round_trip():
     opt = nn.optim.SGD([nn.Parameter(np.ones(1))], lr=0.3)
     schedule = nn.optim.InverseTimeDecay(opt, decay_rate=0.1)

@@ -142,7 +142,7 @@ def test_the_public_api_has_type_hints():
     from tinygrad_lite.ops import methods
     classes = [tl.Tensor, tl.Function, nn.Module, nn.Sequential, nn.Parameter, nn.optim.Optimizer, nn.optim.SGD,
                nn.optim.Adam, nn.optim.AdamW, nn.optim.RMSprop, nn.optim.Adagrad, nn.optim.Muon, nn.optim.LRScheduler,
-               nn.optim.StepLR, nn.optim.ExponentialLR, nn.optim.InverseTimeDecay]
+               nn.optim.StepLR, nn.optim.ExponentialLR, nn.optim.InverseTimeDecay, nn.optim.WarmupCosineLR]
     missing = []
     for cls in classes:
         for name, member in vars(cls).items():

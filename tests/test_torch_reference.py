@@ -7,6 +7,7 @@ import tinygrad_lite as tl
 from experiments import models
 from experiments.config import cnn, mlp
 from experiments.models import output_shape
+from experiments.sequences import TASKS
 
 torch = pytest.importorskip("torch", reason="torch is the reference these tests compare against: pip install '.[dev]'")
 from experiments.models import build_torch  # noqa: E402
@@ -31,7 +32,9 @@ def registry_architectures():
     from experiments.registry import RUNS
     found = {}
     for name, config in RUNS.items():
-        if config.features_from:
+        if config.dataset in TASKS:                                # tokens of a sequence task
+            input_shape = (TASKS[config.dataset].length,)
+        elif config.features_from:
             backbone = RUNS[config.features_from].layers
             flat = [spec[0] for spec in backbone].index("flatten")
             input_shape = output_shape(backbone, (1, 28, 28))[flat]
@@ -66,12 +69,14 @@ def test_twin_has_same_parameters_and_forward_output(name):
     assert list(our_shapes) == list(their_shapes)          # same names, in the same order
     assert our_shapes == their_shapes
     copy_weights(ours, twin)
-    x = np.random.default_rng(1).standard_normal((2,) + tuple(input_shape))
+    tokens = layers[0][0] == "tokens"                 # a GPT: token inputs, a prediction per position
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 10, (2,) + tuple(input_shape)) if tokens else rng.standard_normal((2,) + tuple(input_shape))
     ours.eval()
     twin.eval()
     expected = twin(torch.from_numpy(x)).detach().numpy()
     got = ours(tl.Tensor(x)).numpy()
-    assert got.shape == expected.shape == (2, 10)
+    assert got.shape == expected.shape == ((2,) + tuple(input_shape) + (10,) if tokens else (2, 10))
     np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
 
 

@@ -198,12 +198,13 @@ class Backward(Check):
     otherwise a broadcast gradient is summed back first, as the engine does (task 3's job).
     ``names``: what each input is called in a shape message (e.g. the bias)."""
 
-    def __init__(self, name, op, inputs, rng, init=(), strict=False, names=None):
+    def __init__(self, name, op, inputs, rng, init=(), strict=False, names=None, reference=None, mistakes=()):
         self.name, self.op, self.init, self.strict = name, op, tuple(init), strict
         self.function = op.split(":")[1] + ".backward"
         self.inputs = [np.array(a, dtype=np.float64) for a in inputs]
         self.names = names or [f"input {k}" for k in range(len(inputs))]
-        out = self.make().forward(*[a.copy() for a in self.inputs])
+        self.reference, self.mistakes = reference, mistakes
+        out = self.forward_of(self.inputs)
         self.gy = rng.standard_normal(np.shape(out))
         self.requests = [self._request(self.gy)]
         if np.ndim(self.gy) > 0:                 # the same with gy = 1: does the answer follow gy?
@@ -211,6 +212,13 @@ class Backward(Check):
 
     def make(self):
         return _resolve(self.op)(*self.init)
+
+    def forward_of(self, arrays):
+        """The output for ``arrays``: the checker's own formula (``reference``) when the task blanks the
+        forward too, else the teacher's op's forward."""
+        if self.reference is not None:
+            return self.reference(*[x.copy() for x in arrays])
+        return self.make().forward(*[x.copy() for x in arrays])
 
     def _request(self, gy):
         arrays = {f"x{k}": a for k, a in enumerate(self.inputs)}
@@ -231,7 +239,7 @@ class Backward(Check):
             ones = replies[self.requests[1].id]["arrays"]
         described = " and ".join(f"{n} of shape {a.shape}" for n, a in zip(self.names, self.inputs))
         for k, a in enumerate(self.inputs):
-            expected = _numeric(lambda xs: self.make().forward(*[x.copy() for x in xs]), self.inputs, k, self.gy)
+            expected = _numeric(self.forward_of, self.inputs, k, self.gy)
             got, with_ones = arrays.get(f"g{k}"), ones.get(f"g{k}")
             if got is not None and got.shape != a.shape:
                 if self.strict:
@@ -243,6 +251,10 @@ class Backward(Check):
             hints = [] if with_ones is None else [
                 (lambda e, g, ones=with_ones: ones.shape == g.shape and np.allclose(g, ones),
                  "forgot to multiply by the incoming gradient gy (your answer does not change when gy does)")]
+            for wrong, text in self.mistakes:         # (gy -> the wrong gradient of each input, its hint)
+                answer = wrong(self.gy)[k]
+                hints.append((lambda e, g, answer=answer: answer is not None and answer.shape == g.shape
+                              and np.allclose(g, answer, atol=ATOL, rtol=RTOL), text))
             compare_arrays(f"{self.name}: gradient of the {self.names[k]} against finite differences", described,
                            expected, got, hints)
 
@@ -542,6 +554,88 @@ def task10(rng, options):
     return checks
 
 
+def _attention(q, k, v, bias=None, scale=1.0, keep=None, axis=-1, scaled=True):
+    """The checker's own attention, (softmax(q k^T * scale + bias) * keep) v, a row masked everywhere 0;
+    ``axis`` and ``scaled`` make the common mistakes (the softmax over the queries, no scale)."""
+    scores = q @ k.swapaxes(-1, -2) * (scale if scaled else 1.0)
+    if bias is not None:
+        scores = scores + bias
+    top = scores.max(axis=axis, keepdims=True)
+    seen = top > -np.inf
+    with np.errstate(invalid="ignore"):
+        weights = np.exp(scores - np.where(seen, top, 0.0))
+    p = weights / np.where(seen, weights.sum(axis=axis, keepdims=True), 1.0)
+    return (p if keep is None else p * keep) @ v
+
+
+def _attention_without_the_softmax_jacobian(q, k, v, bias, scale, keep):
+    """gy -> the gradients of (q, k, v, bias) when gS is taken as P * gP (the row-sum term forgotten)."""
+    def wrong(gy):
+        scores = q @ k.swapaxes(-1, -2) * scale + (0.0 if bias is None else bias)
+        p = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        p /= p.sum(axis=-1, keepdims=True)
+        g_p = gy @ v.swapaxes(-1, -2) * (1.0 if keep is None else keep)
+        g_s = p * g_p
+        return [g_s @ k * scale, g_s.swapaxes(-1, -2) @ q * scale, None, g_s]
+    return wrong
+
+
+def task12(rng, options):
+    forward, backward = (BY_NUMBER[12].function(i) for i in range(2))
+    q, k, v = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 4)), rng.standard_normal((2, 5, 3))
+    mask = np.where(rng.random((3, 5)) < 0.3, -np.inf, rng.standard_normal((3, 5)))
+    mask[:, 0] = 0.0
+    blind = mask.copy()
+    blind[1] = -np.inf                                   # query 1 may see no key
+    keep = (rng.random((2, 3, 5)) >= 0.3) / 0.7
+    where = "q (2, 3, 4), k (2, 5, 4), v (2, 5, 3), scale 0.5"
+    checks = []
+    softmax_axis = ("the softmax runs over the keys: each query's row of q k^T (its last axis) sums to 1",
+                    lambda *a, **kw: _attention(*a, axis=-2, **kw))
+    for label, inputs, init, extra, hint in (
+            ("attention", (q, k, v), (0.5,), {}, ("multiply the scores q k^T by self.scale before the softmax",
+                                                  lambda *a, **kw: _attention(*a, scaled=False, **kw))),
+            ("attention of large scores", (q * 40, k, v), (0.5,), {},
+             ("subtract each row's maximum score before exp: exp of a large score overflows to inf (inf / inf "
+              "is nan)", None)),
+            ("a float mask added to the scores, -inf = not seen", (q, k, v, mask), (0.5,), {"bias": mask},
+             ("add the mask (the 4th input, bias) to the scaled scores before the softmax",
+              lambda q, k, v, bias=None, **kw: _attention(q, k, v, **kw))),
+            ("a query whose keys are all masked", (q, k, v, blind), (0.5,), {"bias": blind},
+             ("a row whose scores are all -inf has no key to look at: its P row, and y there, is 0 (not nan)",
+              None)),
+            ("dropout: P times the mask self.keep", (q, k, v), (0.5, keep), {"keep": keep},
+             ("multiply P by self.keep (when it is not None) before the product with v",
+              lambda *a, keep=None, **kw: _attention(*a, **kw)))):
+        arrays = {f"x{i}": a for i, a in enumerate(inputs)}
+        names = list(arrays)
+        init_json = _as_json(list(init), arrays)             # adds the keep mask to the arrays sent
+        expected = _attention(q * 40 if "large" in label else q, k, v, scale=0.5, **extra)
+        hints = [(lambda e, g: not np.isfinite(g).all(), hint[0]) if hint[1] is None else
+                 (lambda e, g, wrong=hint[1], x=inputs[0], extra=extra: np.allclose(
+                     g, wrong(x, k, v, scale=0.5, **extra), atol=ATOL, rtol=RTOL), hint[0]),
+                 (lambda e, g, x=inputs[0], extra=extra: np.allclose(
+                     g, softmax_axis[1](x, k, v, scale=0.5, **extra), atol=ATOL, rtol=RTOL), softmax_axis[0])]
+        checks.append(Compare(f"AttentionOp.forward: {label}", where + (", mask (3, 5)" if "bias" in extra else ""),
+                              "AttentionOp.forward", Request("forward", {"op": forward, "init": init_json,
+                                                                        "inputs": names}, arrays),
+                              expected, hints=hints))
+    jacobian = ("the softmax's gradient is gS = P * (gP - sum over the keys of gP * P): the row-sum term is "
+                "missing")
+    finite = np.where(np.isfinite(mask), mask, -3.0)
+    for label, inputs, init, names in (("q, k, v", (q, k, v), (0.5,), ["q", "k", "v"]),
+                                       ("and a float mask", (q, k, v, finite), (0.5,), ["q", "k", "v", "mask"]),
+                                       ("with the dropout mask", (q, k, v), (0.5, keep), ["q", "k", "v"])):
+        keep_of = init[1] if len(init) > 1 else None
+        bias = inputs[3] if len(inputs) > 3 else None
+        checks.append(Backward(f"AttentionOp.backward: {label}", backward, list(inputs), rng, init=init, names=names,
+                               reference=lambda *xs, keep=keep_of: _attention(*xs[:3], xs[3] if len(xs) > 3 else None,
+                                                                             0.5, keep),
+                               mistakes=[(_attention_without_the_softmax_jacobian(q, k, v, bias, 0.5, keep_of),
+                                          jacobian)]))
+    return checks
+
+
 RUN = "A-sigmoid"                       # task 11 trains assignment A's sigmoid MLP
 _TRAINING = {}
 
@@ -649,7 +743,7 @@ def task11(rng, options):
 
 
 CHECKS = {1: task1, 2: task2, 3: task3, 4: task4, 5: task5, 6: task6, 7: task7, 8: task8, 9: task9,
-          10: task10, 11: task11}
+          10: task10, 11: task11, 12: task12}
 
 
 def plan(number, options):

@@ -74,6 +74,14 @@ COURSE = (
          "accuracy on the real MNIST data", ("experiments/train.py::ScratchAdapter.step",),
          "one training step: forward, cross-entropy (+ L2), zero_grad, backward, optimiser step; return a Step",
          depends=(2, 4, 5, 6, 7)),
+    # Task 12 comes after the matrix products (5) and the softmax's gradient (6) it is made of; it is
+    # numbered last so that the numbers of tasks 7-11, in every course record and grade book, keep meaning.
+    Task(12, "Scaled dot-product attention, forward and backward", "attention is two matrix products around a "
+         "softmax: its gradients are theirs, through the softmax's Jacobian",
+         ("nn/functional/attention.py::AttentionOp.forward", "nn/functional/attention.py::AttentionOp.backward"),
+         "forward: y = softmax(q k^T * scale + bias) v on arrays (a row masked everywhere gives 0); backward: "
+         "the gradients of q, k, v (and bias) in Tensor ops (the class docstring's formulas)",
+         depends=(5, 6), removes=("nn/functional/attention.py::AttentionOp._fast_backward",)),
 )
 
 BY_NUMBER = {task.number: task for task in COURSE}

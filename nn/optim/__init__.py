@@ -8,5 +8,5 @@ from .adam import Adam, AdamW
 from .muon import Muon
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
-from .schedules import ExponentialLR, InverseTimeDecay, LRScheduler, StepLR
+from .schedules import ExponentialLR, InverseTimeDecay, LRScheduler, StepLR, WarmupCosineLR
 from .sgd import SGD

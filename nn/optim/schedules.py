@@ -1,16 +1,19 @@
-"""Learning-rate schedules, stepped once per epoch (``scheduler.step()`` after each epoch), as torch's.
+"""Learning-rate schedules, stepped once per epoch (``scheduler.step()`` after each epoch), as torch's,
+or after every optimiser step (WarmupCosineLR, a transformer's schedule).
 
-| schedule          | lr after epoch e                     |
-|-------------------|--------------------------------------|
-| StepLR            | lr0 * gamma ** (e // step_size)       |
-| ExponentialLR     | lr0 * gamma ** e                      |
-| InverseTimeDecay  | lr0 / (1 + decay_rate * e)            |
+| schedule          | lr after e steps (epochs, or optimiser steps for WarmupCosineLR)                     |
+|-------------------|--------------------------------------------------------------------------------------|
+| StepLR            | lr0 * gamma ** (e // step_size)                                                        |
+| ExponentialLR     | lr0 * gamma ** e                                                                       |
+| InverseTimeDecay  | lr0 / (1 + decay_rate * e)                                                             |
+| WarmupCosineLR    | lr0 * (e + 1) / warmup for e < warmup, then lr0 * (1 + cos(pi * min(1, (e - warmup) / (total - warmup)))) / 2 |
 
 StepLR and ExponentialLR multiply the current lr by gamma when it is due, exactly as torch does, so
 the sequences agree to the last bit.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Dict, List, Mapping
 
 from .optimizer import Optimizer
@@ -93,6 +96,33 @@ class InverseTimeDecay(LRScheduler):
 
     def next_lr(self, current_lr: float, base_lr: float, epoch: int) -> float:
         return base_lr / (1 + self.decay_rate * epoch)
+
+
+class WarmupCosineLR(LRScheduler):
+    """A linear warm-up over ``warmup_steps`` steps, then a cosine decay to 0 at ``total_steps`` (0 after):
+    lr0 * (e + 1) / warmup while e < warmup (never 0, lr0 at e = warmup - 1), then
+    lr0 * (1 + cos(pi * progress)) / 2 with progress = min(1, (e - warmup) / max(1, total - warmup)).
+    Stepped after every optimiser step (e counts steps), as GPTs are trained; in torch the same is a
+    ``LambdaLR`` with this factor. The first step already uses e = 0."""
+
+    def __init__(self, optimizer: Optimizer, warmup_steps: int, total_steps: int):
+        for name, value, low in (("warmup_steps", warmup_steps, 0), ("total_steps", total_steps, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"WarmupCosineLR: {name} must be an int >= {low}, got {value!r}")
+        self.warmup_steps, self.total_steps = warmup_steps, total_steps
+        super().__init__(optimizer)
+        for group, base_lr in zip(optimizer.param_groups, self.base_lrs):
+            group["lr"] = self.next_lr(group["lr"], base_lr, 0)
+
+    def factor(self, step: int) -> float:
+        """lr / lr0 after ``step`` steps (the class docstring's formula)."""
+        if step < self.warmup_steps:
+            return (step + 1) / self.warmup_steps
+        progress = min(1.0, (step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    def next_lr(self, current_lr: float, base_lr: float, epoch: int) -> float:
+        return base_lr * self.factor(epoch)
 
 
 def _number(value, what):
