@@ -46,16 +46,21 @@ def _conv2d(rng, dtype, case):
     return F.conv2d(x, w, b, stride, padding, dilation), channels * 9 + 2 * 7 * 6
 
 
-def _standardise(rng, dtype, case):
-    """batch norm in training (axes N, H, W) and layer norm (the last axes)."""
+def _normalise(rng, dtype, case):
+    """batch norm in training (axes N, H, W; weight and bias, or none) and layer norm (the last
+    axes; weight and bias, weight alone, or none)."""
     x = tl.Tensor(rng.standard_normal((6, 3, 4, 5)) * 2 + 1, dtype=dtype, requires_grad=True)
     if case % 2 == 0:
-        model = nn.BatchNorm2d(3, dtype=dtype)
+        model = nn.BatchNorm2d(3, dtype=dtype, affine=case != 4)
+        if case != 4:
+            model.weight.data[...] = rng.standard_normal(3)
         return model(x), 6 * 4 * 5
-    return F.layer_norm(x, (4, 5)), 4 * 5
+    weight = tl.Tensor(rng.standard_normal((4, 5)), dtype=dtype, requires_grad=True)
+    bias = tl.Tensor(rng.standard_normal((4, 5)), dtype=dtype, requires_grad=True) if case == 1 else None
+    return F.layer_norm(x, (4, 5), weight if case != 5 else None, bias), 6 * 3 * 4 * 5
 
 
-CASES = {"CrossEntropyOp": _cross_entropy, "Conv2dOp": _conv2d, "StandardiseOp": _standardise}
+CASES = {"CrossEntropyOp": _cross_entropy, "Conv2dOp": _conv2d, "NormaliseOp": _normalise}
 
 
 def test_every_fast_path_is_tested_here():

@@ -5,6 +5,12 @@ subscripts take the operand's place and the operand's subscripts become the outp
 a constant operand, because an einsum output cannot name a letter twice or name a letter no input has:
 a letter that only this operand has (summed away: "ij->i") comes from a ones vector, and a repeated
 letter (a diagonal: "ii->i") is linked to a fresh letter by an identity matrix.
+
+The fast path, ``contract_by_matmul``: NumPy's einsum sums a two-operand contraction in its own
+loops, where BLAS is many times faster, so when every letter is shared by both operands or kept by
+the output (a batched matrix product, attention's "bhqd,bhkd->bhqk"), the operands are transposed to
+(batch, kept, summed) and (batch, summed, kept) and multiplied by ``matmul``; the same sums in
+another order (a test checks it against ``einsum``).
 """
 from __future__ import annotations
 
@@ -25,6 +31,10 @@ class EinsumOp(Function):
         self.subscripts, self.target, self.sizes = inputs, output, sizes
 
     def forward(self, *xs):
+        if len(xs) == 2:
+            y = contract_by_matmul(*self.subscripts, self.target, *xs)
+            if y is not None:
+                return y
         equation = ",".join(self.subscripts) + "->" + self.target
         return array_module(xs[0]).einsum(equation, *xs, optimize=len(xs) > 2)
 
@@ -51,6 +61,39 @@ class EinsumOp(Function):
                 available.add(letter)
             target += letter
         return einsum(",".join(subscripts) + "->" + target, *operands)
+
+
+def contract_by_matmul(sa, sb, target, a, b):
+    """einsum(f"{sa},{sb}->{target}", a, b) as one batched matmul, or None where it is not one: a
+    letter repeated in an operand, summed away by one operand alone, or broadcast (size 1 against n).
+
+        batch letters   in a, b and the output        A = a as (batch, kept_a, summed)
+        summed letters  in a and b only                B = b as (batch, summed, kept_b)
+        kept_a, kept_b  in one operand and the output  y = (A @ B) as batch + kept_a + kept_b -> target
+    """
+    if len(set(sa)) < len(sa) or len(set(sb)) < len(sb) or not set(sa) <= set(sb) | set(target) \
+            or not set(sb) <= set(sa) | set(target):
+        return None
+    size = dict(zip(sa, a.shape))
+    if any(size[c] != n for c, n in zip(sb, b.shape) if c in size):
+        return None
+    size.update(zip(sb, b.shape))
+    batch = [c for c in target if c in sa and c in sb]
+    summed = [c for c in sa if c in sb and c not in target]
+    kept_a, kept_b = [c for c in target if c in sa and c not in sb], [c for c in target if c in sb and c not in sa]
+
+    def count(letters):
+        n = 1
+        for c in letters:
+            n *= size[c]
+        return n
+
+    xp = array_module(a)
+    a3 = a.transpose([sa.index(c) for c in batch + kept_a + summed]).reshape(count(batch), count(kept_a), count(summed))
+    b3 = b.transpose([sb.index(c) for c in batch + summed + kept_b]).reshape(count(batch), count(summed), count(kept_b))
+    order = batch + kept_a + kept_b
+    y = xp.matmul(a3, b3).reshape([size[c] for c in order])
+    return y.transpose([order.index(c) for c in target])
 
 
 def _expand(equation, shapes):
