@@ -117,3 +117,21 @@ def test_nearest_at_an_integer_scale_repeats_exactly_what_the_gather_picks(scale
     assert y.numpy().tobytes() == expected.tobytes()
     y.backward(np.ones(y.shape, np.float32))
     np.testing.assert_array_equal(x.grad.numpy(), np.full(x.shape, scale * scale, np.float32))
+
+
+@pytest.mark.parametrize("out", [(5, 5), (3, 4), (1, 7)])
+def test_adaptive_average_pooling_by_matmul_is_the_mean_of_each_window(out):
+    rng = np.random.default_rng(sum(out))
+    x = tl.Tensor(rng.standard_normal((2, 3, 14, 9)).astype(np.float32), requires_grad=True)
+    y = F.adaptive_avg_pool2d(x, out)
+    h, w = x.shape[2:]
+    expected = np.empty(y.shape, np.float32)
+    for i in range(out[0]):
+        for j in range(out[1]):
+            rows = slice(i * h // out[0], -(-(i + 1) * h // out[0]))
+            cols = slice(j * w // out[1], -(-(j + 1) * w // out[1]))
+            expected[:, :, i, j] = x.numpy()[:, :, rows, cols].mean(axis=(2, 3))
+    assert_within(expected, y.numpy(), 2 * (h + w))
+    x.data[0, 0, 0, 0] = np.inf                  # non-finite: the slices and means, inf kept local
+    z = F.adaptive_avg_pool2d(x, out).numpy()
+    assert np.isinf(z[0, 0, 0, 0]) and not np.isnan(z).any() and np.isfinite(z[1]).all()

@@ -111,9 +111,9 @@ def im2col_array(x, kernel, stride, padding, dilation=(1, 1), offset_major=False
         image, shape=(n, oh, ow, kh, kw, c), strides=(s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c))
     if offset_major:
         return windows.transpose(3, 4, 0, 1, 2, 5).reshape(kh * kw, n * oh * ow, c)
-    if kw * c >= ow:                                   # the one copy, reading the longer runs:
+    if c > 1 or kw * c >= ow:                          # the one copy, reading the longer runs:
         return windows.reshape(n * oh * ow, kh * kw * c)   # a window row's kw*c numbers, or
-    by_offset = windows.transpose(3, 4, 5, 0, 1, 2)        # (few channels) an image row's ow pixels;
+    by_offset = windows.transpose(3, 4, 5, 0, 1, 2)        # (one channel) an image row's ow pixels;
     return by_offset.reshape(kh * kw * c, n * oh * ow).T   # same matrix, column-major in memory
 
 
@@ -208,40 +208,45 @@ class Conv2dOp(Function):
         return (gx, gw, gb)[:len(self.inputs)]
 
     def _fast_backward(self, gy):
-        """``backward``, faster: gW from the cols forward kept (no second im2col), and for C <= 32 input
-        channels gX's product offset-major, (KH*KW, N*OH*OW, C), one product per kernel offset, so
-        that col2im adds contiguous blocks (runs of C <= 32 floats are too short for NumPy's strided
-        add, which costs more than the narrower products; for wider C the single product wins)."""
-        x, weight = self.inputs[:2]
-        (kh, kw), out_channels, channels = self.kernel, weight.shape[0], x.shape[1]
-        gy_mat = gy.permute(1, 0, 2, 3).reshape(out_channels, -1)
-        w_mat = weight.permute(0, 2, 3, 1).reshape(out_channels, -1)
+        """``backward``, faster, on the arrays: gW from the cols forward kept (no second im2col), and
+        for C <= 32 input channels gX's product offset-major, (KH*KW, N*OH*OW, C), one product per
+        kernel offset, so that col2im adds contiguous blocks (runs of C <= 32 floats are too short for
+        NumPy's strided add, which costs more than the narrower products; for wider C the single
+        product wins). The same products and sums as ``backward``."""
+        x, weight = self.inputs[0].data, self.inputs[1].data
+        xp, (kh, kw), out_channels, channels = array_module(x), self.kernel, weight.shape[0], x.shape[1]
+        gy_mat = gy.data.transpose(1, 0, 2, 3).reshape(out_channels, -1)        # (O, N*OH*OW)
+        w_mat = weight.transpose(0, 2, 3, 1).reshape(out_channels, -1)          # (O, KH*KW*C)
         gx = gw = gb = None
         if self.needs_grad[0]:
-            w_by_offset = w_mat if channels > 32 else w_mat.reshape(-1, kh * kw, channels).permute(1, 0, 2)
-            gx = Col2ImOp(x.shape, self.kernel, self.stride, self.padding, self.dilation)(gy_mat.T @ w_by_offset)
+            w_by_offset = w_mat if channels > 32 else w_mat.reshape(-1, kh * kw, channels).transpose(1, 0, 2)
+            gx = Tensor._wrap(col2im_array(xp.matmul(gy_mat.T, w_by_offset), x.shape, self.kernel, self.stride,
+                                           self.padding, self.dilation))
         if self.needs_grad[1]:
-            gw = (gy_mat @ Tensor._wrap(self.cols)).reshape(out_channels, kh, kw, -1).permute(0, 3, 1, 2)
+            gw = Tensor._wrap(xp.matmul(gy_mat, self.cols).reshape(out_channels, kh, kw, -1).transpose(0, 3, 1, 2))
         if len(self.inputs) == 3 and self.needs_grad[2]:
-            gb = gy_mat.sum(axis=1)
+            gb = Tensor._wrap(gy_mat.sum(axis=1))
         return (gx, gw, gb)[:len(self.inputs)]
 
 
 def grouped_conv2d(x, weight, bias, groups, geometry):
-    """conv2d with ``groups`` g > 1 as a composition: one im2col, then g products in one batched matmul.
+    """conv2d with ``groups`` g > 1 as a composition: the groups moved into the batch, one im2col,
+    then the g products as ONE batched matmul (not a loop of small ones).
 
-        cols (N*L, KH*KW*C)  ->  (g, N*L, KH*KW*C/g)      group k's columns: channels k*C/g .. (k+1)*C/g
-        W    (O, C/g, KH, KW) -> (g, O/g, KH*KW*C/g)
-        y    = cols_g @ W_g^T  (g, N*L, O/g)  ->  (N, O, OH, OW)   output channel k*O/g + o
-    Every step is a differentiable op (Im2ColOp, reshape, permute, matmul), so all gradients come free.
+        x    (N, C, H, W)      -> (g*N, C/g, H, W)         group k's channels k*C/g .. (k+1)*C/g
+        cols (g*N*L, KH*KW*C/g) = (g, N*L, KH*KW*C/g)     im2col of that batch: each group's own
+        W    (O, C/g, KH, KW)  -> (g, KH*KW*C/g, O/g)     windows, already in one block
+        y    = cols_g @ W_g    (g, N*L, O/g)  ->  (N, O, OH, OW)   output channel k*O/g + o
+    Every step is a differentiable op (Im2ColOp, reshape, permute, matmul), so all gradients come
+    free; the backward's col2im works on the same (g*N, C/g, H, W) batch.
     """
-    (n, channels), (out_channels, _, kh, kw) = x.shape[:2], weight.shape
+    (n, channels, h, w), (out_channels, per_group, kh, kw) = x.shape, weight.shape
     kernel, stride, padding, dilation = geometry
     oh, ow = output_size(x.shape[2:], kernel, stride, padding, "conv2d", dilation)
-    cols = Im2ColOp(*geometry)(x).reshape(n * oh * ow, kh * kw, groups, channels // groups)
-    cols = cols.permute(2, 0, 1, 3).reshape(groups, n * oh * ow, -1)
-    w_mat = weight.reshape(groups, out_channels // groups, -1, kh, kw).permute(0, 1, 3, 4, 2)
-    y = cols @ w_mat.reshape(groups, out_channels // groups, -1).swapaxes(-1, -2)
+    batched = x.reshape(n, groups, per_group, h, w).permute(1, 0, 2, 3, 4).reshape(groups * n, per_group, h, w)
+    cols = Im2ColOp(*geometry)(batched).reshape(groups, n * oh * ow, kh * kw * per_group)
+    w_mat = weight.reshape(groups, out_channels // groups, per_group, kh, kw).permute(0, 3, 4, 2, 1)
+    y = cols @ w_mat.reshape(groups, kh * kw * per_group, out_channels // groups)
     y = y.reshape(groups, n, oh, ow, -1).permute(1, 0, 4, 2, 3).reshape(n, out_channels, oh, ow)
     return y if bias is None else y + bias.reshape(1, out_channels, 1, 1)
 

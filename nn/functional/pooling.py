@@ -31,6 +31,7 @@ from tinygrad_lite.errors import ShapeError
 from tinygrad_lite.ops import stack
 
 from .conv import check_nchw, output_size, pad_hw, pair, window_slice
+from .upsampling import linear_map_along
 
 
 def pool_output_size(input_hw, kernel, stride, padding, dilation, ceil_mode, where):
@@ -131,16 +132,22 @@ class MaxPool2dOp(_PoolOp):
         def beats(candidate, best):
             return (candidate > best) | xp.isnan(candidate) if nan_wins else candidate > best
 
+        def zero_or_one(mask):                # a bool mask's bytes read as 0 / 1 integers: no copy
+            return mask.view(xp.int8).astype(index_type, copy=False)
+
         # A later offset only wins when strictly greater (so ties keep the earlier one), and its
-        # number is larger than every earlier one: winner = max(winner, better * offset).
-        row_best, row_winner = column(x, 0), xp.zeros(column(x, 0).shape, dtype=index_type)
+        # number is larger than every earlier one: winner = max(winner, better * offset), where
+        # the first comparison's winner is just better * 1 (max(0, b) = b).
+        row_best, row_winner = column(x, 0), None
         for j in range(1, kw):                # pass 1: across the columns of each window row
-            better = beats(column(x, j), row_best).astype(index_type)
-            row_winner = xp.maximum(row_winner, better * j)
+            better = zero_or_one(beats(column(x, j), row_best))
+            row_winner = better * j if row_winner is None else xp.maximum(row_winner, better * j)
             row_best = xp.maximum(row_best, column(x, j))      # like torch, a NaN propagates
+        if row_winner is None:                # windows one column wide
+            row_winner = xp.zeros(row_best.shape, dtype=index_type)
         best, winner = row(row_best, 0), row(row_winner, 0)
         for i in range(1, kh):                # pass 2: down the rows of each window
-            better = beats(row(row_best, i), best).astype(index_type)
+            better = zero_or_one(beats(row(row_best, i), best))
             winner = xp.maximum(winner, better * (row(row_winner, i) + i * kw))
             best = xp.maximum(best, row(row_best, i))
         return best, winner
@@ -165,8 +172,17 @@ class RouteToWinnerOp(_PoolOp):
         self.winner = winner
 
     def forward(self, gy):
-        pieces = [gy * (self.winner == o) for o in range(len(_offsets(self.geometry[1])))]
-        return _scatter(pieces, *self.geometry)
+        (n, c, h, w), kernel, stride, ((top, bottom), (left, right)), out_hw, dilation = self.geometry
+        xp = array_module(gy)
+        grid = xp.zeros((n, c, h + top + bottom, w + left + right), dtype=gy.dtype)   # padded
+        overlapping = any(s < d * (k - 1) + 1 for s, k, d in zip(stride, kernel, dilation))
+        for o, (i, j) in enumerate(_offsets(kernel, dilation)):
+            window = grid[window_slice(i, j, out_hw, stride)]        # offset o of every window
+            if overlapping:
+                window += gy * (self.winner == o)
+            else:                             # windows tile the image: write straight into the pixels
+                xp.multiply(gy, self.winner == o, out=window)
+        return grid if top == bottom == left == right == 0 else grid[:, :, top:top + h, left:left + w]
 
     def backward(self, ggx): return PickWinnerOp(self.winner, *self.geometry)(ggx)
 
@@ -282,7 +298,10 @@ def adaptive_avg_pool2d(x, output_size, layer="adaptive_avg_pool2d"):
     y[n, c, i, j] = mean of x[n, c, h0(i):h1(i), w0(j):w1(j)],  h0(i) = floor(i*H/OH),
     h1(i) = ceil((i+1)*H/OH) (the same for w): the windows cover the input and overlap by a pixel
     where OH does not divide H. The mean of a rectangle is the mean of its row means, so this is
-    composed of slices, means and stack, rows then columns; every gradient comes free.
+    composed of slices, means and stack, rows then columns; every gradient comes free. Faster, the
+    same means (another rounding): each axis's averaging is a linear map, an (OH, H) matrix of
+    1 / window length over each window, applied as one product (``linear_map_along``) on finite
+    inputs (a product would spread an inf's 0 * inf = NaN over its whole row).
     """
     check_nchw(x, layer)
     sizes = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size, output_size)
@@ -292,10 +311,18 @@ def adaptive_avg_pool2d(x, output_size, layer="adaptive_avg_pool2d"):
                          f"(or None), got {output_size!r}")
     if x.shape[2] == 0 or x.shape[3] == 0:
         raise ShapeError(f"{layer}: input {x.shape} has an empty spatial size; nothing to average")
+    finite = bool(x.array_module.isfinite(x.data).all())
     for axis, out in zip((2, 3), sizes):
         length = x.shape[axis]
         if out is None or out == length:
             continue                        # windows of one pixel: the input itself
+        if finite:
+            averaging = np.zeros((out, length))
+            for i in range(out):
+                start, stop = i * length // out, -(-(i + 1) * length // out)
+                averaging[i, start:stop] = 1.0 / (stop - start)
+            x = linear_map_along(x, axis, averaging)
+            continue
         window = [slice(None)] * 4
         means = []
         for i in range(out):

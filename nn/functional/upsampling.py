@@ -151,7 +151,14 @@ def _resize_by_matmul(x, axis, first, second, lam0, lam1):
     matrix = np.zeros((len(first), x.shape[axis]), dtype=x.dtype)
     np.add.at(matrix, (np.arange(len(first)), first), lam0)
     np.add.at(matrix, (np.arange(len(first)), second), lam1)
-    transposed = Tensor(matrix.T, device=x.device)
+    return linear_map_along(x, axis, matrix)
+
+
+def linear_map_along(x, axis, matrix):
+    """y = the (m, n) ``matrix`` applied along ``axis`` of x (length n -> m): y[..., o, ...] =
+    sum_i matrix[o, i] x[..., i, ...], as one product with ``axis`` moved last (differentiable:
+    a matmul between two swaps of axes)."""
+    transposed = Tensor(np.ascontiguousarray(matrix.T), dtype=x.dtype, device=x.device)
     last = x.ndim - 1
     if axis == last:
         return x @ transposed
