@@ -1,20 +1,20 @@
-"""The two contestants behind one small interface, so that every workload is written once.
-
-``Scratch`` is tinygrad_lite + nn (NumPy on the CPU, CuPy on a GPU); ``Torch`` is PyTorch. Both
-offer the same handful of calls: ``tensor``, ``build`` (a model from ``experiments.config`` layer
-specs, by ``experiments.models``' one table), ``sgd``, ``cross_entropy``, ``conv2d``, ``max_pool2d``,
-``avg_pool2d``, ``clear_grads``, ``sync`` (wait for the device before a clock is read) and GPU memory
-accounting. A workload in ``cases.py`` calls only these, so both frameworks run literally the same
-steps.
+"""The two frameworks the benchmarks compare first: ``Scratch`` (tinygrad_lite + nn, NumPy on the CPU,
+CuPy on a GPU) and ``Torch`` (PyTorch, the referee every ratio is taken against), and ``make``, which
+starts any framework by name, the peers of ``peers.py`` included. The calls they offer are those of
+``interface.py``.
 """
 import os
 
 import numpy as np
 
-FRAMEWORKS = ("scratch", "torch")
+from .interface import Eager, NotAvailable, blas_info  # noqa: F401  (NotAvailable: the harness's name for it)
+
+REFERENCE = "torch"
+FRAMEWORKS = ("scratch", "torch", "dezero", "tinygrad")
+REQUIRED = ("scratch", "torch")     # the peers are optional: pip install 'tinygrad_lite[peers]'
 
 
-class Scratch:
+class Scratch(Eager):
     """tinygrad_lite: ``Tensor`` + ``nn`` on NumPy (cpu) or CuPy (cuda)."""
     name = "scratch"
 
@@ -27,9 +27,6 @@ class Scratch:
         self.device = backend.resolve_device(device)     # DeviceError when cuda is not available
         self.cupy = backend.array_module(device="cuda") if self.device == "cuda" else None
 
-    def close(self):
-        pass
-
     # ---- device -------------------------------------------------------------------------------------
     def sync(self):
         if self.cupy is not None:
@@ -40,9 +37,6 @@ class Scratch:
         if self.cupy is not None:
             self.sync()
             self.cupy.get_default_memory_pool().free_all_blocks()
-
-    def reset_peak_memory(self):
-        self.free_memory()
 
     def memory(self):
         """GPU bytes in use and held by CuPy's pool (the pool keeps freed blocks, so ``total`` is the
@@ -72,28 +66,8 @@ class Scratch:
         model = build(layers, input_shape)
         return model.to(self.device) if self.device != "cpu" else model
 
-    def parameters(self, model):
-        return list(model.parameters())
-
     def sgd(self, model, lr):
         return self.nn.optim.SGD(model.parameters(), lr=lr)
-
-    def cross_entropy(self, logits, labels):
-        return self.F.cross_entropy(logits, labels)
-
-    def conv2d(self, x, weight, bias, stride, padding):
-        return self.F.conv2d(x, weight, bias, stride=stride, padding=padding)
-
-    def max_pool2d(self, x, kernel):
-        return self.F.max_pool2d(x, kernel)
-
-    def avg_pool2d(self, x, kernel):
-        return self.F.avg_pool2d(x, kernel)
-
-    @staticmethod
-    def clear_grads(tensors):
-        for t in tensors:
-            t.grad = None
 
     def no_grad(self):
         return self.tl.no_grad()
@@ -101,14 +75,58 @@ class Scratch:
     def threads(self):
         return {"blas": blas_info()}
 
+    # ---- ops ----------------------------------------------------------------------------------------
+    def cross_entropy(self, logits, labels):
+        return self.F.cross_entropy(logits, labels)
 
-class Torch:
+    def conv2d(self, x, weight, bias, stride=1, padding=0, dilation=1, groups=1):
+        return self.F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+    def conv1d(self, x, weight, bias, stride=1, padding=0, dilation=1, groups=1):
+        return self.F.conv1d(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+    def conv_transpose2d(self, x, weight, bias, stride=1, padding=0):
+        return self.F.conv_transpose2d(x, weight, bias, stride=stride, padding=padding)
+
+    def max_pool2d(self, x, kernel):
+        return self.F.max_pool2d(x, kernel)
+
+    def avg_pool2d(self, x, kernel):
+        return self.F.avg_pool2d(x, kernel)
+
+    def adaptive_avg_pool2d(self, x, size):
+        return self.F.adaptive_avg_pool2d(x, size)
+
+    def batch_norm(self, x, running_mean, running_var, weight, bias):
+        return self.F.batch_norm(x, running_mean, running_var, weight, bias, training=True)
+
+    def layer_norm(self, x, normalized_shape, weight, bias):
+        return self.F.layer_norm(x, normalized_shape, weight, bias)
+
+    def interpolate(self, x, scale_factor, mode):
+        return self.F.interpolate(x, scale_factor=scale_factor, mode=mode)
+
+    def einsum(self, equation, *operands):
+        return self.tl.einsum(equation, *operands)
+
+    def embedding(self, indices, weight):
+        if not hasattr(self.F, "embedding"):         # the gather itself, until F.embedding exists
+            return weight[indices]
+        return self.F.embedding(indices, weight)
+
+    def scaled_dot_product_attention(self, q, k, v):
+        if not hasattr(self.F, "scaled_dot_product_attention"):
+            return super().scaled_dot_product_attention(q, k, v)
+        return self.F.scaled_dot_product_attention(q, k, v)
+
+
+class Torch(Eager):
     """PyTorch with ``torch.set_num_threads(os.cpu_count())`` (all cores, as NumPy's BLAS uses)."""
     name = "torch"
 
     def __init__(self, device, threads=None):
         import torch
-        self.torch = torch
+        self.torch, self.F = torch, torch.nn.functional
         if device == "cuda" and not torch.cuda.is_available():
             from tinygrad_lite.errors import DeviceError
             raise DeviceError("benchmarks: --device cuda needs a CUDA build of torch with a GPU; "
@@ -158,28 +176,8 @@ class Torch:
         self.torch.manual_seed(seed)
         return build_torch(layers, input_shape).to(self.device)
 
-    def parameters(self, model):
-        return list(model.parameters())
-
     def sgd(self, model, lr):
         return self.torch.optim.SGD(model.parameters(), lr=lr)
-
-    def cross_entropy(self, logits, labels):
-        return self.torch.nn.functional.cross_entropy(logits, labels)
-
-    def conv2d(self, x, weight, bias, stride, padding):
-        return self.torch.nn.functional.conv2d(x, weight, bias, stride=stride, padding=padding)
-
-    def max_pool2d(self, x, kernel):
-        return self.torch.nn.functional.max_pool2d(x, kernel)
-
-    def avg_pool2d(self, x, kernel):
-        return self.torch.nn.functional.avg_pool2d(x, kernel)
-
-    @staticmethod
-    def clear_grads(tensors):
-        for t in tensors:
-            t.grad = None
 
     def no_grad(self):
         return self.torch.no_grad()
@@ -188,52 +186,54 @@ class Torch:
         return {"torch_intra_op": self.torch.get_num_threads(),
                 "torch_inter_op": self.torch.get_num_interop_threads()}
 
+    def cross_entropy(self, logits, labels):
+        return self.F.cross_entropy(logits, labels)
+
+    def conv2d(self, x, weight, bias, stride=1, padding=0, dilation=1, groups=1):
+        return self.F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+    def conv1d(self, x, weight, bias, stride=1, padding=0, dilation=1, groups=1):
+        return self.F.conv1d(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+    def conv_transpose2d(self, x, weight, bias, stride=1, padding=0):
+        return self.F.conv_transpose2d(x, weight, bias, stride=stride, padding=padding)
+
+    def max_pool2d(self, x, kernel):
+        return self.F.max_pool2d(x, kernel)
+
+    def avg_pool2d(self, x, kernel):
+        return self.F.avg_pool2d(x, kernel)
+
+    def adaptive_avg_pool2d(self, x, size):
+        return self.F.adaptive_avg_pool2d(x, size)
+
+    def batch_norm(self, x, running_mean, running_var, weight, bias):
+        return self.F.batch_norm(x, running_mean, running_var, weight, bias, training=True)
+
+    def layer_norm(self, x, normalized_shape, weight, bias):
+        return self.F.layer_norm(x, normalized_shape, weight, bias)
+
+    def interpolate(self, x, scale_factor, mode):
+        return self.F.interpolate(x, scale_factor=scale_factor, mode=mode)
+
+    def einsum(self, equation, *operands):
+        return self.torch.einsum(equation, *operands)
+
+    def embedding(self, indices, weight):
+        return self.F.embedding(indices, weight)
+
+    def scaled_dot_product_attention(self, q, k, v):
+        return self.F.scaled_dot_product_attention(q, k, v)
+
 
 def make(name, device, threads=None):
-    """The framework called ``name`` ('scratch' or 'torch') on ``device``; ``threads`` sets torch's
-    intra-op threads (default: every CPU, ``os.cpu_count()``); NumPy's BLAS is left as it is."""
-    if name not in FRAMEWORKS:
+    """The framework called ``name`` (one of ``FRAMEWORKS``) on ``device``; ``threads`` sets its
+    intra-op threads where it has a setting (torch; tinygrad's CPU device at import), default every
+    CPU (``os.cpu_count()``); NumPy's BLAS is left as it is (set before the process starts)."""
+    from . import peers
+    kinds = {"scratch": Scratch, "torch": Torch, "dezero": peers.DeZero, "tinygrad": peers.Tinygrad}
+    if name not in kinds:
         raise ValueError(f"framework must be one of {FRAMEWORKS}, got {name!r}")
-    return (Scratch if name == "scratch" else Torch)(device, threads)
+    return kinds[name](device, threads)
 
 
-# ---- NumPy's BLAS -----------------------------------------------------------------------------------
-
-def blas_info():
-    """NumPy's BLAS library, version and thread count (threadpoolctl when installed, else OpenBLAS's
-    own ``get_num_threads`` found through ctypes, else the environment variables that set it)."""
-    info = {}
-    try:
-        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        info.update(name=blas.get("name"), version=blas.get("version"))
-    except Exception:  # show_config's layout changes between NumPy versions
-        pass
-    info["threads"] = _blas_threads()
-    env = {k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-           if k in os.environ}
-    if env:
-        info["env"] = env
-    return info
-
-
-def _blas_threads():
-    try:
-        import threadpoolctl
-        for pool in threadpoolctl.threadpool_info():
-            if pool.get("user_api") == "blas":
-                return pool.get("num_threads")
-    except ImportError:
-        pass
-    import ctypes
-    import glob
-    folder = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
-    for path in glob.glob(os.path.join(folder, "*openblas*")):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for symbol in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
-                       "openblas_get_num_threads"):
-            if hasattr(lib, symbol):
-                return int(getattr(lib, symbol)())
-    return None

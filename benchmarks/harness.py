@@ -23,42 +23,62 @@ import time
 from . import frameworks
 from .cases import MEMORY_TARGET
 
+# The peers are timed this many runs (scratch and torch ``repeat``): their ratios to torch are far
+# from 1, where a median of three is plenty, and a run of tinygrad's big CNN takes a minute.
+PEER_REPEAT = 3
 
-def time_case(case, fws, repeat, warmup):
-    """Time ``case`` on every framework in ``fws`` (a list), alternating; return the row dict."""
-    runs, memory = {}, {}
+
+def time_case(case, fws, repeat, warmup, missing=None):
+    """Time ``case`` on every framework in ``fws`` (a list), alternating; return the row dict.
+    A framework without one of the case's ops (``NotAvailable`` at setup) and those in ``missing``
+    ({name: why}, frameworks that could not start) get a "not available" result with the reason."""
+    runs, memory, unavailable = {}, {}, dict(missing or {})
     for fw in fws:
         fw.reset_peak_memory()
-        runs[fw.name] = case.setup(fw)
-        for _ in range(warmup):
-            runs[fw.name]()
+        try:
+            runs[fw.name] = case.setup(fw)
+            for _ in range(max(warmup, fw.warmup_runs)):
+                runs[fw.name]()
+        except frameworks.NotAvailable as exc:
+            runs.pop(fw.name, None)
+            unavailable[fw.name] = str(exc)
         fw.sync()
-    seconds = {fw.name: [] for fw in fws}
+    timed = [fw for fw in fws if fw.name in runs]
+    seconds = {fw.name: [] for fw in timed}
     gc_was_enabled = gc.isenabled()
     gc.collect()
     gc.disable()          # a collection landing in one framework's run would be charged to it alone
-    try:                  # (neither framework's graph has reference cycles: refcounting frees it)
-        for _ in range(repeat):
-            for fw in fws:
+    try:                  # (no framework's graph has reference cycles: refcounting frees it)
+        for round_ in range(repeat):
+            for fw in list(timed):
+                if fw.name not in frameworks.REQUIRED and round_ >= min(repeat, PEER_REPEAT):
+                    continue
                 fw.sync()
                 start = time.perf_counter()
-                runs[fw.name]()
+                try:
+                    runs[fw.name]()
+                except frameworks.NotAvailable as exc:     # met only now when there was no warm-up
+                    timed.remove(fw)
+                    unavailable[fw.name] = str(exc)
+                    del seconds[fw.name]
+                    continue
                 fw.sync()
                 seconds[fw.name].append(time.perf_counter() - start)
     finally:
         if gc_was_enabled:
             gc.enable()
-    for fw in fws:
+    for fw in timed:
         memory[fw.name] = fw.memory()
     del runs
     for fw in fws:
         fw.free_memory()
-    return summarise(case, seconds, memory, fws[0].device)
+    return summarise(case, seconds, memory, fws[0].device, unavailable)
 
 
-def summarise(case, seconds, memory, device="cpu"):
-    """The row: per framework the median/min/max seconds per unit and GFLOP/s; the ratio. The ratio
-    targets were set for the CPU (issue 5), so a GPU row has none."""
+def summarise(case, seconds, memory, device="cpu", unavailable=None):
+    """The row: per framework the median/min/max seconds per unit and GFLOP/s, or ``available``
+    False and the reason; ``ratios``, each framework's median over torch's; ``ratio``, scratch's.
+    The ratio targets were set for the CPU (issues 5 and 35), so a GPU row has none."""
     row = {"name": case.name, "group": case.group, "title": case.title, "unit": case.unit,
            "flops_per_unit": case.flops_per_unit, "target": case.target if device == "cpu" else None,
            "device": device, "results": {}}
@@ -70,21 +90,31 @@ def summarise(case, seconds, memory, device="cpu"):
             "per_run_s": per_unit,
             "gflops": case.flops_per_unit / median / 1e9 if case.flops_per_unit else None,
             "memory": memory.get(name)}
-    if {"scratch", "torch"} <= set(row["results"]):
-        row["ratio"] = row["results"]["scratch"]["median_s"] / row["results"]["torch"]["median_s"]
+    for name, reason in (unavailable or {}).items():
+        row["results"][name] = {"available": False, "reason": reason}
+    order = list(frameworks.FRAMEWORKS)
+    row["results"] = dict(sorted(row["results"].items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+    reference = row["results"].get(frameworks.REFERENCE, {}).get("median_s")
+    if reference:
+        row["ratios"] = {name: r["median_s"] / reference for name, r in row["results"].items()
+                         if name != frameworks.REFERENCE and "median_s" in r}
+        if "scratch" in row["ratios"]:
+            row["ratio"] = row["ratios"]["scratch"]
     return row
 
 
 def run_all(cases, device, repeat, warmup, framework_names=frameworks.FRAMEWORKS, threads=None, log=print):
-    """Time every case; returns the rows (one per case) and each framework's thread counts."""
-    fws = [frameworks.make(name, device, threads) for name in framework_names]
+    """Time every case; returns the rows (one per case) and each framework's thread counts (or, for
+    a framework that cannot start here, why). scratch and torch must start; a peer may not."""
+    fws, missing = start_frameworks(device, framework_names, threads)
     gc.collect()
     gc.freeze()      # the libraries' objects (torch has ~10^6) are never scanned again: collections stay cheap
     try:
         thread_counts = {fw.name: fw.threads() for fw in fws}
+        thread_counts.update({name: {"not available": why} for name, why in missing.items()})
         rows = []
         for case in cases:
-            row = time_case(case, fws, repeat, warmup)
+            row = time_case(case, fws, repeat, warmup, missing)
             rows.append(row)
             log(format_progress(row))
         return rows, thread_counts
@@ -92,6 +122,19 @@ def run_all(cases, device, repeat, warmup, framework_names=frameworks.FRAMEWORKS
         gc.unfreeze()
         for fw in fws:
             fw.close()
+
+
+def start_frameworks(device, framework_names, threads=None):
+    """(the frameworks started, {name: why not} for the optional ones that could not start)."""
+    fws, missing = [], {}
+    for name in framework_names:
+        try:
+            fws.append(frameworks.make(name, device, threads))
+        except (frameworks.NotAvailable, ImportError) as exc:
+            if name in frameworks.REQUIRED:
+                raise
+            missing[name] = str(exc)
+    return fws, missing
 
 
 def available_frameworks(device, framework_names=frameworks.FRAMEWORKS, threads=None):
@@ -102,7 +145,7 @@ def available_frameworks(device, framework_names=frameworks.FRAMEWORKS, threads=
         try:
             frameworks.make(name, device, threads).close()
             names.append(name)
-        except (DeviceError, ImportError) as exc:
+        except (DeviceError, ImportError, frameworks.NotAvailable) as exc:
             missing[name] = f"{name}: {exc}"
     return names, missing
 
@@ -110,9 +153,9 @@ def available_frameworks(device, framework_names=frameworks.FRAMEWORKS, threads=
 def format_progress(row):
     parts = [f"{row['name']:<18}"]
     for name, r in row["results"].items():
-        parts.append(f"{name} {r['median_s'] * 1e3:10.3f} ms/{row['unit']}")
-    if "ratio" in row:
-        parts.append(f"ratio {row['ratio']:.2f}")
+        ratio = row.get("ratios", {}).get(name)
+        parts.append(f"{name} " + (f"{r['median_s'] * 1e3:.3f} ms/{row['unit']}" if "median_s" in r else "n/a")
+                     + (f" ({ratio:.2f}x)" if ratio is not None else ""))
     return "  ".join(parts)
 
 
@@ -139,7 +182,11 @@ def measure_memory(device, mode, cnn_names=("cnn-small",), framework_names=frame
                                    f"{done.stderr[-2000:]}")
             entry["results"][framework] = loads_json(done.stdout.strip().splitlines()[-1],
                                                      f"the memory child's output for {framework}/{name}")
-        s, t = entry["results"].get("scratch"), entry["results"].get("torch")
+        t = entry["results"].get("torch")
+        if device == "cpu" and t and t.get("training_bytes"):
+            entry["ratios"] = {fw: r["training_bytes"] / t["training_bytes"] for fw, r in entry["results"].items()
+                               if fw != "torch" and r.get("training_bytes")}
+        s = entry["results"].get("scratch")
         if s and t:
             entry["target"] = MEMORY_TARGET if device == "cpu" else None    # a CPU target, as above
             if device == "cuda":      # the two caching allocators' held memory: CuPy pool vs torch reserved

@@ -21,6 +21,8 @@ import json
 import resource
 import sys
 
+from .frameworks import FRAMEWORKS
+
 
 def rss_bytes(field):
     """VmRSS (now) or VmHWM (peak) from /proc/self/status, in bytes; None where there is no /proc."""
@@ -46,7 +48,7 @@ def reset_peak_rss():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.memory")
-    parser.add_argument("--framework", required=True, choices=("scratch", "torch"))
+    parser.add_argument("--framework", required=True, choices=FRAMEWORKS)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--case", default="cnn-small", choices=("cnn-small", "cnn-big"))
     parser.add_argument("--mode", default="full", choices=("full", "quick", "tiny"))
@@ -54,10 +56,16 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from . import cases, frameworks
-    fw = frameworks.make(args.framework, args.device, args.threads)
     layers, x, y, batch, steps = cases.memory_case(args.case, args.mode)
-    fw.reset_peak_memory()
-    run = cases.training_setup(layers, cases.MNIST_SHAPE, "cnn", len(x), batch, steps)(fw)
+    try:
+        fw = frameworks.make(args.framework, args.device, args.threads)
+        fw.reset_peak_memory()
+        run = cases.training_setup(layers, cases.MNIST_SHAPE, "cnn", len(x), batch, steps)(fw)
+    except (frameworks.NotAvailable, ImportError) as exc:
+        if args.framework in frameworks.REQUIRED:
+            raise
+        print(json.dumps({"framework": args.framework, "case": args.case, "available": False, "reason": str(exc)}))
+        return 0
     fw.sync()
     baseline, peak_before = rss_bytes("VmRSS"), rss_bytes("VmHWM")
     peak_reset = reset_peak_rss()

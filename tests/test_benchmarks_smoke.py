@@ -12,7 +12,7 @@ pytest.importorskip("torch", reason="the benchmarks compare against torch, which
 from benchmarks import cases, harness, report  # noqa: E402
 from benchmarks.__main__ import main  # noqa: E402
 
-TINY = ["--tiny", "--repeat", "2", "--warmup", "0", "--threads", "1"]
+TINY = ["--tiny", "--repeat", "2", "--warmup", "0", "--threads", "1", "--frameworks", "scratch,torch"]
 
 
 @pytest.fixture(autouse=True)
@@ -45,13 +45,18 @@ def test_tiny_run_writes_table_json_and_chart(tmp_path, capsys):
     assert main(TINY + ["--no-memory", "--out", str(tmp_path)]) == 0
     names = expected_rows()
     assert {"mlp-sigmoid", "mlp-relu", "cnn-small", "cnn-big", "autograd-overhead", "maxpool-C1",
-            "conv-C1", "conv-B2"} <= set(names)
+            "conv-C1", "conv-B2", "conv-grouped", "conv1d", "layer-norm", "interp-bilinear", "einsum-bmm",
+            "embedding", "cross-entropy-ncl"} <= set(names)
 
-    rows = table_rows((tmp_path / "RESULTS-cpu-tiny.md").read_text())
+    text = (tmp_path / "RESULTS-cpu-tiny.md").read_text()
+    rows = table_rows(text)                      # the first table: against torch and the peers
     assert list(rows) == names
     for name, row in rows.items():
-        assert math.isfinite(float(row["ratio"])), (name, row["ratio"])
-    assert "% ceiling" in " ".join(next(iter(rows.values())))   # GFLOP/s against the matmul ceiling
+        if name == "attention" and row["scratch"] == "not available":
+            continue                             # scaled_dot_product_attention is not in nn yet
+        assert math.isfinite(float(row["scratch"])), (name, row["scratch"])
+        assert row["DeZero"] == row["tinygrad"] == "-"        # not asked for: not run, not "not available"
+    assert "% ceiling" in text                  # GFLOP/s against the matmul ceiling, in the detailed table
 
     data = json.loads((tmp_path / "results-cpu-tiny.json").read_text())
     assert data["meta"]["device"] == "cpu" and data["meta"]["mode"] == "tiny"
@@ -61,12 +66,15 @@ def test_tiny_run_writes_table_json_and_chart(tmp_path, capsys):
     for row in data["rows"]:
         assert set(row["results"]) == {"scratch", "torch"}
         for result in row["results"].values():       # every run kept, and the median is theirs
+            if result.get("available") is False:
+                continue
             assert len(result["per_run_s"]) == result["runs"] == 2
             assert result["median_s"] == statistics.median(result["per_run_s"])
-        assert row["ratio"] == pytest.approx(row["results"]["scratch"]["median_s"]
-                                             / row["results"]["torch"]["median_s"])
-        flops = row["flops_per_unit"]
-        assert (row["results"]["scratch"]["gflops"] is None) == (flops == 0)
+        if "ratio" in row:
+            assert row["ratio"] == row["ratios"]["scratch"] == pytest.approx(
+                row["results"]["scratch"]["median_s"] / row["results"]["torch"]["median_s"])
+            flops = row["flops_per_unit"]
+            assert (row["results"]["scratch"]["gflops"] is None) == (flops == 0)
     assert (tmp_path / "ratios-cpu-tiny.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -158,7 +166,7 @@ def test_gpu_timing_synchronises_before_each_clock_read(monkeypatch):
     events = []
 
     class Recording:            # a framework on a device that runs asynchronously
-        name, device = "scratch", "cuda"
+        name, device, warmup_runs = "scratch", "cuda", 0
         def reset_peak_memory(self): pass
         def free_memory(self): pass
         def memory(self): return None
@@ -183,9 +191,114 @@ def test_a_timed_training_step_never_reads_the_loss_back():
 
     class Framework:
         def build(self, layers, input_shape): return lambda xb: xb
+        def compile(self, step): return step
+        def backward(self, y, gy=None, leaves=()): y.backward()
         def sgd(self, model, lr): return types.SimpleNamespace(zero_grad=lambda: None, step=lambda: None)
         def batches(self, x, y, batch): return [(x[i:i + batch], y[i:i + batch]) for i in range(0, len(x), batch)]
         def cross_entropy(self, logits, labels): return Loss()
 
     layers = cases.architectures(cases.MODES["tiny"])["mlp-relu"]
     cases.training_setup(layers, (784,), "mlp", 16, 8, steps=3)(Framework())()
+
+
+def _fake_frameworks(monkeypatch, lacking="mlp-relu"):
+    """scratch and torch as they are, a 'dezero' that cannot start (its package missing) and a
+    'tinygrad' with no cross_entropy: the harness's paths for an optional peer, without the peers."""
+    from benchmarks import frameworks
+    make = frameworks.make
+
+    class NoCrossEntropy(frameworks.Scratch):
+        name = "tinygrad"
+
+        def cross_entropy(self, logits, labels):
+            raise frameworks.NotAvailable("tinygrad: no cross_entropy here")
+
+    def fake_make(name, device, threads=None):
+        if name == "dezero":
+            raise ImportError("dezero is not installed (pip install 'tinygrad_lite[peers]')")
+        return NoCrossEntropy(device) if name == "tinygrad" else make(name, device, threads)
+    monkeypatch.setattr(frameworks, "make", fake_make)
+
+
+def test_a_peer_without_the_op_or_the_package_gets_not_available_never_a_number(tmp_path, monkeypatch):
+    _fake_frameworks(monkeypatch)
+    args = TINY[:-2] + ["--frameworks", "scratch,torch,dezero,tinygrad", "--no-memory", "--only",
+                        "mlp-relu,avgpool-C1", "--repeat", "4", "--out", str(tmp_path)]
+    assert main(args) == 0
+    rows = table_rows((tmp_path / "RESULTS-cpu-tiny.md").read_text())
+    assert rows["mlp-relu"]["DeZero"] == rows["mlp-relu"]["tinygrad"] == "not available"
+    assert rows["avgpool-C1"]["DeZero"] == "not available"
+    assert math.isfinite(float(rows["avgpool-C1"]["tinygrad"]))       # it has this op: timed
+    data = json.loads((tmp_path / "results-cpu-tiny.json").read_text())
+    mlp, pool = data["rows"]
+    assert mlp["results"]["tinygrad"] == {"available": False, "reason": "tinygrad: no cross_entropy here"}
+    assert "pip install" in mlp["results"]["dezero"]["reason"]
+    assert set(mlp["ratios"]) == {"scratch"}
+    assert data["meta"]["threads"]["dezero"] == {"not available": mlp["results"]["dezero"]["reason"]}
+    # a peer is timed PEER_REPEAT runs, scratch and torch --repeat
+    assert pool["results"]["tinygrad"]["runs"] == harness.PEER_REPEAT < pool["results"]["scratch"]["runs"] == 4
+
+
+def test_one_command_runs_each_thread_setting_in_its_own_process(tmp_path):
+    """--threads 2,1: a child per setting with BLAS, torch and tinygrad at that many threads, one
+    RESULTS file with both settings side by side, one JSON per setting."""
+    args = TINY[:-4] + ["--frameworks", "scratch,torch", "--threads", "2,1", "--only", "mlp-relu,conv-C1",
+                        "--no-memory", "--out", str(tmp_path)]
+    assert main(args) == 0
+    text = (tmp_path / "RESULTS-cpu-tiny.md").read_text()
+    header = next(line for line in text.splitlines() if line.startswith("| case | workload |"))
+    assert "torch, 2 threads" in header and "torch, 1 thread |" in header
+    both = json.loads((tmp_path / "results-cpu-tiny.json").read_text())
+    one = json.loads((tmp_path / "results-cpu-tiny-1thread.json").read_text())
+    assert both["meta"]["threads"]["torch"]["torch_intra_op"] == 2
+    assert one["meta"]["threads"]["torch"]["torch_intra_op"] == 1
+    assert one["meta"]["threads"]["scratch"]["blas"]["env"]["OPENBLAS_NUM_THREADS"] == "1"
+    assert [row["name"] for row in both["rows"]] == ["mlp-relu", "conv-C1"]
+    assert [row["name"] for row in one["rows"]] == ["mlp-relu"]      # conv layers: all cores only
+    assert "--threads 2,1" in text
+
+
+def _peers_installed():
+    import importlib.util
+    import shutil
+    return (all(importlib.util.find_spec(name) for name in ("dezero", "tinygrad"))
+            and shutil.which("clang") is not None)
+
+
+@pytest.mark.skipif(not _peers_installed(), reason="the peers are an optional extra: pip install "
+                                                   "'tinygrad_lite[peers]' (and clang for tinygrad)")
+def test_the_peers_run_the_same_workloads_and_say_which_ops_they_lack(tmp_path):
+    only = "mlp-relu,maxpool-C1,conv-grouped,adaptive-avgpool,cross-entropy-ncl"
+    args = TINY[:-2] + ["--frameworks", "scratch,torch,dezero,tinygrad", "--only", only, "--repeat", "1",
+                        "--out", str(tmp_path), "--memory-cnn", "cnn-small"]
+    assert main(args) == 0
+    rows = table_rows((tmp_path / "RESULTS-cpu-tiny.md").read_text())
+    lacking = {"dezero": {"conv-grouped", "adaptive-avgpool", "cross-entropy-ncl"},
+               "tinygrad": {"adaptive-avgpool"}}
+    for name, row in rows.items():
+        for peer, column in (("dezero", "DeZero"), ("tinygrad", "tinygrad")):
+            if name in lacking[peer]:
+                assert row[column] == "not available", (name, peer)
+            else:
+                assert math.isfinite(float(row[column])), (name, peer, row[column])
+    data = json.loads((tmp_path / "results-cpu-tiny.json").read_text())
+    memory = data["memory"][0]["results"]
+    assert all(memory[name]["training_bytes"] >= 0 for name in ("dezero", "tinygrad"))
+    assert data["meta"]["versions"]["dezero"] and data["meta"]["versions"]["tinygrad"]
+
+
+@pytest.mark.skipif(not _peers_installed(), reason="the peers are an optional extra")
+def test_dezero_is_imported_without_leaving_numpy_changed():
+    import numpy as np
+
+    from benchmarks.peers import import_dezero
+    had = hasattr(np, "int")
+    assert import_dezero().__version__
+    assert hasattr(np, "int") == had
+
+
+def test_tinygrad_says_clang_is_missing_when_it_is(monkeypatch):
+    from benchmarks import frameworks, peers
+    monkeypatch.setattr(peers.shutil, "which", lambda name: None)
+    with pytest.raises(frameworks.NotAvailable, match="clang.*apt-get install clang"):
+        peers.Tinygrad("cpu")

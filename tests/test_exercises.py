@@ -60,12 +60,18 @@ for name, loss in [("CrossEntropyOp", lambda x: F.cross_entropy(x.reshape(2, 4),
         loss(x).backward()                 # a training step's backward: no create_graph
     except NotImplementedError as error:
         print(name, error)
+from nn.functional.conv import GroupedConv2dOp
+assert GroupedConv2dOp.backward is None and GroupedConv2dOp._fast_backward is None
+x = tl.Tensor(np.arange(18.0).reshape(1, 2, 3, 3), requires_grad=True)
+F.conv2d(x, tl.ones(2, 1, 1, 1), groups=2).sum().backward()       # the composition: no answer needed
+assert x.grad.numpy().tolist() == np.ones((1, 2, 3, 3)).tolist()
 """
 
 
 def test_a_fast_path_holding_a_blank_tasks_answer_is_not_in_the_copy(tmp_path):
-    """Task 6's, 9's and 12's ops have a ``_fast_backward`` computing the same gradient on arrays: the copy (and
-    grading's framework) goes without it, so training runs the student's backward and no answer is left."""
+    """Task 6's, 9's and 12's ops have a ``_fast_backward`` computing the same gradient on arrays, and the
+    grouped convolution's op both backwards: the copy (and grading's framework) goes without them, so
+    training runs the student's backward, grouped convolutions the composition, and no answer is left."""
     framework = stubs.write_framework(tmp_path, [6, 9, 12])
     for task in (BY_NUMBER[6], BY_NUMBER[9], BY_NUMBER[12]):
         for target in task.removes:

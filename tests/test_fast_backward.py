@@ -46,13 +46,30 @@ def _conv2d(rng, dtype, case):
     return F.conv2d(x, w, b, stride, padding, dilation), channels * 9 + 2 * 7 * 6
 
 
-def _standardise(rng, dtype, case):
-    """batch norm in training (axes N, H, W) and layer norm (the last axes)."""
+def _grouped_conv2d(rng, dtype, case):
+    """groups of several channels, depthwise (one in, one out per group), one output per group of
+    several; strides, padding, dilation, with and without bias."""
+    channels, out, groups, stride, padding, dilation, bias = [
+        (8, 4, 4, 1, 1, 1, True), (6, 6, 6, 2, 1, 1, False), (4, 8, 2, 1, 0, 2, True), (6, 3, 3, 1, 1, 1, True),
+        (8, 8, 8, 1, 2, 2, True), (4, 4, 2, 2, 0, 1, False)][case]
+    x = tl.Tensor(rng.standard_normal((2, channels, 7, 6)), dtype=dtype, requires_grad=True)
+    w = tl.Tensor(rng.standard_normal((out, channels // groups, 3, 3)), dtype=dtype, requires_grad=True)
+    b = tl.Tensor(rng.standard_normal(out), dtype=dtype, requires_grad=True) if bias else None
+    return F.conv2d(x, w, b, stride, padding, dilation, groups), channels // groups * 9 + 2 * 7 * 6
+
+
+def _normalise(rng, dtype, case):
+    """batch norm in training (axes N, H, W; weight and bias, or none) and layer norm (the last
+    axes; weight and bias, weight alone, or none)."""
     x = tl.Tensor(rng.standard_normal((6, 3, 4, 5)) * 2 + 1, dtype=dtype, requires_grad=True)
     if case % 2 == 0:
-        model = nn.BatchNorm2d(3, dtype=dtype)
+        model = nn.BatchNorm2d(3, dtype=dtype, affine=case != 4)
+        if case != 4:
+            model.weight.data[...] = rng.standard_normal(3)
         return model(x), 6 * 4 * 5
-    return F.layer_norm(x, (4, 5)), 4 * 5
+    weight = tl.Tensor(rng.standard_normal((4, 5)), dtype=dtype, requires_grad=True)
+    bias = tl.Tensor(rng.standard_normal((4, 5)), dtype=dtype, requires_grad=True) if case == 1 else None
+    return F.layer_norm(x, (4, 5), weight if case != 5 else None, bias), 6 * 3 * 4 * 5
 
 
 def _cumprod(rng, dtype, case):
@@ -80,8 +97,8 @@ def _attention(rng, dtype, case):
                                           dropout_p=0.3 if case == 4 else 0.0), 6 * 5 + 2 * 6
 
 
-CASES = {"CrossEntropyOp": _cross_entropy, "Conv2dOp": _conv2d, "StandardiseOp": _standardise, "CumprodOp": _cumprod,
-         "AttentionOp": _attention}
+CASES = {"CrossEntropyOp": _cross_entropy, "Conv2dOp": _conv2d, "GroupedConv2dOp": _grouped_conv2d,
+         "NormaliseOp": _normalise, "CumprodOp": _cumprod, "AttentionOp": _attention}
 
 
 def test_every_fast_path_is_tested_here():
@@ -144,6 +161,23 @@ def test_training_takes_the_fast_path_and_create_graph_the_readable_one():
     TwiceOp()(x).sum().backward(create_graph=True)
     assert calls == ["fast", "backward"]
     np.testing.assert_array_equal(x.grad.numpy(), [4.0, 4.0])
+
+
+@pytest.mark.parametrize("groups, out", [(2, 4), (4, 4), (4, 8)])
+def test_the_grouped_conv_op_is_the_grouped_composition(groups, out):
+    """GroupedConv2dOp (conv2d's path for groups > 1) against ``grouped_conv2d`` composed of ops."""
+    from nn.functional.conv import grouped_conv2d
+    rng = np.random.default_rng(groups + out)
+    x0, w0, b0 = rng.standard_normal((2, 4, 8, 7)), rng.standard_normal((out, 4 // groups, 3, 2)), rng.standard_normal(out)
+    results = []
+    for conv in (lambda x, w, b: F.conv2d(x, w, b, 2, 1, 1, groups),
+                 lambda x, w, b: grouped_conv2d(x, w, b, groups, ((3, 2), (2, 2), (1, 1), (1, 1)))):
+        x, w, b = (tl.Tensor(a, requires_grad=True) for a in (x0, w0, b0))
+        y = conv(x, w, b)
+        (y * y).sum().backward()
+        results.append([y.numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=0, atol=3 * 6 * 2 * 8 * 7 * np.finfo(np.float64).eps * np.abs(a).max())
 
 
 @pytest.mark.parametrize("stride, padding, dilation, bias", [(1, 0, 1, True), (2, 1, 1, False), (1, 2, 2, True)])

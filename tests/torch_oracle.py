@@ -118,8 +118,10 @@ def check_op(inputs, fn, torch_fn=None, *, extra=None, domain="real", dtype="flo
                    products with one factor from each input (matmul, conv, einsum, linear, and those
                    composed with relu, max-pooling or sums): each side is within gamma(n) * M of the
                    exact value, M the same function run on |inputs| (and |upstream gradient|) in
-                   float64, n the largest number of elements of any input or output (no sum has more
-                   terms), whatever order a library sums in; so the two are compared within 2 gamma(n) M
+                   float64, n the number of roundings on any term's way to the result, at most the
+                   elements of all inputs together (a summed letter's size is in some input; pairwise
+                   contractions add their sizes), one per factor, plus the largest output, whatever
+                   order a library sums in; so the two are compared within 2 gamma(n) M
                    (``tests/bounds.py``) instead of rtol / atol.
     """
     dtype = np.dtype(dtype)
@@ -208,7 +210,7 @@ def _multilinear_bounds(call, torch_fn, arrays, wants_grad, seeds, forward_only,
     """{"output i" / input name: 2 gamma(n) * M} for ``check_op(bound="multilinear")``: M is the
     function on the inputs' absolute values in float64 (for a gradient: its backward seeded with
     |upstream gradient|), the sum of the magnitudes of every term each element adds up."""
-    n = max([a.size for a in arrays.values()] + output_sizes + [1])
+    n = sum(a.size for a in arrays.values()) + len(arrays) + max(output_sizes + [1])
     scale = 2 * gamma(n, unit_roundoff(dtype))
     grad = {k: wants_grad[k] and not forward_only for k in arrays}
     magnitudes = {k: torch.tensor(np.abs(a).astype(np.float64) if _is_float(a) else a, requires_grad=grad[k])

@@ -179,6 +179,47 @@ def scatter_into(out, index, values, how):
     getattr(cupyx, {"add": "scatter_add", "maximum": "scatter_max", "minimum": "scatter_min"}[how])(out, index, values)
 
 
+
+def one_array_axis(index):
+    """(axis, rows) when ``index`` picks along one axis by a single integer array (full slices
+    before it, nothing after: ``x[rows]``, ``x[:, :, rows]``); else None."""
+    items = index if isinstance(index, tuple) else (index,)
+    *before, last = items or (None,)
+    if (getattr(last, "dtype", None) is None or last.dtype.kind not in "iu"
+            or not all(isinstance(i, slice) and i == slice(None) for i in before)):
+        return None
+    return len(before), last
+
+
+def add_rows(out, axis, rows, values):
+    """``np.add.at(out, (slice(None),) * axis + (rows,), values)`` for ``out`` full of zeros (a gather's
+    gradient), faster: NumPy's ufunc.at adds one element at a time. The occurrences are sorted by row
+    (a stable sort keeps their order) and each row's values summed in that order, one occurrence at
+    a time across all rows at once (``take`` along the axis), then written once: the same additions
+    in the same order, so the same bits, -0.0 included (a test checks it against np.add.at)."""
+    flat = rows.reshape(-1)
+    if not flat.size:
+        return
+    if flat.dtype.kind == "i" and flat.min() < 0:
+        flat = np.where(flat < 0, flat + out.shape[axis], flat)
+    picked = np.broadcast_to(values, out.shape[:axis] + rows.shape + out.shape[axis + 1:])
+    picked = picked.reshape(out.shape[:axis] + (len(flat),) + out.shape[axis + 1:])
+    order = np.argsort(flat, kind="stable")
+    keys = flat[order]
+    first = np.empty(len(keys), dtype=bool)
+    first[:1] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    repeats = np.diff(starts, append=len(keys))
+    along = (slice(None),) * axis
+    total = np.take(picked, order[starts], axis=axis)  # each row's first occurrence, then the next ...
+    total += 0.0                                       # (0 + g, as add.at starts: -0.0 becomes 0.0)
+    for k in range(1, int(repeats.max())):
+        more = np.flatnonzero(repeats > k)
+        total[along + (more,)] += np.take(picked, order[starts[more] + k], axis=axis)
+    out[along + (keys[starts],)] = total
+
+
 # ---- dtypes ---------------------------------------------------------------------------------------
 
 def get_default_dtype():

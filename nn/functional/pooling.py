@@ -32,6 +32,7 @@ from tinygrad_lite.ops import where
 from tinygrad_lite.ops.limits import check_elements
 
 from .conv import check_nchw, output_size, pad_hw, pair, window_slice
+from .upsampling import linear_map_along
 
 
 def pool_output_size(input_hw, kernel, stride, padding, dilation, ceil_mode, where):
@@ -132,16 +133,22 @@ class MaxPool2dOp(_PoolOp):
         def beats(candidate, best):
             return (candidate > best) | xp.isnan(candidate) if nan_wins else candidate > best
 
+        def zero_or_one(mask):                # a bool mask's bytes read as 0 / 1 integers: no copy
+            return mask.view(xp.int8).astype(index_type, copy=False)
+
         # A later offset only wins when strictly greater (so ties keep the earlier one), and its
-        # number is larger than every earlier one: winner = max(winner, better * offset).
-        row_best, row_winner = column(x, 0), xp.zeros(column(x, 0).shape, dtype=index_type)
+        # number is larger than every earlier one: winner = max(winner, better * offset), where
+        # the first comparison's winner is just better * 1 (max(0, b) = b).
+        row_best, row_winner = column(x, 0), None
         for j in range(1, kw):                # pass 1: across the columns of each window row
-            better = beats(column(x, j), row_best).astype(index_type)
-            row_winner = xp.maximum(row_winner, better * j)
+            better = zero_or_one(beats(column(x, j), row_best))
+            row_winner = better * j if row_winner is None else xp.maximum(row_winner, better * j)
             row_best = xp.maximum(row_best, column(x, j))      # like torch, a NaN propagates
+        if row_winner is None:                # windows one column wide
+            row_winner = xp.zeros(row_best.shape, dtype=index_type)
         best, winner = row(row_best, 0), row(row_winner, 0)
         for i in range(1, kh):                # pass 2: down the rows of each window
-            better = beats(row(row_best, i), best).astype(index_type)
+            better = zero_or_one(beats(row(row_best, i), best))
             winner = xp.maximum(winner, better * (row(row_winner, i) + i * kw))
             best = xp.maximum(best, row(row_best, i))
         return best, winner
@@ -166,8 +173,17 @@ class RouteToWinnerOp(_PoolOp):
         self.winner = winner
 
     def forward(self, gy):
-        pieces = [gy * (self.winner == o) for o in range(len(_offsets(self.geometry[1])))]
-        return _scatter(pieces, *self.geometry)
+        (n, c, h, w), kernel, stride, ((top, bottom), (left, right)), out_hw, dilation = self.geometry
+        xp = array_module(gy)
+        grid = xp.zeros((n, c, h + top + bottom, w + left + right), dtype=gy.dtype)   # padded
+        overlapping = any(s < d * (k - 1) + 1 for s, k, d in zip(stride, kernel, dilation))
+        for o, (i, j) in enumerate(_offsets(kernel, dilation)):
+            window = grid[window_slice(i, j, out_hw, stride)]        # offset o of every window
+            if overlapping:
+                window += gy * (self.winner == o)
+            else:                             # windows tile the image: write straight into the pixels
+                xp.multiply(gy, self.winner == o, out=window)
+        return grid if top == bottom == left == right == 0 else grid[:, :, top:top + h, left:left + w]
 
     def backward(self, ggx): return PickWinnerOp(self.winner, *self.geometry)(ggx)
 
@@ -287,6 +303,10 @@ def adaptive_avg_pool2d(x, output_size, layer="adaptive_avg_pool2d"):
     window, the shorter windows padded with a masked-out pixel), summed and divided by the window's
     length. Composed of getitem, where, sum and div, so every gradient comes free; the output and the
     gathered windows are checked against ``limits.MAX_ELEMENTS`` first.
+
+    Faster, the same means (another rounding): each axis's averaging is a linear map, an (OH, H) matrix
+    of 1 / window length over each window, applied as one product (``linear_map_along``) on finite
+    inputs (a product would spread an inf's 0 * inf = NaN over its whole row).
     """
     check_nchw(x, layer)
     sizes = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size, output_size)
@@ -298,12 +318,18 @@ def adaptive_avg_pool2d(x, output_size, layer="adaptive_avg_pool2d"):
         raise ShapeError(f"{layer}: input {x.shape} has an empty spatial size; nothing to average")
     sizes = tuple(n if s is None else int(s) for s, n in zip(sizes, x.shape[2:]))
     check_elements(x.shape[:2] + sizes, layer, "the output")
+    finite = bool(x.array_module.isfinite(x.data).all())
     for axis, out in zip((2, 3), sizes):
         length = x.shape[axis]
         if out == length:
             continue                        # windows of one pixel: the input itself
         first = np.arange(out) * length // out
         count = -(-(np.arange(out) + 1) * length // out) - first
+        if finite:                          # the fast path: row i of the matrix is 1/count[i] on window i
+            pixel = np.arange(length)
+            window = (pixel >= first[:, None]) & (pixel < (first + count)[:, None])
+            x = linear_map_along(x, axis, window / count[:, None])
+            continue
         width = int(count.max())
         check_elements(x.shape[:axis] + (out, width) + x.shape[axis + 1:], layer, "the gathered windows")
         index = np.minimum(first[:, None] + np.arange(width), length - 1)      # (out, width)

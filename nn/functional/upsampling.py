@@ -18,6 +18,10 @@ Integer images: nearest copies pixels, so it takes every dtype. The linear modes
 for 'bilinear', as torch: the weights become 16-bit integers with p fraction bits and each pass (W,
 then H, as torch) rounds to uint8, y = clip((2^(p-1) + sum w·x) >> p, 0, 255) (``uint8_linear``).
 Other integer dtypes are refused as torch refuses them (a float weight cast to int is 0: the old bug).
+
+Faster, the same maps: a nearest gather at an integer scale, o // s, is a repeat (``_repeat_along``:
+s stacked copies), and the linear modes' gathers and weights are one matrix product
+(``_resize_by_matmul``: resizing is a linear map, a sparse (m, n) matrix of two weights per row).
 """
 import math
 
@@ -26,6 +30,7 @@ import numpy as np
 from tinygrad_lite.backend import array_module
 from tinygrad_lite.core import Tensor
 from tinygrad_lite.errors import ShapeError, UnsupportedError
+from tinygrad_lite.ops import stack
 from tinygrad_lite.ops.limits import check_elements
 
 MODES = {"nearest": (3, 4), "nearest-exact": (3, 4), "linear": (3,), "bilinear": (4,)}
@@ -132,6 +137,14 @@ def _along(x, axis, index):
     return x[(slice(None),) * axis + (index,)]
 
 
+def _repeat_along(x, axis, repeats):
+    """x with each element along ``axis`` repeated ``repeats`` times in place (``np.repeat``): the
+    gather at index o // repeats, as ``repeats`` copies stacked along a new axis and merged into
+    ``axis`` (its gradient adds up ``repeats`` slices instead of scatter-adding element by element)."""
+    merged = x.shape[:axis] + (x.shape[axis] * repeats,) + x.shape[axis + 1:]
+    return stack([x] * repeats, axis=axis + 1).reshape(merged)
+
+
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resize ``input`` (N, C, L) or (N, C, H, W) to ``size`` or by ``scale_factor`` (output size
@@ -165,12 +178,46 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                                     bool(align_corners))
         return Tensor._wrap(data)
     compute_type = np.float64 if x.dtype == np.float64 else np.float32
+    finite = None                                             # checked once, when a linear axis needs it
     for axis, (n, m, factor) in enumerate(zip(x.shape[2:], sizes, factors), start=2):
         if mode.startswith("nearest"):
-            x = _along(x, axis, nearest_indices(n, m, factor, exact=mode == "nearest-exact"))
+            index = nearest_indices(n, m, factor, exact=mode == "nearest-exact")
+            repeats = m // n
+            if m == repeats * n and np.array_equal(index, np.arange(m) // repeats):
+                x = _repeat_along(x, axis, repeats)       # the same gather, as a broadcast: faster
+            else:
+                x = _along(x, axis, index)
             continue
         first, second, lam0, lam1 = linear_weights(n, m, factor, bool(align_corners), compute_type)
+        if finite is None:
+            finite = bool(x.array_module.isfinite(x.data).all())
+        if finite:
+            x = _resize_by_matmul(x, axis, first, second, lam0, lam1)
+            continue
         shape = (-1,) + (1,) * (x.ndim - 1 - axis)            # the weights broadcast along ``axis``
         lam0, lam1 = (Tensor(lam.reshape(shape), dtype=x.dtype, device=x.device) for lam in (lam0, lam1))
         x = _along(x, axis, first) * lam0 + _along(x, axis, second) * lam1
     return x
+
+
+def _resize_by_matmul(x, axis, first, second, lam0, lam1):
+    """The two gathers and the weighted sum along ``axis`` as one product with the (m, n)
+    interpolation matrix A, A[o, first[o]] = lam0[o] and A[o, second[o]] += lam1[o] (``axis`` moved
+    last for the product, then back): the same weights, summed by BLAS (its rounding), many times
+    faster than gathers whose gradients scatter-add. Finite inputs only: a product would spread an
+    inf's 0 * inf = NaN over the whole row."""
+    matrix = np.zeros((len(first), x.shape[axis]), dtype=x.dtype)
+    np.add.at(matrix, (np.arange(len(first)), first), lam0)
+    np.add.at(matrix, (np.arange(len(first)), second), lam1)
+    return linear_map_along(x, axis, matrix)
+
+
+def linear_map_along(x, axis, matrix):
+    """y = the (m, n) ``matrix`` applied along ``axis`` of x (length n -> m): y[..., o, ...] =
+    sum_i matrix[o, i] x[..., i, ...], as one product with ``axis`` moved last (differentiable:
+    a matmul between two swaps of axes)."""
+    transposed = Tensor(np.ascontiguousarray(matrix.T), dtype=x.dtype, device=x.device)
+    last = x.ndim - 1
+    if axis == last:
+        return x @ transposed
+    return (x.swapaxes(axis, last) @ transposed).swapaxes(axis, last)

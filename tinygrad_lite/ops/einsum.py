@@ -11,6 +11,12 @@ products for two 1000 x 1000 operands, the sum of each times the other's is 2 * 
 one operand has is summed out of it first (torch's rule), and the rest is contracted pairwise in
 the order NumPy's greedy ``einsum_path`` picks (CuPy picks its own); every intermediate of that
 order is checked against ``limits.MAX_ELEMENTS`` before anything is computed.
+
+The fast path, ``contract_by_matmul``: NumPy's einsum sums a two-operand contraction in its own
+loops, where BLAS is many times faster, so when every letter is shared by both operands or kept by
+the output (a batched matrix product, attention's "bhqd,bhkd->bhqk"), the operands are transposed to
+(batch, kept, summed) and (batch, summed, kept) and multiplied by ``matmul``; the same sums in
+another order (a test checks it against ``einsum``).
 """
 from __future__ import annotations
 
@@ -38,9 +44,13 @@ class EinsumOp(Function):
         xp = array_module(xs[0])
         xs = [x if kept == subs else xp.einsum(f"{subs}->{kept}", x)        # each operand's own letters summed
               for x, subs, kept in zip(xs, self.subscripts, self.reduced)]
-        equation = ",".join(self.reduced) + "->" + self.target
         if len(xs) == 1:
-            return xp.einsum(equation, xs[0])
+            return xp.einsum(",".join(self.reduced) + "->" + self.target, xs[0])
+        if len(xs) == 2:
+            y = contract_by_matmul(*self.reduced, self.target, *xs)
+            if y is not None:
+                return y
+        equation = ",".join(self.reduced) + "->" + self.target
         return xp.einsum(equation, *xs, optimize=self.path if xp is np else True)
 
     def backward(self, gy):
@@ -90,6 +100,39 @@ def plan(inputs, output, sizes):
         check_elements(tuple(sizes[c] for c in letters), "einsum", "an intermediate of the contraction")
         operands.append(letters)
     return reduced, path
+
+
+def contract_by_matmul(sa, sb, target, a, b):
+    """einsum(f"{sa},{sb}->{target}", a, b) as one batched matmul, or None where it is not one: a
+    letter repeated in an operand, summed away by one operand alone, or broadcast (size 1 against n).
+
+        batch letters   in a, b and the output        A = a as (batch, kept_a, summed)
+        summed letters  in a and b only                B = b as (batch, summed, kept_b)
+        kept_a, kept_b  in one operand and the output  y = (A @ B) as batch + kept_a + kept_b -> target
+    """
+    if len(set(sa)) < len(sa) or len(set(sb)) < len(sb) or not set(sa) <= set(sb) | set(target) \
+            or not set(sb) <= set(sa) | set(target):
+        return None
+    size = dict(zip(sa, a.shape))
+    if any(size[c] != n for c, n in zip(sb, b.shape) if c in size):
+        return None
+    size.update(zip(sb, b.shape))
+    batch = [c for c in target if c in sa and c in sb]
+    summed = [c for c in sa if c in sb and c not in target]
+    kept_a, kept_b = [c for c in target if c in sa and c not in sb], [c for c in target if c in sb and c not in sa]
+
+    def count(letters):
+        n = 1
+        for c in letters:
+            n *= size[c]
+        return n
+
+    xp = array_module(a)
+    a3 = a.transpose([sa.index(c) for c in batch + kept_a + summed]).reshape(count(batch), count(kept_a), count(summed))
+    b3 = b.transpose([sb.index(c) for c in batch + summed + kept_b]).reshape(count(batch), count(summed), count(kept_b))
+    order = batch + kept_a + kept_b
+    y = xp.matmul(a3, b3).reshape([size[c] for c in order])
+    return y.transpose([order.index(c) for c in target])
 
 
 def _expand(equation, shapes):

@@ -8,7 +8,7 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from ..backend import array_module, as_numpy, scatter_add, to_device
+from ..backend import add_rows, array_module, as_numpy, one_array_axis, scatter_add, to_device
 from ..core import BroadcastToOp, Function, Tensor
 from ..errors import AxisError, ShapeError, UnsupportedError
 from .axes import Axes, normalise_axes, normalise_axis
@@ -66,7 +66,13 @@ class TransposeOp(Function):
 class GetItemOp(Function):
     """y = x[index] (slices, ints, integer or boolean arrays);  dx = zeros with gy scatter-added at index"""
     def __init__(self, index): self.index = index
-    def forward(self, x): return x[self.index]
+
+    def forward(self, x):
+        picked = one_array_axis(self.index) if array_module(x) is np else None
+        if picked:                     # rows along one axis: NumPy's take copies them in blocks, faster
+            return np.take(x, picked[1], axis=picked[0])
+        return x[self.index]
+
     def backward(self, gy): return GetItemGradOp(self.index, self.inputs[0].shape)(gy)
 
 
@@ -78,6 +84,8 @@ class GetItemGradOp(Function):
         out = array_module(g).zeros(self.shape, dtype=g.dtype)
         if _is_basic(self.index):
             out[self.index] = g          # basic indices never repeat: plain assignment is enough
+        elif array_module(g) is np and one_array_axis(self.index):
+            add_rows(out, *one_array_axis(self.index), g)      # rows picked along one axis: faster
         else:
             scatter_add(out, self.index, g)
         return out
