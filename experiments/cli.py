@@ -198,7 +198,7 @@ def cmd_run(args, argv):
                          sample=args.sample)
     again = "To continue where it stopped: tinygrad-lite " + shlex.join(list(argv) + ([] if args.resume else
                                                                                       ["--resume"]))
-    where = placement(args.jobs, args.scheduler)
+    where = placement(args.jobs, args.scheduler, count=len(configs))
     if where is not None:
         from .sweep import run_sweep
         failed, interrupted = run_sweep(configs, options, where)

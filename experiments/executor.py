@@ -2,7 +2,7 @@
 
     where = placement(jobs=4, scheduler=None)          # None: in this process, as without dask
     with connect(where) as executor:                   # a LocalCluster, or a Client of a running one
-        interrupted = executor.run(jobs, on_finished, unit="run", shared=out_dir)
+        interrupted = executor.run(jobs, on_finished, units="runs", shared=out_dir)
 
 ``--jobs N`` starts a local cluster of N single-threaded worker processes (BLAS threads per worker
 = cores // N, so N workers do not fight over the cores); ``--scheduler tcp://host:8786`` (or
@@ -40,6 +40,10 @@ INSTALL = "pip install 'tinygrad_lite[cluster]'"
 STOP_GRACE_SECONDS = 60       # after Ctrl-C: how long running jobs get to save their state and stop
 STOP_POLL_SECONDS = 1.0       # a running job asks the scheduler whether to stop at most this often
 OUTPUT_TAIL = 3000            # characters of a failed job's output shown with its failure
+# Dask's nanny sets this (65536) to hand freed memory back to the OS; glibc then stops raising its mmap
+# threshold, and every large NumPy temporary is a fresh mmap: ~20x the page faults, a third more CPU
+# per epoch here. Local workers start without it; a running cluster's workers are checked for it.
+SLOW_MALLOC = "MALLOC_TRIM_THRESHOLD_"
 
 
 class ClusterUnavailable(TinygradLiteError, RuntimeError):
@@ -97,8 +101,9 @@ def dask_installed():
     return importlib.util.find_spec("distributed") is not None
 
 
-def placement(jobs=None, scheduler=None, default_jobs=1):
-    """None (one job at a time in this process, no Dask), ("local", n) or ("remote", address).
+def placement(jobs=None, scheduler=None, default_jobs=1, count=None):
+    """None (one job at a time in this process, no Dask), ("local", n) or ("remote", address), for
+    ``count`` jobs (a local cluster for one job is none).
 
     An explicit ``--jobs`` beats ``$TINYGRAD_LITE_SCHEDULER``; ``--jobs`` and ``--scheduler`` together
     are a mistake (a local cluster or a running one, not both)."""
@@ -111,7 +116,7 @@ def placement(jobs=None, scheduler=None, default_jobs=1):
             raise ValueError(f"--scheduler expects an address such as tcp://host:8786, got {address!r}")
         return ("remote", address)
     jobs = default_jobs if jobs is None else jobs
-    return ("local", jobs) if jobs > 1 else None
+    return ("local", jobs) if jobs > 1 and (count is None or count > 1) else None
 
 
 def cores():
@@ -136,15 +141,18 @@ def connect(where, workers_needed=None):
     if kind == "local":
         import dask
         workers = max(1, min(value, workers_needed or value))
-        threads = str(blas_threads(workers))
-        env = {name: threads for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
         import logging
-        # a worker that dies takes its job to another once (retries=1 covers a job that raises)
-        with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        # BLAS threads are read when NumPy loads: set before the worker process starts ("pre-spawn",
+        # where the environment's own values win); a worker that dies takes its job to another once
+        # (retries=1 covers a job that raises)
+        settings = {f"distributed.nanny.pre-spawn-environ.{name}": blas_threads(workers)
+                    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+        settings[f"distributed.nanny.pre-spawn-environ.{SLOW_MALLOC}"] = None
+        with dask.config.set({"distributed.scheduler.allowed-failures": 1, **settings}):
             cluster = distributed.LocalCluster(
                 n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                 dashboard_address="127.0.0.1:0", memory_limit=0,   # runs differ in size: no per-worker cap
-                silence_logs=logging.ERROR, env=env)
+                silence_logs=logging.ERROR)
         client = distributed.Client(cluster)
         client.run(_ignore_ctrl_c)          # Ctrl-C in a terminal reaches the workers too: the client decides
     else:
@@ -154,6 +162,12 @@ def connect(where, workers_needed=None):
             raise ClusterUnavailable(f"cannot reach the Dask scheduler at {value} ({error}); start one with "
                                      f"`dask scheduler` (docs/cluster.md) or check --scheduler / "
                                      f"${SCHEDULER_ENV}") from None
+        with contextlib.suppress(Exception):
+            slow = sorted(w for w, v in client.run(_environment, SLOW_MALLOC).items() if v)
+            if slow:
+                print(f"note: {len(slow)} of the cluster's workers run with {SLOW_MALLOC} set (Dask's nanny sets "
+                      f"it), which costs NumPy training about a third more time; docs/cluster.md says how to "
+                      f"start them without it")
     try:
         yield Executor(client, cluster)
     finally:
@@ -162,6 +176,10 @@ def connect(where, workers_needed=None):
         if cluster is not None:
             with contextlib.suppress(Exception):
                 cluster.close(timeout=10)
+
+
+def _environment(name):
+    return os.environ.get(name)
 
 
 def _ignore_ctrl_c():
@@ -240,7 +258,11 @@ def _attempt(context, name, function, args, *_after):
         if stop_requested():
             return {"host": host, "stopped": True, "error": message}
         _say(context, job=name, event="failed", host=host, error=message[:500])
-        raise JobFailed(f"{message}\n{output.getvalue()[-OUTPUT_TAIL:]}") from None
+        details = output.getvalue()
+        if not isinstance(error, TinygradLiteError):         # not a user's mistake: where it happened
+            import traceback
+            details += "".join(traceback.format_exception(error))
+        raise JobFailed(f"{message}\n{details[-OUTPUT_TAIL:]}") from None
     finally:
         _here.context = None
 
@@ -265,7 +287,8 @@ def _captured(buffer):
 def priorities(jobs):
     """{name: the expected seconds of the longest chain of jobs starting with it}: Dask's priority, so
     that the longest work starts first and a backbone goes before the jobs that wait for it."""
-    after = {job.name: [d for d in job.after if d in {j.name for j in jobs}] for job in jobs}
+    names = {job.name for job in jobs}
+    after = {job.name: [d for d in job.after if d in names] for job in jobs}
     waiting = {job.name: [j.name for j in jobs if job.name in after[j.name]] for job in jobs}
     seconds = {job.name: job.seconds for job in jobs}
     chain = {}
@@ -305,7 +328,7 @@ class Executor:
         with contextlib.suppress(Exception):
             self.client.run(function, *args)
 
-    def run(self, jobs, on_finished, *, unit="job", shared=None, done=0, grace=STOP_GRACE_SECONDS):
+    def run(self, jobs, on_finished, *, units="jobs", shared=None, done=0, grace=STOP_GRACE_SECONDS):
         """Run ``jobs``; ``on_finished(Finished)`` (in this thread) returns the line to print for it.
         ``shared``: the folder every worker must see. ``done``: jobs finished before (--resume), for
         the count. ``grace``: after Ctrl-C, seconds the running jobs get to stop by themselves (those
@@ -323,7 +346,7 @@ class Executor:
         events = queue.Queue()
         self.client.subscribe_topic(context.topic, events.put)
         stop = distributed.Event(context.stop_event, client=self.client)
-        sweep = _Sweep(jobs, on_finished, unit, done, self)
+        sweep = _Sweep(jobs, on_finished, units, done, self)
         futures = self._submit(jobs, context)
         try:
             return sweep.watch(futures, events, stop, grace)
@@ -350,15 +373,15 @@ class Executor:
 class _Sweep:
     """The client's side while jobs run: the bar, the lines, the retries said, Ctrl-C."""
 
-    def __init__(self, jobs, on_finished, unit, done, executor):
+    def __init__(self, jobs, on_finished, units, done, executor):
         self.jobs = {job.name: job for job in jobs}
-        self.on_finished, self.unit, self.executor = on_finished, unit, executor
+        self.on_finished, self.units, self.executor = on_finished, units, executor
         self.total, self.done = done + len(jobs), done
         self.expected = sum(job.seconds for job in jobs)
         self.done_seconds, self.started_at, self.stopping = 0.0, time.monotonic(), False
         self.attempts, self.hosts, self.failed_once, self.running, self.failed = {}, {}, set(), set(), set()
-        self.bar = _bar(self.expected, f"{self.unit}s {self.done}/{self.total}")
-        self.say(f"{len(jobs)} {unit}(s) on {executor.where}"
+        self.bar = _bar(self.expected, f"{units} {self.done}/{self.total}")
+        self.say(f"{len(jobs)} {units} on {executor.where}"
                  + (f"; dashboard: {executor.dashboard}" if executor.dashboard else ""))
 
     def say(self, text):
@@ -390,7 +413,7 @@ class _Sweep:
         running = {n: f for n, f in left.items() if n in self.running}
         self.executor.client.cancel([f for n, f in left.items() if n not in running])
         waiting = f", the {len(running)} running ({', '.join(running)}) are asked to stop" if running else ""
-        self.say(f"interrupted: {self.done} of {self.total} {self.unit}s finished; the {len(left) - len(running)} "
+        self.say(f"interrupted: {self.done} of {self.total} {self.units} finished; the {len(left) - len(running)} "
                  f"not started are cancelled{waiting}" + (" and save their state (Ctrl-C again to leave now)"
                                                           if running and grace else ""))
         deadline = time.monotonic() + grace
@@ -449,7 +472,7 @@ class _Sweep:
             self.say("  its output (the end):\n" + "\n".join(f"    {line}" for line in
                                                                finished.output.strip().splitlines()[-15:]))
         if self.bar is not None:
-            self.bar.set_description_str(f"{self.unit}s {self.done}/{self.total}", refresh=False)
+            self.bar.set_description_str(f"{self.units} {self.done}/{self.total}", refresh=False)
             self.bar.update(job.seconds)
 
     def _outcome(self, name, future):

@@ -57,7 +57,7 @@ def replay(name, options):
     run_dir = run(RUNS[name], options)
     metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
     return {"run_dir": str(run_dir), "final": metrics.get("final") or {}, "wall_time_s": metrics.get("wall_time_s"),
-            "used_sample": metrics.get("used_sample"), "torch": metrics.get("torch") is not None}
+            "used_sample": metrics.get("used_sample")}
 
 
 def _stop_hook(epoch, batch, iteration):
@@ -85,16 +85,17 @@ def run_sweep(configs, options, where):
             return f"{finished.name}: stopped on {finished.host}: {finished.error}"
         if not finished.ok:
             failed.append(finished.name)
-            where_ = f" on {finished.host}" if finished.host else ""
-            return f"{finished.name}: FAILED{where_}: {finished.error}"
+            host = f" on {finished.host}" if finished.host else ""
+            return f"{finished.name}: FAILED{host}: {finished.error}"
         value = finished.value
         final = value["final"]
         figures = ", ".join(f"{key.replace('_', ' ')} {final[key]:.4f}" for key in ("val_acc", "test_acc")
                             if isinstance(final.get(key), (int, float)))
-        sample = " (trained on the bundled SAMPLE: no data on that host)" if value["used_sample"] else ""
+        sample = (" (trained on the bundled SAMPLE: that host has no data; docs/cluster.md)"
+                  if value["used_sample"] and not options.sample else "")
         return (f"{finished.name}: {figures}; done in {format_duration(value['wall_time_s'])} on {finished.host}"
                 f"{sample} -> {value['run_dir']}")
 
     with executor.connect(where, workers_needed=len(jobs)) as pool:
-        interrupted = pool.run(jobs, line, unit="run", shared=options.out)
+        interrupted = pool.run(jobs, line, units="runs", shared=options.out)
     return failed, interrupted

@@ -407,7 +407,7 @@ def _bar(total, done):
         from tqdm.auto import tqdm
     except ImportError:
         return None
-    return tqdm(total=total, initial=done, desc="grading", unit="copy", file=sys.stderr, dynamic_ncols=True,
+    return tqdm(total=total, initial=done, desc="grading", units="copies", file=sys.stderr, dynamic_ncols=True,
                 disable=None)
 
 
@@ -478,9 +478,7 @@ def _placement(jobs, scheduler, todo):
     """Where the copies are graded (``executor.placement``): None is one at a time in this process."""
     from experiments import executor
     default = executor.cores() if executor.dask_installed() else 1
-    where = executor.placement(jobs, scheduler, default)
-    if where is not None and where[0] == "local" and todo <= 1:
-        return None
+    where = executor.placement(jobs, scheduler, default, count=todo)
     if jobs is None and where is None and todo > 1 and executor.cores() > 1:
         print(f"grading one copy at a time ({executor.INSTALL} grades one per core)")
     return where
@@ -568,7 +566,7 @@ def _grade_on_cluster(todo, settings, rows, rows_dir, where):
 
     with executor.connect(where, workers_needed=len(jobs)) as pool:
         try:
-            return pool.run(jobs, finished, unit="copy", done=len(rows), grace=0)
+            return pool.run(jobs, finished, units="copies", done=len(rows), grace=0)
         finally:
             pool.everywhere(forget_prepared, settings.run_dir)
 
