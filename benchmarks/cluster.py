@@ -30,8 +30,7 @@ import time
 from pathlib import Path
 
 from experiments import executor, sweep
-from experiments.cli import WITH_TORCH
-from experiments.registry import GROUPS, RUNS
+from experiments.registry import GROUPS, RUNS, WITH_TORCH
 
 SWEEPS = {
     "fixed cost": ["A-sigmoid", "B-mlp", "C-cnn-gap-16-random", "C-cnnmlp-gap-16-random", "--subset", "300",

@@ -146,11 +146,8 @@ def _add_parity_parser(commands):
     parity.add_argument("--no-plot", action="store_true", help="do not write parity.png")
 
 
-WITH_TORCH = 2.0   # the torch reference trains the same model again, about as fast as ours (benchmarks/)
-
-
 def cmd_list(args):
-    from .registry import GROUPS, RUNS
+    from .registry import GROUPS, RUNS, WITH_TORCH
     width = max(len(name) for name in list(RUNS) + list(GROUPS))
 
     def times(minutes):

@@ -152,6 +152,8 @@ def test_jobs_2_is_a_local_cluster_with_the_same_results(here, tmp_path):
     code, said = tinygrad_lite("run", *RUNS_SHORT[:2], *SHORT[:-1], "--out", str(tmp_path), "--jobs", "2")
     assert code == 0, said
     assert "2 runs on a local Dask cluster of 2 worker processes" in said
+    if importlib.util.find_spec("bokeh") is not None:                 # Dask's dashboard needs bokeh
+        assert "; dashboard: http://127.0.0.1:" in said
     for run in RUNS_SHORT[:2]:
         made = metrics(tmp_path, run)
         assert results(made) == results(metrics(here, run)), run
