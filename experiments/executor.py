@@ -226,7 +226,8 @@ def check_marker(context):
     if context.marker is None:
         return
     try:
-        seen = Path(context.marker).read_text()
+        with open(context.marker, "rb") as f:
+            seen = f.read(len(context.token) + 1).decode("utf-8", "replace")
     except OSError as error:
         seen = f"({error.strerror or error})"
     if seen != context.token:

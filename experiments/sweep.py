@@ -7,9 +7,11 @@ run trained on another's features waits for it. Ctrl-C asks the running replays 
 step and save their checkpoint, so ``--resume`` continues them and trains the rest.
 """
 import dataclasses
-import json
 import re
+import time
 from pathlib import Path
+
+from tinygrad_lite.files import read_json
 
 from . import executor
 from .registry import RUNS
@@ -53,10 +55,10 @@ def expected_seconds(results=RESULTS):
 def replay(name, options):
     """On a worker: train run ``name`` as ``tinygrad-lite run`` does; a summary for the client's line."""
     from .runner import run
-    options = dataclasses.replace(options, step_hook=_stop_hook)
-    run_dir = run(RUNS[name], options)
-    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
-    return {"run_dir": str(run_dir), "final": metrics.get("final") or {}, "wall_time_s": metrics.get("wall_time_s"),
+    started = time.perf_counter()
+    run_dir = run(RUNS[name], dataclasses.replace(options, step_hook=_stop_hook))
+    metrics = read_json(Path(run_dir) / "metrics.json")
+    return {"run_dir": str(run_dir), "final": metrics.get("final") or {}, "seconds": time.perf_counter() - started,
             "used_sample": metrics.get("used_sample")}
 
 
@@ -93,7 +95,7 @@ def run_sweep(configs, options, where):
                             if isinstance(final.get(key), (int, float)))
         sample = (" (trained on the bundled SAMPLE: that host has no data; docs/cluster.md)"
                   if value["used_sample"] and not options.sample else "")
-        return (f"{finished.name}: {figures}; done in {format_duration(value['wall_time_s'])} on {finished.host}"
+        return (f"{finished.name}: {figures}; done in {format_duration(value['seconds'])} on {finished.host}"
                 f"{sample} -> {value['run_dir']}")
 
     with executor.connect(where, workers_needed=len(jobs)) as pool:
