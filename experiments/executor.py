@@ -151,7 +151,8 @@ def connect(where, workers_needed=None):
         with dask.config.set({"distributed.scheduler.allowed-failures": 1, **settings}):
             cluster = distributed.LocalCluster(
                 n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address="127.0.0.1:0", memory_limit=0,   # runs differ in size: no per-worker cap
+                dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0",   # this machine only
+                memory_limit=0,                                    # runs differ in size: no per-worker cap
                 silence_logs=logging.ERROR)
         client = distributed.Client(cluster)
         client.run(_ignore_ctrl_c)          # Ctrl-C in a terminal reaches the workers too: the client decides
@@ -247,7 +248,7 @@ def _attempt(context, name, function, args, *_after):
     output = io.StringIO()
     try:
         if stop_requested():
-            return {"host": host, "stopped": True, "error": "not started: the sweep was stopped"}
+            return {"host": host, "stopped": True, "started": False}
         if context.version and tinygrad_lite.__version__ != context.version:
             raise ClusterUnavailable(f"host {host} runs tinygrad_lite {tinygrad_lite.__version__}, the client "
                                      f"{context.version}: install the same version on every worker")
@@ -406,27 +407,27 @@ class _Sweep:
             return self._interrupt(left, events, stop, grace)
 
     def _interrupt(self, left, events, stop, grace):
-        """Ctrl-C: cancel what has not started, ask the running jobs to stop, wait ``grace`` seconds."""
+        """Ctrl-C: every job is told to stop (one not started then returns at once, a running replay after
+        its step, with its checkpoint); wait ``grace`` seconds for them, then cancel what is left."""
         self.stopping = True
         with contextlib.suppress(Exception):
             stop.set()
         self._events(events)
-        running = {n: f for n, f in left.items() if n in self.running}
-        self.executor.client.cancel([f for n, f in left.items() if n not in running])
-        waiting = f", the {len(running)} running ({', '.join(running)}) are asked to stop" if running else ""
-        self.say(f"interrupted: {self.done} of {self.total} {self.units} finished; the {len(left) - len(running)} "
-                 f"not started are cancelled{waiting}" + (" and save their state (Ctrl-C again to leave now)"
-                                                          if running and grace else ""))
+        self.say(f"interrupted: {self.done} of {self.total} {self.units} finished; the others are told to stop"
+                 + (" (the running ones save their state first; Ctrl-C again to leave now)" if grace else ""))
         deadline = time.monotonic() + grace
         try:
-            while running and time.monotonic() < deadline:
-                for name in [n for n, f in running.items() if f.done()]:
-                    self._finished(name, running.pop(name))
+            while left and time.monotonic() < deadline:
+                self._events(events)
+                for name in [n for n, f in left.items() if f.done()]:
+                    self._finished(name, left.pop(name))
                 time.sleep(0.2)
         except KeyboardInterrupt:
             pass
+        self._events(events)
+        running = sorted(n for n in left if n in self.running)
+        self.executor.client.cancel(list(left.values()))
         if running:
-            self.executor.client.cancel(list(running.values()))
             self.say(f"left running: {', '.join(running)} (on a cluster you started, its worker finishes it "
                      f"and the folder stays locked until then; a local cluster's workers stop now)")
         return True
@@ -481,6 +482,8 @@ class _Sweep:
             return None
         if future.status == "finished":
             result = future.result()
+            if result.get("started") is False:           # told to stop before it began: as if cancelled
+                return None
             if result.get("stopped"):
                 return Finished(name, False, host=result["host"], error=result["error"], stopped=True)
             return Finished(name, True, result["value"], result["host"])

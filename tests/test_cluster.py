@@ -31,6 +31,8 @@ LONG = "B-cnn"          # ~5 s at this size: long enough to be killed or stopped
 SHORT = ["--subset", "300", "--epochs", "1", "--no-torch", "--no-progress", "--no-report"]
 ENV = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
 WAIT = 90               # seconds: the bound on every wait for a process
+# --no-dashboard leaves Dask's HTTP server (health, metrics) up, on every interface: keep it on the loopback
+LOOPBACK_HTTP = ["--no-dashboard", "--dashboard-address", "127.0.0.1:0"]
 
 
 def tinygrad_lite(*args, env=ENV):
@@ -75,7 +77,7 @@ class Cluster:
 
     def _start(self, workers, wrap):
         scheduler_file = self.folder / "scheduler.json"
-        self._spawn([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+        self._spawn([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port", "0", *LOOPBACK_HTTP,
                      "--scheduler-file", str(scheduler_file), "--idle-timeout", "900"], "scheduler.log")
         self._wait(lambda: scheduler_file.is_file() and "address" in scheduler_file.read_text(), "the scheduler")
         self.address = json.loads(scheduler_file.read_text())["address"]
@@ -83,7 +85,7 @@ class Cluster:
         for i in range(workers):
             self.workers.append(self._spawn(
                 wrap + [sys.executable, "-m", "dask", "worker", self.address, "--host", "127.0.0.1", "--no-nanny",
-                        "--nthreads", "1", "--no-dashboard", "--name", f"w{i}", "--death-timeout", "60",
+                        "--nthreads", "1", *LOOPBACK_HTTP, "--name", f"w{i}", "--death-timeout", "60",
                         "--local-directory", str(self.folder / f"w{i}")], f"w{i}.log"))
         self._wait(lambda: all("Registered to" in (self.folder / f"w{i}.log").read_text() for i in range(workers)),
                    "the workers")
@@ -222,7 +224,7 @@ def test_ctrl_c_keeps_the_finished_runs_and_resume_makes_the_rest(cluster, here,
     said, _ = sweeping.communicate(timeout=WAIT)
     assert sweeping.returncode == 130, said + cluster.logs()
     assert "interrupted:" in said and "--resume" in said.splitlines()[-1]
-    assert f"{LONG}: stopped on" in said and "checkpoint saved" in said     # it saved its place
+    assert f"{LONG}: stopped on" in said and "checkpoint saved" in said, said     # it saved its place
     finished = {p.parent.name: p.read_bytes() for p in tmp_path.glob("*/metrics.json")}
     assert finished and LONG not in finished
     code, resumed = tinygrad_lite(*command[3:], "--resume")
