@@ -16,8 +16,8 @@ this module only says what to run and reports it:
   one); the retry and the final failure are printed with the job's name, and the other jobs go on;
 - one progress bar (jobs done / total; time left = elapsed x expected work left / expected work
   done) and a line per finished job; the dashboard's link when the cluster has one;
-- Ctrl-C: the jobs not yet started are cancelled; those running are asked to stop
-  (``stop_requested``; a replay then saves its checkpoint) and waited for a short while.
+- Ctrl-C: every job is told to stop (``stop_requested``): one not started returns at once, a running
+  replay after its step, with its checkpoint; they are waited for a short while, then cancelled.
 
 A job's folder must be one every worker sees: ``shared`` names it, the client writes a marker file
 there, and a worker that cannot read it fails the job saying so (``NotShared``).
@@ -428,8 +428,8 @@ class _Sweep:
         running = sorted(n for n in left if n in self.running)
         self.executor.client.cancel(list(left.values()))
         if running:
-            self.say(f"left running: {', '.join(running)} (on a cluster you started, its worker finishes it "
-                     f"and the folder stays locked until then; a local cluster's workers stop now)")
+            self.say(f"left running: {', '.join(running)} (a local cluster's workers stop now; on a cluster you "
+                     f"started, the worker finishes it first)")
         return True
 
     def _events(self, events):

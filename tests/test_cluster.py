@@ -258,7 +258,7 @@ def test_a_worker_that_cannot_see_the_folder_fails_the_job_saying_so(tmp_path):
         assert code == 0, said
         row = json.loads((tmp_path / "grades/rows/s0.json").read_text())
         assert row["score"] == 0 and "grading this copy failed: NotShared" in row["notes"][0], row["notes"]
-        assert "cannot open it" in row["notes"][0]
+        assert "cannot open the copy" in row["notes"][0]
     finally:
         blind.stop()
 

@@ -24,6 +24,7 @@ import socket
 import stat
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -573,6 +574,7 @@ def _grade_on_cluster(todo, settings, rows, rows_dir, where):
 
 # ---- on a Dask worker ---------------------------------------------------------------------------------------
 _PREPARED = {}          # the client's run folder -> the Settings of the one prepared on this host
+_PREPARING = threading.Lock()       # a worker with several threads prepares once
 
 
 def grade_job(copy_dir, name, slot, settings, student, digest):
@@ -581,9 +583,10 @@ def grade_job(copy_dir, name, slot, settings, student, digest):
     here = copy_digest(copy_dir, settings.course["blank"])
     if here != digest:
         from experiments.executor import NotShared
-        seen = "cannot open it" if here is None else "sees other files there"
-        raise NotShared(f"host {socket.gethostname()} {seen} ({copy_dir}) than the teacher's machine: the "
-                        f"copies must be on a filesystem every worker sees, at the same path (docs/cluster.md)")
+        seen = (f"cannot open the copy {copy_dir}" if here is None
+                else f"sees other files in {copy_dir} than the teacher's machine")
+        raise NotShared(f"host {socket.gethostname()} {seen}: the copies must be on a filesystem every worker "
+                        f"sees, at the same path (docs/cluster.md)")
     return grade_one_copy(copy_dir, name, slot, settings_here(settings), student)
 
 
@@ -591,9 +594,14 @@ def settings_here(settings):
     """``settings`` with a run folder prepared on this host, once per worker process: this machine's
     sandbox, Python and NumPy grade the copies. Refuses a host that would grade differently: without
     the sandbox the teacher's machine has, or training task 11 on other data."""
-    local = _PREPARED.get(settings.run_dir)
-    if local is not None:
+    with _PREPARING:
+        local = _PREPARED.get(settings.run_dir)
+        if local is None:
+            local = _PREPARED[settings.run_dir] = _prepare_here(settings)
         return local
+
+
+def _prepare_here(settings):
     from experiments import executor
     host, box = socket.gethostname(), sandbox.detect(False)
     if settings.isolated and not box.isolated:
@@ -610,8 +618,7 @@ def settings_here(settings):
         shutil.rmtree(folder, ignore_errors=True)
         raise DataError(f"host {host} would train task 11 on {prepared.data}, the teacher's machine on "
                         f"{settings.data}: give every worker the same data (TINYGRAD_LITE_DATA)")
-    local = _PREPARED[settings.run_dir] = dataclasses.replace(prepared, uid_offset=settings.uid_offset)
-    return local
+    return dataclasses.replace(prepared, uid_offset=settings.uid_offset)
 
 
 def forget_prepared(run_dir):
