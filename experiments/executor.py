@@ -38,7 +38,7 @@ from tinygrad_lite.errors import TinygradLiteError
 SCHEDULER_ENV = "TINYGRAD_LITE_SCHEDULER"
 INSTALL = "pip install 'tinygrad_lite[cluster]'"
 STOP_GRACE_SECONDS = 60       # after Ctrl-C: how long running jobs get to save their state and stop
-STOP_POLL_SECONDS = 1.0       # a running job asks the scheduler whether to stop at most this often
+STOP_POLL_SECONDS = 0.25      # a running job asks the scheduler whether to stop at most this often (~1 ms)
 OUTPUT_TAIL = 3000            # characters of a failed job's output shown with its failure
 # Dask's nanny sets this (65536) to hand freed memory back to the OS; glibc then stops raising its mmap
 # threshold, and every large NumPy temporary is a fresh mmap: ~20x the page faults, a third more CPU

@@ -5,7 +5,8 @@ dashboard, bounded waits, always stopped by the fixture's finaliser). The same r
 first, one after another in one process: the oracle. A sweep sent to the cluster must give every
 run folder with the same metrics.json (all but the wall time and the host); a class graded there the
 same rows; a worker killed mid-run must cost only a retry on the other; Ctrl-C must keep the finished
-runs and leave the rest to ``--resume``; a worker that does not see the folder must say so.
+runs and leave the rest to ``--resume``; a worker that does not see the folder must say so. The runs
+are a few hundred images for two epochs.
 """
 import importlib.util
 import json
@@ -21,14 +22,16 @@ import pytest
 
 from exercise_copies import course, make_copy, solve
 from experiments import executor, sweep
+from experiments.checkpoint import LAST
 from experiments.registry import GROUPS, RUNS
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("distributed") is None,
                                 reason="dask.distributed is not installed (pip install 'tinygrad_lite[cluster]')")
 
 RUNS_SHORT = ["A-sigmoid", "B-mlp", "C-cnn-gap-16-random", "C-cnnmlp-gap-16-random"]   # the last on the one before
-LONG = "B-cnn"          # ~5 s at this size: long enough to be killed or stopped while it trains
-SHORT = ["--subset", "300", "--epochs", "1", "--no-torch", "--no-progress", "--no-report"]
+LONG = "B-cnn"          # 5 steps of ~0.5 s an epoch at this size: long enough to be killed or stopped in training
+# two epochs: Ctrl-C is sent once LONG's first epoch is saved, so that it lands in LONG's second one
+SHORT = ["--subset", "300", "--epochs", "2", "--no-torch", "--no-progress", "--no-report"]
 ENV = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
 WAIT = 90               # seconds: the bound on every wait for a process
 # --no-dashboard leaves Dask's HTTP server (health, metrics) up, on every interface: keep it on the loopback
@@ -217,8 +220,9 @@ def test_ctrl_c_keeps_the_finished_runs_and_resume_makes_the_rest(cluster, here,
                "--out", str(tmp_path), "--scheduler", cluster.address]
     sweeping = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
     deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline and sweeping.poll() is None and not (
-            list(tmp_path.glob("*/metrics.json")) and (tmp_path / LONG / ".run.holder").is_file()):
+    while time.monotonic() < deadline and sweeping.poll() is None and not (      # a run done, LONG in epoch 2
+            set(tmp_path.glob("*/metrics.json")) - {tmp_path / LONG / "metrics.json"}
+            and (tmp_path / LONG / LAST).is_file()):
         time.sleep(0.05)
     sweeping.send_signal(signal.SIGINT)
     said, _ = sweeping.communicate(timeout=WAIT)
