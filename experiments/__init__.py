@@ -5,5 +5,6 @@
 names them all. The machinery: ``models`` (layer specs -> scratch and torch models, one table),
 ``loop`` (the one training loop), ``train`` and ``torch_reference`` (its scratch and torch adapters),
 ``parity`` (both in lockstep), ``checkpoint`` (a run folder's training files), ``data`` (a run's
-arrays), ``runner`` (metrics.json and the report); ``cli`` is the ``tinygrad-lite`` command.
+arrays), ``runner`` (metrics.json and the report), ``executor`` and ``sweep`` (many runs at once on
+Dask, docs/cluster.md); ``cli`` is the ``tinygrad-lite`` command.
 """

@@ -5,6 +5,8 @@
     tinygrad-lite run all-B --epochs 1 --subset 2000 --device cuda --no-torch
     tinygrad-lite run A-sigmoid --resume        continue after Ctrl-C, to the same final weights
     tinygrad-lite run B-cnn --resume            after --no-torch: train torch alone, add its column
+    tinygrad-lite run all --jobs 4              4 runs at once, longest first (Dask; docs/cluster.md)
+    tinygrad-lite run all --scheduler tcp://host:8786    on a running Dask cluster (lab machines, SLURM)
     tinygrad-lite report [--out runs]           one summary table per document over finished runs
     tinygrad-lite parity NAME                   scratch vs torch, step by step, on one run
     tinygrad-lite bench                         speed and memory against torch
@@ -77,7 +79,7 @@ def build_parser():
 
     from .exercises.cli import add_arguments as exercise_arguments
     exercise_arguments(commands.add_parser("exercise", help="the course: make, check and grade exercise copies"),
-                       int_at_least)
+                       int_at_least, add_cluster_arguments)
 
     bench = commands.add_parser("bench", help="speed and memory against torch (benchmarks package)")
     bench.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the benchmarks")
@@ -107,12 +109,22 @@ def _add_run_parser(commands):
     run.add_argument("--grad-plots", action="store_true", help="record and plot gradient norms per layer")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--no-report", action="store_true", help="write metrics.json only (no REPORT.md, PNGs)")
+    add_cluster_arguments(run, "runs trained at once: a local Dask cluster of N worker processes "
+                               "(default 1: one after another in this process)")
     source = run.add_mutually_exclusive_group()
     source.add_argument("--data", metavar="DIR",
                         help="data folder, the only place looked at (default: $TINYGRAD_LITE_DATA, the "
                              "cache, the mirrors, then the bundled sample)")
     source.add_argument("--sample", action="store_true",
                         help="train on the small bundled sample (a quick look; not comparable figures)")
+
+
+def add_cluster_arguments(parser, jobs_help):
+    """``--jobs N`` and ``--scheduler ADDRESS`` (experiments.executor; docs/cluster.md)."""
+    parser.add_argument("--jobs", type=int_at_least(1), metavar="N", help=jobs_help)
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="a running Dask cluster's scheduler, e.g. tcp://host:8786 (default "
+                             "$TINYGRAD_LITE_SCHEDULER); the folders must be on a filesystem every worker sees")
 
 
 def _add_parity_parser(commands):
@@ -134,11 +146,8 @@ def _add_parity_parser(commands):
     parity.add_argument("--no-plot", action="store_true", help="do not write parity.png")
 
 
-WITH_TORCH = 2.0   # the torch reference trains the same model again, about as fast as ours (benchmarks/)
-
-
 def cmd_list(args):
-    from .registry import GROUPS, RUNS
+    from .registry import GROUPS, RUNS, WITH_TORCH
     width = max(len(name) for name in list(RUNS) + list(GROUPS))
 
     def times(minutes):
@@ -168,6 +177,7 @@ def _minutes(minutes):
 def cmd_run(args, argv):
     from tinygrad_lite import backend
 
+    from .executor import placement
     from .registry import resolve
     from .runner import RunOptions, run
     from .train import TrainingInterrupted
@@ -183,12 +193,21 @@ def cmd_run(args, argv):
                          sync_every=args.sync_every, grad_plots=args.grad_plots,
                          progress=not args.no_progress, report=not args.no_report, root=args.data,
                          sample=args.sample)
+    again = "To continue where it stopped: tinygrad-lite " + shlex.join(list(argv) + ([] if args.resume else
+                                                                                      ["--resume"]))
+    where = placement(args.jobs, args.scheduler, count=len(configs))
+    if where is not None:
+        from .sweep import run_sweep
+        failed, interrupted = run_sweep(configs, options, where)
+        if interrupted:
+            print(again, file=sys.stderr)
+            return EXIT_INTERRUPTED
+        return EXIT_FAILED if failed else 0
     for config in configs:
         try:
             run(config, options)
         except TrainingInterrupted as exc:
-            again = list(argv) + ([] if args.resume else ["--resume"])
-            print(f"{exc}\nTo continue where it stopped: tinygrad-lite {shlex.join(again)}", file=sys.stderr)
+            print(f"{exc}\n{again}", file=sys.stderr)
             return EXIT_INTERRUPTED
     return 0
 

@@ -17,6 +17,10 @@ RUNS.update((run.name, run) for run in examples.RUNS)
 GROUPS["examples"] = [run.name for run in examples.RUNS]
 
 
+WITH_TORCH = 2.0   # a run's time with its torch column: the torch reference trains the same model again, about
+                   # as fast as ours (benchmarks/RESULTS-cpu.md)
+
+
 class UnknownRunError(ValueError):
     """A run or group name that the registry does not know."""
 

@@ -387,7 +387,7 @@ def _configuration_section(metrics):
     torch_time = f" (torch reference: {format_duration(torch.get('wall_time_s'))})" if torch else ""
     version_text = ", ".join(f"{k} {v}" for k, v in versions.items() if v) or DASH
     images_used = f"subset of {metrics['subset']}" if subset_in_effect(metrics) else "all of the split"
-    header_rows = [["device", metrics.get("device") or DASH],
+    header_rows = [["device", metrics.get("device") or DASH], ["host", metrics.get("host") or DASH],
                    ["wall time", format_duration(metrics.get("wall_time_s")) + torch_time],
                    ["seed", str(metrics.get("seed", DASH))],
                    [f"training {_examples(metrics)}", images_used],

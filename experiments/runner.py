@@ -6,8 +6,9 @@ Each run writes to ``<out>/<run name>/``: ``metrics.json`` (schema below), then 
 PNGs (``experiments.report.write_run_report``), beside the checkpoints ``train`` keeps there.
 
 metrics.json: {"run", "document", "title" (followed by what --epochs/--lr/--batch-size changed),
-"config", "choices", "device", "versions", "seed", "subset" (as asked), "subset_applied" (whether it cut
-any split), "used_sample", "overrides": {field: {"document", "used"}}, "wall_time_s", "history": {"iteration_loss": [[it, loss], ...], "epochs":
+"config", "choices", "device", "host" (the machine that trained it), "versions", "seed", "subset" (as
+asked), "subset_applied" (whether it cut any split), "used_sample", "overrides": {field: {"document", "used"}},
+"wall_time_s", "history": {"iteration_loss": [[it, loss], ...], "epochs":
 [{"epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"}, ...]},
 "final": {"epoch_used", "train_loss", ..., "test_acc"}, "predictions": {split: {"y_true", "y_pred"}},
 "class_names", "first_layer_filters", "torch", "reported", "notes", "sequence" (a sequence task's
@@ -16,6 +17,7 @@ answers and attention maps: ``experiments.gpt.showcase``, else null)}. Accuracie
 import contextlib
 import platform
 import signal
+import socket
 import sys
 import threading
 import time
@@ -302,7 +304,7 @@ def run_metrics(config, options, overrides, device, data, result):
     return {
         "run": config.name, "document": config.document, "title": title_as_run(config.title, overrides),
         "config": config.to_dict(), "choices": list(config.choices), "device": device,
-        "versions": versions(), "seed": options.seed, "subset": options.subset,
+        "host": socket.gethostname(), "versions": versions(), "seed": options.seed, "subset": options.subset,
         "subset_applied": data.subset_applied,
         "used_sample": data.used_sample, "overrides": overrides, "wall_time_s": result.wall_time_s,
         "history": result.history, "final": result.final, "predictions": result.predictions,

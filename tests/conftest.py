@@ -15,6 +15,9 @@ settings.register_profile("thorough", max_examples=400, deadline=None,
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO = Path(__file__).resolve().parents[1]
+# A user's default cluster would send the tests' runs and grading there: they run here, or on the clusters
+# tests/test_cluster.py starts, named by --scheduler
+os.environ.pop("TINYGRAD_LITE_SCHEDULER", None)
 
 
 def find_data_root():

@@ -7,7 +7,7 @@ from tinygrad_lite.files import read_json
 from .course import BY_NUMBER, COURSE, parse_tasks
 
 
-def add_arguments(parser, int_at_least):
+def add_arguments(parser, int_at_least, cluster_arguments):
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("list", help="the course: every task, what it blanks and teaches")
     make = actions.add_parser("make", help="write a student copy with the chosen tasks blanked")
@@ -33,7 +33,8 @@ def add_arguments(parser, int_at_least):
                        "says which tasks count and their points")
     grade.add_argument("--out", default="grades", metavar="DIR",
                        help="where the rows and reports go (default: grades/)")
-    grade.add_argument("--jobs", type=int_at_least(1), help="copies graded at once (default: the cores)")
+    cluster_arguments(grade, "copies graded at once, on a local Dask cluster (default: the cores where Dask is "
+                             "installed, else 1); --jobs 1 grades here, one at a time")
     grade.add_argument("--timeout", type=int_at_least(1), metavar="SECONDS",
                        help="per copy, shared among its tasks (default: sized from the tasks, minutes)")
     grade.add_argument("--resume", action="store_true", help="keep the rows already in --out, grade the rest")
@@ -131,7 +132,7 @@ def cmd_grade(args):
     options = Options(args.subset, args.epochs, allow_sample=args.allow_sample, grading=True)
     rows, interrupted = grade_class(args.directories, course, args.out, options, jobs=args.jobs,
                                     timeout=args.timeout, seed=args.seed, resume=args.resume,
-                                    require_sandbox=args.require_sandbox)
+                                    require_sandbox=args.require_sandbox, scheduler=args.scheduler)
     print(f"\n{len(rows)} row(s); tables, gradebook.csv, feedback/ and gradescope/ in {args.out}")
     print((Path(args.out) / "grades.md").read_text())
     return 130 if interrupted else 0

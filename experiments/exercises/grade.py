@@ -7,23 +7,24 @@ with the copy's bodies of the blank functions grafted in, and judges each task's
 that hangs, crashes or answers garbage fails alone, saying so, and a fresh worker takes the next
 task. Nothing the copy prints or writes is believed, and nothing of it runs in this process.
 
-``grade_class`` grades a class: ``--jobs`` copies at once (processes), a row file written atomically
-as each copy finishes (so Ctrl-C keeps them and ``--resume`` grades the rest), then the reports
-(``reports``). ``grade_one_copy`` needs only its arguments and the prepared run folder, so a cluster
-executor can run it as a job.
+``grade_class`` grades a class: one copy at a time here (``--jobs 1``), or ``--jobs`` copies at once on
+a local Dask cluster, or on a running one (``--scheduler``; ``experiments.executor``), where each
+copy is a job (``grade_job``) whose sandboxed workers run on the Dask worker's host, in a run folder
+prepared there (``settings_here``). A row file is written atomically as each copy finishes (so
+Ctrl-C keeps them and ``--resume`` grades the rest), then the reports (``reports``).
 """
-import concurrent.futures
 import dataclasses
 import errno
 import hashlib
 import json
-import multiprocessing
 import os
 import secrets
 import shutil
+import socket
 import stat
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -407,7 +408,7 @@ def _bar(total, done):
         from tqdm.auto import tqdm
     except ImportError:
         return None
-    return tqdm(total=total, initial=done, desc="grading", unit="copy", file=sys.stderr, dynamic_ncols=True,
+    return tqdm(total=total, initial=done, desc="grading", units="copies", file=sys.stderr, dynamic_ncols=True,
                 disable=None)
 
 
@@ -416,8 +417,10 @@ def _say(bar, text):
 
 
 def grade_class(copies, course, out, options, *, jobs=None, timeout=None, seed=None, resume=False,
-                require_sandbox=False, limits=None):
-    """Grade every copy into ``out`` (rows/, then the reports); returns (rows, interrupted)."""
+                require_sandbox=False, limits=None, scheduler=None):
+    """Grade every copy into ``out`` (rows/, then the reports); returns (rows, interrupted). ``jobs``:
+    copies at once (default: the cores, on a local Dask cluster where Dask is installed, else one);
+    ``scheduler``: a running Dask cluster's address (default ``$TINYGRAD_LITE_SCHEDULER``)."""
     out = Path(out)
     rows_dir = out / "rows"
     existing = sorted(rows_dir.glob("*.json")) if rows_dir.is_dir() else []
@@ -453,7 +456,8 @@ def grade_class(copies, course, out, options, *, jobs=None, timeout=None, seed=N
                 todo.append((key, copy, folder, student, notes, slot))
         if resume:
             print(f"--resume: {len(rows)} row(s) kept, {len(todo)} copies to grade")
-        interrupted = _grade_all(todo, settings, rows, rows_dir, jobs or _cores(), len(identified))
+        interrupted = _grade_all(todo, settings, rows, rows_dir, _placement(jobs, scheduler, len(todo)),
+                                 len(identified))
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
     ordered = [rows[k] for k in sorted(rows)]
@@ -471,24 +475,37 @@ def _kept_row(path, settings):
     return row if isinstance(row, dict) and row.get("fingerprint") == settings.fingerprint else None
 
 
-def _cores():
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+def _placement(jobs, scheduler, todo):
+    """Where the copies are graded (``executor.placement``): None is one at a time in this process."""
+    from experiments import executor
+    default = executor.cores() if executor.dask_installed() else 1
+    where = executor.placement(jobs, scheduler, default, count=todo)
+    if jobs is None and where is None and todo > 1 and executor.cores() > 1:
+        print(f"grading one copy at a time ({executor.INSTALL} grades one per core)")
+    return where
 
 
-def _finish(row, notes, key, rows, rows_dir, bar, done, total):
+def _keep(row, notes, key, rows, rows_dir, host=""):
+    """Write ``row`` (with the identification notes first); its line for the output."""
     row["notes"] = notes + row["notes"]
     write_json(rows_dir / f"{key}.json", row)
     rows[key] = row
     failed = next((f"task {n}: {t['check']}" for n, t in row["tasks"].items() if not t["passed"]), "")
-    _say(bar, f"[{done}/{total}] {row['student']}: {row['score']}/{row['max_score']} in {row['seconds']:.1f} s"
-              + (f"  (first failure: {failed[:100]})" if failed else ""))
+    return (f"{row['student']}: {row['score']}/{row['max_score']} in {row['seconds']:.1f} s"
+            + (f" on {host}" if host else "") + (f"  (first failure: {failed[:100]})" if failed else ""))
+
+
+def _finish(row, notes, key, rows, rows_dir, bar, done, total):
+    _say(bar, f"[{done}/{total}] {_keep(row, notes, key, rows, rows_dir)}")
     if bar is not None:
         bar.update(1)
 
 
 def _failed_row(settings, folder, student, error):
-    """The row of a copy whose grading itself failed (not the copy's doing): every task failed, saying why."""
-    why = f"grading this copy failed: {type(error).__name__}: {str(error)[:200]}"
+    """The row of a copy whose grading itself failed (not the copy's doing): every task failed, saying
+    why (``error``: the exception, or its text)."""
+    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    why = f"grading this copy failed: {text[:300]}"
     points = settings.course["points"]
     tasks = {str(n): dict(Outcome(n, False, why, f"  {why}").as_dict(), points=0, max_points=points[n], seconds=None)
              for n in settings.course["blank"]}
@@ -499,46 +516,126 @@ def _failed_row(settings, folder, student, error):
             "data": settings.data, "notes": [why], "fingerprint": None}
 
 
-def _grade_all(todo, settings, rows, rows_dir, jobs, total):
-    """Grade ``todo`` into ``rows``, ``jobs`` at a time; True if interrupted (Ctrl-C)."""
+def _grade_all(todo, settings, rows, rows_dir, where, total):
+    """Grade ``todo`` into ``rows``, here one at a time (``where`` None) or on a Dask cluster; True if
+    interrupted (Ctrl-C)."""
     rows_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        interrupted = (_grade_here(todo, settings, rows, rows_dir, total) if where is None
+                       else _grade_on_cluster(todo, settings, rows, rows_dir, where))
+    except KeyboardInterrupt:
+        interrupted = True
+    if interrupted:
+        print(f"interrupted: {len(rows)} of {total} copies graded; their rows are kept in {rows_dir}; "
+              f"`--resume` grades the rest")
+    return interrupted
+
+
+def _grade_here(todo, settings, rows, rows_dir, total):
     bar = _bar(total, len(rows)) if todo else None
     done = len(rows)
     try:
-        if jobs <= 1 or len(todo) <= 1:
-            for key, copy, folder, student, notes, slot in todo:
-                done += 1
-                try:
-                    row = grade_one_copy(copy, folder, slot, settings, student)
-                except Exception as error:      # noqa: BLE001  (the grader's own failure: still a row)
-                    row = _failed_row(settings, folder, student, error)
-                _finish(row, notes, key, rows, rows_dir, bar, done, total)
-            return False
-        context = multiprocessing.get_context("spawn")   # no fork of a process that may hold threads
-        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = {pool.submit(grade_one_copy, copy, folder, slot, settings, student): (key, notes)
-                       for key, copy, folder, student, notes, slot in todo}
+        for key, copy, folder, student, notes, slot in todo:
+            done += 1
             try:
-                for future in concurrent.futures.as_completed(futures):
-                    key, notes = futures[future]
-                    done += 1
-                    try:
-                        row = future.result()
-                    except Exception as error:      # noqa: BLE001  (the grader's own failure: still a row)
-                        row = _failed_row(settings, *next(t[2:4] for t in todo if t[0] == key), error)
-                    _finish(row, notes, key, rows, rows_dir, bar, done, total)
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
-                # stop the copies in progress now (their sandboxes die with them: --die-with-parent, or
-                # PR_SET_PDEATHSIG without bwrap); the executor has no public way to say so
-                for process in list((getattr(pool, "_processes", None) or {}).values()):
-                    process.terminate()
-                raise
-        return False
-    except KeyboardInterrupt:
-        _say(bar, f"interrupted: {len(rows)} of {total} copies graded; their rows are kept in {rows_dir}; "
-                  f"`--resume` grades the rest")
-        return True
+                row = grade_one_copy(copy, folder, slot, settings, student)
+            except Exception as error:      # noqa: BLE001  (the grader's own failure: still a row)
+                row = _failed_row(settings, folder, student, error)
+            _finish(row, notes, key, rows, rows_dir, bar, done, total)
     finally:
         if bar is not None:
             bar.close()
+    return False
+
+
+def _grade_on_cluster(todo, settings, rows, rows_dir, where):
+    """Each copy a job of ``experiments.executor``; a copy whose grading fails twice gets a failed row.
+    Ctrl-C cancels the copies not started; a local cluster's workers stop those in progress."""
+    from experiments import executor
+    blank = settings.course["blank"]
+    entries = {entry[0]: entry for entry in todo}
+    jobs = [executor.Job(key, grade_job, (str(Path(copy).resolve()), folder, slot, settings, student,
+                                          copy_digest(copy, blank)), settings.timeout)
+            for key, copy, folder, student, notes, slot in todo]
+
+    def finished(outcome):
+        key, _, folder, student, notes, _ = entries[outcome.name]
+        if outcome.stopped:
+            return f"{outcome.name}: not graded (stopped)"
+        row = outcome.value if outcome.ok else _failed_row(settings, folder, student, outcome.error)
+        return _keep(row, notes, key, rows, rows_dir, outcome.host)
+
+    with executor.connect(where, workers_needed=len(jobs)) as pool:
+        try:
+            return pool.run(jobs, finished, units="copies", done=len(rows), grace=0)
+        finally:
+            pool.everywhere(forget_prepared, settings.run_dir)
+
+
+# ---- on a Dask worker ---------------------------------------------------------------------------------------
+_PREPARED = {}          # the client's run folder -> the Settings of the one prepared on this host
+_PREPARING = threading.Lock()       # a worker with several threads prepares once
+
+
+def grade_job(copy_dir, name, slot, settings, student, digest):
+    """A Dask job: ``grade_one_copy`` on this worker's host, after checking that it sees the copy the
+    teacher's machine saw (``copy_digest``)."""
+    here = copy_digest(copy_dir, settings.course["blank"])
+    if here != digest:
+        from experiments.executor import NotShared
+        seen = (f"cannot open the copy {copy_dir}" if here is None
+                else f"sees other files in {copy_dir} than the teacher's machine")
+        raise NotShared(f"host {socket.gethostname()} {seen}: the copies must be on a filesystem every worker "
+                        f"sees, at the same path (docs/cluster.md)")
+    return grade_one_copy(copy_dir, name, slot, settings_here(settings), student)
+
+
+def settings_here(settings):
+    """``settings`` with a run folder prepared on this host, once per worker process: this machine's
+    sandbox, Python and NumPy grade the copies. Refuses a host that would grade differently: without
+    the sandbox the teacher's machine has, or training task 11 on other data."""
+    with _PREPARING:
+        local = _PREPARED.get(settings.run_dir)
+        if local is None:
+            local = _PREPARED[settings.run_dir] = _prepare_here(settings)
+        return local
+
+
+def _prepare_here(settings):
+    from experiments import executor
+    host, box = socket.gethostname(), sandbox.detect(False)
+    if settings.isolated and not box.isolated:
+        raise sandbox.SandboxUnavailable(f"host {host} cannot isolate the copies ({box.reason}), the teacher's "
+                                         f"machine can: install bubblewrap on every worker")
+    folder = Path(tempfile.mkdtemp(prefix="tinygrad-lite-grading-", dir=executor.worker_scratch()))
+    try:
+        prepared = prepare_run(folder / "run", settings.course, settings.options(0), box.isolated, box.reason,
+                               settings.seed, settings.timeout, settings.limits)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    if prepared.data != settings.data:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise DataError(f"host {host} would train task 11 on {prepared.data}, the teacher's machine on "
+                        f"{settings.data}: give every worker the same data (TINYGRAD_LITE_DATA)")
+    return dataclasses.replace(prepared, uid_offset=settings.uid_offset)
+
+
+def forget_prepared(run_dir):
+    """Remove the run folder ``settings_here`` prepared on this worker for the client's ``run_dir``."""
+    local = _PREPARED.pop(run_dir, None)
+    if local is not None:
+        shutil.rmtree(Path(local.run_dir).parent, ignore_errors=True)
+
+
+def copy_digest(copy_dir, blank):
+    """sha256 of what grading reads of a copy (its exercise.json and the files holding the blank
+    functions), or None when its folder cannot be opened."""
+    digest = hashlib.sha256()
+    paths = [stubs.STATE_FILE] + sorted({split_target(t)[0] for n in blank for t in BY_NUMBER[n].blanks})
+    for path in paths:
+        data, why = read_copy_file(str(copy_dir), path)
+        if data is None and "folder cannot be opened" in why:
+            return None
+        digest.update(f"{path}\0{len(data) if data is not None else why}\0".encode() + (data or b""))
+    return digest.hexdigest()
