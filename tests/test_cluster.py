@@ -8,6 +8,7 @@ same rows; a worker killed mid-run must cost only a retry on the other; Ctrl-C m
 runs and leave the rest to ``--resume``; a worker that does not see the folder must say so. The runs
 are a few hundred images for two epochs.
 """
+import contextlib
 import importlib.util
 import json
 import os
@@ -190,6 +191,18 @@ def test_a_class_graded_on_the_cluster_gets_the_rows_graded_here(cluster, tmp_pa
     assert rows("there") == here_rows
 
 
+@contextlib.contextmanager
+def finishing(process):
+    """Kill ``process`` and close its pipe if the block fails before it ended: an unclosed pipe would
+    surface as a ResourceWarning (an error here) in whatever test the garbage collector runs next."""
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
 def test_a_worker_killed_mid_run_costs_a_retry_on_the_other(here, tmp_path):
     (tmp_path / "dask").mkdir()
     killed = Cluster(tmp_path / "dask", workers=2)
@@ -198,15 +211,16 @@ def test_a_worker_killed_mid_run_costs_a_retry_on_the_other(here, tmp_path):
         sweeping = subprocess.Popen([sys.executable, "-m", "experiments", "run", LONG, "B-mlp", *SHORT,
                                      "--out", str(out), "--scheduler", killed.address],
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
-        holder = out / LONG / ".run.holder"
-        deadline = time.monotonic() + WAIT
-        while not holder.is_file() and time.monotonic() < deadline and sweeping.poll() is None:
-            time.sleep(0.05)
-        time.sleep(0.5)
-        pid = json.loads(holder.read_text())["pid"]
-        assert pid in [w.pid for w in killed.workers]                # only a worker this test started
-        os.kill(pid, signal.SIGKILL)
-        said, _ = sweeping.communicate(timeout=300)
+        with finishing(sweeping):
+            holder = out / LONG / ".run.holder"
+            deadline = time.monotonic() + WAIT
+            while not holder.is_file() and time.monotonic() < deadline and sweeping.poll() is None:
+                time.sleep(0.05)
+            time.sleep(0.5)
+            pid = json.loads(holder.read_text())["pid"]
+            assert pid in [w.pid for w in killed.workers]                # only a worker this test started
+            os.kill(pid, signal.SIGKILL)
+            said, _ = sweeping.communicate(timeout=300)
         assert sweeping.returncode == 0, said + killed.logs()
         assert f"{LONG}: its worker was lost; running it again on" in said
         for run in (LONG, "B-mlp"):
@@ -219,13 +233,14 @@ def test_ctrl_c_keeps_the_finished_runs_and_resume_makes_the_rest(cluster, here,
     command = [sys.executable, "-m", "experiments", "run", LONG, *RUNS_SHORT, *SHORT,
                "--out", str(tmp_path), "--scheduler", cluster.address]
     sweeping = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline and sweeping.poll() is None and not (      # a run done, LONG in epoch 2
-            set(tmp_path.glob("*/metrics.json")) - {tmp_path / LONG / "metrics.json"}
-            and (tmp_path / LONG / LAST).is_file()):
-        time.sleep(0.05)
-    sweeping.send_signal(signal.SIGINT)
-    said, _ = sweeping.communicate(timeout=WAIT)
+    with finishing(sweeping):
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline and sweeping.poll() is None and not (   # a run done, LONG in epoch 2
+                set(tmp_path.glob("*/metrics.json")) - {tmp_path / LONG / "metrics.json"}
+                and (tmp_path / LONG / LAST).is_file()):
+            time.sleep(0.05)
+        sweeping.send_signal(signal.SIGINT)
+        said, _ = sweeping.communicate(timeout=WAIT)
     assert sweeping.returncode == 130, said + cluster.logs()
     assert "interrupted:" in said and "--resume" in said.splitlines()[-1]
     assert f"{LONG}: stopped on" in said and "checkpoint saved" in said, said     # it saved its place
