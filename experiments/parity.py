@@ -173,7 +173,7 @@ def save(result, out_dir, plot=True):
     paths = [write_json(out_dir / "parity.json", payload)]
     if plot:
         try:
-            import matplotlib  # noqa: F401
+            import matplotlib  # noqa: F401  (a probe: is it installed?)
         except ImportError:
             print("parity.png not written: matplotlib is not installed (pip install matplotlib)",
                   file=sys.stderr)

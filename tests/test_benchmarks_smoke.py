@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("torch", reason="the benchmarks compare against torch, which is not installed")
 
-from benchmarks import cases, harness, report  # noqa: E402
-from benchmarks.__main__ import main  # noqa: E402
+from benchmarks import cases, harness, report
+from benchmarks.__main__ import main
 
 TINY = ["--tiny", "--repeat", "2", "--warmup", "0", "--threads", "1", "--frameworks", "scratch,torch"]
 

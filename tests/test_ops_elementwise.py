@@ -109,7 +109,7 @@ def test_where_with_a_scalar_branch(device):
 
 @pytest.mark.parametrize("how", ["<", "<=", ">", ">=", "==", "!="])
 def test_comparisons_forward(how, device):
-    fn = eval(f"lambda a, b: a {how} b")  # noqa: S307  (a fixed operator from the list above)
+    fn = eval(f"lambda a, b: a {how} b")  # a fixed operator from the list above
     a = np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]])
     check_op([a, np.array([2.0, 2.0, 2.0])], fn, device=device, forward_only=True)
     check_op([a], lambda x: fn(x, 2.0), device=device, forward_only=True)
@@ -241,7 +241,7 @@ def test_where_refuses_a_condition_that_is_not_bool(condition):
 def test_comparing_with_none_is_false_like_torch():
     t = tl.Tensor([1.0, 2.0])
     assert (t == None) is (torch.tensor([1.0, 2.0]) == None) is False      # noqa: E711  (the point)
-    assert (t != None) is (torch.tensor([1.0, 2.0]) != None) is True       # noqa: E711
+    assert (t != None) is (torch.tensor([1.0, 2.0]) != None) is True       # noqa: E711  (the point)
     assert t is not None and None not in [t]
 
 

@@ -224,7 +224,8 @@ def test_any_all(name, device, data, keepdims, as_bool):
         torch_fn = (lambda t: getattr(t, name)()) if not keepdims else \
             (lambda t: getattr(t, name)(dim=tuple(range(t.ndim)), keepdim=True) if t.ndim else getattr(t, name)())
     else:
-        torch_fn = lambda t: getattr(t, name)(dim=axis, keepdim=keepdims)     # noqa: E731
+        def torch_fn(t):
+            return getattr(t, name)(dim=axis, keepdim=keepdims)
     result = check_op([x], lambda t: getattr(t, name)(axis=axis, keepdims=keepdims), torch_fn, device=device,
                       forward_only=True)
     assert result.outputs[0].dtype == np.bool_

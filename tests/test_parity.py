@@ -15,8 +15,8 @@ from experiments.config import RunConfig
 from experiments.data import RunData
 
 torch = pytest.importorskip("torch", reason="torch is the reference these tests compare against: pip install '.[dev]'")
-from experiments.parity import compare  # noqa: E402
-from experiments.torch_reference import train_torch  # noqa: E402
+from experiments.parity import compare  # noqa: E402  (after importorskip: needs torch)
+from experiments.torch_reference import train_torch  # noqa: E402  (after importorskip: needs torch)
 
 STEPS = 100
 # Whole trajectories, not one operation: each step's rounding (u = 1.1e-16 in float64, 6e-8 in float32,

@@ -6,8 +6,8 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="matplotlib is not installed (the plots are optional)")
 
-from experiments import plots  # noqa: E402
-from experiments.gradient_flow import GradientFlowRecorder  # noqa: E402
+from experiments import plots
+from experiments.gradient_flow import GradientFlowRecorder
 
 
 @pytest.fixture

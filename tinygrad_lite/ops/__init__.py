@@ -38,4 +38,4 @@ from .transcendental import (acos, asin, atan, cos, cosh, exp2, lerp, log10, log
 
 cat = concatenate
 div = divide              # torch's two names: div(a, b, rounding_mode=None)
-from . import methods  # noqa: E402,F401  (last: makes each op above a Tensor method)
+from . import methods  # noqa: E402  (last: makes each op above a Tensor method)

@@ -78,7 +78,7 @@ def astype(x: Tensor, dtype: Any) -> Tensor:
     return x if np.dtype(dtype) == x.dtype else convert.astype(x, dtype)
 
 
-def float(x: Tensor) -> Tensor:  # noqa: A001  (torch's name)
+def float(x: Tensor) -> Tensor:  # torch's name
     """Cast to float32."""
     return astype(x, np.float32)
 
