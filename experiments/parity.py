@@ -87,7 +87,7 @@ def compare(config, data, steps=DEFAULT_STEPS, epochs=None, dtype="float64", see
     losses, epoch_rows, initial_output_diff = {"scratch": [], "torch": []}, [], None
     step, epoch, per_iteration = 0, 0, steps_per_iteration(config)
     while step < total:
-        for batch, pair in enumerate(zip(*(adapter.batches(epoch) for adapter in adapters.values()))):
+        for batch, pair in enumerate(zip(*(adapter.batches(epoch) for adapter in adapters.values()))):  # noqa: B007  (batch: read after the loop)
             step += 1
             results = {side: adapter.step(data, step) for (side, adapter), data in zip(adapters.items(), pair)}
             for adapter in adapters.values() if per_iteration else ():

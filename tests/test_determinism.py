@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 if __name__ == "__main__":                       # the child process: python tests/test_determinism.py SEED

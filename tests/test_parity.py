@@ -3,8 +3,9 @@
 Same starting weights, same batches (the seeded DataLoader's order), same dropout masks: in float64
 every step's loss must equal torch's to 1e-9 relative and the parameters after 100 steps to 1e-8;
 in float32 the losses stay within 1e-4. With batch norm the running statistics (buffers in the state
-dict) must agree as the parameters do, and so must the accuracies they give in evaluation. Each training set here is small enough that 100 steps cross
-an epoch boundary, so the second epoch's shuffle and the learning-rate schedule are exercised too.
+dict) must agree as the parameters do, and so must the accuracies they give in evaluation. Each
+training set here is small enough that 100 steps cross an epoch boundary, so the second epoch's
+shuffle and the learning-rate schedule are exercised too.
 """
 import json
 

@@ -312,7 +312,7 @@ def where(condition, a, b) -> Tensor:
     and is moved to the operands' device: CuPy refuses a NumPy condition)."""
     if isinstance(condition, Tensor):
         condition = condition.data
-    if getattr(condition, "dtype", None) != bool or not hasattr(condition, "shape"):
+    if getattr(condition, "dtype", None) != np.bool_ or not hasattr(condition, "shape"):
         raise TypeError(f"where: condition must be a bool Tensor or array (a comparison such as x > 0), "
                         f"got {type(condition).__name__}"
                         f"{' of dtype ' + str(condition.dtype) if hasattr(condition, 'dtype') else ''}")
