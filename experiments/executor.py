@@ -255,7 +255,7 @@ def _attempt(context, name, function, args, *_after):
         check_marker(context)
         with _captured(output):
             return {"host": host, "value": function(*args)}
-    except BaseException as error:      # noqa: BLE001  (every failure is the job's, reported by name)
+    except BaseException as error:      # every failure is the job's, reported by name
         message = f"{type(error).__name__}: {' '.join(str(error).split())}" if str(error) else type(error).__name__
         if stop_requested():
             return {"host": host, "stopped": True, "error": message}

@@ -87,7 +87,7 @@ def compare(config, data, steps=DEFAULT_STEPS, epochs=None, dtype="float64", see
     losses, epoch_rows, initial_output_diff = {"scratch": [], "torch": []}, [], None
     step, epoch, per_iteration = 0, 0, steps_per_iteration(config)
     while step < total:
-        for batch, pair in enumerate(zip(*(adapter.batches(epoch) for adapter in adapters.values()))):
+        for batch, pair in enumerate(zip(*(adapter.batches(epoch) for adapter in adapters.values()))):  # noqa: B007  (batch: read after the loop)
             step += 1
             results = {side: adapter.step(data, step) for (side, adapter), data in zip(adapters.items(), pair)}
             for adapter in adapters.values() if per_iteration else ():
@@ -173,7 +173,7 @@ def save(result, out_dir, plot=True):
     paths = [write_json(out_dir / "parity.json", payload)]
     if plot:
         try:
-            import matplotlib  # noqa: F401
+            import matplotlib  # noqa: F401  (a probe: is it installed?)
         except ImportError:
             print("parity.png not written: matplotlib is not installed (pip install matplotlib)",
                   file=sys.stderr)

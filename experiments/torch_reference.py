@@ -163,9 +163,9 @@ def torch_schedules(torch):
 class TorchAdapter:
     """The torch twin, its optimiser and the data as tensors, for ``experiments.loop.EpochLoop``.
 
-    ``initial_state``: the scratch weights to start from; ``seed``: the batch order's; ``masks``: a NumPy generator to replay the
-    scratch dropout masks from (else torch draws its own). ``notes`` collects what it had to change
-    (a CUDA device that this torch build cannot see runs on the CPU).
+    ``initial_state``: the scratch weights to start from; ``seed``: the batch order's; ``masks``: a NumPy
+    generator to replay the scratch dropout masks from (else torch draws its own). ``notes`` collects
+    what it had to change (a CUDA device that this torch build cannot see runs on the CPU).
     """
 
     def __init__(self, config, data, initial_state, seed=0, device="cpu", dtype="float32", masks=None,

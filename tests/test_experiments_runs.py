@@ -146,7 +146,6 @@ def test_one_run_per_document_end_to_end(name, epochs, data_root, tmp_path):
 
 def test_batchnorm_spec_is_batchnorm2d_after_a_conv_and_1d_after_a_dense_in_both_frameworks():
     torch = pytest.importorskip("torch", reason="torch builds the twin model: pip install '.[dev]'")
-    import nn
     from experiments.models import build_torch
     layers = (("conv", 3, 3, 1, 1, False), ("batchnorm",), ("relu",), ("flatten",), ("dense", 4, False),
               ("batchnorm",), ("dense", 2))

@@ -3,8 +3,9 @@
 Same starting weights, same batches (the seeded DataLoader's order), same dropout masks: in float64
 every step's loss must equal torch's to 1e-9 relative and the parameters after 100 steps to 1e-8;
 in float32 the losses stay within 1e-4. With batch norm the running statistics (buffers in the state
-dict) must agree as the parameters do, and so must the accuracies they give in evaluation. Each training set here is small enough that 100 steps cross
-an epoch boundary, so the second epoch's shuffle and the learning-rate schedule are exercised too.
+dict) must agree as the parameters do, and so must the accuracies they give in evaluation. Each
+training set here is small enough that 100 steps cross an epoch boundary, so the second epoch's
+shuffle and the learning-rate schedule are exercised too.
 """
 import json
 
@@ -15,8 +16,8 @@ from experiments.config import RunConfig
 from experiments.data import RunData
 
 torch = pytest.importorskip("torch", reason="torch is the reference these tests compare against: pip install '.[dev]'")
-from experiments.parity import compare  # noqa: E402
-from experiments.torch_reference import train_torch  # noqa: E402
+from experiments.parity import compare  # noqa: E402  (after importorskip: needs torch)
+from experiments.torch_reference import train_torch  # noqa: E402  (after importorskip: needs torch)
 
 STEPS = 100
 # Whole trajectories, not one operation: each step's rounding (u = 1.1e-16 in float64, 6e-8 in float32,

@@ -90,7 +90,8 @@ def test_without_filelock_a_run_still_works_and_says_it_is_unguarded(data_root, 
     argv = ["run", "A-sigmoid", *QUICK, "--out", str(tmp_path), "--data", str(data_root)]
     assert cli.main(argv) == 0
     assert cli.main(argv) == 0
-    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("tinygrad-lite:") and "filelock" in line]
+    said = [line for line in capsys.readouterr().err.splitlines()
+            if line.startswith("tinygrad-lite:") and "filelock" in line]
     assert said == ["tinygrad-lite: filelock is not installed, so concurrent runs into one folder are not "
                     "guarded (pip install filelock, or pip install 'tinygrad_lite[run]')"]
     assert (tmp_path / "A-sigmoid" / "metrics.json").is_file()

@@ -240,7 +240,7 @@ def grouped_conv2d(x, weight, bias, groups, geometry):
     Every step is a differentiable op (Im2ColOp, reshape, permute, matmul), so all gradients come
     free; the backward's col2im works on the same (g*N, C/g, H, W) batch.
     """
-    (n, channels, h, w), (out_channels, per_group, kh, kw) = x.shape, weight.shape
+    (n, _, h, w), (out_channels, per_group, kh, kw) = x.shape, weight.shape
     kernel, stride, padding, dilation = geometry
     oh, ow = output_size(x.shape[2:], kernel, stride, padding, "conv2d", dilation)
     batched = x.reshape(n, groups, per_group, h, w).permute(1, 0, 2, 3, 4).reshape(groups * n, per_group, h, w)
@@ -280,7 +280,7 @@ class GroupedConv2dOp(Function):
         return cols.T.reshape(cols.shape[1], g, -1).transpose(1, 2, 0)
 
     def forward(self, x, weight, bias=None):
-        xp, g, (n, c, h, w), (out_channels, per_group, kh, kw) = array_module(x), self.groups, x.shape, weight.shape
+        xp, g, (n, _, h, w), (out_channels, per_group, kh, kw) = array_module(x), self.groups, x.shape, weight.shape
         oh, ow = output_size((h, w), *self.geometry[:3], "conv2d", self.geometry[3])
         self.cols = self._by_group(im2col_array(self._batched(x), *self.geometry))
         self.w_g = weight.reshape(g, out_channels // g, per_group, kh, kw).transpose(0, 3, 4, 2, 1).reshape(
@@ -297,7 +297,8 @@ class GroupedConv2dOp(Function):
         g, (n, c, h, w), (out_channels, per_group, kh, kw) = self.groups, x.shape, weight.shape
         _, oh, ow = gy.shape[1:]
         gy_g = gy.reshape(n, g, out_channels // g, oh, ow).permute(1, 0, 3, 4, 2).reshape(g, n * oh * ow, -1)
-        w_g = weight.reshape(g, out_channels // g, per_group, kh, kw).permute(0, 3, 4, 2, 1).reshape(g, -1, out_channels // g)
+        w_g = weight.reshape(g, out_channels // g, per_group, kh, kw).permute(0, 3, 4, 2, 1).reshape(
+            g, -1, out_channels // g)
         gx = gw = gb = None
         if self.needs_grad[0]:
             gcols = (gy_g @ w_g.swapaxes(-1, -2)).reshape(g * n * oh * ow, -1)
