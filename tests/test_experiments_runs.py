@@ -12,7 +12,7 @@ from experiments import registry
 from experiments.coursework import mnist_mlp
 from experiments.models import build, output_shape
 from experiments.sequences import TASKS
-from experiments.runner import RunOptions, run
+from experiments.runner import Overrides, RunOptions, run
 
 CONFIGS = list(registry.RUNS.values())
 SCHEMA_KEYS = {"run", "document", "title", "config", "choices", "device", "versions", "seed", "subset",
@@ -129,7 +129,7 @@ def check_metrics(run_dir, config, epochs, subset):
                                           ("E-bn-cnn", 1)])
 def test_one_run_per_document_end_to_end(name, epochs, data_root, tmp_path):
     config = registry.RUNS[name]
-    options = RunOptions(epochs=epochs, subset=300, out=str(tmp_path), torch=False, progress=False,
+    options = RunOptions(overrides=Overrides(epochs=epochs), subset=300, out=str(tmp_path), torch=False, progress=False,
                          root=str(data_root))
     run_dir = run(config, options)
     metrics = check_metrics(run_dir, config, epochs, 300)
