@@ -230,9 +230,11 @@ def cmd_parity(args):
 
 
 def cmd_bench(args):
-    from benchmarks.__main__ import main as bench_main
+    """``python -m benchmarks`` with the arguments given, in a process of its own: the benchmarks stand
+    above experiments (they import it), so experiments never imports them."""
+    import subprocess
     rest = [a for a in args.rest if a != "--"]
-    return bench_main(rest) or 0
+    return subprocess.call([sys.executable, "-m", "benchmarks", *rest])
 
 
 def main(argv=None):
