@@ -177,9 +177,9 @@ def _minutes(minutes):
 def cmd_run(args, argv):
     from tinygrad_lite import backend
 
+    from .config import Overrides
     from .executor import placement
     from .registry import resolve
-    from .config import Overrides
     from .run_folder import TrainingInterrupted
     from .runner import RunOptions, run
     configs = resolve(args.names)

@@ -78,8 +78,8 @@ def test_a_sigmoid_baseline_is_the_assignment():
     config = registry.RUNS["A-sigmoid"]
     assert [s[1] for s in config.layers if s[0] == "dense"] == [500, 250, 100, 10]
     assert {s[0] for s in config.layers} == {"flatten", "dense", "sigmoid"}
-    assert (config.batch_size, config.lr, config.epochs, config.optimizer, config.momentum, config.l2) == \
-           (64, 0.01, 15, "sgd", 0.0, 0.0)
+    assert (config.batch_size, config.lr, config.epochs, config.optimizer, config.optimizer_options, config.l2) == \
+           (64, 0.01, 15, "sgd", {}, 0.0)                                  # plain SGD: no momentum
     assert config.split == ("first_last", 10000) and config.log_every == 200
     model = build(config.layers, (784,), config.init)
     for name, p in model.named_parameters():
