@@ -229,3 +229,11 @@ def test_list_shows_the_expected_time_with_and_without_the_torch_reference(capsy
     minutes = registry.RUNS["A-sigmoid"].minutes_cpu
     assert line.split()[1:5] == [f"~{minutes:.0f}", "min", f"~{2 * minutes:.0f}", "min"]
     assert "--no-torch" in out
+
+
+def test_bench_runs_the_benchmarks_in_a_process_of_their_own(monkeypatch):
+    """experiments stands below benchmarks (which import it): `bench` starts them, it never imports them."""
+    calls = []
+    monkeypatch.setattr(subprocess, "call", lambda argv: calls.append(argv) or 3)
+    assert cli.main(["bench", "--", "--quick", "--cpu"]) == 3                  # their exit status, passed on
+    assert calls == [[sys.executable, "-m", "benchmarks", "--quick", "--cpu"]]

@@ -64,7 +64,7 @@ MLP = [
     config("mlp-sigmoid-sgd", (("flatten",), ("dense", 32), ("sigmoid",), ("dense", 16), ("sigmoid",),
                                ("dense", 10)), lr=0.5, batch_size=16, init="glorot_uniform"),
     config("mlp-tanh-sgd-momentum-l2", (("flatten",), ("dense", 32), ("tanh",), ("dense", 10)),
-           lr=0.05, momentum=0.9, l2=1e-3, batch_size=16, dataset="fashion-mnist",
+           lr=0.05, optimizer_options={"momentum": 0.9}, l2=1e-3, batch_size=16, dataset="fashion-mnist",
            schedule=("inverse_time", 0.5)),
     config("mlp-relu-adam-l2-dropout", (("flatten",), ("dense", 32), ("relu",), ("dropout", 0.2),
                                         ("dense", 16), ("relu",), ("dense", 10)),
@@ -75,7 +75,7 @@ MLP = [
 CNN = [
     config("cnn-max-3x3-pad", (("conv", 4, 3, 1, 1), ("relu",), ("maxpool", 2), ("conv", 6, 3, 1, 1), ("relu",),
                                ("maxpool", 2), ("flatten",), ("dense", 10)),
-           lr=0.05, momentum=0.9, batch_size=8, l2=1e-4),
+           lr=0.05, optimizer_options={"momentum": 0.9}, batch_size=8, l2=1e-4),
     config("cnn-avg-5x5-stride2-2x2", (("conv", 4, 5, 2, 2), ("tanh",), ("avgpool", 2), ("conv", 6, 2, 1, 1),
                                        ("relu",), ("avgpool", 2), ("flatten",), ("dense", 16), ("relu",),
                                        ("dense", 10)),
