@@ -129,7 +129,8 @@ def _replay(name, device, folder, stop_at=None, resume=False):
     from experiments import registry, runner
     from experiments.run_folder import TrainingInterrupted
     from tinygrad_lite.files import read_json
-    options = runner.RunOptions(device=device, overrides=runner.Overrides(epochs=REPLAY_EPOCHS), subset=REPLAY_SUBSET, out=str(folder),
+    options = runner.RunOptions(device=device, overrides=runner.Overrides(epochs=REPLAY_EPOCHS),
+                                subset=REPLAY_SUBSET, out=str(folder),
                                 torch=False, progress=False, report=False, resume=resume,
                                 step_hook=None if stop_at is None else
                                 (lambda epoch, batch, iteration: iteration == stop_at))

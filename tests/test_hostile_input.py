@@ -294,8 +294,8 @@ def stopped_run(data_root, tmp_path_factory):
     """A real checkpoint: A-sigmoid on 64 images, stopped after its first step (what --resume reads)."""
     out = tmp_path_factory.mktemp("stopped")
     with pytest.raises(TrainingInterrupted):
-        run(RUNS["A-sigmoid"], RunOptions(overrides=Overrides(epochs=2), subset=64, torch=False, progress=False, report=False,
-                                          out=str(out), root=str(data_root),
+        run(RUNS["A-sigmoid"], RunOptions(overrides=Overrides(epochs=2), subset=64, torch=False, progress=False,
+                                          report=False, out=str(out), root=str(data_root),
                                           step_hook=lambda epoch, batch, iteration: True))
     return out, load_arrays(out / "A-sigmoid" / LAST)
 

@@ -67,8 +67,8 @@ def test_a_second_run_into_the_same_folder_is_refused_naming_the_holder(data_roo
             outcome.append(subprocess.run([sys.executable, "-m", "experiments", *second], cwd=REPO,
                                           capture_output=True, text=True, timeout=120))
 
-    run(RUNS["A-sigmoid"], RunOptions(overrides=Overrides(epochs=1), subset=200, torch=False, progress=False, report=False,
-                                      out=str(tmp_path), root=str(data_root), seed=0,
+    run(RUNS["A-sigmoid"], RunOptions(overrides=Overrides(epochs=1), subset=200, torch=False, progress=False,
+                                      report=False, out=str(tmp_path), root=str(data_root), seed=0,
                                       step_hook=start_the_second_run))
     refused = outcome[0]
     assert refused.returncode == 2, refused.stderr
@@ -105,8 +105,8 @@ def test_a_read_only_run_folder_is_refused_before_training(make_read_only, read_
     make_read_only(tmp_path / read_only)
     out, run_dir = tmp_path / "out", tmp_path / "out" / "A-sigmoid"
     with pytest.raises(RunFolderUnusable, match=words) as info:
-        run(RUNS["A-sigmoid"], RunOptions(overrides=Overrides(epochs=1), subset=200, torch=False, progress=False, report=False,
-                                          out=str(out), root=str(data_root), step_hook=never_trains))
+        run(RUNS["A-sigmoid"], RunOptions(overrides=Overrides(epochs=1), subset=200, torch=False, progress=False,
+                                          report=False, out=str(out), root=str(data_root), step_hook=never_trains))
     assert str(run_dir) in str(info.value) and "--out" in str(info.value)
     status = cli.main(["run", "A-sigmoid", *QUICK, "--out", str(out), "--data", str(data_root)])
     err = capsys.readouterr().err.strip().splitlines()
@@ -118,8 +118,8 @@ def test_a_checkpoint_path_that_is_a_folder_is_refused_before_training(data_root
     checkpoint = tmp_path / "A-sigmoid" / "checkpoint-last.npz"
     checkpoint.mkdir(parents=True)
     with pytest.raises(RunFolderUnusable, match="checkpoint-last.npz is not a file") as info:
-        run(RUNS["A-sigmoid"], RunOptions(overrides=Overrides(epochs=1), subset=200, torch=False, progress=False, report=False,
-                                          out=str(tmp_path), root=str(data_root), resume=True,
+        run(RUNS["A-sigmoid"], RunOptions(overrides=Overrides(epochs=1), subset=200, torch=False, progress=False,
+                                          report=False, out=str(tmp_path), root=str(data_root), resume=True,
                                           step_hook=never_trains))
     assert str(checkpoint) in str(info.value)
     status = cli.main(["run", "A-sigmoid", *QUICK, "--resume", "--out", str(tmp_path), "--data",
