@@ -315,3 +315,18 @@ def test_a_worker_checks_the_marker(tmp_path):
         executor.check_marker(context)
     (tmp_path / "marker").write_text("abc")
     executor.check_marker(context)
+
+
+def test_local_workers_share_the_cores_out_in_blas_threads(monkeypatch):
+    """--jobs N: each worker process gets cores // N BLAS/OpenMP threads, unless the environment sets
+    its own (it wins), and starts without Dask's malloc trim threshold (docs/cluster.md)."""
+    monkeypatch.setattr(executor, "cores", lambda: 8)                # 4 threads for each of 2 workers
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    monkeypatch.delenv(executor.SLOW_MALLOC, raising=False)
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", executor.SLOW_MALLOC)
+    with executor.connect(("local", 2)) as running:
+        seen = running.client.run(lambda: [os.environ.get(name) for name in names])
+    assert len(seen) == 2
+    assert all(values == ["1", "4", "4", None] for values in seen.values()), seen
