@@ -148,6 +148,11 @@ def test_a_sweep_on_the_cluster_makes_the_runs_made_here(cluster, here, tmp_path
         made = metrics(tmp_path, run)
         assert results(made) == results(metrics(here, run)), run    # same seed, same numbers, any worker
         assert made["host"]
+    finished = [line for line in said.splitlines() if line.startswith("[")]
+    assert [line.split("]")[0] for line in finished] == ["[1/4", "[2/4", "[3/4", "[4/4"], said
+    hosts = {run: metrics(tmp_path, run)["host"] for run in RUNS_SHORT}
+    assert all(any(f"] {run}: " in line and f" on {hosts[run]}" in line for line in finished) for run in RUNS_SHORT)
+    assert all(line.endswith(" left)") for line in finished[:-1]) and not finished[-1].endswith(" left)"), said
     assert not list(tmp_path.glob(".tinygrad-lite-shared-*"))       # the marker is cleaned up
     code, summary = tinygrad_lite("report", "--out", str(tmp_path))
     assert code == 0 and all(f"`{run}`" in summary for run in RUNS_SHORT), summary
