@@ -9,6 +9,7 @@ runs and leave the rest to ``--resume``; a worker that does not see the folder m
 are a few hundred images for two epochs.
 """
 import importlib.util
+import io
 import json
 import os
 import shutil
@@ -335,3 +336,23 @@ def test_local_workers_share_the_cores_out_in_blas_threads(monkeypatch):
         seen = running.client.run(lambda: [os.environ.get(name) for name in names])
     assert len(seen) == 2
     assert all(values == ["1", "4", "4", None] for values in seen.values()), seen
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("progress", [True, False], ids=["bar", "--no-progress"])
+def test_the_sweeps_bar_is_one_for_all_jobs_and_off_with_no_progress(monkeypatch, capsys, progress):
+    """On a terminal the sweep draws one bar for all its jobs; --no-progress (passed as progress=False)
+    used to leave it drawn, turning off only each run's own bar."""
+    pytest.importorskip("tqdm")
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    where = type("Where", (), {"where": "a test", "dashboard": None})()
+    jobs = [executor.Job(name, print, (), 10.0, ()) for name in ("a", "b", "c")]
+    sweep_ = executor._Sweep(jobs, print, "runs", 0, where, progress)
+    sweep_.close()
+    assert "3 runs on a test" in capsys.readouterr().out
+    assert ("runs 0/3" in terminal.getvalue()) is progress, terminal.getvalue()
