@@ -10,6 +10,7 @@ are a few hundred images for two epochs.
 """
 import contextlib
 import importlib.util
+import io
 import json
 import os
 import shutil
@@ -149,6 +150,11 @@ def test_a_sweep_on_the_cluster_makes_the_runs_made_here(cluster, here, tmp_path
         made = metrics(tmp_path, run)
         assert results(made) == results(metrics(here, run)), run    # same seed, same numbers, any worker
         assert made["host"]
+    finished = [line for line in said.splitlines() if line.startswith("[")]
+    assert [line.split("]")[0] for line in finished] == ["[1/4", "[2/4", "[3/4", "[4/4"], said
+    hosts = {run: metrics(tmp_path, run)["host"] for run in RUNS_SHORT}
+    assert all(any(f"] {run}: " in line and f" on {hosts[run]}" in line for line in finished) for run in RUNS_SHORT)
+    assert all(line.endswith(" left)") for line in finished[:-1]) and not finished[-1].endswith(" left)"), said
     assert not list(tmp_path.glob(".tinygrad-lite-shared-*"))       # the marker is cleaned up
     code, summary = tinygrad_lite("report", "--out", str(tmp_path))
     assert code == 0 and all(f"`{run}`" in summary for run in RUNS_SHORT), summary
@@ -330,3 +336,38 @@ def test_a_worker_checks_the_marker(tmp_path):
         executor.check_marker(context)
     (tmp_path / "marker").write_text("abc")
     executor.check_marker(context)
+
+
+def test_local_workers_share_the_cores_out_in_blas_threads(monkeypatch):
+    """--jobs N: each worker process gets cores // N BLAS/OpenMP threads, unless the environment sets
+    its own (it wins), and starts without Dask's malloc trim threshold (docs/cluster.md)."""
+    monkeypatch.setattr(executor, "cores", lambda: 8)                # 4 threads for each of 2 workers
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    monkeypatch.delenv(executor.SLOW_MALLOC, raising=False)
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", executor.SLOW_MALLOC)
+    with executor.connect(("local", 2)) as running:
+        seen = running.client.run(lambda: [os.environ.get(name) for name in names])
+    assert len(seen) == 2
+    assert all(values == ["1", "4", "4", None] for values in seen.values()), seen
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("progress", [True, False], ids=["bar", "--no-progress"])
+def test_the_sweeps_bar_is_one_for_all_jobs_and_off_with_no_progress(monkeypatch, capsys, progress):
+    """On a terminal the sweep draws one bar for all its jobs; --no-progress (passed as progress=False)
+    used to leave it drawn, turning off only each run's own bar."""
+    pytest.importorskip("tqdm")
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    where = type("Where", (), {"where": "a test", "dashboard": None})()
+    jobs = [executor.Job(name, print, (), 10.0, ()) for name in ("a", "b", "c")]
+    sweep_ = executor._Sweep(jobs, print, "runs", 0, where, progress)
+    sweep_.close()
+    assert "3 runs on a test" in capsys.readouterr().out
+    assert ("runs 0/3" in terminal.getvalue()) is progress, terminal.getvalue()

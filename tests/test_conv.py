@@ -402,6 +402,27 @@ def test_asymmetric_padding_second_derivatives_and_errors():
         F.conv2d(tl.zeros(1, 1, 3, 3), tl.zeros(1, 1, 2, 2), padding=(1, -1, 0, 0))
 
 
+@pytest.mark.parametrize("call, message", [
+    (lambda: F.conv2d(tl.zeros(1, 1, 3, 3), tl.zeros(1, 1, 2, 2), padding=(1, 1, 1)),
+     r"conv2d: padding must be an int, a pair \(h, w\), four ints \(left, right, top, bottom\) as F.pad takes "
+     r"them, 'valid' or 'same', got \(1, 1, 1\)"),
+    (lambda: F.conv1d(tl.zeros(1, 1, 3), tl.zeros(1, 1, 2), padding=(1, 1, 1)),
+     r"conv1d: padding must be an int, a 1-tuple, \(left, right\) as F.pad takes it, 'valid' or 'same', "
+     r"got \(1, 1, 1\)"),
+    (lambda: F.conv1d(tl.zeros(1, 1, 3), tl.zeros(1, 1, 2), padding=(1, -1)),
+     r"conv1d: padding \(left, right\) must be two non-negative ints, got \(1, -1\)"),
+], ids=["conv2d three ints", "conv1d three ints", "conv1d negative side"])
+def test_a_padding_of_no_accepted_form_names_every_form(call, message):
+    """conv1d's (1, -1) was reported as conv2d's four sides (1, -1, 0, 0) it became inside, and three
+    ints as 'an int or a 1-tuple', hiding the (left, right) form; torch refuses these too."""
+    with pytest.raises(ValueError, match=message):
+        call()
+    torch_call = {"conv2d": lambda: TF.conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 2, 2), padding=(1, 1, 1)),
+                  "conv1d": lambda: TF.conv1d(torch.zeros(1, 1, 3), torch.zeros(1, 1, 2), padding=(1, 1, 1))}
+    with pytest.raises(RuntimeError):
+        torch_call[message.split(":")[0]]()
+
+
 # ---- the Conv2d module -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("args, kwargs", [((1, 4, 3), {"padding": 1}), ((3, 5, (3, 2)), {"stride": (2, 1)}),

@@ -361,6 +361,9 @@ def conv_padding(padding, kernel, stride, dilation, where):
             raise ValueError(f"{where}: padding='same' needs stride 1 (as in torch), got stride {stride}")
         totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
         return tuple((t // 2, t - t // 2) for t in totals)
+    if isinstance(padding, (tuple, list)) and len(padding) != 2:
+        raise ValueError(f"{where}: padding must be an int, a pair (h, w), four ints (left, right, top, "
+                         f"bottom) as F.pad takes them, 'valid' or 'same', got {padding!r}")
     return sides(pair(padding, "padding", where, 0))
 
 
@@ -513,7 +516,12 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, laye
             raise ShapeError(f"{layer}: expected a 3-D {name} {layout}, got "
                              f"{getattr(t, 'shape', type(t).__name__)}")
     if isinstance(padding, (tuple, list)) and len(padding) == 2:
+        if not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) and p >= 0 for p in padding):
+            raise ValueError(f"{layer}: padding (left, right) must be two non-negative ints, got {padding!r}")
         padding = (padding[0], padding[1], 0, 0)            # (left, right): conv2d's sides of W
+    elif isinstance(padding, (tuple, list)) and len(padding) != 1:
+        raise ValueError(f"{layer}: padding must be an int, a 1-tuple, (left, right) as F.pad takes it, "
+                         f"'valid' or 'same', got {padding!r}")
     elif not isinstance(padding, str):
         padding = (0, single(padding, "padding", layer, 0))
     stride, dilation = (1, single(stride, "stride", layer, 1)), (1, single(dilation, "dilation", layer, 1))
