@@ -384,7 +384,8 @@ def all_cases(mode="full"):
         widths = "-".join(str(s[1]) for s in layers if s[0] == "dense")
         cases.append(Case(name, "training", f"MLP 784-{widths} {name[4:]}, batch {batch}, SGD, "
                           f"one epoch of {mlp_epoch:,}"
-                          + ("" if sizes.mlp_rows == mlp_epoch else f" from {sizes.mlp_rows:,} rows"), "epoch", sizes.mlp_rows / mlp_epoch, flops,
+                          + ("" if sizes.mlp_rows == mlp_epoch else f" from {sizes.mlp_rows:,} rows"),
+                          "epoch", sizes.mlp_rows / mlp_epoch, flops,
                           training_setup(layers, (784,), "mlp", sizes.mlp_rows, batch, steps), TARGETS[name]))
 
     cnn_epoch = CNN_EPOCH if not sizes.tiny else batch * 4

@@ -93,7 +93,8 @@ def summarise(case, seconds, memory, device="cpu", unavailable=None):
     for name, reason in (unavailable or {}).items():
         row["results"][name] = {"available": False, "reason": reason}
     order = list(frameworks.FRAMEWORKS)
-    row["results"] = dict(sorted(row["results"].items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+    row["results"] = dict(sorted(row["results"].items(),
+                                 key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
     reference = row["results"].get(frameworks.REFERENCE, {}).get("median_s")
     if reference:
         row["ratios"] = {name: r["median_s"] / reference for name, r in row["results"].items()

@@ -166,7 +166,8 @@ def markdown(*reports):
     blas = ver.get("blas", {})
     lines = [f"# Benchmarks on {meta['device']}: tinygrad_lite (scratch) against PyTorch, DeZero and tinygrad", ""]
     if meta["mode"] != "full":
-        lines += [f"**{meta['mode'].upper()} run: shortened workloads{' and tiny layers' if meta['mode'] == 'tiny' else ''}; "
+        tiny = " and tiny layers" if meta["mode"] == "tiny" else ""
+        lines += [f"**{meta['mode'].upper()} run: shortened workloads{tiny}; "
                   "do not cite these numbers.**", ""]
     lines += [
         f"- Command: `{meta.get('settings_command') or meta['command']}`",
@@ -190,7 +191,8 @@ def markdown(*reports):
                            if name in PEERS and isinstance(why, dict) and "not available" in why)
         lines.append(
             f"- {_threads_label(report)}: torch intra-op {torch.get('torch_intra_op', '-')} (inter-op "
-            f"{torch.get('torch_inter_op', '-')}), NumPy's BLAS {threads.get('scratch', {}).get('blas', {}).get('threads')}"
+            f"{torch.get('torch_inter_op', '-')}), "
+            f"NumPy's BLAS {threads.get('scratch', {}).get('blas', {}).get('threads')}"
             f", tinygrad {threads.get('tinygrad', {}).get('cpu_threads', '-')}; load average "
             f"{m.get('load_before')} before, {m.get('load_after')} after" + (f". {others}" if others else ""))
     lines += [
@@ -316,7 +318,8 @@ def chart_png(*reports):
     except ImportError:
         return None
     import io
-    names = [row["name"] for row in reports[0]["rows"]] + [f"memory {e['case']}" for e in reports[0].get("memory") or []]
+    names = ([row["name"] for row in reports[0]["rows"]]
+             + [f"memory {e['case']}" for e in reports[0].get("memory") or []])
     fig, axes = plt.subplots(1, len(reports), figsize=(6.5 * len(reports), 0.36 * len(names) + 1.8),
                              sharex=True, sharey=True, squeeze=False)
     bar = 0.8 / len(COLOURS)
@@ -418,7 +421,8 @@ def comparison_markdown(report):
     ]
     for name in meta["devices"]:
         d = devices[name]
-        state = (f"ran {', '.join(d['frameworks'])}" + (f"; {'; '.join(d['missing'].values())}" if d.get("missing") else "")
+        state = (f"ran {', '.join(d['frameworks'])}"
+                 + (f"; {'; '.join(d['missing'].values())}" if d.get("missing") else "")
                  if d.get("available") else f"{NOT_AVAILABLE}: {d.get('reason')}")
         lines.append(f"- {name}: {state}")
     lines += [
@@ -435,24 +439,26 @@ def comparison_markdown(report):
     ]
     cpu_rows = {row["name"]: row for row in cpu.get("rows", [])}
     gpu_rows = {row["name"]: row for row in gpu.get("rows", [])}
+
+    def result(device_row, device, framework):
+        available = devices.get(device, {}).get("available")
+        return (device_row or {}).get("results", {}).get(framework) if available else None
+
+    def time_cell(device_row, device, framework, unit):
+        r = result(device_row, device, framework)
+        if r is None:
+            return NOT_AVAILABLE if device in devices else "not run"
+        return f"{format_seconds(r['median_s'])} per {unit}"
+
+    def ratio_cell(a, b):
+        if a is None or b is None:
+            return NOT_AVAILABLE
+        return f"{a['median_s'] / b['median_s']:.2f}"
+
     for name in list(dict.fromkeys(list(cpu_rows) + list(gpu_rows))):
         c, g = cpu_rows.get(name), gpu_rows.get(name)
         row = c or g
-
-        def result(device_row, device, framework):
-            return (device_row or {}).get("results", {}).get(framework) if devices.get(device, {}).get("available") else None
-
-        def time_cell(device_row, device, framework):
-            r = result(device_row, device, framework)
-            if r is None:
-                return NOT_AVAILABLE if device in devices else "not run"
-            return f"{format_seconds(r['median_s'])} per {row['unit']}"
-
-        def ratio_cell(a, b):
-            if a is None or b is None:
-                return NOT_AVAILABLE
-            return f"{a['median_s'] / b['median_s']:.2f}"
-
+        unit = row["unit"]
         sc, sg = result(c, "cpu", "scratch"), result(g, "cuda", "scratch")
         tc, tg = result(c, "cpu", "torch"), result(g, "cuda", "torch")
         pool = (sg or {}).get("memory")
@@ -461,8 +467,9 @@ def comparison_markdown(report):
         torch_memory = (tg or {}).get("memory")
         torch_cell = format_bytes(torch_memory["max_allocated_bytes"]) if torch_memory else NOT_AVAILABLE
         lines.append(
-            f"| {name} | {row['title']} | {time_cell(c, 'cpu', 'scratch')} | {time_cell(g, 'cuda', 'scratch')} "
-            f"| {time_cell(c, 'cpu', 'torch')} | {time_cell(g, 'cuda', 'torch')} | {ratio_cell(sc, sg)} "
+            f"| {name} | {row['title']} | {time_cell(c, 'cpu', 'scratch', unit)} "
+            f"| {time_cell(g, 'cuda', 'scratch', unit)} | {time_cell(c, 'cpu', 'torch', unit)} "
+            f"| {time_cell(g, 'cuda', 'torch', unit)} | {ratio_cell(sc, sg)} "
             f"| {ratio_cell(tc, tg)} | {ratio_cell(sg, tg)} | {pool_cell} | {torch_cell} |")
     memory = [(name, entry) for name in meta["devices"] for entry in devices[name].get("memory") or []]
     if memory:
@@ -472,7 +479,8 @@ def comparison_markdown(report):
         for device, entry in memory:
             s, t = entry["results"].get("scratch") or {}, entry["results"].get("torch") or {}
             if device == "cuda":
-                s_bytes, t_bytes = (s.get("gpu") or {}).get("total_bytes"), (t.get("gpu") or {}).get("max_reserved_bytes")
+                s_bytes = (s.get("gpu") or {}).get("total_bytes")
+                t_bytes = (t.get("gpu") or {}).get("max_reserved_bytes")
             else:
                 s_bytes, t_bytes = s.get("training_bytes"), t.get("training_bytes")
             ratio = entry.get("ratio")

@@ -3,7 +3,8 @@
     checkpoint-last.npz   after every epoch and on a requested stop: model, optimiser and schedule
                           state, the dropout generator's state, the loop's position and history
     checkpoint-best.npz   the weights of the best epoch so far (``select_best_by`` runs)
-    model.npz             the final weights; model-meta.npz their fingerprint
+    model.npz             the final weights; model-meta.npz their fingerprint (``load_trained``: the
+                          model of a finished run, a backbone's, when the fingerprint matches)
 
 A checkpoint is an .npz of arrays with the metadata as JSON inside (never pickle). The *fingerprint*
 (the config without its descriptive fields, the seed, the subset, whether the bundled sample was
@@ -28,6 +29,7 @@ from tinygrad_lite.files import JSON_MAX_BYTES
 from tinygrad_lite.npz import npz_members
 
 from . import checkpoint_meta
+from .models import build
 
 LAST, BEST, FINAL_MODEL, FINAL_META = "checkpoint-last.npz", "checkpoint-best.npz", "model.npz", "model-meta.npz"
 CHECKPOINT_FORMAT = checkpoint_meta.FORMAT
@@ -168,6 +170,16 @@ def final_weights(run_dir, expected_fingerprint):
     if meta is None or meta.get("fingerprint") != expected_fingerprint:
         return None
     return weights
+
+
+def load_trained(config, input_shape, run_dir, expected_fingerprint, device="cpu"):
+    """The final model of a finished run in ``run_dir`` if it was trained with the same settings, else None."""
+    weights = final_weights(run_dir, expected_fingerprint)
+    if weights is None:
+        return None
+    model = build(config.layers, input_shape, config.init)
+    model.load(weights)
+    return model.to(device)
 
 
 def finished(run_dir, expected_fingerprint):

@@ -177,18 +177,19 @@ def _minutes(minutes):
 def cmd_run(args, argv):
     from tinygrad_lite import backend
 
+    from .config import Overrides
     from .executor import placement
     from .registry import resolve
+    from .run_folder import TrainingInterrupted
     from .runner import RunOptions, run
-    from .train import TrainingInterrupted
     configs = resolve(args.names)
     backend.resolve_device(args.device)           # --device cuda without a GPU: one line, before any work
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise TinygradLiteError(f"--out {args.out!r} exists and is not a folder")
     if args.data is not None and not os.path.isdir(args.data):
         raise TinygradLiteError(f"--data {args.data!r} is not a folder")
-    options = RunOptions(device=args.device, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                         subset=args.subset, seed=args.seed,
+    overrides = Overrides(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size)    # applied by `run`
+    options = RunOptions(device=args.device, overrides=overrides, subset=args.subset, seed=args.seed,
                          out=args.out, torch=not args.no_torch, resume=args.resume,
                          sync_every=args.sync_every, grad_plots=args.grad_plots,
                          progress=not args.no_progress, report=not args.no_report, root=args.data,
@@ -229,9 +230,11 @@ def cmd_parity(args):
 
 
 def cmd_bench(args):
-    from benchmarks.__main__ import main as bench_main
+    """``python -m benchmarks`` with the arguments given, in a process of its own: the benchmarks stand
+    above experiments (they import it), so experiments never imports them."""
+    import subprocess
     rest = [a for a in args.rest if a != "--"]
-    return bench_main(rest) or 0
+    return subprocess.call([sys.executable, "-m", "benchmarks", *rest])
 
 
 def main(argv=None):

@@ -17,7 +17,7 @@ An architecture is a tuple of layer specs, each a short tuple a student can read
 ``experiments.models.build`` turns the tuple into an ``nn.Sequential``; the torch reference turns the
 same tuple into a ``torch.nn.Sequential`` with the same parameter names.
 """
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu", "leaky_relu")
 
@@ -65,12 +65,13 @@ class RunConfig:
     layers: tuple                     # layer specs (see the module docstring)
     epochs: int
     batch_size: int = 64
-    optimizer: str = "sgd"            # "sgd", "adam" or "adamw" (torch's default weight decay 0.01)
+    optimizer: str = "sgd"            # a row of experiments.optimizers.OPTIMIZERS: "sgd", "adam", "adamw", ...
     lr: float = 0.01
-    momentum: float = 0.0
-    schedule: tuple = ()              # () or ("inverse_time", k) or ("step", step, gamma) or ("exponential", gamma)
-                                      # (stepped per epoch) or ("warmup_cosine", warmup steps) (per step, to 0
-                                      # at the run's last step)
+    optimizer_options: dict = field(default_factory=dict)   # the optimiser's other keywords, e.g. {"momentum": 0.9};
+                                                            # the rest keep nn.optim's defaults (AdamW's decay 0.01)
+    schedule: tuple = ()              # () or a row of experiments.optimizers.SCHEDULES and its arguments:
+                                      # ("inverse_time", k), ("step", step, gamma), ("exponential", gamma) (stepped
+                                      # per epoch) or ("warmup_cosine", warmup steps) (per step, to 0 at the last)
     l2: float = 0.0                   # alpha of the L2 term added to the loss (weights only)
     init: str = "torch_default"       # name in nn.init.INITIALISERS
     split: tuple = ("first_last", 10000)   # or ("random", 0.2) / ("stratified", 0.2): from the training set only;
@@ -87,8 +88,27 @@ class RunConfig:
     minutes_cpu: float = 1.0          # expected wall time on a 2-core CPU, for `tinygrad-lite list`
 
     def with_overrides(self, **changes):
-        """A copy with some fields changed (e.g. epochs from --epochs), keeping everything else."""
+        """A copy with some fields changed (a notebook's, a test's), keeping everything else; None keeps
+        a field. The command line's changes go through ``Overrides``, applied once by the runner."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def to_dict(self):
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What the command line changes in every run it trains (``--epochs``, ``--lr``, ``--batch-size``);
+    None keeps the run's own value. Applied once, by ``experiments.runner.run``: below it only the
+    resolved RunConfig travels. A new override is one field here (and its CLI option)."""
+    epochs: int = None
+    lr: float = None
+    batch_size: int = None
+
+    def apply(self, config):
+        """``(resolved, changed)``: ``config`` with the overridden fields replaced, and
+        {field: {"document": the run's own value, "used": the override}} for each that differs."""
+        given = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+        changed = {name: {"document": getattr(config, name), "used": value}
+                   for name, value in given.items() if value != getattr(config, name)}
+        return replace(config, **given), changed

@@ -255,7 +255,7 @@ def _attempt(context, name, function, args, *_after):
         check_marker(context)
         with _captured(output):
             return {"host": host, "value": function(*args)}
-    except BaseException as error:      # noqa: BLE001  (every failure is the job's, reported by name)
+    except BaseException as error:      # every failure is the job's, reported by name
         message = f"{type(error).__name__}: {' '.join(str(error).split())}" if str(error) else type(error).__name__
         if stop_requested():
             return {"host": host, "stopped": True, "error": message}
@@ -330,11 +330,13 @@ class Executor:
         with contextlib.suppress(Exception):
             self.client.run(function, *args)
 
-    def run(self, jobs, on_finished, *, units="jobs", shared=None, done=0, grace=STOP_GRACE_SECONDS):
+    def run(self, jobs, on_finished, *, units="jobs", shared=None, done=0, grace=STOP_GRACE_SECONDS,
+            progress=True):
         """Run ``jobs``; ``on_finished(Finished)`` (in this thread) returns the line to print for it.
         ``shared``: the folder every worker must see. ``done``: jobs finished before (--resume), for
         the count. ``grace``: after Ctrl-C, seconds the running jobs get to stop by themselves (those
-        that poll ``stop_requested``). Returns True if interrupted by Ctrl-C."""
+        that poll ``stop_requested``). ``progress``: False for no bar (--no-progress), the lines only.
+        Returns True if interrupted by Ctrl-C."""
         import distributed
         import tinygrad_lite
         token = secrets.token_hex(8)
@@ -348,7 +350,7 @@ class Executor:
         events = queue.Queue()
         self.client.subscribe_topic(context.topic, events.put)
         stop = distributed.Event(context.stop_event, client=self.client)
-        sweep = _Sweep(jobs, on_finished, units, done, self)
+        sweep = _Sweep(jobs, on_finished, units, done, self, progress)
         futures = self._submit(jobs, context)
         try:
             return sweep.watch(futures, events, stop, grace)
@@ -375,14 +377,14 @@ class Executor:
 class _Sweep:
     """The client's side while jobs run: the bar, the lines, the retries said, Ctrl-C."""
 
-    def __init__(self, jobs, on_finished, units, done, executor):
+    def __init__(self, jobs, on_finished, units, done, executor, progress=True):
         self.jobs = {job.name: job for job in jobs}
         self.on_finished, self.units, self.executor = on_finished, units, executor
         self.total, self.done = done + len(jobs), done
         self.expected = sum(job.seconds for job in jobs)
         self.done_seconds, self.started_at, self.stopping = 0.0, time.monotonic(), False
         self.attempts, self.hosts, self.failed_once, self.running, self.failed = {}, {}, set(), set(), set()
-        self.bar = _bar(self.expected, f"{units} {self.done}/{self.total}")
+        self.bar = _bar(self.expected, f"{units} {self.done}/{self.total}") if progress else None
         self.say(f"{len(jobs)} {units} on {executor.where}"
                  + (f"; dashboard: {executor.dashboard}" if executor.dashboard else ""))
 

@@ -1,15 +1,16 @@
 """The one training loop: ``EpochLoop(config, adapter).run()`` trains any framework the same way.
 
-A *framework adapter* (``experiments.train.ScratchAdapter``, ``experiments.torch_reference.TorchAdapter``)
-owns the model, the optimiser and the data on its device and offers::
+A *framework adapter* (``experiments.adapter.Adapter``: ``experiments.train.ScratchAdapter``,
+``experiments.torch_reference.TorchAdapter``) owns the model, the optimiser and the data on its
+device and offers::
 
     batches(epoch)      this epoch's training batches, in ``DataLoader(seed=seed).epoch_order(epoch)``
-    step(batch)         forward, loss (cross-entropy + L2 term), backward, optimiser step -> Step
+    step(batch, i)      forward, loss (cross-entropy + L2 term), backward, optimiser step -> Step
     evaluate(x, y)      (mean cross-entropy, accuracy, predicted labels as NumPy), eval mode, no grad
     schedule_step()     the learning-rate schedule's step: after each epoch, or after each optimiser
-                        step for the schedules of ``PER_ITERATION`` (a transformer's warm-up and cosine)
+                        step for a ``per_step`` schedule (a transformer's warm-up and cosine)
     state_dict() / load_state_dict(state)   a snapshot of the weights and its restoration
-    lr(), host(values), splits               the current rate; device scalars -> NumPy; name -> (x, y)
+    lr(), host(values), splits, n_batches    the current rate; device scalars -> NumPy; name -> (x, y)
 
 The loop keeps the rest: the logged training loss (``history["iteration_loss"]``: at every
 ``log_every``-th iteration i, the mean loss of iterations i - log_every + 1 .. i), one evaluation
@@ -18,18 +19,18 @@ best epoch (``config.select_best_by``), all by one rule, ``improved``. The loss 
 device only every ``sync_every`` steps and at an epoch's end; a NaN or Inf loss stops training with
 an error naming the first bad epoch and batch.
 """
-import sys
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, NamedTuple
 
 import numpy as np
 
 from tinygrad_lite.errors import TinygradLiteError
 
+from . import optimizers
+from .progress import Progress
+
 HIGHER_IS_BETTER = {"val_acc": True, "val_loss": False, "train_acc": True, "train_loss": False}
 SPLITS = ("train", "val", "test")
-PER_ITERATION = ("warmup_cosine",)    # schedule kinds stepped after every optimiser step, over the whole run
 
 
 class NonFiniteLossError(TinygradLiteError, FloatingPointError):
@@ -44,7 +45,9 @@ def improved(metric, value, best):
 
 
 def check_config(config, sync_every=1):
-    """Raise ValueError naming the field when the stopping, selection or logging settings cannot work."""
+    """Raise ValueError naming the field when the stopping, selection, logging or optimiser settings
+    cannot work."""
+    optimizers.check(config)
     if isinstance(sync_every, bool) or not isinstance(sync_every, int) or sync_every < 1:
         raise ValueError(f"sync_every must be a positive int, got {sync_every!r}")
     metrics = ("val_loss", "val_acc")
@@ -58,43 +61,6 @@ def check_config(config, sync_every=1):
                              f"metric 'val_loss' or 'val_acc' and patience >= 1, got {config.early_stopping!r}")
     if not isinstance(config.log_every, int) or config.log_every < 1:
         raise ValueError(f"config {config.name}: log_every must be a positive int, got {config.log_every!r}")
-
-
-def steps_per_iteration(config):
-    """Whether ``config``'s schedule steps after every optimiser step (else after every epoch)."""
-    return bool(config.schedule) and config.schedule[0] in PER_ITERATION
-
-
-def make_optimizer(config, params, optim, schedules, batches_per_epoch):
-    """(optimiser, schedule or None) of ``config`` from a framework's ``optim`` module (``nn.optim`` or
-    ``torch.optim``) and its ``schedules`` table (kind -> maker(optimiser, *args)); a ``PER_ITERATION``
-    schedule also gets the run's number of steps, maker(optimiser, *args, epochs * batches_per_epoch)."""
-    if config.optimizer == "sgd":
-        optimizer = optim.SGD(params, lr=config.lr, momentum=config.momentum)
-    elif config.optimizer == "adam":
-        optimizer = optim.Adam(params, lr=config.lr)
-    elif config.optimizer == "adamw":
-        optimizer = optim.AdamW(params, lr=config.lr)
-    else:
-        raise ValueError(f"config {config.name}: optimizer must be 'sgd', 'adam' or 'adamw', got "
-                         f"{config.optimizer!r}")
-    if not config.schedule:
-        return optimizer, None
-    kind, *args = config.schedule
-    if kind not in schedules:
-        raise ValueError(f"config {config.name}: schedule must start with one of {sorted(schedules)}, "
-                         f"got {config.schedule!r}")
-    if kind in PER_ITERATION:
-        args.append(config.epochs * batches_per_epoch)
-    return optimizer, schedules[kind](optimizer, *args)
-
-
-class Step(NamedTuple):
-    """What ``adapter.step`` leaves on the device: the loss, the logits, the batch's correct count and size."""
-    loss: Any
-    logits: Any
-    correct: Any
-    size: int
 
 
 @dataclass
@@ -114,78 +80,6 @@ class LoopState:
     epoch_lr: float = None          # the learning rate at the current epoch's first step (its row's "lr")
 
 
-class Progress:
-    """How far a run has come: with ``bar`` (and tqdm installed), one bar for the whole run
-    (``tqdm.auto``: a widget in Jupyter, text on a terminal) counting the batches of every epoch, with
-    the epoch, the running loss and accuracy and tqdm's estimate of the time left; and one summary line
-    per epoch on stdout (none when ``quiet``), printed above the bar. Without tqdm the summary lines
-    stay, and one line (once per process) says how to get the bar. The scratch trainer and the torch
-    reference each have one.
-
-    In Jupyter the widget stays when the run ends, and its display is updated then: a saved notebook
-    keeps the text a widget leaves behind, which would otherwise be the count it was first shown with
-    ('0/471 0%'), not the finished one."""
-
-    said_how_to_get_bars = False
-
-    def __init__(self, name, epochs, bar=False, quiet=False):
-        self.name, self.epochs, self.quiet, self.bar, self.tqdm = name, epochs, quiet, None, None
-        self.display = None                 # the notebook widget's display handle
-        if bar:
-            try:
-                from tqdm.auto import tqdm
-                self.tqdm = tqdm
-            except ImportError:
-                if not Progress.said_how_to_get_bars:
-                    Progress.said_how_to_get_bars = True
-                    print("(no progress bar: tqdm is not installed; pip install tqdm, or the 'run' extra, "
-                          "to see one)", file=sys.stderr, flush=True)
-
-    def start(self, epoch, total, done):
-        """Epoch ``epoch`` (0-based) of ``total`` batches begins, ``done`` of them trained already."""
-        if self.tqdm is None:
-            return
-        if self.bar is None:
-            notebook = any(base.__module__ == "tqdm.notebook" for base in self.tqdm.__mro__)   # a Jupyter widget
-            self.bar = self.tqdm(total=total * self.epochs, initial=epoch * total + done, desc=self.name,
-                                 leave=notebook, file=sys.stderr, dynamic_ncols=True, unit="batch",
-                                 disable=None,       # None: no bar when stderr is not a terminal
-                                 **({"display": False} if notebook else {}))
-            if notebook:
-                from IPython.display import display
-                self.display = display(self.bar.container, display_id=True)
-        self.bar.set_description(f"{self.name} epoch {epoch + 1}/{self.epochs}", refresh=False)
-
-    def step(self):
-        if self.bar is not None:
-            self.bar.update(1)
-
-    def show(self, loss, accuracy):
-        if self.bar is not None:
-            self.bar.set_postfix(loss=f"{loss:.4f}", acc=f"{accuracy:.4f}", refresh=False)
-
-    def end(self, line):
-        """An epoch ended: its summary line, printed above the bar (which runs on to the last epoch)."""
-        self.say(line)
-
-    def say(self, line):
-        if self.quiet:
-            return
-        if self.bar is not None and not self.bar.disable:
-            self.bar.write(line, file=sys.stdout)
-            sys.stdout.flush()
-        else:
-            print(line, flush=True)
-
-    def close(self):
-        """The run is over (every epoch, early stopping, an interruption): take the bar away."""
-        if self.bar is not None:
-            self.bar.close()
-            if self.display is not None:
-                self.display.update(self.bar.container)      # what a saved notebook keeps: the final count
-            self.bar, self.display = None, None
-
-
 class EpochLoop:
     """Train ``adapter`` for ``config.epochs`` epochs (see the module docstring).
 
@@ -203,7 +97,7 @@ class EpochLoop:
         self.log_every = min(config.log_every, self.n_batches)
         self.progress = progress or Progress(config.name, config.epochs)
         self.after_step, self.after_epoch, self.on_best = after_step, after_epoch, on_best
-        self.per_iteration = steps_per_iteration(config)
+        self.per_iteration = optimizers.per_step(config)
         self.best_weights, self.pending = None, []     # pending: (iteration, epoch, batch, Step) not yet read
         self.session_start = time.perf_counter()
 

@@ -22,7 +22,7 @@ import tinygrad_lite as tl
 from tinygrad_lite.files import write_json
 
 from . import data as run_data
-from .loop import steps_per_iteration
+from .optimizers import per_step
 from .registry import RUNS, resolve
 from .torch_reference import TorchAdapter, from_torch_state, torch_dtype
 from .train import ScratchAdapter, scratch_model
@@ -67,7 +67,7 @@ def compare(config, data, steps=DEFAULT_STEPS, epochs=None, dtype="float64", see
 
     ``steps``: optimiser steps (crossing epochs when a training split is shorter); ``epochs``: train
     whole epochs instead (and ``steps`` is ignored). The schedule steps as in training (once per epoch,
-    or after every step for ``loop.PER_ITERATION``).
+    or after every step for a ``per_step`` row of ``optimizers.SCHEDULES``).
     Returns a dict: per-step ``scratch_loss``/``torch_loss``/``rel_diff``, per-epoch
     accuracies (``epochs``), the ``final`` accuracies, ``param_diff`` (max |difference| per parameter),
     ``max_param_diff``, ``max_rel_loss_diff`` and ``initial_output_diff`` (the logits of the first
@@ -85,9 +85,9 @@ def compare(config, data, steps=DEFAULT_STEPS, epochs=None, dtype="float64", see
     n_batches = adapters["scratch"].n_batches
     total = epochs * n_batches if epochs is not None else steps
     losses, epoch_rows, initial_output_diff = {"scratch": [], "torch": []}, [], None
-    step, epoch, per_iteration = 0, 0, steps_per_iteration(config)
+    step, epoch, per_iteration = 0, 0, per_step(config)
     while step < total:
-        for batch, pair in enumerate(zip(*(adapter.batches(epoch) for adapter in adapters.values()))):
+        for batch, pair in enumerate(zip(*(adapter.batches(epoch) for adapter in adapters.values()))):  # noqa: B007  (batch: read after the loop)
             step += 1
             results = {side: adapter.step(data, step) for (side, adapter), data in zip(adapters.items(), pair)}
             for adapter in adapters.values() if per_iteration else ():
@@ -173,7 +173,7 @@ def save(result, out_dir, plot=True):
     paths = [write_json(out_dir / "parity.json", payload)]
     if plot:
         try:
-            import matplotlib  # noqa: F401
+            import matplotlib  # noqa: F401  (a probe: is it installed?)
         except ImportError:
             print("parity.png not written: matplotlib is not installed (pip install matplotlib)",
                   file=sys.stderr)

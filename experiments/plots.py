@@ -23,8 +23,8 @@ SPLIT_MARKERS = {"train": {"marker": "o", "markersize": 10}, "val": {"marker": "
 def missing_reason():
     """None when matplotlib can draw here, else one line saying what is missing and how to get it."""
     try:
-        import matplotlib  # noqa: F401
-        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
+        import matplotlib  # noqa: F401  (a probe: is it installed?)
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401  (and its Agg canvas?)
     except ImportError as exc:
         return f"matplotlib is not installed ({exc}); pip install 'tinygrad_lite[plot]' to draw the plots"
     return None

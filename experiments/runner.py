@@ -1,6 +1,10 @@
 """One replay from start to finish: data, training, the torch column, ``metrics.json``, ``REPORT.md``.
 
-    run_dir = run(config, RunOptions(device="cpu", subset=300, epochs=1, torch=False))
+    run_dir = run(config, RunOptions(device="cpu", subset=300, torch=False, overrides=Overrides(epochs=1)))
+
+The command line's ``--epochs``, ``--lr`` and ``--batch-size`` are an ``Overrides``, applied once, here
+(``resolve``): to the run and to the run whose features it trains on (``features_from``). Below the
+runner only the resolved ``RunConfig`` travels: ``train``, the adapters, the optimiser rows.
 
 Each run writes to ``<out>/<run name>/``: ``metrics.json`` (schema below), then ``REPORT.md`` and the
 PNGs (``experiments.report.write_run_report``), beside the checkpoints ``train`` keeps there.
@@ -23,6 +27,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -32,18 +37,18 @@ from tinygrad_lite.files import read_json, write_json
 
 from . import checkpoint, gpt
 from . import data as run_data
-from .checkpoint import fingerprint
+from .checkpoint import fingerprint, load_trained
+from .config import Overrides, RunConfig
 from .registry import RUNS
-from .run_folder import claim
-from .train import TrainingInterrupted, load_trained, train
+from .run_folder import TrainingInterrupted, claim
+from .train import train
 
 
 @dataclass
 class RunOptions:
+    """How to train a run; what is trained is its RunConfig, which ``overrides`` changes (once, in ``run``)."""
     device: str = "cpu"
-    epochs: int = None        # overrides every config's epochs (and its backbone's)
-    lr: float = None          # overrides every config's learning rate (likewise)
-    batch_size: int = None    # overrides every config's batch size (likewise)
+    overrides: Overrides = Overrides()    # --epochs, --lr, --batch-size: for every run (and its backbone)
     subset: int = None
     seed: int = 0
     out: str = "runs"
@@ -79,24 +84,29 @@ def first_layer_filters(model):
 
 
 
-def effective_config(config, options):
-    return config.with_overrides(epochs=options.epochs, lr=options.lr, batch_size=options.batch_size)
+@dataclass(frozen=True)
+class ResolvedRun:
+    """A run as it is trained: its RunConfig with the overrides applied, what they changed
+    ({field: {"document", "used"}}, metrics.json's "overrides"), and its backbone's, resolved alike."""
+    config: RunConfig
+    changed: dict
+    backbone: Optional["ResolvedRun"] = None
 
 
-def overridden(config, options):
-    """{field: {"document": the run's own value, "used": the command line's}} for --epochs, --lr and
-    --batch-size, where the command line's value differs from the run's."""
-    return {key: {"document": getattr(config, key), "used": getattr(options, key)}
-            for key in ("epochs", "lr", "batch_size")
-            if getattr(options, key) is not None and getattr(options, key) != getattr(config, key)}
+def resolve(config, overrides):
+    """The one place where the command line's overrides meet the runs: ``config`` and the run whose
+    features it trains on, each resolved once."""
+    resolved, changed = overrides.apply(config)
+    backbone = resolve(RUNS[config.features_from], overrides) if config.features_from else None
+    return ResolvedRun(resolved, changed, backbone)
 
 
-def title_as_run(title, overrides):
+def title_as_run(title, changed):
     """The run's title, followed by what this run changed, so that a title saying "10 epochs" does
     not stand for a run of 1: 'MLP ..., 10 epochs (run with epochs 1 instead of 10)'."""
-    if not overrides:
+    if not changed:
         return title
-    changes = ", ".join(f"{key} {v['used']:g} instead of {v['document']:g}" for key, v in overrides.items())
+    changes = ", ".join(f"{key} {v['used']:g} instead of {v['document']:g}" for key, v in changed.items())
     return f"{title} (run with {changes})"
 
 
@@ -109,9 +119,9 @@ def already_finished(config, options):
     return checkpoint.finished(run_dir, fingerprint(config, options.seed, options.subset, used_sample))
 
 
-def backbone_for(config, options):
+def backbone_for(plan, options):
     """(trained backbone model, its layer specs) for a ``features_from`` run; trains it first if needed."""
-    backbone = effective_config(RUNS[config.features_from], options)
+    config, backbone = plan.config, plan.backbone.config
     backbone_dir = Path(options.out) / backbone.name
     backbone_data = run_data.prepare(backbone, options.seed, options.subset, options.root,
                                      sample=options.sample)
@@ -120,7 +130,7 @@ def backbone_for(config, options):
     if model is None:
         print(f"{config.name} trains on the features of {backbone.name}, which has not been trained with "
               f"these settings in {options.out}: training it first", file=sys.stderr)
-        run(RUNS[config.features_from], options)
+        run_resolved(plan.backbone, options)
         model = load_trained(backbone, backbone_data.input_shape, backbone_dir, expected, options.device)
     return model, backbone.layers
 
@@ -164,13 +174,14 @@ def _sigterm_as_ctrl_c():
         signal.signal(signal.SIGTERM, previous)
 
 
-def add_torch_column(config, options, run_dir, metrics):
+def add_torch_column(plan, options, run_dir, metrics):
     """``--resume`` without ``--no-torch`` on a run finished with it: train only the torch reference
     (same split, batch order and initial weights) and add its column to metrics.json and REPORT.md."""
+    config = plan.config
     print(f"{config.name}: already finished in {run_dir}, without the torch column; adding it")
     clock = Stopwatch()
     with clock.part("data"):
-        backbone = backbone_for(config, options) if config.features_from else None
+        backbone = backbone_for(plan, options) if config.features_from else None
         data = run_data.prepare(config, options.seed, options.subset, options.root, backbone, options.sample)
     with clock.part("torch"):
         torch_block = torch_column_or_stop(config, data, options, run_dir, kept="unchanged")
@@ -219,17 +230,21 @@ def device_notes(device):
 
 
 def run(config, options):
-    """Train ``config`` with ``options``; write metrics.json and REPORT.md; return the run folder.
+    """Train ``config`` (changed by ``options.overrides``) with ``options``; write metrics.json and
+    REPORT.md; return the run folder.
 
     The run folder is claimed first (``run_folder.claim``: writable, its files are files, and no
     other run in it), and held until the run ends.
     """
-    overrides = overridden(config, options)
-    config = effective_config(config, options)
+    return run_resolved(resolve(config, options.overrides), options)
+
+
+def run_resolved(plan, options):
+    """``run`` of a ``ResolvedRun``: the overrides are already in ``plan.config``."""
     device = tl.backend.resolve_device(options.device)
-    run_dir = Path(options.out) / config.name
+    run_dir = Path(options.out) / plan.config.name
     with claim(run_dir):
-        return _run_claimed(config, options, overrides, device, run_dir)
+        return _run_claimed(plan, options, device, run_dir)
 
 
 def say_what_is_replaced(config, run_dir):
@@ -244,18 +259,18 @@ def say_what_is_replaced(config, run_dir):
           f"and pass another --out, or --resume to continue it instead", file=sys.stderr)
 
 
-def _run_claimed(config, options, overrides, device, run_dir):
-    clock = Stopwatch()
+def _run_claimed(plan, options, device, run_dir):
+    config, clock = plan.config, Stopwatch()
     if options.resume and already_finished(config, options):
         metrics = read_json(run_dir / "metrics.json")
         if options.torch and metrics.get("torch") is None:
-            return add_torch_column(config, options, run_dir, metrics)
+            return add_torch_column(plan, options, run_dir, metrics)
         print(f"{config.name}: already finished with these settings in {run_dir}; nothing to resume")
         return run_dir
     if not options.resume:
         say_what_is_replaced(config, run_dir)
     with clock.part("data"):
-        backbone = backbone_for(config, options) if config.features_from else None
+        backbone = backbone_for(plan, options) if config.features_from else None
         data = run_data.prepare(config, options.seed, options.subset, options.root, backbone, options.sample)
     if data.used_sample:
         print(f"{config.name}: trained on the bundled SAMPLE, not the full {config.dataset}", file=sys.stderr)
@@ -268,7 +283,7 @@ def _run_claimed(config, options, overrides, device, run_dir):
         result = train(config, data, device=device, seed=options.seed, run_dir=run_dir, resume=options.resume,
                        sync_every=options.sync_every, progress=options.progress, subset=options.subset,
                        grad_recorder=recorder, step_hook=options.step_hook)
-    metrics = run_metrics(config, options, overrides, device, data, result)
+    metrics = run_metrics(config, options, plan.changed, device, data, result)
     written = []
     if recorder is not None and recorder.records:
         from .report import run_tag
@@ -298,15 +313,15 @@ def _run_claimed(config, options, overrides, device, run_dir):
     return run_dir
 
 
-def run_metrics(config, options, overrides, device, data, result):
+def run_metrics(config, options, changed, device, data, result):
     """metrics.json's content for a finished scratch run (the schema in the module docstring), without
     the torch column yet."""
     return {
-        "run": config.name, "document": config.document, "title": title_as_run(config.title, overrides),
+        "run": config.name, "document": config.document, "title": title_as_run(config.title, changed),
         "config": config.to_dict(), "choices": list(config.choices), "device": device,
         "host": socket.gethostname(), "versions": versions(), "seed": options.seed, "subset": options.subset,
         "subset_applied": data.subset_applied,
-        "used_sample": data.used_sample, "overrides": overrides, "wall_time_s": result.wall_time_s,
+        "used_sample": data.used_sample, "overrides": changed, "wall_time_s": result.wall_time_s,
         "history": result.history, "final": result.final, "predictions": result.predictions,
         "class_names": list(data.class_names), "first_layer_filters": first_layer_filters(result.model),
         "torch": None, "reported": dict(config.reported), "notes": data.notes + result.notes

@@ -79,6 +79,7 @@ def jobs_for(configs, options):
 def run_sweep(configs, options, where):
     """Train ``configs`` on the executor ``where`` (``executor.placement``): (failed names, interrupted)."""
     from .report import format_duration
+    bar = options.progress               # the sweep's bar; each run's own bar is off on the workers
     jobs, options = jobs_for(configs, options)
     failed = []
 
@@ -99,5 +100,5 @@ def run_sweep(configs, options, where):
                 f"{sample} -> {value['run_dir']}")
 
     with executor.connect(where, workers_needed=len(jobs)) as pool:
-        interrupted = pool.run(jobs, line, units="runs", shared=options.out)
+        interrupted = pool.run(jobs, line, units="runs", shared=options.out, progress=bar)
     return failed, interrupted

@@ -1,9 +1,12 @@
 """What a run predicts, and how its loss and accuracy are counted: one row per kind of target.
 
-| kind     | y                                              | loss                                     | correct (accuracy)                         |
-|----------|------------------------------------------------|------------------------------------------|--------------------------------------------|
-| "class"  | one label per example, (N,)                    | cross-entropy of the logits (N, C)       | the examples whose arg-max is the label    |
-| "tokens" | one token per position, (N, T); IGNORE = -100 where nothing is scored (a prompt) | cross-entropy over the scored positions of (N, T, V) | the examples whose every scored token is right |
+| kind     | y                               | loss                               | correct (accuracy)            |
+|----------|---------------------------------|------------------------------------|-------------------------------|
+| "class"  | one label per example, (N,)     | cross-entropy of the logits (N, C) | the examples whose arg-max is |
+|          |                                 |                                    | the label                     |
+| "tokens" | one token per position, (N, T); | cross-entropy over the scored      | the examples whose every      |
+|          | IGNORE = -100 where nothing is  | positions of (N, T, V)             | scored token is right         |
+|          | scored (a prompt)               |                                    |                               |
 
 A sequence counts as right only when all its answer tokens are: the teacher-forced arg-max at each
 position equals greedy generation's answer exactly when every position is right, so this accuracy is

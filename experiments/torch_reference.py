@@ -2,8 +2,9 @@
 
 ``TorchAdapter`` is torch's side of ``experiments.loop`` (the scratch side is
 ``experiments.train.ScratchAdapter``): the twin model of ``experiments.models.build_torch`` (same
-parameter names and shapes, so weights move across by name alone), torch's SGD/Adam and schedules,
-batches taken from the arrays in the scratch DataLoader's ``epoch_order``.
+parameter names and shapes, so weights move across by name alone), torch's optimiser and schedule
+built from the same rows of ``experiments.optimizers`` as the scratch ones (same options), batches
+taken from the arrays in the scratch DataLoader's ``epoch_order``.
 
     scratch = models.build(config.layers, (1, 28, 28), config.init)
     twin = models.build_torch(config.layers, (1, 28, 28))
@@ -19,7 +20,6 @@ This module (with tests and benchmarks) is the only place where torch is importe
 one of these functions runs; without torch they raise an ImportError that says how to install it.
 """
 import copy
-import math
 import time
 from collections import OrderedDict
 
@@ -28,8 +28,11 @@ import numpy as np
 from tinygrad_lite import backend
 from tinygrad_lite.dataloader import DataLoader, TensorDataset
 
-from .loop import EpochLoop, Progress, Step, make_optimizer
+from .adapter import Step
+from .loop import EpochLoop
 from .models import build_torch
+from .optimizers import build_optimizer, build_schedule
+from .progress import Progress
 from .targets import TARGETS
 from .train import scratch_model
 
@@ -146,26 +149,13 @@ def l2_term(torch_model, alpha):
     return total * alpha
 
 
-def torch_schedules(torch):
-    """``config.schedule`` kinds in torch (inverse-time decay as a LambdaLR), for ``loop.make_optimizer``."""
-    sched = torch.optim.lr_scheduler
-
-    def warmup_cosine(optimizer, warmup, total):      # nn.optim.WarmupCosineLR's factor, written for torch
-        def factor(step):
-            if step < warmup:
-                return (step + 1) / warmup
-            return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
-        return sched.LambdaLR(optimizer, factor)
-    return {"inverse_time": lambda optimizer, rate: sched.LambdaLR(optimizer, lambda epoch: 1.0 / (1.0 + rate * epoch)),
-            "step": sched.StepLR, "exponential": sched.ExponentialLR, "warmup_cosine": warmup_cosine}
-
-
 class TorchAdapter:
-    """The torch twin, its optimiser and the data as tensors, for ``experiments.loop.EpochLoop``.
+    """The torch twin, its optimiser and the data as tensors, for ``experiments.loop.EpochLoop`` (an
+    ``experiments.adapter.Adapter``).
 
-    ``initial_state``: the scratch weights to start from; ``seed``: the batch order's; ``masks``: a NumPy generator to replay the
-    scratch dropout masks from (else torch draws its own). ``notes`` collects what it had to change
-    (a CUDA device that this torch build cannot see runs on the CPU).
+    ``initial_state``: the scratch weights to start from; ``seed``: the batch order's; ``masks``: a NumPy
+    generator to replay the scratch dropout masks from (else torch draws its own). ``notes`` collects
+    what it had to change (a CUDA device that this torch build cannot see runs on the CPU).
     """
 
     def __init__(self, config, data, initial_state, seed=0, device="cpu", dtype="float32", masks=None,
@@ -189,8 +179,8 @@ class TorchAdapter:
         self.order = DataLoader(TensorDataset(data.x_train, data.y_train), config.batch_size, shuffle=True, seed=seed,
                                 check_finite=False)      # the scratch trainer's loader: its batch order
         self.n_batches = len(self.order)
-        self.optimizer, self.schedule = make_optimizer(config, list(self.model.parameters()), torch.optim,
-                                                       torch_schedules(torch), self.n_batches)
+        self.optimizer = build_optimizer(config, list(self.model.parameters()), torch=torch)
+        self.schedule = build_schedule(config, self.optimizer, self.n_batches, torch=torch)
         self.model.train()
 
     def batches(self, epoch):

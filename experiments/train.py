@@ -6,45 +6,33 @@ logged losses, early stopping and the best epoch): per step
 batches in ``DataLoader(seed=seed).epoch_order(epoch)`` (the torch reference replays the same order).
 Evaluation runs in eval mode under ``no_grad`` and in batches (plain cross-entropy, no L2 term).
 
-``train`` adds what only the replays need: checkpoints in ``run_dir`` (``experiments.checkpoint``)
-after every epoch and on a requested stop (Ctrl-C, SIGTERM), and resuming (``resume=True``) mid-epoch:
-the epoch's order is replayed and the batches already done are skipped, so on the CPU the final
-weights are bit-identical to an uninterrupted run with the same seed (on CUDA too where CuPy's
-generator's state is saved, see ``checkpoint.generator_state``; where a state cannot be restored, e.g.
-on another GPU model, the dropout masks after a resume differ, and the run's notes say so).
+``train`` adds what only the replays need (``experiments.run_folder.RunFiles``): checkpoints in
+``run_dir`` after every epoch and on a requested stop (Ctrl-C, SIGTERM), and resuming
+(``resume=True``) mid-epoch: the epoch's order is replayed and the batches already done are skipped,
+so on the CPU the final weights are bit-identical to an uninterrupted run with the same seed (on CUDA
+too where CuPy's generator's state is saved, see ``checkpoint.generator_state``; where a state cannot
+be restored, e.g. on another GPU model, the dropout masks after a resume differ, and the run's notes
+say so).
 ``model.npz`` holds the final weights.
 """
-import signal
-import sys
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nn
 import tinygrad_lite as tl
-from nn.serialization import load_arrays, save_arrays
 from tinygrad_lite import backend
 from tinygrad_lite.dataloader import DataLoader, TensorDataset
-from tinygrad_lite.errors import TinygradLiteError
 
 from . import checkpoint
-from .checkpoint import BEST, LAST
-from .loop import EpochLoop, LoopState, Progress, Step, check_config, make_optimizer
+from .adapter import Step
+from .loop import EpochLoop, check_config
 from .models import build
+from .optimizers import build_optimizer, build_schedule
+from .progress import Progress
+from .run_folder import RunFiles, resume_state
 from .targets import TARGETS, Classes
 
 EVAL_BATCH = 1000
-SCHEDULES = {"inverse_time": nn.optim.InverseTimeDecay, "step": nn.optim.StepLR,
-             "exponential": nn.optim.ExponentialLR, "warmup_cosine": nn.optim.WarmupCosineLR}
-
-
-class TrainingInterrupted(TinygradLiteError, RuntimeError):
-    """Training stopped on request (Ctrl-C / SIGTERM) after finishing a step; a checkpoint was saved."""
-
-    def __init__(self, message, checkpoint=None, epoch=None, batch=None):
-        super().__init__(message)
-        self.checkpoint, self.epoch, self.batch = checkpoint, epoch, batch
-
 
 
 @dataclass
@@ -87,7 +75,8 @@ def scratch_model(config, input_shape, seed):
 
 
 class ScratchAdapter:
-    """tinygrad_lite's model, optimiser and data for ``experiments.loop.EpochLoop``.
+    """tinygrad_lite's model, optimiser and data for ``experiments.loop.EpochLoop`` (an
+    ``experiments.adapter.Adapter``).
 
     The weights are drawn with ``tl.manual_seed(seed)`` and ``config.init``; ``dtype`` (default: the
     data's) casts model and data; ``grad_recorder`` records gradient norms every ``log_every`` steps.
@@ -103,8 +92,8 @@ class ScratchAdapter:
         self.loader = DataLoader(TensorDataset(data.x_train, data.y_train), config.batch_size, shuffle=True, seed=seed,
                                  device=device, dtype=input_dtype)
         self.n_batches = len(self.loader)
-        self.optimizer, self.schedule = make_optimizer(config, list(self.model.parameters()), nn.optim, SCHEDULES,
-                                                       self.n_batches)
+        self.optimizer = build_optimizer(config, list(self.model.parameters()))
+        self.schedule = build_schedule(config, self.optimizer, self.n_batches)
         self.splits = {name: (backend.to_device(x if input_dtype is None else x.astype(input_dtype), device),
                               backend.to_device(y, device)) for name, x, y in data.splits()}
         self.array_module = backend.array_module(device=device)
@@ -153,101 +142,6 @@ class ScratchAdapter:
         return backend.as_numpy(self.array_module.stack(values))
 
 
-class StopSignals:
-    """While active, the first Ctrl-C (SIGINT) or SIGTERM only asks training to stop after the current
-    step; a second Ctrl-C interrupts at once. Handlers are installed only in the main thread."""
-
-    def __init__(self):
-        self.requested, self._previous = None, {}
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        if self.requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.requested = signal.Signals(signum).name
-        print(f"\n{self.requested}: stopping after this step and saving a checkpoint "
-              "(Ctrl-C again to abort at once, without saving)", file=sys.stderr)
-
-    def __exit__(self, *exc):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
-class RunFiles:
-    """What ``train`` keeps in ``run_dir`` while the loop runs: the last checkpoint after every epoch
-    and on a requested stop (Ctrl-C, SIGTERM, ``step_hook``), the best epoch's weights."""
-
-    def __init__(self, config, adapter, run_dir, run_fingerprint, step_hook):
-        self.config, self.adapter, self.run_dir, self.fingerprint = config, adapter, run_dir, run_fingerprint
-        self.step_hook, self.signals = step_hook, StopSignals()
-
-    def save_last(self, loop):
-        if self.run_dir is None:
-            return None
-        meta = {"fingerprint": self.fingerprint, "state": loop.state_dict(),
-                "rng": checkpoint.rng_state(self.adapter.device), "run": self.config.name}
-        adapter = self.adapter
-        checkpoint.save_checkpoint(self.run_dir / LAST, adapter.model, adapter.optimizer, adapter.schedule, meta)
-        return self.run_dir / LAST
-
-    def save_best(self, weights):
-        if self.run_dir is not None:
-            save_arrays(self.run_dir / BEST, weights)
-
-    def stop_now(self, loop):
-        loop.sync()
-        path = self.save_last(loop)
-        where = f"epoch {loop.state.epoch + 1}, after batch {loop.state.batch} of {loop.n_batches}"
-        raise TrainingInterrupted(
-            f"{self.config.name}: stopped ({self.signals.requested}) at {where}"
-            + (f"; checkpoint saved to {path}" if path else " (no run_dir, so nothing was saved)"),
-            checkpoint=path, epoch=loop.state.epoch + 1, batch=loop.state.batch)
-
-    def after_step(self, loop):
-        state = loop.state
-        if self.step_hook is not None and self.step_hook(state.epoch, state.batch - 1, state.iteration):
-            self.signals.requested = self.signals.requested or "a stop requested by step_hook"
-        if self.signals.requested and state.batch < loop.n_batches:
-            self.stop_now(loop)
-
-    def after_epoch(self, loop):
-        self.save_last(loop)
-        if self.signals.requested and not loop.state.finished:
-            self.stop_now(loop)
-
-
-def _resume(config, adapter, run_dir, run_fingerprint, notes):
-    """(LoopState or None, best weights or None) from ``run_dir``'s last checkpoint, saying so in ``notes``."""
-    last_path = None if run_dir is None else run_dir / LAST
-    if last_path is None or not last_path.is_file():
-        notes.append("--resume: no checkpoint found, so training started from the beginning")
-        print(f"{config.name}: --resume found no checkpoint in {run_dir}; starting from the beginning",
-              file=sys.stderr)
-        return None, None
-    meta, restored = checkpoint.resume(last_path, run_fingerprint, adapter.model, adapter.optimizer,
-                                       adapter.schedule, adapter.device)
-    state = LoopState(**meta["state"])
-    if not restored and any(spec[0] == "dropout" for spec in config.layers):
-        notes.append(f"the dropout generator's saved state could not be restored on {adapter.device}, so the "
-                     "resumed run draws other masks than an uninterrupted one would")
-    best = (load_arrays(run_dir / BEST, max_bytes=adapter.model.max_state_bytes())
-            if state.best is not None and (run_dir / BEST).is_file() else None)
-    if state.finished:             # killed after training, before the run's files were written
-        notes.append(f"--resume: the checkpoint's training had finished after epoch {state.epoch} "
-                     f"of {config.epochs}; no epoch was trained again")
-        print(f"{config.name}: the checkpoint says training finished after epoch {state.epoch} of "
-              f"{config.epochs}; writing the run's results without training more", file=sys.stderr)
-    else:
-        notes.append(f"resumed from {last_path.name} at epoch {state.epoch + 1}, batch {state.batch}")
-        print(f"{config.name}: resuming at epoch {state.epoch + 1}, after batch {state.batch}", file=sys.stderr)
-    return state, best
-
-
 def train(config, data, *, device="cpu", seed=0, run_dir=None, resume=False, sync_every=50,
           progress=True, subset=None, grad_recorder=None, step_hook=None):
     """Train ``config``'s model on ``data`` (an ``experiments.data.RunData``); see the module docstring.
@@ -265,7 +159,7 @@ def train(config, data, *, device="cpu", seed=0, run_dir=None, resume=False, syn
     adapter = ScratchAdapter(config, data, device, seed, grad_recorder=grad_recorder)
     run_fingerprint = checkpoint.fingerprint(config, seed, subset, data.used_sample)
     notes = []
-    state, best_weights = _resume(config, adapter, run_dir, run_fingerprint, notes) if resume else (None, None)
+    state, best_weights = resume_state(config, adapter, run_dir, run_fingerprint, notes) if resume else (None, None)
     run = RunFiles(config, adapter, run_dir, run_fingerprint, step_hook)
     loop = EpochLoop(config, adapter, state=state, sync_every=sync_every, after_step=run.after_step,
                      after_epoch=run.after_epoch, on_best=run.save_best,
@@ -291,11 +185,3 @@ def train(config, data, *, device="cpu", seed=0, run_dir=None, resume=False, syn
                        loop.state.stopped_early_at, notes)
 
 
-def load_trained(config, input_shape, run_dir, expected_fingerprint, device="cpu"):
-    """The final model of a finished run in ``run_dir`` if it was trained with the same settings, else None."""
-    weights = checkpoint.final_weights(run_dir, expected_fingerprint)
-    if weights is None:
-        return None
-    model = build(config.layers, input_shape, config.init)
-    model.load(weights)
-    return model.to(device)

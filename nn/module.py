@@ -276,7 +276,7 @@ class Module:
                             + ", ".join(problems) + f"; the model expects {list(own)}")
         if mismatched:
             raise ShapeError(f"{name}.load_state_dict: shape mismatches: {'; '.join(mismatched)}")
-        for key, param in own.items():
+        for key in own:
             if key in given:
                 values = np.asarray(given[key])
                 if values.dtype.kind not in "biuf":

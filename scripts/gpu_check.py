@@ -127,9 +127,10 @@ def _weights(run_dir):
 
 def _replay(name, device, folder, stop_at=None, resume=False):
     from experiments import registry, runner
-    from experiments.train import TrainingInterrupted
+    from experiments.run_folder import TrainingInterrupted
     from tinygrad_lite.files import read_json
-    options = runner.RunOptions(device=device, epochs=REPLAY_EPOCHS, subset=REPLAY_SUBSET, out=str(folder),
+    options = runner.RunOptions(device=device, overrides=runner.Overrides(epochs=REPLAY_EPOCHS),
+                                subset=REPLAY_SUBSET, out=str(folder),
                                 torch=False, progress=False, report=False, resume=resume,
                                 step_hook=None if stop_at is None else
                                 (lambda epoch, batch, iteration: iteration == stop_at))

@@ -16,8 +16,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout
 
-from tinygrad_lite.datasets import DATASETS, load_dataset, stratified_indices  # noqa: E402
-from tinygrad_lite.datasets.sample import SAMPLE_DIR, save_sample  # noqa: E402
+from tinygrad_lite.datasets import DATASETS, load_dataset, stratified_indices
+from tinygrad_lite.datasets.sample import SAMPLE_DIR, save_sample
 
 BUDGET_BYTES = 3_000_000
 

@@ -43,7 +43,7 @@ class MemoryPointer:
     ptr = 0
 
 
-class ndarray:  # noqa: N801  (CuPy's class name)
+class ndarray:  # CuPy's class name
     """A device array stand-in: module ``cupy``, NumPy values inside, ``.get()`` to the host."""
     __module__ = "cupy"
 

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 if importlib.util.find_spec("pdoc") is None:
     pytest.skip("pdoc3 is not installed (pip install -e '.[dev]')", allow_module_level=True)
 sys.path.insert(0, str(REPO / "scripts"))
-import build_api_docs  # noqa: E402
+import build_api_docs  # noqa: E402  (after the skip and sys.path naming scripts/)
 
 NAMESPACES = (tl, tl.utils.data, nn, nn.functional, nn.optim, nn.init)
 

@@ -341,7 +341,8 @@ def test_arange_with_only_a_stop_keeps_the_step_like_numpy_and_torch():
 def test_full_rand_and_huge_shapes_at_their_edges():
     assert tl.full(3, True).dtype == torch.full((3,), True).numpy().dtype == np.bool_
     assert tl.full(3, 2.0).dtype == np.float32 and tl.full(2, 1, dtype="int64").numpy().tolist() == [1, 1]
-    with pytest.raises(TypeError, match="data must hold bool, integer or floating numbers, got an array of dtype complex"):
+    with pytest.raises(TypeError, match="data must hold bool, integer or floating numbers, got an array of dtype "
+                                        "complex"):
         tl.full((2,), 1 + 2j)
     for make in (tl.rand, tl.randn):
         with pytest.raises(TypeError, match=rf"{make.__name__}: dtype must be a floating type .* got int32"):

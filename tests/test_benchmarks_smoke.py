@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("torch", reason="the benchmarks compare against torch, which is not installed")
 
-from benchmarks import cases, harness, report  # noqa: E402
-from benchmarks.__main__ import main  # noqa: E402
+from benchmarks import cases, harness, report
+from benchmarks.__main__ import main
 
 TINY = ["--tiny", "--repeat", "2", "--warmup", "0", "--threads", "1", "--frameworks", "scratch,torch"]
 
@@ -157,8 +157,8 @@ def test_cpu_ratio_targets_are_not_applied_to_gpu_rows():
     meta = {"device": "cuda", "mode": "tiny", "repeat": 2, "warmup": 0, "date": "2000-01-01T00:00:00",
             "command": "test", "machine": report.machine_info(), "versions": report.versions("cpu"),
             "threads": {}, "data": "synthetic", "load_before": None, "load_after": None}
-    line = next(l for l in report.markdown({"meta": meta, "rows": [gpu_row], "memory": []}).splitlines()
-                if l.startswith(f"| {case.name} "))
+    line = next(text for text in report.markdown({"meta": meta, "rows": [gpu_row], "memory": []}).splitlines()
+                if text.startswith(f"| {case.name} "))
     assert "MISSED" not in line and " ok" not in line and "<=" not in line
 
 

@@ -50,11 +50,11 @@ def test_list_names_every_run_its_document_and_time(capsys):
     status, out, _ = tinygrad_lite(["list"], capsys)
     assert status == 0
     for name, config in registry.RUNS.items():
-        line = next(l for l in out.splitlines() if l.split()[:1] == [name])
+        line = next(text for text in out.splitlines() if text.split()[:1] == [name])
         assert "min" in line or " h " in line
         assert config.document in out
     for group in ("all-A", "all-B", "all-C", "all-D", "all"):
-        assert any(l.split()[:1] == [group] for l in out.splitlines())
+        assert any(text.split()[:1] == [group] for text in out.splitlines())
 
 
 @pytest.mark.parametrize("argv, needles", [
@@ -225,7 +225,15 @@ def test_list_shows_the_expected_time_with_and_without_the_torch_reference(capsy
     status, out, _ = tinygrad_lite(["list"], capsys)
     assert status == 0
     assert out.splitlines()[0].split() == ["expected", "with", "torch"]
-    line = next(l for l in out.splitlines() if l.split()[:1] == ["A-sigmoid"])
+    line = next(text for text in out.splitlines() if text.split()[:1] == ["A-sigmoid"])
     minutes = registry.RUNS["A-sigmoid"].minutes_cpu
     assert line.split()[1:5] == [f"~{minutes:.0f}", "min", f"~{2 * minutes:.0f}", "min"]
     assert "--no-torch" in out
+
+
+def test_bench_runs_the_benchmarks_in_a_process_of_their_own(monkeypatch):
+    """experiments stands below benchmarks (which import it): `bench` starts them, it never imports them."""
+    calls = []
+    monkeypatch.setattr(subprocess, "call", lambda argv: calls.append(argv) or 3)
+    assert cli.main(["bench", "--", "--quick", "--cpu"]) == 3                  # their exit status, passed on
+    assert calls == [[sys.executable, "-m", "benchmarks", "--quick", "--cpu"]]

@@ -8,7 +8,9 @@ same rows; a worker killed mid-run must cost only a retry on the other; Ctrl-C m
 runs and leave the rest to ``--resume``; a worker that does not see the folder must say so. The runs
 are a few hundred images for two epochs.
 """
+import contextlib
 import importlib.util
+import io
 import json
 import os
 import shutil
@@ -148,6 +150,11 @@ def test_a_sweep_on_the_cluster_makes_the_runs_made_here(cluster, here, tmp_path
         made = metrics(tmp_path, run)
         assert results(made) == results(metrics(here, run)), run    # same seed, same numbers, any worker
         assert made["host"]
+    finished = [line for line in said.splitlines() if line.startswith("[")]
+    assert [line.split("]")[0] for line in finished] == ["[1/4", "[2/4", "[3/4", "[4/4"], said
+    hosts = {run: metrics(tmp_path, run)["host"] for run in RUNS_SHORT}
+    assert all(any(f"] {run}: " in line and f" on {hosts[run]}" in line for line in finished) for run in RUNS_SHORT)
+    assert all(line.endswith(" left)") for line in finished[:-1]) and not finished[-1].endswith(" left)"), said
     assert not list(tmp_path.glob(".tinygrad-lite-shared-*"))       # the marker is cleaned up
     code, summary = tinygrad_lite("report", "--out", str(tmp_path))
     assert code == 0 and all(f"`{run}`" in summary for run in RUNS_SHORT), summary
@@ -190,6 +197,18 @@ def test_a_class_graded_on_the_cluster_gets_the_rows_graded_here(cluster, tmp_pa
     assert rows("there") == here_rows
 
 
+@contextlib.contextmanager
+def finishing(process):
+    """Kill ``process`` and close its pipe if the block fails before it ended: an unclosed pipe would
+    surface as a ResourceWarning (an error here) in whatever test the garbage collector runs next."""
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
 def test_a_worker_killed_mid_run_costs_a_retry_on_the_other(here, tmp_path):
     (tmp_path / "dask").mkdir()
     killed = Cluster(tmp_path / "dask", workers=2)
@@ -198,15 +217,16 @@ def test_a_worker_killed_mid_run_costs_a_retry_on_the_other(here, tmp_path):
         sweeping = subprocess.Popen([sys.executable, "-m", "experiments", "run", LONG, "B-mlp", *SHORT,
                                      "--out", str(out), "--scheduler", killed.address],
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
-        holder = out / LONG / ".run.holder"
-        deadline = time.monotonic() + WAIT
-        while not holder.is_file() and time.monotonic() < deadline and sweeping.poll() is None:
-            time.sleep(0.05)
-        time.sleep(0.5)
-        pid = json.loads(holder.read_text())["pid"]
-        assert pid in [w.pid for w in killed.workers]                # only a worker this test started
-        os.kill(pid, signal.SIGKILL)
-        said, _ = sweeping.communicate(timeout=300)
+        with finishing(sweeping):
+            holder = out / LONG / ".run.holder"
+            deadline = time.monotonic() + WAIT
+            while not holder.is_file() and time.monotonic() < deadline and sweeping.poll() is None:
+                time.sleep(0.05)
+            time.sleep(0.5)
+            pid = json.loads(holder.read_text())["pid"]
+            assert pid in [w.pid for w in killed.workers]                # only a worker this test started
+            os.kill(pid, signal.SIGKILL)
+            said, _ = sweeping.communicate(timeout=300)
         assert sweeping.returncode == 0, said + killed.logs()
         assert f"{LONG}: its worker was lost; running it again on" in said
         for run in (LONG, "B-mlp"):
@@ -219,13 +239,14 @@ def test_ctrl_c_keeps_the_finished_runs_and_resume_makes_the_rest(cluster, here,
     command = [sys.executable, "-m", "experiments", "run", LONG, *RUNS_SHORT, *SHORT,
                "--out", str(tmp_path), "--scheduler", cluster.address]
     sweeping = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline and sweeping.poll() is None and not (      # a run done, LONG in epoch 2
-            set(tmp_path.glob("*/metrics.json")) - {tmp_path / LONG / "metrics.json"}
-            and (tmp_path / LONG / LAST).is_file()):
-        time.sleep(0.05)
-    sweeping.send_signal(signal.SIGINT)
-    said, _ = sweeping.communicate(timeout=WAIT)
+    with finishing(sweeping):
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline and sweeping.poll() is None and not (   # a run done, LONG in epoch 2
+                set(tmp_path.glob("*/metrics.json")) - {tmp_path / LONG / "metrics.json"}
+                and (tmp_path / LONG / LAST).is_file()):
+            time.sleep(0.05)
+        sweeping.send_signal(signal.SIGINT)
+        said, _ = sweeping.communicate(timeout=WAIT)
     assert sweeping.returncode == 130, said + cluster.logs()
     assert "interrupted:" in said and "--resume" in said.splitlines()[-1]
     assert f"{LONG}: stopped on" in said and "checkpoint saved" in said, said     # it saved its place
@@ -315,3 +336,38 @@ def test_a_worker_checks_the_marker(tmp_path):
         executor.check_marker(context)
     (tmp_path / "marker").write_text("abc")
     executor.check_marker(context)
+
+
+def test_local_workers_share_the_cores_out_in_blas_threads(monkeypatch):
+    """--jobs N: each worker process gets cores // N BLAS/OpenMP threads, unless the environment sets
+    its own (it wins), and starts without Dask's malloc trim threshold (docs/cluster.md)."""
+    monkeypatch.setattr(executor, "cores", lambda: 8)                # 4 threads for each of 2 workers
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    monkeypatch.delenv(executor.SLOW_MALLOC, raising=False)
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", executor.SLOW_MALLOC)
+    with executor.connect(("local", 2)) as running:
+        seen = running.client.run(lambda: [os.environ.get(name) for name in names])
+    assert len(seen) == 2
+    assert all(values == ["1", "4", "4", None] for values in seen.values()), seen
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("progress", [True, False], ids=["bar", "--no-progress"])
+def test_the_sweeps_bar_is_one_for_all_jobs_and_off_with_no_progress(monkeypatch, capsys, progress):
+    """On a terminal the sweep draws one bar for all its jobs; --no-progress (passed as progress=False)
+    used to leave it drawn, turning off only each run's own bar."""
+    pytest.importorskip("tqdm")
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    where = type("Where", (), {"where": "a test", "dashboard": None})()
+    jobs = [executor.Job(name, print, (), 10.0, ()) for name in ("a", "b", "c")]
+    sweep_ = executor._Sweep(jobs, print, "runs", 0, where, progress)
+    sweep_.close()
+    assert "3 runs on a test" in capsys.readouterr().out
+    assert ("runs 0/3" in terminal.getvalue()) is progress, terminal.getvalue()

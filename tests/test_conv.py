@@ -366,10 +366,12 @@ def test_unfold_is_im2col_and_fold_is_col2im():
     """The public ops are the conv machinery itself: the same numbers as im2col / col2im, permuted."""
     x = tl.Tensor(random_array((2, 3, 5, 4)))
     cols = F.im2col(x, (2, 2), 1, 1)
-    np.testing.assert_array_equal(F.unfold(x, 2, padding=1).numpy(), to_torch_cols(torch.tensor(cols.numpy()), 2, 3, (2, 2)))
+    np.testing.assert_array_equal(F.unfold(x, 2, padding=1).numpy(),
+                                  to_torch_cols(torch.tensor(cols.numpy()), 2, 3, (2, 2)))
     np.testing.assert_array_equal(F.fold(F.unfold(x, 2, padding=1), (5, 4), 2, padding=1).numpy(),
                                   F.col2im(cols, x.shape, 2, 1, 1).numpy())
-    with pytest.raises(tl.ShapeError, match=r"fold: input must be \(N, C\*KH\*KW, L\) .* L = 30 windows .* got shape \(2, 12, 19\)"):
+    with pytest.raises(tl.ShapeError,
+                       match=r"fold: input must be \(N, C\*KH\*KW, L\) .* L = 30 windows .* got shape \(2, 12, 19\)"):
         F.fold(tl.zeros(2, 12, 19), (5, 4), 2, padding=1)
 
 
@@ -394,8 +396,31 @@ def test_asymmetric_padding_second_derivatives_and_errors():
     arrays = [random_array((1, 2, 4, 4)), random_array((3, 2, 2, 3), rng=np.random.default_rng(1))]
     check_double_backward(arrays, lambda x, w: F.conv2d(x, w, padding=(2, 0, 1, 2)) ** 2,
                           lambda x, w: TF.conv2d(TF.pad(x, (2, 0, 1, 2)), w) ** 2, bound="multilinear")
-    with pytest.raises(ValueError, match=r"conv2d: padding \(left, right, top, bottom\) must be four non-negative ints, got \(1, -1, 0, 0\)"):
+    with pytest.raises(ValueError,
+                       match=r"conv2d: padding \(left, right, top, bottom\) must be four non-negative ints,"
+                             r" got \(1, -1, 0, 0\)"):
         F.conv2d(tl.zeros(1, 1, 3, 3), tl.zeros(1, 1, 2, 2), padding=(1, -1, 0, 0))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: F.conv2d(tl.zeros(1, 1, 3, 3), tl.zeros(1, 1, 2, 2), padding=(1, 1, 1)),
+     r"conv2d: padding must be an int, a pair \(h, w\), four ints \(left, right, top, bottom\) as F.pad takes "
+     r"them, 'valid' or 'same', got \(1, 1, 1\)"),
+    (lambda: F.conv1d(tl.zeros(1, 1, 3), tl.zeros(1, 1, 2), padding=(1, 1, 1)),
+     r"conv1d: padding must be an int, a 1-tuple, \(left, right\) as F.pad takes it, 'valid' or 'same', "
+     r"got \(1, 1, 1\)"),
+    (lambda: F.conv1d(tl.zeros(1, 1, 3), tl.zeros(1, 1, 2), padding=(1, -1)),
+     r"conv1d: padding \(left, right\) must be two non-negative ints, got \(1, -1\)"),
+], ids=["conv2d three ints", "conv1d three ints", "conv1d negative side"])
+def test_a_padding_of_no_accepted_form_names_every_form(call, message):
+    """conv1d's (1, -1) was reported as conv2d's four sides (1, -1, 0, 0) it became inside, and three
+    ints as 'an int or a 1-tuple', hiding the (left, right) form; torch refuses these too."""
+    with pytest.raises(ValueError, match=message):
+        call()
+    torch_call = {"conv2d": lambda: TF.conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 2, 2), padding=(1, 1, 1)),
+                  "conv1d": lambda: TF.conv1d(torch.zeros(1, 1, 3), torch.zeros(1, 1, 2), padding=(1, 1, 1))}
+    with pytest.raises(RuntimeError):
+        torch_call[message.split(":")[0]]()
 
 
 # ---- the Conv2d module -----------------------------------------------------------------------------
@@ -521,7 +546,8 @@ def test_conv_option_errors_name_the_argument():
         F.conv2d(x, tl.zeros(3, 1, 3, 3), groups=3)
     with pytest.raises(ValueError, match=r"conv2d: groups=2 must divide out_channels, got out_channels=3"):
         F.conv2d(x, tl.zeros(3, 2, 3, 3), groups=2)
-    with pytest.raises(tl.ShapeError, match=r"input has 4 channels .* expects 6 input channels \(3 per group x 2 groups\)"):
+    with pytest.raises(tl.ShapeError,
+                       match=r"input has 4 channels .* expects 6 input channels \(3 per group x 2 groups\)"):
         F.conv2d(x, tl.zeros(4, 3, 3, 3), groups=2)
     with pytest.raises(ValueError, match=r"groups must be a positive int, got 0"):
         F.conv2d(x, tl.zeros(4, 4, 3, 3), groups=0)
@@ -531,7 +557,9 @@ def test_conv_option_errors_name_the_argument():
         F.conv2d(x, tl.zeros(4, 4, 3, 3), padding="full")
     with pytest.raises(ValueError, match=r"dilation must be a positive int"):
         F.conv2d(x, tl.zeros(4, 4, 3, 3), dilation=0)
-    with pytest.raises(tl.ShapeError, match=r"kernel size \(3, 3\) dilated by \(3, 3\) to \(7, 7\) is larger than the padded input \(6, 6\)"):
+    with pytest.raises(tl.ShapeError,
+                       match=r"kernel size \(3, 3\) dilated by \(3, 3\) to \(7, 7\) is larger than the padded input"
+                             r" \(6, 6\)"):
         F.conv2d(x, tl.zeros(4, 4, 3, 3), dilation=3)
     with pytest.raises(tl.ShapeError, match=r"conv1d: expected a 3-D input \(N, C, L\), got \(1, 4, 6, 6\)"):
         F.conv1d(x, tl.zeros(4, 4, 3))
@@ -541,9 +569,13 @@ def test_conv_option_errors_name_the_argument():
         nn.Conv2d(4, 6, 3, groups=4)
     with pytest.raises(ValueError, match=r"Conv1d: padding='same' needs stride 1"):
         nn.Conv1d(4, 6, 3, stride=2, padding="same")
-    with pytest.raises(ValueError, match=r"conv_transpose2d: output_padding \(1, 1\) must be smaller than the stride \(1, 1\) or the dilation \(1, 1\)"):
+    with pytest.raises(ValueError,
+                       match=r"conv_transpose2d: output_padding \(1, 1\) must be smaller than the stride \(1, 1\) or"
+                             r" the dilation \(1, 1\)"):
         F.conv_transpose2d(x, tl.zeros(4, 2, 3, 3), output_padding=1)
-    with pytest.raises(tl.ShapeError, match=r"conv_transpose2d: input has 4 channels .* weight \(3, 2, 3, 3\) expects 3 input channels"):
+    with pytest.raises(tl.ShapeError,
+                       match=r"conv_transpose2d: input has 4 channels .* weight \(3, 2, 3, 3\) expects 3 input"
+                             r" channels"):
         F.conv_transpose2d(x, tl.zeros(3, 2, 3, 3))
     with pytest.raises(ValueError, match=r"conv_transpose2d: groups=3 must divide in_channels, got in_channels=4"):
         F.conv_transpose2d(x, tl.zeros(4, 2, 3, 3), groups=3)

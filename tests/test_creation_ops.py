@@ -76,7 +76,8 @@ def test_random_factories_have_torchs_dtypes_and_shapes(device):
              (tl.randint(-5, 5, (2,), device=device), torch.randint(-5, 5, (2,))),
              (tl.randperm(7, device=device), torch.randperm(7)),
              (tl.normal(0.0, 1.0, (2, 5), device=device), torch.normal(0.0, 1.0, (2, 5))),
-             (tl.normal(tl.zeros(3, device=device), tl.ones(3, device=device)), torch.normal(torch.zeros(3), torch.ones(3))),
+             (tl.normal(tl.zeros(3, device=device), tl.ones(3, device=device)),
+              torch.normal(torch.zeros(3), torch.ones(3))),
              (tl.uniform(-1.0, 1.0, (4,), device=device), torch.empty(4).uniform_(-1.0, 1.0))]
     for ours, theirs in cases:
         assert ours.shape == tuple(theirs.shape) and TORCH_DTYPE[ours.dtype] == theirs.dtype and ours.device == device

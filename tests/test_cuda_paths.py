@@ -216,7 +216,8 @@ def test_device_labels_are_checked_with_one_sync_and_the_same_message(cupy_modul
     labels = fake_cupy.ndarray(np.array([0, 3, 9, 2]))
     assert _class_labels("cross_entropy", labels, 4, 10) is labels
     assert fake_cupy.ndarray.syncs == 1                       # it was two: int(min()) and int(max())
-    for bad, message in (([0, 3, 10, 2], r"label 10 \(at position 2\)"), ([0, -1, 1, 2], r"label -1 \(at position 1\)")):
+    for bad, message in (([0, 3, 10, 2], r"label 10 \(at position 2\)"),
+                         ([0, -1, 1, 2], r"label -1 \(at position 1\)")):
         with pytest.raises(ValueError, match=message + r" is outside \[0, 10\)"):
             _class_labels("cross_entropy", fake_cupy.ndarray(np.array(bad)), 4, 10)
         with pytest.raises(ValueError, match=message + r" is outside \[0, 10\)"):   # the CPU's words

@@ -14,17 +14,16 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 if __name__ == "__main__":                       # the child process: python tests/test_determinism.py SEED
     sys.path.insert(0, str(REPO))
 
-import nn  # noqa: E402
-import nn.functional as F  # noqa: E402
-import tinygrad_lite as tl  # noqa: E402
-from nn.serialization import load_arrays  # noqa: E402
-from tinygrad_lite.dataloader import DataLoader, TensorDataset  # noqa: E402
+import nn  # noqa: E402  (after sys.path: the child runs this file)
+import nn.functional as F  # noqa: E402  (after sys.path: the child runs this file)
+import tinygrad_lite as tl  # noqa: E402  (after sys.path: the child runs this file)
+from nn.serialization import load_arrays  # noqa: E402  (after sys.path: the child runs this file)
+from tinygrad_lite.dataloader import DataLoader, TensorDataset  # noqa: E402  (after sys.path: the child runs this file)
 
 
 def train_small_models(seed, steps=12):

@@ -57,7 +57,9 @@ def test_einsum_ellipsis(equation, shapes, device):
 def test_einsum_second_derivative(equation, device):
     shapes = dict(ELLIPSIS).get(equation) or operand_shapes(equation, {c: 2 + ord(c) % 3 for c in equation})
     arrays = [random_array(s, rng=np.random.default_rng(i)) for i, s in enumerate(shapes)]
-    square = lambda einsum: lambda *xs: einsum(equation, *xs) ** 2      # noqa: E731  (products of operands)
+    def square(einsum):
+        return lambda *xs: einsum(equation, *xs) ** 2
+
     check_double_backward(arrays, square(tl.einsum), square(torch.einsum), device=device)
 
 

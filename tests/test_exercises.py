@@ -95,12 +95,13 @@ def test_a_stub_keeps_the_signature_and_docstring_and_nothing_else_changes():
     source = (PROJECT / "tinygrad_lite/ops/elementwise.py").read_bytes()
     stubbed = blank_source(source, [("TanhOp.backward", "Task 2: TanhOp.backward - do it"),
                                     ("ExpOp.backward", "Task 1: ExpOp.backward - do it")]).decode()
-    assert "    def backward(self, gy):\n        raise NotImplementedError('Task 2: TanhOp.backward - do it')\n" in stubbed
+    assert ("    def backward(self, gy):\n"
+            "        raise NotImplementedError('Task 2: TanhOp.backward - do it')\n") in stubbed
     assert "def backward(self, gy): raise NotImplementedError('Task 1: ExpOp.backward - do it')" in stubbed
     assert '"""y = tanh x;  dx = gy * (1 - y^2)"""' in stubbed
     assert "1 - y * y" not in stubbed and "TODO" not in stubbed
-    changed = [line for line in difflib.unified_diff(source.decode().splitlines(), stubbed.splitlines(), n=0,
-                                                     lineterm="") if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    diff = difflib.unified_diff(source.decode().splitlines(), stubbed.splitlines(), n=0, lineterm="")
+    changed = [line for line in diff if line[:1] in "+-" and line[:3] not in ("+++", "---")]
     assert changed == ["-    def backward(self, gy): return gy * self.output()",
                        "+    def backward(self, gy): raise NotImplementedError('Task 1: ExpOp.backward - do it')",
                        "-        y = self.output()", "-        return gy * (1 - y * y)",

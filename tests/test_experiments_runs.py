@@ -12,7 +12,7 @@ from experiments import registry
 from experiments.coursework import mnist_mlp
 from experiments.models import build, output_shape
 from experiments.sequences import TASKS
-from experiments.runner import RunOptions, run
+from experiments.runner import Overrides, RunOptions, run
 
 CONFIGS = list(registry.RUNS.values())
 SCHEMA_KEYS = {"run", "document", "title", "config", "choices", "device", "versions", "seed", "subset",
@@ -78,8 +78,8 @@ def test_a_sigmoid_baseline_is_the_assignment():
     config = registry.RUNS["A-sigmoid"]
     assert [s[1] for s in config.layers if s[0] == "dense"] == [500, 250, 100, 10]
     assert {s[0] for s in config.layers} == {"flatten", "dense", "sigmoid"}
-    assert (config.batch_size, config.lr, config.epochs, config.optimizer, config.momentum, config.l2) == \
-           (64, 0.01, 15, "sgd", 0.0, 0.0)
+    assert (config.batch_size, config.lr, config.epochs, config.optimizer, config.optimizer_options, config.l2) == \
+           (64, 0.01, 15, "sgd", {}, 0.0)                                  # plain SGD: no momentum
     assert config.split == ("first_last", 10000) and config.log_every == 200
     model = build(config.layers, (784,), config.init)
     for name, p in model.named_parameters():
@@ -129,7 +129,7 @@ def check_metrics(run_dir, config, epochs, subset):
                                           ("E-bn-cnn", 1)])
 def test_one_run_per_document_end_to_end(name, epochs, data_root, tmp_path):
     config = registry.RUNS[name]
-    options = RunOptions(epochs=epochs, subset=300, out=str(tmp_path), torch=False, progress=False,
+    options = RunOptions(overrides=Overrides(epochs=epochs), subset=300, out=str(tmp_path), torch=False, progress=False,
                          root=str(data_root))
     run_dir = run(config, options)
     metrics = check_metrics(run_dir, config, epochs, 300)
@@ -146,7 +146,6 @@ def test_one_run_per_document_end_to_end(name, epochs, data_root, tmp_path):
 
 def test_batchnorm_spec_is_batchnorm2d_after_a_conv_and_1d_after_a_dense_in_both_frameworks():
     torch = pytest.importorskip("torch", reason="torch builds the twin model: pip install '.[dev]'")
-    import nn
     from experiments.models import build_torch
     layers = (("conv", 3, 3, 1, 1, False), ("batchnorm",), ("relu",), ("flatten",), ("dense", 4, False),
               ("batchnorm",), ("dense", 2))

@@ -105,7 +105,8 @@ def _attention(rng, dtype, case):
                                           dropout_p=0.3 if case == 4 else 0.0), 6 * 5 + 2 * 6
 
 
-CASES = {"CrossEntropyOp": _cross_entropy, "ClassAxisCrossEntropyOp": _class_axis_cross_entropy, "Conv2dOp": _conv2d, "GroupedConv2dOp": _grouped_conv2d,
+CASES = {"CrossEntropyOp": _cross_entropy, "ClassAxisCrossEntropyOp": _class_axis_cross_entropy,
+         "Conv2dOp": _conv2d, "GroupedConv2dOp": _grouped_conv2d,
          "NormaliseOp": _normalise, "CumprodOp": _cumprod, "AttentionOp": _attention}
 
 
@@ -176,7 +177,8 @@ def test_the_grouped_conv_op_is_the_grouped_composition(groups, out):
     """GroupedConv2dOp (conv2d's path for groups > 1) against ``grouped_conv2d`` composed of ops."""
     from nn.functional.conv import grouped_conv2d
     rng = np.random.default_rng(groups + out)
-    x0, w0, b0 = rng.standard_normal((2, 4, 8, 7)), rng.standard_normal((out, 4 // groups, 3, 2)), rng.standard_normal(out)
+    x0, w0 = rng.standard_normal((2, 4, 8, 7)), rng.standard_normal((out, 4 // groups, 3, 2))
+    b0 = rng.standard_normal(out)
     results = []
     for conv in (lambda x, w, b: F.conv2d(x, w, b, 2, 1, 1, groups),
                  lambda x, w, b: grouped_conv2d(x, w, b, groups, ((3, 2), (2, 2), (1, 1), (1, 1)))):

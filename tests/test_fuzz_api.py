@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -534,7 +534,8 @@ def test_pad_with_random_widths(array, width):
     """NumPy's pad, where a negative width first crops that many elements (torch's rule)."""
     def crop_then_pad(array, width):
         widths = np.broadcast_to(np.asarray(width), (array.ndim, 2))
-        if widths.dtype.kind not in "iu" or any(n + min(b, 0) + min(a, 0) < 0 for (b, a), n in zip(widths, array.shape)):
+        if widths.dtype.kind not in "iu" or any(n + min(b, 0) + min(a, 0) < 0
+                                                for (b, a), n in zip(widths, array.shape)):
             return None
         cropped = array[tuple(slice(-min(b, 0), n + min(a, 0)) for (b, a), n in zip(widths, array.shape))]
         return np.pad(cropped, np.maximum(widths, 0)) if array.ndim else array

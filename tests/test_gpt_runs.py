@@ -16,7 +16,8 @@ from experiments.checkpoint import LAST
 from experiments.registry import RUNS
 from experiments.sequences import TASKS
 from experiments.targets import IGNORE, Tokens
-from experiments.train import ScratchAdapter, TrainingInterrupted, evaluate, train
+from experiments.run_folder import TrainingInterrupted
+from experiments.train import ScratchAdapter, evaluate, train
 
 
 def small(name="E-gpt-sort", **changes):
@@ -131,8 +132,9 @@ def test_the_attention_maps_are_each_head_s_softmax_rows(sort_data):
 @pytest.mark.slow          # a few seconds: both frameworks, then the report's pictures
 def test_a_gpt_run_end_to_end_with_its_answers_and_attention_in_the_report(tmp_path):
     pytest.importorskip("torch", reason="the torch column: pip install '.[dev]'")
-    from experiments.runner import RunOptions, run
-    run_dir = run(RUNS["E-gpt-sort"], RunOptions(epochs=1, subset=64, out=str(tmp_path), progress=False))
+    from experiments.runner import Overrides, RunOptions, run
+    run_dir = run(RUNS["E-gpt-sort"], RunOptions(overrides=Overrides(epochs=1), subset=64, out=str(tmp_path),
+                                                 progress=False))
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["torch"]["final"]["train_loss"] == pytest.approx(metrics["final"]["train_loss"], rel=1e-4)
     sequence = metrics["sequence"]

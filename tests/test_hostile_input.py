@@ -28,12 +28,13 @@ import nn.functional as F
 import tinygrad_lite as tl
 from experiments import checkpoint, checkpoint_meta, cli
 from experiments.registry import RUNS
-from experiments.runner import RunOptions, run
+from experiments.runner import Overrides, RunOptions, run
 from experiments.config import RunConfig, mlp
 from experiments.data import RunData
 from experiments.checkpoint import LAST, load_checkpoint
 from experiments.loop import NonFiniteLossError
-from experiments.train import TrainingInterrupted, train
+from experiments.run_folder import TrainingInterrupted
+from experiments.train import train
 from nn.serialization import decode_json, encode_json, load_arrays, save_arrays
 from tinygrad_lite.dataloader import DataLoader, TensorDataset
 from tinygrad_lite.datasets import read_idx
@@ -293,8 +294,8 @@ def stopped_run(data_root, tmp_path_factory):
     """A real checkpoint: A-sigmoid on 64 images, stopped after its first step (what --resume reads)."""
     out = tmp_path_factory.mktemp("stopped")
     with pytest.raises(TrainingInterrupted):
-        run(RUNS["A-sigmoid"], RunOptions(epochs=2, subset=64, torch=False, progress=False, report=False,
-                                          out=str(out), root=str(data_root),
+        run(RUNS["A-sigmoid"], RunOptions(overrides=Overrides(epochs=2), subset=64, torch=False, progress=False,
+                                          report=False, out=str(out), root=str(data_root),
                                           step_hook=lambda epoch, batch, iteration: True))
     return out, load_arrays(out / "A-sigmoid" / LAST)
 

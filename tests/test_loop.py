@@ -3,8 +3,12 @@ by hand: the logged-loss window, early stopping, the best epoch, the schedule, N
 import numpy as np
 import pytest
 
+import nn
+from experiments.adapter import Step
 from experiments.config import RunConfig, mlp
-from experiments.loop import EpochLoop, LoopState, NonFiniteLossError, Progress, Step, improved, make_optimizer
+from experiments.loop import EpochLoop, LoopState, NonFiniteLossError, improved
+from experiments.optimizers import build_optimizer, build_schedule
+from experiments.progress import Progress
 
 
 class ScriptedAdapter:
@@ -71,10 +75,9 @@ def test_a_warm_up_and_cosine_schedule_steps_after_every_step_and_its_row_keeps_
     loop = EpochLoop(cfg, adapter, progress=quiet(cfg)).run()
     assert adapter.schedule_steps == 8                                      # 2 epochs of 4 steps
     assert [row["lr"] for row in loop.state.history["epochs"]] == [0.1, 0.1 / 2 ** 4]
-    calls = []
-    make_optimizer(cfg, [], type("optim", (), {"SGD": lambda *a, **k: "sgd"}),
-                   {"warmup_cosine": lambda *args: calls.append(args)}, batches_per_epoch=4)
-    assert calls == [("sgd", 3, 8)]                                         # the run's 8 steps, given
+    optimizer = build_optimizer(cfg, [nn.Parameter(np.zeros(2))])
+    schedule = build_schedule(cfg, optimizer, batches_per_epoch=4)
+    assert (schedule.warmup_steps, schedule.total_steps) == (3, 8)          # the run's 8 steps, given
 
 
 def test_early_stopping_waits_patience_epochs_and_best_epoch_is_restored():
@@ -102,7 +105,7 @@ def test_state_survives_a_round_trip_through_a_dict():
 
 def test_improved_and_the_optimiser_factory_refuse_nothing_silently():
     assert improved("val_acc", 0.9, 0.8) and not improved("val_loss", 0.9, 0.8) and improved("val_loss", 5, None)
-    with pytest.raises(ValueError, match="optimizer must be 'sgd', 'adam' or 'adamw', got 'lbfgs'"):
-        make_optimizer(config(optimizer="lbfgs"), [], None, {}, 1)
+    with pytest.raises(ValueError, match=r"optimizer must be one of \['adagrad', 'adam', .*got 'lbfgs'"):
+        build_optimizer(config(optimizer="lbfgs"), [])
     with pytest.raises(ValueError, match="sync_every must be a positive int, got 0"):
         EpochLoop(config(), ScriptedAdapter([1.0], [1.0]), sync_every=0)

@@ -30,10 +30,10 @@ REPO = Path(__file__).resolve().parents[1]
 if __name__ == "__main__":                       # the soak child process: python tests/test_memory.py ...
     sys.path.insert(0, str(REPO))
 
-import nn  # noqa: E402
-import nn.functional as F  # noqa: E402
-import tinygrad_lite as tl  # noqa: E402
-from tinygrad_lite.dataloader import DataLoader, TensorDataset  # noqa: E402
+import nn  # noqa: E402  (after sys.path: the soak child runs this file)
+import nn.functional as F  # noqa: E402  (after sys.path: the soak child runs this file)
+import tinygrad_lite as tl  # noqa: E402  (after sys.path: the soak child runs this file)
+from tinygrad_lite.dataloader import DataLoader, TensorDataset  # noqa: E402  (after sys.path: the soak child runs this file)
 
 
 @contextmanager

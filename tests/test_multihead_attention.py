@@ -11,7 +11,7 @@ import tinygrad_lite as tl
 from tests.torch_oracle import check_double_backward, random_array
 
 torch = pytest.importorskip("torch", reason="torch is the oracle of these tests: pip install '.[dev]'")
-from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: E402
+from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: E402  (after importorskip: needs torch)
 
 
 def math_kernel(forward):

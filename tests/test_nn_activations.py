@@ -95,6 +95,38 @@ def test_elu_slope_at_zero_is_alpha_as_torch():
     check_op([np.array([0.0])], F.celu, torch_fn=TF.celu)
 
 
+# torch's clamps keep an integer dtype (hardtanh, relu6): not floating ops, left out here
+FLOATING_ACTIVATIONS = [a for a in ACTIVATIONS if not a[0].startswith(("hardtanh", "relu6"))] + [
+    ("gelu", F.gelu, TF.gelu, (), True),
+    ("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), lambda x: TF.gelu(x, approximate="tanh"), (), True),
+    ("leaky_relu", F.leaky_relu, TF.leaky_relu, (), False),
+    ("sigmoid", F.sigmoid, torch.sigmoid, (), True), ("tanh", F.tanh, torch.tanh, (), True),
+    ("dropout", lambda x: F.dropout(x, 0.5, mask=np.array([1, 0, 1, 1, 0, 1])),
+     lambda x: x * torch.tensor([2.0, 0.0, 2.0, 2.0, 0.0, 2.0]), (), False),
+]
+
+
+@pytest.mark.parametrize("default", ["float32", "float64"])
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
+@pytest.mark.parametrize("name, fn, torch_fn, kinks, smooth", FLOATING_ACTIVATIONS,
+                         ids=[a[0] for a in FLOATING_ACTIVATIONS])
+def test_activations_of_integers_compute_in_the_default_float_dtype(name, fn, torch_fn, kinks, smooth, dtype,
+                                                                       default):
+    """gelu, softplus, mish, logsigmoid, leaky_relu and dropout gave float64 on integers (NumPy's
+    promotion) and a TypeError on bools; torch refuses most of these, so the answer is torch's on the
+    input cast to the default float dtype, as every floating op here does (tinygrad_lite/ops/dtypes.py)."""
+    values = np.array([0, 1, 1, 0, 1, 0] if dtype == "bool" else [0, 1, 2, 3, 5, 7], dtype=dtype)
+    previous = tl.get_default_dtype()
+    try:
+        tl.set_default_dtype(default)
+        got = fn(tl.Tensor(values))
+    finally:
+        tl.set_default_dtype(previous)
+    want = torch_fn(torch.from_numpy(values.astype(default)))
+    assert got.dtype == np.dtype(default), f"{name}({dtype}) is {got.dtype}, not the default {default}"
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=4 * np.finfo(default).eps, atol=0)
+
+
 MODULES = [(nn.SiLU(), torch.nn.SiLU()), (nn.ELU(), torch.nn.ELU()), (nn.ELU(0.5), torch.nn.ELU(0.5)),
            (nn.SELU(), torch.nn.SELU()), (nn.CELU(), torch.nn.CELU()), (nn.CELU(1.5), torch.nn.CELU(1.5)),
            (nn.Softplus(), torch.nn.Softplus()), (nn.Softplus(2, 1), torch.nn.Softplus(2, 1)),

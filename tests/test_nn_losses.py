@@ -94,7 +94,8 @@ def test_cross_entropy_shape_and_type_errors():
         F.cross_entropy(z, np.zeros(5, dtype=np.int64))
     with pytest.raises(tl.ShapeError, match=r"must have the logits' shape \(4, 3\), got \(4, 2\)"):
         F.cross_entropy(z, np.zeros((4, 2)))
-    with pytest.raises(tl.ShapeError, match=r"logits must have shape \(batch, classes\) or \(batch, classes, d1, ...\), got \(3,\)"):
+    with pytest.raises(tl.ShapeError,
+                       match=r"logits must have shape \(batch, classes\) or \(batch, classes, d1, ...\), got \(3,\)"):
         F.cross_entropy(tl.zeros(3), np.zeros(3, dtype=np.int64))
     with pytest.raises(TypeError, match="must be integers, got dtype float64"):
         F.cross_entropy(z, np.zeros(4))

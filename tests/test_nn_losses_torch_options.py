@@ -182,9 +182,9 @@ def test_binary_cross_entropy_with_logits_float32_huge_logits_and_second_order()
     t = np.array([[0.0, 1.0, 0.5, 0.0, 1.0]])
     pw = np.array([0.5, 2.0, 1.0, 3.0, 1.5])
     for dtype in ("float64", "float32"):
-        result = check_op([x], lambda z: F.binary_cross_entropy_with_logits(z, t, pos_weight=tl.Tensor(pw, dtype=dtype),
-                                                                           reduction="none"),
-                          torch_fn=lambda z: TF.binary_cross_entropy_with_logits(
+        result = check_op([x], lambda z, dtype=dtype: F.binary_cross_entropy_with_logits(
+                              z, t, pos_weight=tl.Tensor(pw, dtype=dtype), reduction="none"),
+                          torch_fn=lambda z, dtype=dtype: TF.binary_cross_entropy_with_logits(
                               z, torch.from_numpy(t.astype(dtype)), pos_weight=torch.from_numpy(pw.astype(dtype)),
                               reduction="none"), dtype=dtype)
         assert np.isfinite(result.outputs[0]).all()
@@ -233,7 +233,8 @@ def test_smooth_l1_and_huber_match_torch_in_both_arguments(reduction, shape, bet
 
 def test_smooth_l1_and_huber_float32_and_second_order_match_torch():
     x, t = regression_pair((4, 3), 3.0, 0, (-0.7, 0.0, 0.7))
-    for ours, theirs in [(lambda a, b: F.smooth_l1_loss(a, b, beta=0.7), lambda a, b: TF.smooth_l1_loss(a, b, beta=0.7)),
+    for ours, theirs in [(lambda a, b: F.smooth_l1_loss(a, b, beta=0.7),
+                          lambda a, b: TF.smooth_l1_loss(a, b, beta=0.7)),
                          (lambda a, b: F.huber_loss(a, b, delta=0.7), lambda a, b: TF.huber_loss(a, b, delta=0.7))]:
         check_op([x, t], ours, torch_fn=theirs, dtype="float32")
         check_double_backward([x, t], ours, theirs)

@@ -320,7 +320,8 @@ def test_layer_norm_double_backward_matches_torch(device):
 
 @pytest.mark.parametrize("config", [dict(), dict(eps=1e-3, bias=False), dict(elementwise_affine=False)], ids=str)
 def test_layernorm_module_matches_torch(config):
-    ours, theirs = nn.LayerNorm((3, 4), dtype="float64", **config), torch.nn.LayerNorm((3, 4), dtype=torch.float64, **config)
+    ours = nn.LayerNorm((3, 4), dtype="float64", **config)
+    theirs = torch.nn.LayerNorm((3, 4), dtype=torch.float64, **config)
     if ours.weight is not None:
         ours.weight.data[...] = random_array((3, 4), "positive")
     theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})

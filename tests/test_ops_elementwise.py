@@ -109,7 +109,7 @@ def test_where_with_a_scalar_branch(device):
 
 @pytest.mark.parametrize("how", ["<", "<=", ">", ">=", "==", "!="])
 def test_comparisons_forward(how, device):
-    fn = eval(f"lambda a, b: a {how} b")  # noqa: S307  (a fixed operator from the list above)
+    fn = eval(f"lambda a, b: a {how} b")  # a fixed operator from the list above
     a = np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]])
     check_op([a, np.array([2.0, 2.0, 2.0])], fn, device=device, forward_only=True)
     check_op([a], lambda x: fn(x, 2.0), device=device, forward_only=True)
@@ -217,7 +217,7 @@ def test_astype_to_an_integer_type_is_not_differentiable_like_torch(data, dtype)
 
 @pytest.mark.parametrize("dtype", ["object", "complex64", "<U3", "datetime64[s]"])
 def test_astype_refuses_what_the_constructor_refuses(dtype):
-    with pytest.raises(TypeError, match=rf"astype: the dtype must be bool, an integer or a floating type, got"):
+    with pytest.raises(TypeError, match=r"astype: the dtype must be bool, an integer or a floating type, got"):
         tl.Tensor([1.5], requires_grad=True).astype(dtype)
 
 
@@ -241,7 +241,7 @@ def test_where_refuses_a_condition_that_is_not_bool(condition):
 def test_comparing_with_none_is_false_like_torch():
     t = tl.Tensor([1.0, 2.0])
     assert (t == None) is (torch.tensor([1.0, 2.0]) == None) is False      # noqa: E711  (the point)
-    assert (t != None) is (torch.tensor([1.0, 2.0]) != None) is True       # noqa: E711
+    assert (t != None) is (torch.tensor([1.0, 2.0]) != None) is True       # noqa: E711  (the point)
     assert t is not None and None not in [t]
 
 
@@ -261,13 +261,15 @@ def test_an_integer_tensor_and_a_python_int_keep_the_tensors_dtype_like_torch(dt
 OPERANDS = {        # name -> (array, how it is passed: a tensor with axes, a 0-d tensor or a plain number)
     "int64": (np.array([3, -2, 5]), "tensor"), "int8": (np.array([3, -2, 5], np.int8), "tensor"),
     "uint8": (np.array([3, 2, 5], np.uint8), "tensor"), "bool": (np.array([True, False, True]), "tensor"),
-    "float32": (np.array([0.5, -1.5, 2.0], np.float32), "tensor"), "float16": (np.array([0.5, -1.5, 2.0], np.float16), "tensor"),
+    "float32": (np.array([0.5, -1.5, 2.0], np.float32), "tensor"),
+    "float16": (np.array([0.5, -1.5, 2.0], np.float16), "tensor"),
     "float64": (np.array([0.5, -1.5, 2.0]), "tensor"), "0-d float64": (np.array(2.5), "tensor"),
     "0-d int64": (np.array(4), "tensor"), "0-d float32": (np.array(2.5, np.float32), "tensor"),
     "0.5": (0.5, "number"), "3": (3, "number"), "True": (True, "number"),
 }
 BINARY_OPS = {"add": lambda a, b: a + b, "mul": lambda a, b: a * b, "sub": lambda a, b: a - b,
-              "div": lambda a, b: a / b, "maximum": lambda a, b: (tl if isinstance(a, tl.Tensor) else torch).maximum(a, b)}
+              "div": lambda a, b: a / b,
+              "maximum": lambda a, b: (tl if isinstance(a, tl.Tensor) else torch).maximum(a, b)}
 
 
 def _both(name):
@@ -290,7 +292,8 @@ def test_binary_ops_give_torchs_result_dtype(op, left, right):
         return                                      # bool subtraction: refused by both
     want = BINARY_OPS[op](ta, tb)
     got = BINARY_OPS[op](a, b) if isinstance(a, tl.Tensor) else None
-    assert got.dtype == np.dtype(str(want.dtype).removeprefix("torch.")), f"{left} {op} {right}: {got.dtype}, torch {want.dtype}"
+    assert got.dtype == np.dtype(str(want.dtype).removeprefix("torch.")), \
+        f"{left} {op} {right}: {got.dtype}, torch {want.dtype}"
     np.testing.assert_allclose(got.numpy().astype(np.float64), want.numpy().astype(np.float64), rtol=1e-3)
 
 
@@ -330,7 +333,8 @@ def test_powers_clips_and_where_of_integers_follow_torch(expression):
         i = tl.Tensor(values) if module is tl else torch.from_numpy(values.copy())
         results.append(eval(expression, {"i": i, "tl_or_torch": module}))
     got, want = results
-    assert got.dtype == np.dtype(str(want.dtype).removeprefix("torch.")), f"{expression}: {got.dtype}, torch {want.dtype}"
+    assert got.dtype == np.dtype(str(want.dtype).removeprefix("torch.")), \
+        f"{expression}: {got.dtype}, torch {want.dtype}"
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
 
 

@@ -62,7 +62,8 @@ def test_op_matches_torch(name, shape, fn, torch_fn, dtype):
 @pytest.mark.parametrize("name, shape, fn, torch_fn", [c for c in CASES if not c[0].startswith(("split", "chunk"))],
                          ids=[c for c in IDS if not c.startswith(("split", "chunk"))])
 def test_second_derivative_matches_torch(name, shape, fn, torch_fn):
-    check_double_backward([random_array(shape)], lambda x: fn(x) * fn(x), lambda x: (torch_fn or fn)(x) * (torch_fn or fn)(x))
+    reference = torch_fn or fn
+    check_double_backward([random_array(shape)], lambda x: fn(x) * fn(x), lambda x: reference(x) * reference(x))
 
 
 @op_settings
@@ -241,6 +242,11 @@ def test_scatter_reduce_on_drawn_indices_matches_torch(reduce, dtype, data, incl
     x, src = data.draw(arrays(shape)), data.draw(arrays(index_shape))
     if ties:
         x, src = np.round(x), np.round(src)
+    if reduce == "prod" and dtype == "float32":
+        # torch's prod gradient is gy * result / src: with |v| near 1e-45 that product underflows to 0
+        # where ours (the product of the others) is exact; below 1e-6, five factors and gy could leave
+        # float32's normal range, so such values are drawn as 0, prod's exact hard case
+        x, src = (np.where(np.abs(v) < 1e-6, 0.0, v) for v in (x, src))
     check_op([x, src], lambda x, s: x.scatter_reduce(dim, tl.Tensor(index), s, reduce, include_self=include_self),
              torch_fn=lambda x, s: x.scatter_reduce(dim, torch.from_numpy(index), s, reduce, include_self=include_self),
              dtype=dtype)

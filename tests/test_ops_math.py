@@ -165,7 +165,7 @@ def test_integer_operators_against_torch(how, dtype, device, data):
     result = check_op([a, b], fn, device=device, forward_only=True)
     assert result.outputs[0].dtype == result.torch_outputs[0].dtype, (result.outputs[0].dtype, dtype)
     number = 3
-    result = check_op([a], lambda t: fn(t, number), device=device, forward_only=True)
+    result = check_op([a], lambda t, number=number: fn(t, number), device=device, forward_only=True)
     assert result.outputs[0].dtype == result.torch_outputs[0].dtype == np.dtype(dtype)
 
 
@@ -207,7 +207,7 @@ def test_bitwise_on_floats_is_a_type_error():
     with pytest.raises(TypeError, match="bitwise_or: .* got float"):
         tl.Tensor([1, 2]) | 1.5
     with pytest.raises(TypeError, match="bitwise_not: the tensor must be integer or boolean, got float32"):
-        ~x
+        ~x  # noqa: B018  (the operator must raise)
 
 
 @pytest.mark.parametrize("how", ["//", "%", "fmod"])
@@ -293,11 +293,12 @@ def test_div_rounding_modes_on_floats_against_torch(mode, dtype, device, data):
 
 def test_div_rounding_mode_edges():
     for zero in (0.0, -0.0):     # float division by zero: inf, -inf, nan in every mode, as torch
-        check_op([np.array([1.0, -1.0, 0.0])], lambda x: tl.divide(x, zero, rounding_mode="trunc"),
-                 lambda x: torch.div(x, zero, rounding_mode="trunc"), forward_only=True)
+        check_op([np.array([1.0, -1.0, 0.0])], lambda x, zero=zero: tl.divide(x, zero, rounding_mode="trunc"),
+                 lambda x, zero=zero: torch.div(x, zero, rounding_mode="trunc"), forward_only=True)
     with pytest.raises(ZeroDivisionError, match="div: integer division by zero"):
         tl.Tensor([7, -7]).div(tl.Tensor([0, 1]), rounding_mode="trunc")
-    with pytest.raises(NotImplementedError, match=r"div: rounding_mode must be one of \(None, 'trunc', 'floor'\), got 'round'"):
+    with pytest.raises(NotImplementedError,
+                       match=r"div: rounding_mode must be one of \(None, 'trunc', 'floor'\), got 'round'"):
         tl.Tensor([7]).div(2, rounding_mode="round")
     assert tl.div is tl.divide and tl.Tensor([7, -7]).div(2, rounding_mode="trunc").tolist() == [3, -3]
 
@@ -316,7 +317,7 @@ def test_shifts_against_torch(how, dtype, device, data):
     result = check_op([a, b], fn, device=device, forward_only=True)
     assert result.outputs[0].dtype == result.torch_outputs[0].dtype == np.dtype(dtype)
     for number in (1, 3, 40):
-        check_op([a], lambda t: fn(t, number), device=device, forward_only=True)
+        check_op([a], lambda t, number=number: fn(t, number), device=device, forward_only=True)
     check_op([np.abs(b) % 8], lambda t: fn(2, t), device=device, forward_only=True)
 
 

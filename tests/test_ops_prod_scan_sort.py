@@ -177,11 +177,14 @@ def test_cummax_cummin_values_and_indices(name, dtype, device, data, ties):
 def test_cummax_cummin_nan_integers_0d_and_second_derivative(device):
     x = np.array([[1.0, 3.0, 3.0, 2.0, np.nan, 5.0, np.nan], [2.0, 2.0, -1.0, 7.0, 7.0, 0.0, 1.0]])
     for name in ("cummax", "cummin"):
-        check_op([x], lambda t: tuple(getattr(tl, name)(t, dim=1)), lambda t: tuple(getattr(torch, name)(t, dim=1)),
+        check_op([x], lambda t, name=name: tuple(getattr(tl, name)(t, dim=1)),
+                 lambda t, name=name: tuple(getattr(torch, name)(t, dim=1)),
                  device=device, forward_only=True)
-        check_op([np.array([[3, 3, 1, 5], [0, -2, -2, 9]])], lambda t: tuple(getattr(t, name)(dim=1)), device=device)
-        check_op([np.array(2.5)], lambda t: tuple(getattr(t, name)(dim=0)), device=device)
-        check_double_backward([random_array((3, 5))], lambda t: getattr(t, name)(dim=1).values ** 2, device=device)
+        check_op([np.array([[3, 3, 1, 5], [0, -2, -2, 9]])], lambda t, name=name: tuple(getattr(t, name)(dim=1)),
+                 device=device)
+        check_op([np.array(2.5)], lambda t, name=name: tuple(getattr(t, name)(dim=0)), device=device)
+        check_double_backward([random_array((3, 5))], lambda t, name=name: getattr(t, name)(dim=1).values ** 2,
+                              device=device)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -224,7 +227,8 @@ def test_any_all(name, device, data, keepdims, as_bool):
         torch_fn = (lambda t: getattr(t, name)()) if not keepdims else \
             (lambda t: getattr(t, name)(dim=tuple(range(t.ndim)), keepdim=True) if t.ndim else getattr(t, name)())
     else:
-        torch_fn = lambda t: getattr(t, name)(dim=axis, keepdim=keepdims)     # noqa: E731
+        def torch_fn(t):
+            return getattr(t, name)(dim=axis, keepdim=keepdims)
     result = check_op([x], lambda t: getattr(t, name)(axis=axis, keepdims=keepdims), torch_fn, device=device,
                       forward_only=True)
     assert result.outputs[0].dtype == np.bool_
@@ -257,8 +261,8 @@ def test_sort_and_argsort(dtype, device, data, descending, ties):
     """torch's stable=True order, ties included: the same values, indices and gradient."""
     x = data.draw(sortable(ties))
     axis = data.draw(one_axis(x.ndim))
-    check_op([x], lambda t: t.sort(axis, descending=descending), lambda t: t.sort(dim=axis, descending=descending,
-                                                                                  stable=True), dtype=dtype, device=device)
+    check_op([x], lambda t: t.sort(axis, descending=descending),
+             lambda t: t.sort(dim=axis, descending=descending, stable=True), dtype=dtype, device=device)
     check_op([x], lambda t: t.sort(dim=axis, descending=descending, stable=True), dtype=dtype, device=device)
     check_op([x], lambda t: t.argsort(dim=axis, descending=descending, stable=True), dtype=dtype, device=device,
              forward_only=True)
@@ -296,10 +300,12 @@ def test_topk_with_ties_picks_tied_values(device, data):
 def test_sort_function_forms_nan_and_0d(device):
     x = np.array([[3.0, np.nan, 1.0, 2.0], [np.nan, 0.5, 0.5, -1.0]])
     for descending in (False, True):
-        check_op([x], lambda t: tl.sort(t, descending=descending),
-                 lambda t: torch.sort(t, descending=descending, stable=True), device=device, forward_only=True)
-        check_op([x], lambda t: tl.argsort(t, 0, descending),
-                 lambda t: torch.argsort(t, dim=0, descending=descending, stable=True), device=device, forward_only=True)
+        check_op([x], lambda t, descending=descending: tl.sort(t, descending=descending),
+                 lambda t, descending=descending: torch.sort(t, descending=descending, stable=True),
+                 device=device, forward_only=True)
+        check_op([x], lambda t, descending=descending: tl.argsort(t, 0, descending),
+                 lambda t, descending=descending: torch.argsort(t, dim=0, descending=descending, stable=True),
+                 device=device, forward_only=True)
     check_op([np.array(2.5)], lambda t: t.sort(), device=device)
     check_op([np.array(2.5)], lambda t: t.topk(1), device=device)
     check_op([np.array(2.5)], lambda t: t.argsort(), device=device, forward_only=True)

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from bounds import U32, gamma  # float32's unit roundoff; the error bound of a sum of n terms
-from torch_oracle import arrays, axes, check_double_backward, check_gradcheck, check_op, one_axis, op_settings, random_array, shapes, torch
+from torch_oracle import (arrays, axes, check_double_backward, check_gradcheck, check_op, one_axis, op_settings,
+                          random_array, shapes, torch)
 
 import tinygrad_lite as tl
 
@@ -100,8 +101,10 @@ def test_bad_axis_is_a_clear_error():
 
 @pytest.mark.parametrize("op", ["var", "std"])
 @pytest.mark.parametrize("values, kwargs", [([1.0, 2.0], {"correction": 2}), ([1.0, 2.0], {"correction": 5}),
-                                            ([3.0], {"dim": 0}), ([[1.0, 2.0], [3.0, 3.0]], {"dim": 1, "correction": 2}),
-                                            ([], {"correction": 1}), ([[1.0, 4.0], [2.0, 2.0]], {"dim": 0, "correction": 7})])
+                                            ([3.0], {"dim": 0}),
+                                            ([[1.0, 2.0], [3.0, 3.0]], {"dim": 1, "correction": 2}),
+                                            ([], {"correction": 1}),
+                                            ([[1.0, 4.0], [2.0, 2.0]], {"dim": 0, "correction": 7})])
 def test_correction_past_the_count_gives_torchs_inf_and_nan_with_its_warning(op, values, kwargs):
     """torch: the sum of squares divided by max(n - correction, 0) = 0, so inf, or nan where every
     value is equal (0 / 0), and a UserWarning; we raised a ValueError."""

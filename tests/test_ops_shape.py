@@ -218,7 +218,8 @@ def test_negative_pad_second_derivative_and_too_much_cropping():
     np.testing.assert_array_equal(tl.pad(tl.Tensor(np.arange(6.0)), -2).numpy(), [2.0, 3.0])   # NumPy's form
     with pytest.raises(RuntimeError):
         torch.nn.functional.pad(torch.zeros(3, 4), (-3, -2))
-    with pytest.raises(RuntimeError, match=r"pad: pad_width .* crops 3 \+ 2 elements from axis 1 of length 4; at most 4"):
+    with pytest.raises(RuntimeError,
+                       match=r"pad: pad_width .* crops 3 \+ 2 elements from axis 1 of length 4; at most 4"):
         F.pad(tl.zeros(3, 4), (-3, -2))
 
 

@@ -97,8 +97,10 @@ def test_updates_are_in_place_in_float32(name, config):
 
 @pytest.mark.parametrize("grad, error, message", [
     (lambda: np.ones(2, np.float32), TypeError, "assigned grad expected to be a Tensor or None, got ndarray"),
-    (lambda: tl.Tensor(np.ones(1, np.float32)), tl.ShapeError, r"shape \(1,\) cannot be assigned to a tensor of shape \(2,\)"),
-    (lambda: tl.Tensor(np.ones(2, np.float64)), TypeError, "dtype float64 cannot be assigned to a tensor of dtype float32"),
+    (lambda: tl.Tensor(np.ones(1, np.float32)), tl.ShapeError,
+     r"shape \(1,\) cannot be assigned to a tensor of shape \(2,\)"),
+    (lambda: tl.Tensor(np.ones(2, np.float64)), TypeError,
+     "dtype float64 cannot be assigned to a tensor of dtype float32"),
 ])
 def test_an_assigned_gradient_is_checked_like_torch(grad, error, message):
     """p.grad = ndarray failed inside SGD's step ('memoryview' has no 'copy'); a (1,) gradient for a

@@ -3,8 +3,9 @@
 Same starting weights, same batches (the seeded DataLoader's order), same dropout masks: in float64
 every step's loss must equal torch's to 1e-9 relative and the parameters after 100 steps to 1e-8;
 in float32 the losses stay within 1e-4. With batch norm the running statistics (buffers in the state
-dict) must agree as the parameters do, and so must the accuracies they give in evaluation. Each training set here is small enough that 100 steps cross
-an epoch boundary, so the second epoch's shuffle and the learning-rate schedule are exercised too.
+dict) must agree as the parameters do, and so must the accuracies they give in evaluation. Each
+training set here is small enough that 100 steps cross an epoch boundary, so the second epoch's
+shuffle and the learning-rate schedule are exercised too.
 """
 import json
 
@@ -15,8 +16,8 @@ from experiments.config import RunConfig
 from experiments.data import RunData
 
 torch = pytest.importorskip("torch", reason="torch is the reference these tests compare against: pip install '.[dev]'")
-from experiments.parity import compare  # noqa: E402
-from experiments.torch_reference import train_torch  # noqa: E402
+from experiments.parity import compare  # noqa: E402  (after importorskip: needs torch)
+from experiments.torch_reference import train_torch  # noqa: E402  (after importorskip: needs torch)
 
 STEPS = 100
 # Whole trajectories, not one operation: each step's rounding (u = 1.1e-16 in float64, 6e-8 in float32,
@@ -63,7 +64,7 @@ MLP = [
     config("mlp-sigmoid-sgd", (("flatten",), ("dense", 32), ("sigmoid",), ("dense", 16), ("sigmoid",),
                                ("dense", 10)), lr=0.5, batch_size=16, init="glorot_uniform"),
     config("mlp-tanh-sgd-momentum-l2", (("flatten",), ("dense", 32), ("tanh",), ("dense", 10)),
-           lr=0.05, momentum=0.9, l2=1e-3, batch_size=16, dataset="fashion-mnist",
+           lr=0.05, optimizer_options={"momentum": 0.9}, l2=1e-3, batch_size=16, dataset="fashion-mnist",
            schedule=("inverse_time", 0.5)),
     config("mlp-relu-adam-l2-dropout", (("flatten",), ("dense", 32), ("relu",), ("dropout", 0.2),
                                         ("dense", 16), ("relu",), ("dense", 10)),
@@ -74,7 +75,7 @@ MLP = [
 CNN = [
     config("cnn-max-3x3-pad", (("conv", 4, 3, 1, 1), ("relu",), ("maxpool", 2), ("conv", 6, 3, 1, 1), ("relu",),
                                ("maxpool", 2), ("flatten",), ("dense", 10)),
-           lr=0.05, momentum=0.9, batch_size=8, l2=1e-4),
+           lr=0.05, optimizer_options={"momentum": 0.9}, batch_size=8, l2=1e-4),
     config("cnn-avg-5x5-stride2-2x2", (("conv", 4, 5, 2, 2), ("tanh",), ("avgpool", 2), ("conv", 6, 2, 1, 1),
                                        ("relu",), ("avgpool", 2), ("flatten",), ("dense", 16), ("relu",),
                                        ("dense", 10)),

@@ -6,8 +6,8 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="matplotlib is not installed (the plots are optional)")
 
-from experiments import plots  # noqa: E402
-from experiments.gradient_flow import GradientFlowRecorder  # noqa: E402
+from experiments import plots
+from experiments.gradient_flow import GradientFlowRecorder
 
 
 @pytest.fixture
@@ -32,7 +32,8 @@ def one_epoch_history(shift=0.0):
 def visible_lines(axes):
     """The lines of ``axes`` that have at least one finite point and a marker to show it with."""
     return [line for line in axes.lines
-            if np.isfinite(np.asarray(line.get_ydata(), dtype=float)).any() and line.get_marker() not in ("None", None, "")]
+            if np.isfinite(np.asarray(line.get_ydata(), dtype=float)).any()
+            and line.get_marker() not in ("None", None, "")]
 
 
 def test_a_one_epoch_runs_curves_have_visible_points_and_whole_epoch_ticks(drawn, tmp_path):

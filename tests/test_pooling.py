@@ -226,7 +226,8 @@ def test_floor_mode_crops_like_torch():
     (nn.AvgPool2d(2), torch.nn.AvgPool2d(2)),
     (nn.AvgPool2d(3, stride=2, padding=1), torch.nn.AvgPool2d(3, stride=2, padding=1)),
     (nn.GlobalAvgPool2d(), torch.nn.AdaptiveAvgPool2d(1)),
-    (nn.MaxPool2d(3, 2, 1, dilation=(2, 1), ceil_mode=True), torch.nn.MaxPool2d(3, 2, 1, dilation=(2, 1), ceil_mode=True)),
+    (nn.MaxPool2d(3, 2, 1, dilation=(2, 1), ceil_mode=True),
+     torch.nn.MaxPool2d(3, 2, 1, dilation=(2, 1), ceil_mode=True)),
     (nn.MaxPool2d(2, return_indices=True), torch.nn.MaxPool2d(2, return_indices=True)),
     (nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False),
      torch.nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False)),
@@ -244,7 +245,9 @@ def test_pooling_modules_match_torch(ours, theirs):
 def test_pooling_errors_name_the_layer_and_shapes():
     with pytest.raises(tl.ShapeError, match=r"MaxPool2d\(kernel_size=2.*4-D input.*\(3, 8, 8\)"):
         nn.MaxPool2d(2)(tl.zeros(3, 8, 8))
-    with pytest.raises(tl.ShapeError, match=r"AvgPool2d\(kernel_size=5.*kernel size \(5, 5\) is larger than the padded input \(4, 4\)"):
+    with pytest.raises(tl.ShapeError,
+                       match=r"AvgPool2d\(kernel_size=5.*kernel size \(5, 5\) is larger than"
+                             r" the padded input \(4, 4\)"):
         nn.AvgPool2d(5)(tl.zeros(1, 1, 4, 4))
     with pytest.raises(ValueError, match=r"max_pool2d: padding \(2, 2\) must be at most half the kernel size \(3, 3\)"):
         F.max_pool2d(tl.zeros(1, 1, 8, 8), 3, padding=2)
@@ -255,7 +258,9 @@ def test_pooling_errors_name_the_layer_and_shapes():
 
     with pytest.raises(ValueError, match=r"max_pool2d: dilation must be a positive int"):
         F.max_pool2d(tl.zeros(1, 1, 8, 8), 3, dilation=0)
-    with pytest.raises(tl.ShapeError, match=r"max_pool2d: kernel size \(3, 3\) dilated by \(4, 4\) to \(9, 9\) is larger than the padded input \(8, 8\)"):
+    with pytest.raises(tl.ShapeError,
+                       match=r"max_pool2d: kernel size \(3, 3\) dilated by \(4, 4\) to \(9, 9\) is larger than the"
+                             r" padded input \(8, 8\)"):
         F.max_pool2d(tl.zeros(1, 1, 8, 8), 3, dilation=4)
     with pytest.raises(TypeError, match=r"avg_pool2d: ceil_mode must be a bool, got 'yes'"):
         F.avg_pool2d(tl.zeros(1, 1, 8, 8), 3, ceil_mode="yes")

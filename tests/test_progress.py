@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from experiments import train
+from experiments.progress import Progress
 
 
 class Terminal(io.StringIO):
@@ -30,7 +30,7 @@ def terminal(capsys, monkeypatch):
 
 
 def test_one_bar_counts_every_batch_of_the_whole_run(terminal, capsys):
-    progress = train.Progress("A-x", 3, bar=True)
+    progress = Progress("A-x", 3, bar=True)
     for epoch in range(3):
         progress.start(epoch, 4, 0)
         bar = progress.bar
@@ -49,7 +49,7 @@ def test_one_bar_counts_every_batch_of_the_whole_run(terminal, capsys):
 
 
 def test_a_resumed_run_starts_its_bar_where_it_stopped(terminal):
-    progress = train.Progress("A-x", 3, bar=True)
+    progress = Progress("A-x", 3, bar=True)
     progress.start(1, 10, 4)                          # epoch 2, batch 4 of 10 already trained
     assert (progress.bar.n, progress.bar.total) == (14, 30)
     progress.close()
@@ -63,9 +63,9 @@ def test_without_tqdm_one_line_says_how_to_get_bars(monkeypatch, capsys):
             raise ImportError("No module named 'tqdm'")
         return real_import(name, *args, **kwargs)
     monkeypatch.setattr(builtins, "__import__", no_tqdm)
-    monkeypatch.setattr(train.Progress, "said_how_to_get_bars", False)
+    monkeypatch.setattr(Progress, "said_how_to_get_bars", False)
     for _ in range(2):
-        progress = train.Progress("A-x", 1, bar=True)
+        progress = Progress("A-x", 1, bar=True)
         progress.start(0, 3, 0)
         progress.end("A-x epoch 1/1")
     out, err = capsys.readouterr()
@@ -80,12 +80,12 @@ def test_the_torch_reference_has_its_bar_too(terminal, monkeypatch):
     from experiments.registry import RUNS
     from experiments.torch_reference import train_torch
     bars = []
-    real = train.Progress.start
+    real = Progress.start
 
     def start(self, epoch, total, done):
         real(self, epoch, total, done)
         bars.append((self.name, self.bar.total))
-    monkeypatch.setattr(train.Progress, "start", start)
+    monkeypatch.setattr(Progress, "start", start)
     rng = np.random.default_rng(0)
     x, y = rng.random((64, 784), dtype=np.float32), rng.integers(0, 10, 64)
     data = RunData(x, y, x[:16], y[:16], x[:16], y[:16], [str(i) for i in range(10)])

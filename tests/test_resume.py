@@ -18,7 +18,8 @@ from experiments import cli, data as run_data
 from experiments.config import RunConfig, mlp
 from experiments.checkpoint import (BEST, FINAL_MODEL, LAST, OPTIMIZER_BUFFERS, load_checkpoint,
                                     max_checkpoint_bytes)
-from experiments.train import TrainingInterrupted, train
+from experiments.run_folder import TrainingInterrupted
+from experiments.train import train
 from nn.serialization import load_arrays, save_arrays
 from tinygrad_lite.errors import DataError
 

@@ -12,7 +12,7 @@ import pytest
 from experiments import cli, run_folder
 from experiments.registry import RUNS
 from experiments.run_folder import RunFolderUnusable
-from experiments.runner import RunOptions, run
+from experiments.runner import Overrides, RunOptions, run
 from nn.serialization import decode_json, load_arrays
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,8 +67,8 @@ def test_a_second_run_into_the_same_folder_is_refused_naming_the_holder(data_roo
             outcome.append(subprocess.run([sys.executable, "-m", "experiments", *second], cwd=REPO,
                                           capture_output=True, text=True, timeout=120))
 
-    run(RUNS["A-sigmoid"], RunOptions(epochs=1, subset=200, torch=False, progress=False, report=False,
-                                      out=str(tmp_path), root=str(data_root), seed=0,
+    run(RUNS["A-sigmoid"], RunOptions(overrides=Overrides(epochs=1), subset=200, torch=False, progress=False,
+                                      report=False, out=str(tmp_path), root=str(data_root), seed=0,
                                       step_hook=start_the_second_run))
     refused = outcome[0]
     assert refused.returncode == 2, refused.stderr
@@ -90,7 +90,8 @@ def test_without_filelock_a_run_still_works_and_says_it_is_unguarded(data_root, 
     argv = ["run", "A-sigmoid", *QUICK, "--out", str(tmp_path), "--data", str(data_root)]
     assert cli.main(argv) == 0
     assert cli.main(argv) == 0
-    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("tinygrad-lite:") and "filelock" in line]
+    said = [line for line in capsys.readouterr().err.splitlines()
+            if line.startswith("tinygrad-lite:") and "filelock" in line]
     assert said == ["tinygrad-lite: filelock is not installed, so concurrent runs into one folder are not "
                     "guarded (pip install filelock, or pip install 'tinygrad_lite[run]')"]
     assert (tmp_path / "A-sigmoid" / "metrics.json").is_file()
@@ -104,8 +105,8 @@ def test_a_read_only_run_folder_is_refused_before_training(make_read_only, read_
     make_read_only(tmp_path / read_only)
     out, run_dir = tmp_path / "out", tmp_path / "out" / "A-sigmoid"
     with pytest.raises(RunFolderUnusable, match=words) as info:
-        run(RUNS["A-sigmoid"], RunOptions(epochs=1, subset=200, torch=False, progress=False, report=False,
-                                          out=str(out), root=str(data_root), step_hook=never_trains))
+        run(RUNS["A-sigmoid"], RunOptions(overrides=Overrides(epochs=1), subset=200, torch=False, progress=False,
+                                          report=False, out=str(out), root=str(data_root), step_hook=never_trains))
     assert str(run_dir) in str(info.value) and "--out" in str(info.value)
     status = cli.main(["run", "A-sigmoid", *QUICK, "--out", str(out), "--data", str(data_root)])
     err = capsys.readouterr().err.strip().splitlines()
@@ -117,8 +118,8 @@ def test_a_checkpoint_path_that_is_a_folder_is_refused_before_training(data_root
     checkpoint = tmp_path / "A-sigmoid" / "checkpoint-last.npz"
     checkpoint.mkdir(parents=True)
     with pytest.raises(RunFolderUnusable, match="checkpoint-last.npz is not a file") as info:
-        run(RUNS["A-sigmoid"], RunOptions(epochs=1, subset=200, torch=False, progress=False, report=False,
-                                          out=str(tmp_path), root=str(data_root), resume=True,
+        run(RUNS["A-sigmoid"], RunOptions(overrides=Overrides(epochs=1), subset=200, torch=False, progress=False,
+                                          report=False, out=str(tmp_path), root=str(data_root), resume=True,
                                           step_hook=never_trains))
     assert str(checkpoint) in str(info.value)
     status = cli.main(["run", "A-sigmoid", *QUICK, "--resume", "--out", str(tmp_path), "--data",

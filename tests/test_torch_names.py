@@ -188,7 +188,8 @@ def test_each_method_has_its_ops_signature():
         op = getattr(ops, "reshape" if name == "view" else name, None)
         if op is None or not inspect.isfunction(op):
             continue
-        assert arguments(method) == arguments(op), f"Tensor.{name}{inspect.signature(method)} != ops.{name}{inspect.signature(op)}"
+        assert arguments(method) == arguments(op), \
+            f"Tensor.{name}{inspect.signature(method)} != ops.{name}{inspect.signature(op)}"
         assert method.__doc__, f"Tensor.{name} has no docstring"
         checked += 1
     assert checked >= 30

@@ -10,8 +10,8 @@ from experiments.models import output_shape
 from experiments.sequences import TASKS
 
 torch = pytest.importorskip("torch", reason="torch is the reference these tests compare against: pip install '.[dev]'")
-from experiments.models import build_torch  # noqa: E402
-from experiments.torch_reference import copy_weights, from_torch_state, to_torch_state  # noqa: E402
+from experiments.models import build_torch  # noqa: E402  (after importorskip: needs torch)
+from experiments.torch_reference import copy_weights, from_torch_state, to_torch_state  # noqa: E402  (after importorskip: needs torch)
 
 # The architectures of ASSIGNMENTS.md, spelled with the config helpers (the registry's are added below).
 DOCUMENT_ARCHITECTURES = {

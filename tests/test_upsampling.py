@@ -63,7 +63,8 @@ def test_interpolate_double_backward_matches_torch(kwargs, dtype):
 
 def test_interpolate_gradcheck():
     rng = np.random.default_rng(0)
-    tl.gradcheck(lambda x: F.interpolate(x, scale_factor=(1.5, 2.5), mode="bilinear"), rng.standard_normal((1, 2, 3, 4)))
+    tl.gradcheck(lambda x: F.interpolate(x, scale_factor=(1.5, 2.5), mode="bilinear"),
+                 rng.standard_normal((1, 2, 3, 4)))
     tl.gradcheck(lambda x: F.interpolate(x, size=7, mode="linear", align_corners=True), rng.standard_normal((2, 2, 3)))
 
 
@@ -142,7 +143,8 @@ def test_interpolate_every_integer_dtype(dtype, mode, shape, size):
     except NotImplementedError:
         want = None
     if want is None and not mode.startswith("nearest"):
-        with pytest.raises(NotImplementedError, match=rf"interpolate: mode '{mode}' is not implemented for dtype {dtype}"):
+        with pytest.raises(NotImplementedError,
+                           match=rf"interpolate: mode '{mode}' is not implemented for dtype {dtype}"):
             F.interpolate(tl.Tensor(x), size=size, mode=mode)
         return
     got = F.interpolate(tl.Tensor(x), size=size, mode=mode)

@@ -99,7 +99,7 @@ STATEMENT = re.compile(r"(?:^|;)\s*(\w+) \[", re.M)   # a statement's first word
 
 
 def test_names_cannot_inject_dot_a_class_or_tensor_name_is_escaped():
-    """A Function class named `E"]; z [label="x\` used to close its label and add a node z."""
+    r"""A Function class named `E"]; z [label="x\` used to close its label and add a node z."""
     hostile = 'E"]; z [label="x\\'
     Op = type(hostile, (Function,), {"forward": lambda self, x: x * 2, "backward": lambda self, g: g * 2})
     x = tl.Tensor([1.0], requires_grad=True)

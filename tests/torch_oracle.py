@@ -98,7 +98,7 @@ def _assert_close(name, got, want, rtol, atol):
                              f"\nours:\n{got}\ntorch:\n{want}")
 
 
-def check_op(inputs, fn, torch_fn=None, *, extra=None, domain="real", dtype="float64", device="cpu",
+def check_op(inputs, fn, torch_fn=None, *, extra=None, domain="real", dtype="float64", device="cpu",  # noqa: PLR0915  (the oracle's steps in order)
              rtol=None, atol=None, grad_rtol=None, grad_atol=None, forward_only=False,
              requires_grad=None, seed=0, bound=None):
     """Compare ``fn`` in tinygrad_lite against ``torch_fn`` (default: ``fn`` itself) in torch.

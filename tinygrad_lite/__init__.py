@@ -19,10 +19,10 @@ from .creation import (arange, empty, eye, full, full_like, linspace, normal, on
 from .errors import (AnomalyError, AxisError, DataError, DeviceError, GradcheckError, ShapeError, SizeError,
                      TinygradLiteError, UnsupportedError)
 from .gradcheck import gradcheck
-from .ops import *  # noqa: F401,F403  (every op as a function: tl.exp(x), tl.matmul(a, b), ...)
+from .ops import *  # noqa: F403  (every op as a function: tl.exp(x), tl.matmul(a, b), ...)
 from .ops.convert import as_tensor
 from .dataloader import DataLoader, Dataset, TensorDataset
 from .saving import load, save
-from . import debug, utils, viz  # noqa: E402  (tl.viz.show(t), tl.debug.trace_backward(), tl.utils.data)
+from . import debug, utils, viz  # tl.viz.show(t), tl.debug.trace_backward(), tl.utils.data
 
 __version__ = "0.1.0"

@@ -73,8 +73,8 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
     if dtype is not None and np.dtype(dtype).kind == "b":
-        raise UnsupportedError(f"linspace: dtype bool is not supported (as in torch: evenly spaced "
-                               f"numbers are not truth values); use a number dtype, then compare")
+        raise UnsupportedError("linspace: dtype bool is not supported (as in torch: evenly spaced "
+                               "numbers are not truth values); use a number dtype, then compare")
     check_elements((steps,), "linspace", "the tensor")
     i = np.arange(steps, dtype=np.float64)
     step = (end - start) / (steps - 1) if steps > 1 else 0.0
@@ -115,7 +115,8 @@ def rand(*shape, dtype=None, device=None, requires_grad=False):
 
 def randn(*shape, dtype=None, device=None, requires_grad=False):
     """Standard normal, drawn from the seeded host generator (same numbers on CPU and GPU)."""
-    return _make(backend.rng().standard_normal(_shape(shape, "randn")), _floating(dtype, "randn"), device, requires_grad)
+    return _make(backend.rng().standard_normal(_shape(shape, "randn")), _floating(dtype, "randn"), device,
+                 requires_grad)
 
 
 def arange(start, stop=None, step=1, dtype=None, device=None):

@@ -15,7 +15,7 @@ leaf; these tools listen. With no hook installed the engine pays one ``if _hooks
     Mul        grad_out (2,)       |g|=1.414     -> a: (2,) |g|=2.236, a: (2,) |g|=2.236
         a (2,): .grad = contribution #1 |g|=2.236
         a (2,): .grad ACCUMULATES += contribution #2 |g|=2.236 (it held |g|=2.236 from earlier in this backward() call; now |g|=4.472)
-"""
+"""  # noqa: E501  (the example is the tool's real output, one line per event)
 import contextlib
 import importlib.util
 import math

@@ -78,7 +78,7 @@ def show(tensor, show_values=None):
         print(repr(graph))
 
 
-def to_dot(tensor, show_values=None):
+def to_dot(tensor, show_values=None):  # noqa: PLR0915  (one walk of the graph sharing its tables)
     """The graph that produced ``tensor`` as DOT text (a ``Graph``, which Jupyter draws).
 
     ``show_values``: None shows ``data | grad`` for tensors of at most 4 elements, an int sets that limit,

@@ -694,7 +694,7 @@ class Train(Check):
         untrained = evaluate(model, data.x_train, data.y_train)[0]
         try:
             model.load_state_dict(weights)
-        except Exception as error:      # noqa: BLE001  (names or shapes that do not fit)
+        except Exception as error:      # names or shapes that do not fit
             raise CheckFailed("the weights your training returned fit the network", what,
                               expected="the network's parameters, by name and shape", got=str(error)[:300],
                               hint="train the model the adapter built; do not replace or reshape its parameters"
@@ -776,7 +776,7 @@ def judge(number, checks, replies, options, grafts=None):
         return Outcome(number, False, failure.check, _with_notes(failure.explain(), notes))
     except StudentRaised as raised:
         return _raised(number, raised, options)
-    except Exception as error:      # noqa: BLE001  (an answer of the wrong form: the task fails, saying so)
+    except Exception as error:      # an answer of the wrong form: the task fails, saying so
         return Outcome(number, False, "the answer could not be read",
                        f"  {type(error).__name__}: {str(error)[:300]}\n  hint:     return Tensors of the "
                        f"shapes the docstring gives")
@@ -851,7 +851,7 @@ def run_task(number, options=None, targets=None):
     targets = targets if targets is not None else [t for task in COURSE for t in task.blanks]
     try:
         checks = plan(number, options)
-    except Exception as error:      # noqa: BLE001  (the copy's own forward, edited, may raise)
+    except Exception as error:      # the copy's own forward, edited, may raise
         return Outcome(number, False, "the checks could not start", f"  {type(error).__name__}: {error}")
     return judge(number, checks, answer_here(requests_of(checks), options, targets), options)
 

@@ -327,7 +327,7 @@ def grade_one_copy(copy_dir, name, slot, settings, student=None):
     for number in blank:
         try:
             plans[number] = plan(number, options)
-        except Exception as error:      # noqa: BLE001  (the teacher's setup failing for this task)
+        except Exception as error:      # the teacher's setup failing for this task
             outcomes[number] = Outcome(number, False, "the checks could not start",
                                        f"  {type(error).__name__}: {error}")
     jobs = Path(settings.run_dir) / "jobs"
@@ -539,7 +539,7 @@ def _grade_here(todo, settings, rows, rows_dir, total):
             done += 1
             try:
                 row = grade_one_copy(copy, folder, slot, settings, student)
-            except Exception as error:      # noqa: BLE001  (the grader's own failure: still a row)
+            except Exception as error:      # the grader's own failure: still a row
                 row = _failed_row(settings, folder, student, error)
             _finish(row, notes, key, rows, rows_dir, bar, done, total)
     finally:

@@ -13,6 +13,7 @@ import tinygrad_lite as tl
 from tinygrad_lite.backend import array_module
 from tinygrad_lite.core import Function, Tensor
 from tinygrad_lite.ops.convert import check_same_device
+from tinygrad_lite.ops.dtypes import floating
 
 from .special import ErfOp, erfc_array
 
@@ -130,7 +131,7 @@ def relu(x):
 
 def leaky_relu(x, negative_slope=0.01):
     """y = x for x > 0, negative_slope * x otherwise (torch's default slope 0.01)."""
-    return LeakyReLUOp(float(negative_slope))(x)
+    return LeakyReLUOp(float(negative_slope))(floating(x))
 
 
 def sigmoid(x):
@@ -146,6 +147,7 @@ def tanh(x):
 def gelu(x, approximate="none"):
     """GELU: exact ``x * Phi(x)`` (torch's default), or ``approximate='tanh'``:
     0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    x = floating(x)         # integers and bools: the default float dtype (tinygrad_lite/ops/dtypes.py)
     if approximate == "none":
         return GELUOp()(x)
     if approximate == "tanh":
@@ -201,7 +203,7 @@ def softplus(x, beta=1.0, threshold=20.0):
     beta = _number("softplus", "beta", beta)
     if beta == 0:
         raise ValueError("softplus: beta must be nonzero (it divides the result), got 0")
-    return SoftplusOp(beta, _number("softplus", "threshold", threshold))(x)
+    return SoftplusOp(beta, _number("softplus", "threshold", threshold))(floating(x))
 
 
 def hardtanh(x, min_val=-1.0, max_val=1.0):
@@ -229,12 +231,13 @@ def hardswish(x):
 
 def mish(x):
     """y = x * tanh(softplus(x))"""
+    x = floating(x)
     return x * SoftplusOp(1.0, float("inf"))(x).tanh()
 
 
 def logsigmoid(x):
     """y = ln sigmoid(x) = -softplus(-x), stable for large |x|"""
-    return -SoftplusOp(1.0, float("inf"))(-x)
+    return -SoftplusOp(1.0, float("inf"))(-floating(x))
 
 
 def softsign(x):
@@ -244,7 +247,7 @@ def softsign(x):
 
 def softmin(x, axis=-1, *, dim=None):
     """y = softmax(-x) along ``axis`` or torch's ``dim``"""
-    return tl.softmax(-x, axis, dim=dim)
+    return tl.softmax(-floating(x), axis, dim=dim)     # negated in floating point: uint8 -1 is 255
 
 
 def _negative_part(x):

@@ -240,7 +240,7 @@ def grouped_conv2d(x, weight, bias, groups, geometry):
     Every step is a differentiable op (Im2ColOp, reshape, permute, matmul), so all gradients come
     free; the backward's col2im works on the same (g*N, C/g, H, W) batch.
     """
-    (n, channels, h, w), (out_channels, per_group, kh, kw) = x.shape, weight.shape
+    (n, _, h, w), (out_channels, per_group, kh, kw) = x.shape, weight.shape
     kernel, stride, padding, dilation = geometry
     oh, ow = output_size(x.shape[2:], kernel, stride, padding, "conv2d", dilation)
     batched = x.reshape(n, groups, per_group, h, w).permute(1, 0, 2, 3, 4).reshape(groups * n, per_group, h, w)
@@ -280,7 +280,7 @@ class GroupedConv2dOp(Function):
         return cols.T.reshape(cols.shape[1], g, -1).transpose(1, 2, 0)
 
     def forward(self, x, weight, bias=None):
-        xp, g, (n, c, h, w), (out_channels, per_group, kh, kw) = array_module(x), self.groups, x.shape, weight.shape
+        xp, g, (n, _, h, w), (out_channels, per_group, kh, kw) = array_module(x), self.groups, x.shape, weight.shape
         oh, ow = output_size((h, w), *self.geometry[:3], "conv2d", self.geometry[3])
         self.cols = self._by_group(im2col_array(self._batched(x), *self.geometry))
         self.w_g = weight.reshape(g, out_channels // g, per_group, kh, kw).transpose(0, 3, 4, 2, 1).reshape(
@@ -297,7 +297,8 @@ class GroupedConv2dOp(Function):
         g, (n, c, h, w), (out_channels, per_group, kh, kw) = self.groups, x.shape, weight.shape
         _, oh, ow = gy.shape[1:]
         gy_g = gy.reshape(n, g, out_channels // g, oh, ow).permute(1, 0, 3, 4, 2).reshape(g, n * oh * ow, -1)
-        w_g = weight.reshape(g, out_channels // g, per_group, kh, kw).permute(0, 3, 4, 2, 1).reshape(g, -1, out_channels // g)
+        w_g = weight.reshape(g, out_channels // g, per_group, kh, kw).permute(0, 3, 4, 2, 1).reshape(
+            g, -1, out_channels // g)
         gx = gw = gb = None
         if self.needs_grad[0]:
             gcols = (gy_g @ w_g.swapaxes(-1, -2)).reshape(g * n * oh * ow, -1)
@@ -360,6 +361,9 @@ def conv_padding(padding, kernel, stride, dilation, where):
             raise ValueError(f"{where}: padding='same' needs stride 1 (as in torch), got stride {stride}")
         totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
         return tuple((t // 2, t - t // 2) for t in totals)
+    if isinstance(padding, (tuple, list)) and len(padding) != 2:
+        raise ValueError(f"{where}: padding must be an int, a pair (h, w), four ints (left, right, top, "
+                         f"bottom) as F.pad takes them, 'valid' or 'same', got {padding!r}")
     return sides(pair(padding, "padding", where, 0))
 
 
@@ -512,7 +516,12 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, laye
             raise ShapeError(f"{layer}: expected a 3-D {name} {layout}, got "
                              f"{getattr(t, 'shape', type(t).__name__)}")
     if isinstance(padding, (tuple, list)) and len(padding) == 2:
+        if not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) and p >= 0 for p in padding):
+            raise ValueError(f"{layer}: padding (left, right) must be two non-negative ints, got {padding!r}")
         padding = (padding[0], padding[1], 0, 0)            # (left, right): conv2d's sides of W
+    elif isinstance(padding, (tuple, list)) and len(padding) != 1:
+        raise ValueError(f"{layer}: padding must be an int, a 1-tuple, (left, right) as F.pad takes it, "
+                         f"'valid' or 'same', got {padding!r}")
     elif not isinstance(padding, str):
         padding = (0, single(padding, "padding", layer, 0))
     stride, dilation = (1, single(stride, "stride", layer, 1)), (1, single(dilation, "dilation", layer, 1))

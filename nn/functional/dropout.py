@@ -5,6 +5,7 @@ import numpy as np
 import tinygrad_lite as tl
 from tinygrad_lite import backend
 from tinygrad_lite.core import Function, Tensor
+from tinygrad_lite.ops.dtypes import floating
 
 
 class DropoutOp(Function):
@@ -27,8 +28,8 @@ def dropout(x, p=0.5, training=True, mask=None):
         raise TypeError(f"dropout: x must be a Tensor, got {type(x).__name__}")
     if not training or (p == 0.0 and mask is None):
         return x
-    xp = x.array_module
-    dtype = x.dtype if x.dtype.kind == "f" else tl.get_default_dtype()
+    x = floating(x)         # integers and bools: the default float dtype (tinygrad_lite/ops/dtypes.py)
+    xp, dtype = x.array_module, x.dtype
     if mask is None:
         if p == 1.0:
             keep = xp.zeros(x.shape, dtype=dtype)

@@ -226,7 +226,7 @@ class BinaryCrossEntropyOp(Function):
         return gy * (p - Tensor._wrap(self.target)) / tl.maximum(p * (1.0 - p), self.EPSILON)
 
 
-def binary_cross_entropy(input, target, weight=None, reduction="mean"):  # noqa: A002  (torch's name)
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):  # torch's name
     """Binary cross-entropy of probabilities ``input`` in [0, 1] against ``target`` of the same shape:
     loss = -w (t ln p + (1 - t) ln(1 - p)), logarithms clamped at -100 as in torch; ``weight``
     broadcasts to the input. The target is not differentiated (pass logits to
@@ -243,7 +243,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):  # noqa:
     return _reduce(losses, reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):  # noqa: A002
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
     """Binary cross-entropy of logits x: loss = w ((1 - t) x + (1 + (pw - 1) t) softplus(-x)), which is
     -w (pw t ln sigmoid(x) + (1 - t) ln(1 - sigmoid(x))) without overflow; ``pos_weight`` pw broadcasts
     along the last axis (one per class), ``weight`` w to the input. Built from Tensor ops, so
@@ -271,14 +271,14 @@ def mse_loss(pred, target, reduction="mean"):
     return _reduce(diff * diff, reduction)
 
 
-def l1_loss(input, target, reduction="mean"):  # noqa: A002  (torch's name)
+def l1_loss(input, target, reduction="mean"):  # torch's name
     """Mean absolute error: mean(|input - target|) over every element (or 'sum' / 'none'); the
     gradient at a zero difference is 0, as torch's. The shapes must match exactly (see ``mse_loss``)."""
     _check_reduction("l1_loss", reduction)
     return _reduce((input - _target_like("l1_loss", input, target)).abs(), reduction)
 
 
-def smooth_l1_loss(input, target, reduction="mean", beta=1.0):  # noqa: A002  (torch's name)
+def smooth_l1_loss(input, target, reduction="mean", beta=1.0):  # torch's name
     """loss = 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, d = input - target (beta = 0: |d|)."""
     _check_reduction("smooth_l1_loss", reduction)
     beta = _non_negative("smooth_l1_loss", "beta", beta)
@@ -289,7 +289,7 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):  # noqa: A002  (t
     return _reduce(tl.where(size.data < beta, diff * diff * (0.5 / beta), size - 0.5 * beta), reduction)
 
 
-def huber_loss(input, target, reduction="mean", delta=1.0):  # noqa: A002  (torch's name)
+def huber_loss(input, target, reduction="mean", delta=1.0):  # torch's name
     """loss = 0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta), d = input - target
     (``smooth_l1_loss`` with beta = delta, times delta)."""
     _check_reduction("huber_loss", reduction)
@@ -301,7 +301,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0):  # noqa: A002  (torc
     return _reduce(tl.where(size.data < delta, diff * diff * 0.5, (size - 0.5 * delta) * delta), reduction)
 
 
-def kl_div(input, target, reduction="mean", log_target=False):  # noqa: A002  (torch's name)
+def kl_div(input, target, reduction="mean", log_target=False):  # torch's name
     """KL divergence with ``input`` the log-probabilities q: loss = t (ln t - q) (0 where t = 0), or with
     ``log_target`` (target holds ln t) e^t (t - q). 'batchmean' divides the sum by the batch size
     (the true KL divergence per sample), 'mean' by the number of elements (torch's default)."""
@@ -410,7 +410,7 @@ def _label_weights(labels, ignored, weight, like):
     return safe, row_weight
 
 
-def _target_like(op, input, target, input_name="input"):  # noqa: A002
+def _target_like(op, input, target, input_name="input"):
     """``target`` as a Tensor of ``input``'s dtype and device, with ``input``'s shape exactly."""
     if not isinstance(target, Tensor):
         target = Tensor(target, dtype=input.dtype, device=input.device)
@@ -420,7 +420,7 @@ def _target_like(op, input, target, input_name="input"):  # noqa: A002
     return target
 
 
-def _broadcast_weight(op, name, weight, input):  # noqa: A002
+def _broadcast_weight(op, name, weight, input):
     """A weight Tensor (``name`` in messages) that broadcasts to ``input``'s shape."""
     if not isinstance(weight, Tensor):
         weight = Tensor(weight, dtype=input.dtype, device=input.device)

@@ -90,7 +90,8 @@ class NormaliseOp(Function):
         array_module(gy).subtract(g, gx, out=gx)
         gx *= self.inv_std
         grads = [gx]
-        for param, part in ((weight, lambda spread: dot_over(gy, x_hat, spread)), (bias, lambda spread: sum_over(gy, spread))):
+        for param, part in ((weight, lambda spread: dot_over(gy, x_hat, spread)),
+                            (bias, lambda spread: sum_over(gy, spread))):
             if param is not None:
                 spread = tuple(range(gy.ndim - param.ndim)) + tuple(
                     gy.ndim - param.ndim + i for i, n in enumerate(param.shape) if n == 1)

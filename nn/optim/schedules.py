@@ -6,7 +6,8 @@ or after every optimiser step (WarmupCosineLR, a transformer's schedule).
 | StepLR            | lr0 * gamma ** (e // step_size)                                                        |
 | ExponentialLR     | lr0 * gamma ** e                                                                       |
 | InverseTimeDecay  | lr0 / (1 + decay_rate * e)                                                             |
-| WarmupCosineLR    | lr0 * (e + 1) / warmup for e < warmup, then lr0 * (1 + cos(pi * min(1, (e - warmup) / (total - warmup)))) / 2 |
+| WarmupCosineLR    | lr0 * (e + 1) / warmup for e < warmup,                                                 |
+|                   | then lr0 * (1 + cos(pi * min(1, (e - warmup) / (total - warmup)))) / 2                 |
 
 StepLR and ExponentialLR multiply the current lr by gamma when it is due, exactly as torch does, so
 the sequences agree to the last bit.

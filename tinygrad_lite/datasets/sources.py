@@ -11,13 +11,13 @@ four: an explicit folder is the only place looked at, and nothing is downloaded.
 
 Every file, found or downloaded, gzipped or raw, is checked against the SHA-256 of its uncompressed
 content before anyone sees an array; it is read with a bound (``idx.read_bytes``), so a small
-crafted file cannot inflate to more than the published file's size. A download is written to a temporary file in the cache folder,
-verified, and only then renamed into place with ``os.replace`` (atomic), so an interrupted or bad
-download never leaves a file that looks complete. When nothing works, one ``DataError`` lists every
-place tried, why each failed, and how to put the files in place by hand. When a copy exists on
-disk but fails verification and no good copy is found, that error is a ``CorruptDataError`` whose
-first line names the file, the expected and actual SHA-256 and where a good copy comes from: a
-corrupt file is never a reason to fall back to the bundled sample.
+crafted file cannot inflate to more than the published file's size. A download is written to a
+temporary file in the cache folder, verified, and only then renamed into place with ``os.replace``
+(atomic), so an interrupted or bad download never leaves a file that looks complete. When nothing
+works, one ``DataError`` lists every place tried, why each failed, and how to put the files in place
+by hand. When a copy exists on disk but fails verification and no good copy is found, that error is
+a ``CorruptDataError`` whose first line names the file, the expected and actual SHA-256 and where a
+good copy comes from: a corrupt file is never a reason to fall back to the bundled sample.
 """
 import hashlib
 import os

@@ -271,7 +271,7 @@ def neg(x: Tensor) -> Tensor: return NegOp()(x)
 def exp(x: Tensor) -> Tensor: return ExpOp()(floating(x))
 def log(x: Tensor) -> Tensor: return LogOp()(floating(x))
 def sqrt(x: Tensor) -> Tensor: return SqrtOp()(floating(x))
-def abs(x: Tensor) -> Tensor: return AbsOp()(x)  # noqa: A001  (torch's name; the forward uses xp.abs)
+def abs(x: Tensor) -> Tensor: return AbsOp()(x)  # torch's name; the forward uses xp.abs
 def tanh(x: Tensor) -> Tensor: return TanhOp()(floating(x))
 def sigmoid(x: Tensor) -> Tensor: return SigmoidOp()(floating(x))
 def relu(x: Tensor) -> Tensor: return ReLUOp()(x)
@@ -286,7 +286,7 @@ for _function, _op in ((add, AddOp), (sub, SubOp), (mul, MulOp), (div, DivOp), (
     _function.__doc__ = _op.__doc__
 
 
-def pow(x: Operand, exponent: Operand) -> Tensor:  # noqa: A001
+def pow(x: Operand, exponent: Operand) -> Tensor:
     """x ** exponent, for a constant or a tensor exponent (and a constant base: 2 ** x)."""
     if isinstance(exponent, Tensor) or not isinstance(x, Tensor):
         return _binary(PowOp, x, exponent)
@@ -295,7 +295,7 @@ def pow(x: Operand, exponent: Operand) -> Tensor:  # noqa: A001
     return PowScalarOp(exponent)(x)
 
 
-def clip(x: Tensor, min: Optional[float] = None, max: Optional[float] = None) -> Tensor:  # noqa: A002  (numpy's names)
+def clip(x: Tensor, min: Optional[float] = None, max: Optional[float] = None) -> Tensor:  # numpy's names
     """Clamp to [min, max] (either may be None)."""
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
@@ -312,7 +312,7 @@ def where(condition, a, b) -> Tensor:
     and is moved to the operands' device: CuPy refuses a NumPy condition)."""
     if isinstance(condition, Tensor):
         condition = condition.data
-    if getattr(condition, "dtype", None) != bool or not hasattr(condition, "shape"):
+    if getattr(condition, "dtype", None) != np.bool_ or not hasattr(condition, "shape"):
         raise TypeError(f"where: condition must be a bool Tensor or array (a comparison such as x > 0), "
                         f"got {type(condition).__name__}"
                         f"{' of dtype ' + str(condition.dtype) if hasattr(condition, 'dtype') else ''}")

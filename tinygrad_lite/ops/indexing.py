@@ -72,7 +72,7 @@ def triu(x: Tensor, diagonal: int = 0) -> Tensor:
 def masked_fill(x: Tensor, mask: Any, value: Union[Tensor, float]) -> Tensor:
     """y = value where ``mask`` (a bool tensor broadcasting to x) holds, else x."""
     mask = _array(x, mask)
-    if getattr(mask, "dtype", None) != bool:
+    if getattr(mask, "dtype", None) != np.bool_:
         raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {getattr(mask, 'dtype', type(mask))}")
     try:
         np.broadcast_shapes(mask.shape, x.shape)
@@ -140,8 +140,8 @@ def repeat_interleave(x: Tensor, repeats: Any, dim: Optional[int] = None) -> Ten
             (counts.ndim == 1 and len(counts) != x.shape[dim]):
         raise ValueError(f"repeat_interleave: repeats must be a non-negative int or one per element of dim "
                          f"{dim} ({x.shape[dim]}), got {repeats!r}")
-    check_elements(x.shape[:dim] + (int(counts.sum()) if counts.ndim else int(counts) * x.shape[dim],) + x.shape[dim + 1:],
-                   "repeat_interleave")
+    length = int(counts.sum()) if counts.ndim else int(counts) * x.shape[dim]
+    check_elements(x.shape[:dim] + (length,) + x.shape[dim + 1:], "repeat_interleave")
     source = np.repeat(np.arange(x.shape[dim]), counts)
     return getitem(x, (slice(None),) * dim + (source,))
 
@@ -222,7 +222,8 @@ class ScatterReduceOp(Function):
     IDENTITY = {"sum": 0, "mean": 0, "prod": 1, "amax": -np.inf, "amin": np.inf}
     UFUNC = {"sum": "add", "mean": "add", "prod": "multiply", "amax": "maximum", "amin": "minimum"}
 
-    def __init__(self, grid, reduce, include_self): self.grid, self.reduce, self.include_self = grid, reduce, include_self
+    def __init__(self, grid, reduce, include_self):
+        self.grid, self.reduce, self.include_self = grid, reduce, include_self
 
     def forward(self, x, src):
         xp, out = array_module(x), x.copy()
@@ -264,7 +265,7 @@ class ScatterReduceOp(Function):
         """gy times the product of the other elements reduced with each one (see the docstring): P,
         the product of the nonzero ones (this op again, so second derivatives come free), and z, how
         many are zero, decide."""
-        xp, grid = gy.array_module, self.grid
+        grid = self.grid
         nonzero_x, nonzero_src = where(x.data == 0, 1.0, x), where(src.data == 0, 1.0, src)
         product = ScatterReduceOp(grid, "prod", self.include_self)(nonzero_x, nonzero_src)
         zeros = ((x.data == 0) & self.include_self).astype(np.int64)
@@ -322,7 +323,7 @@ def unflatten(x: Tensor, dim: int, sizes: Any) -> Tensor:
 def masked_select(x: Tensor, mask: Any) -> Tensor:
     """The elements of x where ``mask`` (broadcasting to x) holds, as a 1-D tensor in row-major order."""
     mask = _array(x, mask)
-    if getattr(mask, "dtype", None) != bool:
+    if getattr(mask, "dtype", None) != np.bool_:
         raise TypeError(f"masked_select: mask must be a bool tensor, got dtype {getattr(mask, 'dtype', type(mask))}")
     shape = np.broadcast_shapes(mask.shape, x.shape)
     if shape != x.shape:

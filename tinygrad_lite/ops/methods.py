@@ -33,7 +33,8 @@ METHODS = (
     shape.broadcast_to, shape.pad,
     indexing.flip, indexing.roll, indexing.tril, indexing.triu, indexing.masked_fill, indexing.split,
     indexing.chunk, indexing.repeat, indexing.repeat_interleave, indexing.gather, indexing.scatter,
-    indexing.scatter_add, indexing.scatter_reduce, indexing.diagonal, indexing.unflatten, indexing.masked_select, indexing.nonzero,
+    indexing.scatter_add, indexing.scatter_reduce, indexing.diagonal, indexing.unflatten, indexing.masked_select,
+    indexing.nonzero,
 )
 
 # Python's operators: x + y is add(x, y); the reflected ones (2 - x) swap the operands back.
@@ -78,7 +79,7 @@ def astype(x: Tensor, dtype: Any) -> Tensor:
     return x if np.dtype(dtype) == x.dtype else convert.astype(x, dtype)
 
 
-def float(x: Tensor) -> Tensor:  # noqa: A001  (torch's name)
+def float(x: Tensor) -> Tensor:  # torch's name
     """Cast to float32."""
     return astype(x, np.float32)
 
@@ -88,8 +89,9 @@ def double(x: Tensor) -> Tensor:
     return astype(x, np.float64)
 
 
-EXTRAS = {"to": to, "cpu": cpu, "cuda": cuda, "astype": astype, "float": float, "double": double, "div": rounding.divide,
-          "view": shape.reshape, "T": property(shape.transpose, doc="The axes reversed (a matrix's transpose).")}
+EXTRAS = {"to": to, "cpu": cpu, "cuda": cuda, "astype": astype, "float": float, "double": double,
+          "div": rounding.divide, "view": shape.reshape,
+          "T": property(shape.transpose, doc="The axes reversed (a matrix's transpose).")}
 
 
 def _reflected(op):

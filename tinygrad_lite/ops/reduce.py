@@ -193,7 +193,7 @@ def _numpy_call(op, x, dtype, out):
 # ---- the functions users call ---------------------------------------------------------------------
 # Each takes NumPy's axis= / keepdims= or torch's dim= / keepdim= (see torch_names).
 
-def sum(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None,  # noqa: A001
+def sum(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None,
         keepdim: Optional[bool] = None, dtype: Any = None, out: Any = None) -> Tensor:
     """The sum over ``axis`` (None: all axes; an int or a tuple); ``dtype``: x is cast to it first
     (torch's ``sum(dtype=)``, NumPy's too: float32 summed in float64, the gradient cast back);
@@ -211,14 +211,14 @@ def mean(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = No
     return MeanOp(_axes(axis, x.ndim, "mean"), keepdims)(x)
 
 
-def max(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None,  # noqa: A001
+def max(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None,
         keepdim: Optional[bool] = None, out: Any = None) -> Union[Tensor, Tuple[Tensor, Tensor]]:
     """The largest element over ``axis`` (None: all). With torch's ``dim=`` (one int) the answer is
     torch's too: the pair ``(values, indices)``."""
     return _max_or_min(MaxOp, _numpy_call("max", x, None, out), axis, keepdims, dim, keepdim)
 
 
-def min(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None,  # noqa: A001
+def min(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None,
         keepdim: Optional[bool] = None, out: Any = None) -> Union[Tensor, Tuple[Tensor, Tensor]]:
     """The smallest element over ``axis`` (None: all); with ``dim=``, ``(values, indices)`` (see ``max``)."""
     return _max_or_min(MinOp, _numpy_call("min", x, None, out), axis, keepdims, dim, keepdim)
@@ -355,7 +355,7 @@ def prod(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = No
     return y.reshape(*[1 if a in axes else n for a, n in enumerate(shape)]) if keepdims else y
 
 
-def any(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None,  # noqa: A001
+def any(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None,
         keepdim: Optional[bool] = None, out: Any = None) -> Tensor:
     """Whether any element over ``axis`` is nonzero, as a boolean tensor (not differentiable)."""
     x = _numpy_call("any", x, None, out)
@@ -363,7 +363,7 @@ def any(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = Non
     return Tensor._wrap(x.array_module.asarray(x.data.any(axis=_axes(axis, x.ndim, "any"), keepdims=keepdims)))
 
 
-def all(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None,  # noqa: A001
+def all(x: Tensor, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None,
         keepdim: Optional[bool] = None, out: Any = None) -> Tensor:
     """Whether every element over ``axis`` is nonzero, as a boolean tensor (not differentiable)."""
     x = _numpy_call("all", x, None, out)

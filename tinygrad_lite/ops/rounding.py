@@ -98,7 +98,7 @@ def trunc(x: Tensor) -> Tensor:
     return PiecewiseConstantOp("trunc")(x)
 
 
-def round(x: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001  (torch's name)
+def round(x: Tensor, decimals: int = 0) -> Tensor:  # torch's name
     """x rounded to ``decimals`` digits, halves to the nearest even (as torch and NumPy)."""
     if isinstance(decimals, bool) or not isinstance(decimals, (int, np.integer)):
         raise TypeError(f"round: decimals must be an int, got {decimals!r}")

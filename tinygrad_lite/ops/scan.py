@@ -52,7 +52,7 @@ class CumprodOp(Function):
     def forward(self, x): return array_module(x).cumprod(x, axis=self.axis)
 
     def _fast_backward(self, gy):
-        x, y, axis = self.inputs[0].data, self.output().data, self.axis
+        x, axis = self.inputs[0].data, self.axis
         if not bool((x == 0).any()):
             return self.backward(gy)
         xp, g = array_module(x), gy.data

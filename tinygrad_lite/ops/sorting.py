@@ -64,7 +64,7 @@ def sort(x: Tensor, axis: int = -1, descending: bool = False, stable: bool = Fal
     return SortResult(take_along(x, indices.data, axis), indices)
 
 
-def topk(x: Tensor, k: int, axis: int = -1, largest: bool = True, sorted: bool = True,  # noqa: A002  (torch's)
+def topk(x: Tensor, k: int, axis: int = -1, largest: bool = True, sorted: bool = True,  # torch's
          *, dim: Optional[int] = None) -> Tuple[Tensor, Tensor]:
     """``(values, indices)`` of the ``k`` largest (``largest=False``: smallest) elements along ``axis``,
     largest first, as torch's ``topk``; the gradient goes to the picked elements. Always sorted."""

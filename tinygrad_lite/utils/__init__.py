@@ -1,2 +1,2 @@
 """torch's ``torch.utils`` paths for what a port needs: ``tl.utils.data.DataLoader`` and friends."""
-from . import data  # noqa: F401
+from . import data
