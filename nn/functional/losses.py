@@ -79,13 +79,14 @@ class ClassAxisCrossEntropyOp(CrossEntropyOp):
     """``CrossEntropyOp`` on logits (N, C, d1, ...) with class labels (N, d1, ...), along the class
     axis 1 where it lies: the fast path of ``cross_entropy``'s plain call on N-D logits, which the
     general route reads as (N*d1*..., C) rows (a transposed copy of the logits and of their gradient).
+    The forward keeps the softmax it divides out of the same exponentials, so the backward takes no exp.
 
         loss[n, d] = -log_softmax(z[n, :, d])[y[n, d]],   dz = (softmax(z) - one_hot(y)) * gy
         (the one-hot along axis 1; 'mean' divides by the number of labels, N*d1*...)
     """
     def forward(self, logits):
         xp = backend.array_module(logits)
-        self.log_probs = log_probs = log_softmax_array(logits, 1)
+        log_probs, self.probs = log_softmax_array(logits, 1, with_softmax=True)
         losses = -log_probs[self._at_labels(xp)]
         if self.reduction == "none":
             return losses
@@ -104,11 +105,11 @@ class ClassAxisCrossEntropyOp(CrossEntropyOp):
         return grad * self._scale(gy, gy.unsqueeze(1) if self.reduction == "none" else None)
 
     def _fast_backward(self, gy):
-        """``backward`` on arrays, in place: exp of the kept log-probabilities, minus 1 at each label."""
+        """``backward`` on arrays: the kept softmax times the scale, the scale taken off at each label."""
         xp = gy.array_module
-        grad = xp.exp(self.log_probs)
-        grad[self._at_labels(xp)] -= 1
-        grad *= self._scale(gy.data, gy.data[:, None] if self.reduction == "none" else None)
+        scale = self._scale(gy.data, gy.data[:, None] if self.reduction == "none" else None)
+        grad = self.probs * scale
+        grad[self._at_labels(xp)] -= scale if self.reduction != "none" else gy.data
         return Tensor._wrap(grad)
 
     def _scale(self, gy, gy_column):
