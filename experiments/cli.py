@@ -1,7 +1,7 @@
 """The ``tinygrad-lite`` command (also ``python -m experiments``).
 
     tinygrad-lite list                          every run, the document it replays, its expected time
-    tinygrad-lite run A-sigmoid                 train one run (or several, or a group: all-A .. all-D, all)
+    tinygrad-lite run A-sigmoid                 train one run (or several, or a group: all-A .. all-D, all, examples)
     tinygrad-lite run all-B --epochs 1 --subset 2000 --device cuda --no-torch
     tinygrad-lite run A-sigmoid --resume        continue after Ctrl-C, to the same final weights
     tinygrad-lite run B-cnn --resume            after --no-torch: train torch alone, add its column
@@ -89,7 +89,8 @@ def build_parser():
 def _add_run_parser(commands):
     """`tinygrad-lite run NAME...` and its options."""
     run = commands.add_parser("run", help="train runs and write metrics.json + REPORT.md for each")
-    run.add_argument("names", nargs="+", metavar="NAME", help="run names or groups (all-A .. all-D, all)")
+    run.add_argument("names", nargs="+", metavar="NAME",
+                     help="run names or groups (all-A .. all-D, all, examples; `tinygrad-lite list` shows them)")
     run.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to train (default cpu)")
     run.add_argument("--epochs", type=int_at_least(1), help="train this many epochs instead of the document's")
     run.add_argument("--lr", type=_positive_float,

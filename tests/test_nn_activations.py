@@ -127,6 +127,27 @@ def test_activations_of_integers_compute_in_the_default_float_dtype(name, fn, to
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=4 * np.finfo(default).eps, atol=0)
 
 
+@pytest.mark.parametrize("dtype", ["int64", "int32", "int8", "uint8"])
+@pytest.mark.parametrize("name, fn, torch_fn", [
+    ("relu6", F.relu6, TF.relu6), ("hardtanh", F.hardtanh, TF.hardtanh),
+    ("hardtanh(-0.5, 2.5)", lambda x: F.hardtanh(x, -0.5, 2.5), lambda x: TF.hardtanh(x, -0.5, 2.5)),
+    ("hardtanh(-2, 3.9)", lambda x: F.hardtanh(x, -2, 3.9), lambda x: TF.hardtanh(x, -2, 3.9))])
+def test_clamping_activations_keep_an_integer_dtype_as_torch(name, fn, torch_fn, dtype):
+    """relu6 and hardtanh are clamps: torch keeps the integer dtype, truncates the bounds toward 0,
+    and refuses an unsigned tensor with a negative bound (a RuntimeError: ours is one too)."""
+    values = np.array([-7, -2, -1, 0, 1, 2, 3, 6, 9], dtype=dtype) if dtype != "uint8" else \
+        np.array([0, 1, 2, 3, 6, 9, 200], dtype=dtype)
+    try:
+        want = torch_fn(torch.from_numpy(values))
+    except RuntimeError:
+        with pytest.raises(RuntimeError, match="unsigned .* negative limits"):
+            fn(tl.Tensor(values))
+        return
+    got = fn(tl.Tensor(values))
+    assert got.dtype == values.dtype and want.numpy().dtype == values.dtype, name
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
 MODULES = [(nn.SiLU(), torch.nn.SiLU()), (nn.ELU(), torch.nn.ELU()), (nn.ELU(0.5), torch.nn.ELU(0.5)),
            (nn.SELU(), torch.nn.SELU()), (nn.CELU(), torch.nn.CELU()), (nn.CELU(1.5), torch.nn.CELU(1.5)),
            (nn.Softplus(), torch.nn.Softplus()), (nn.Softplus(2, 1), torch.nn.Softplus(2, 1)),

@@ -211,12 +211,25 @@ def hardtanh(x, min_val=-1.0, max_val=1.0):
     min_val, max_val = _number("hardtanh", "min_val", min_val), _number("hardtanh", "max_val", max_val)
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val must not exceed max_val, got min_val={min_val}, max_val={max_val}")
-    return tl.clip(x, min_val, max_val)
+    return _clip_keeping_integers("hardtanh", x, min_val, max_val)
 
 
 def relu6(x):
     """y = min(max(x, 0), 6)"""
-    return tl.clip(x, 0.0, 6.0)
+    return _clip_keeping_integers("relu6", x, 0.0, 6.0)
+
+
+def _clip_keeping_integers(name, x, low, high):
+    """clip(x, low, high); on an integer x, as torch, in x's dtype with the bounds truncated toward 0
+    (-0.5 -> 0, 2.5 -> 2), and refused for an unsigned x with a negative bound."""
+    kind = np.dtype(x.dtype).kind if isinstance(x, tl.Tensor) else "f"
+    if kind not in "iu":
+        return tl.clip(x, low, high)
+    low, high = int(low), int(high)
+    if kind == "u" and low < 0:                  # after truncation: -0.5 is a bound of 0, as torch
+        raise tl.UnsupportedError(f"{name}: an unsigned tensor ({x.dtype}) cannot be clipped to negative "
+                                  f"limits, got min_val={low}, max_val={high} (torch refuses it too)")
+    return tl.clip(x, low, high)
 
 
 def hardsigmoid(x):
