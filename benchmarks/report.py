@@ -321,7 +321,7 @@ def chart_png(*reports):
     names = ([row["name"] for row in reports[0]["rows"]]
              + [f"memory {e['case']}" for e in reports[0].get("memory") or []])
     fig, axes = plt.subplots(1, len(reports), figsize=(6.5 * len(reports), 0.36 * len(names) + 1.8),
-                             sharey=True, squeeze=False)
+                             sharex=True, sharey=True, squeeze=False)
     bar = 0.8 / len(COLOURS)
     for ax, report in zip(axes[0], reports):
         rows = {row["name"]: row for row in report["rows"]}
@@ -334,7 +334,7 @@ def chart_png(*reports):
                 offset = y - 0.4 + bar * (k + 0.5)
                 if ratio is not None:
                     ax.barh(offset, ratio, height=bar, color=colour,
-                            label=PEERS.get(framework, framework) if y == 0 else None)
+                            label=PEERS.get(framework, "tinygrad_lite (scratch)") if y == 0 else None)
                 elif row is not None and framework in row["results"]:
                     ax.text(1.0, offset, " n/a", va="center", fontsize=6, color=colour)
         for y, name in enumerate(names):
@@ -350,8 +350,8 @@ def chart_png(*reports):
     axes[0][0].invert_yaxis()
     axes[0][0].legend(loc="lower right", fontsize=8)
     meta = reports[0]["meta"]
-    fig.suptitle(f"tinygrad_lite, DeZero and tinygrad against torch on {meta['device']} "
-                 f"({meta['mode']} run, {meta['date'][:10]}; black tick: scratch's target)")
+    fig.suptitle(f"tinygrad_lite (scratch), DeZero and tinygrad against torch on {meta['device']}\n"
+                 f"{meta['mode']} run, {meta['date'][:10]}; black tick: scratch's target", fontsize=10)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)

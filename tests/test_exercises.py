@@ -65,13 +65,18 @@ assert GroupedConv2dOp.backward is None and GroupedConv2dOp._fast_backward is No
 x = tl.Tensor(np.arange(18.0).reshape(1, 2, 3, 3), requires_grad=True)
 F.conv2d(x, tl.ones(2, 1, 1, 1), groups=2).sum().backward()       # the composition: no answer needed
 assert x.grad.numpy().tolist() == np.ones((1, 2, 3, 3)).tolist()
+from nn.functional.losses import ClassAxisCrossEntropyOp
+assert ClassAxisCrossEntropyOp.backward is None and ClassAxisCrossEntropyOp._fast_backward is None
+loss = F.cross_entropy(tl.Tensor(np.zeros((1, 2, 3))), np.array([[0, 1, 1]]))   # the rows route: task 6's op
+assert type(loss.grad_fn).__name__ != "ClassAxisCrossEntropyOp" and abs(loss.item() - np.log(2)) < 1e-12
 """
 
 
 def test_a_fast_path_holding_a_blank_tasks_answer_is_not_in_the_copy(tmp_path):
     """Task 6's, 9's and 12's ops have a ``_fast_backward`` computing the same gradient on arrays, and the
-    grouped convolution's op both backwards: the copy (and grading's framework) goes without them, so
-    training runs the student's backward, grouped convolutions the composition, and no answer is left."""
+    grouped convolution's op and N-D cross-entropy's op both backwards: the copy (and grading's
+    framework) goes without them, so training runs the student's backward, grouped convolutions the
+    composition, N-D cross-entropy task 6's op on rows, and no answer is left."""
     framework = stubs.write_framework(tmp_path, [6, 9, 12])
     for task in (BY_NUMBER[6], BY_NUMBER[9], BY_NUMBER[12]):
         for target in task.removes:

@@ -35,6 +35,14 @@ def _cross_entropy(rng, dtype, case):
     return F.cross_entropy(logits, targets, reduction=("mean", "sum", "none")[case % 3]), c
 
 
+def _class_axis_cross_entropy(rng, dtype, case):
+    """logits (N, C, d1) and (N, C, d1, d2) with class labels, one reduction per case."""
+    shape = ((4, 5, 3), (2, 4, 3, 2))[case % 2]
+    logits = tl.Tensor(rng.standard_normal(shape) * 3, dtype=dtype, requires_grad=True)
+    labels = rng.integers(0, shape[1], (shape[0],) + shape[2:])
+    return F.cross_entropy(logits, labels, reduction=("mean", "sum", "none")[case % 3]), shape[1]
+
+
 def _conv2d(rng, dtype, case):
     """few channels (gx's offset-major product) and more than 32 (one product); strides, padding,
     dilation, with and without bias."""
@@ -97,7 +105,8 @@ def _attention(rng, dtype, case):
                                           dropout_p=0.3 if case == 4 else 0.0), 6 * 5 + 2 * 6
 
 
-CASES = {"CrossEntropyOp": _cross_entropy, "Conv2dOp": _conv2d, "GroupedConv2dOp": _grouped_conv2d,
+CASES = {"CrossEntropyOp": _cross_entropy, "ClassAxisCrossEntropyOp": _class_axis_cross_entropy,
+         "Conv2dOp": _conv2d, "GroupedConv2dOp": _grouped_conv2d,
          "NormaliseOp": _normalise, "CumprodOp": _cumprod, "AttentionOp": _attention}
 
 

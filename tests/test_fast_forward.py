@@ -135,3 +135,26 @@ def test_adaptive_average_pooling_by_matmul_is_the_mean_of_each_window(out):
     x.data[0, 0, 0, 0] = np.inf                  # non-finite: the slices and means, inf kept local
     z = F.adaptive_avg_pool2d(x, out).numpy()
     assert np.isinf(z[0, 0, 0, 0]) and not np.isnan(z).any() and np.isfinite(z[1]).all()
+
+
+@pytest.mark.parametrize("shape, reduction", [((3, 5, 4), "mean"), ((2, 4, 3, 2), "sum"), ((3, 6, 1), "none")])
+def test_cross_entropy_along_the_class_axis_is_the_rows_route(shape, reduction):
+    """N-D logits with plain labels take ClassAxisCrossEntropyOp; the same loss and gradient as the
+    (N*d1*..., C) rows the general route (a class weight of ones) reads: the same sums per row, so
+    equal bit for bit but for the mean's order of additions (over an (N, d1, ...) array, not a column)."""
+    from nn.functional.losses import ClassAxisCrossEntropyOp
+    rng = np.random.default_rng(len(shape))
+    z0 = rng.standard_normal(shape).astype(np.float32) * 3
+    labels = rng.integers(0, shape[1], (shape[0],) + shape[2:])
+    gy = rng.standard_normal(labels.shape).astype(np.float32) if reduction == "none" else None
+    results = []
+    for weight in (None, tl.ones(shape[1])):
+        z = tl.Tensor(z0, requires_grad=True)
+        loss = F.cross_entropy(z, labels, weight, reduction=reduction)
+        assert isinstance(loss.grad_fn, ClassAxisCrossEntropyOp) == (weight is None)
+        loss.backward(None if gy is None else tl.Tensor(gy))
+        results.append((loss.numpy(), z.grad.numpy()))
+    (fast_loss, fast_grad), (rows_loss, rows_grad) = results
+    assert fast_loss.dtype == rows_loss.dtype == np.float32 and fast_grad.dtype == np.float32
+    assert_within(rows_loss, fast_loss, labels.size + shape[1])
+    assert_within(rows_grad, fast_grad, shape[1])

@@ -7,6 +7,8 @@ Class-label losses take torch's ``weight`` (one per class) and ``ignore_index``,
 (N, C, d1, ...) with labels (N, d1, ...). Targets and class weights are not differentiated, except
 where torch differentiates them too (the element-wise losses, built from Tensor ops).
 """
+import math
+
 import numpy as np
 
 import tinygrad_lite as tl
@@ -73,6 +75,49 @@ class CrossEntropyOp(Function):
         return gy if self.reduction == "sum" else gy_column
 
 
+class ClassAxisCrossEntropyOp(CrossEntropyOp):
+    """``CrossEntropyOp`` on logits (N, C, d1, ...) with class labels (N, d1, ...), along the class
+    axis 1 where it lies: the fast path of ``cross_entropy``'s plain call on N-D logits, which the
+    general route reads as (N*d1*..., C) rows (a transposed copy of the logits and of their gradient).
+    The forward keeps the softmax it divides out of the same exponentials, so the backward takes no exp.
+
+        loss[n, d] = -log_softmax(z[n, :, d])[y[n, d]],   dz = (softmax(z) - one_hot(y)) * gy
+        (the one-hot along axis 1; 'mean' divides by the number of labels, N*d1*...)
+    """
+    def forward(self, logits):
+        xp = backend.array_module(logits)
+        log_probs, self.probs = log_softmax_array(logits, 1, with_softmax=True)
+        losses = -log_probs[self._at_labels(xp)]
+        if self.reduction == "none":
+            return losses
+        return xp.asarray(losses.mean() if self.reduction == "mean" else losses.sum())
+
+    def _at_labels(self, xp):
+        """The index of each label's entry along axis 1: (n, y[n, d1, ...], d1, ...), broadcast."""
+        t = self.targets
+        ranges = [xp.arange(size).reshape((size,) + (1,) * (t.ndim - 1 - axis)) for axis, size in enumerate(t.shape)]
+        return (ranges[0], t) + tuple(ranges[1:])
+
+    def backward(self, gy):
+        logits, = self.inputs
+        one_hot = logits.array_module.moveaxis(one_hot_array(self.targets, logits.shape[1], logits.dtype), -1, 1)
+        grad = tl.softmax(logits, axis=1) - Tensor._wrap(one_hot)
+        return grad * self._scale(gy, gy.unsqueeze(1) if self.reduction == "none" else None)
+
+    def _fast_backward(self, gy):
+        """``backward`` on arrays: the kept softmax times the scale, the scale taken off at each label."""
+        xp = gy.array_module
+        scale = self._scale(gy.data, gy.data[:, None] if self.reduction == "none" else None)
+        grad = self.probs * scale
+        grad[self._at_labels(xp)] -= scale if self.reduction != "none" else gy.data
+        return Tensor._wrap(grad)
+
+    def _scale(self, gy, gy_column):
+        if self.reduction == "mean":
+            return gy / self.targets.size
+        return gy if self.reduction == "sum" else gy_column
+
+
 def cross_entropy(logits, targets, weight=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """Cross-entropy of ``logits`` (N, C) or (N, C, d1, ...) against class labels (N,) / (N, d1, ...) in
     [0, C) or probabilities of the logits' shape (one-hot or soft labels), as
@@ -83,7 +128,8 @@ def cross_entropy(logits, targets, weight=None, *, ignore_index=-100, reduction=
     for probabilities p, t_nc = w_c ((1 - eps) p_nc + eps / C). 'mean' divides by sum_n w_y over the
     labels not ignored (by N for probability targets). Targets and weight are not differentiated.
 
-    The plain call (no weight, no smoothing, no ignored label, 2-D logits) is the fused op alone.
+    The plain call (no weight, no smoothing, no ignored label) is the fused op alone, along axis 1
+    where the classes lie for N-D logits.
     """
     _check_reduction("cross_entropy", reduction)
     if isinstance(weight, str):
@@ -103,8 +149,8 @@ def cross_entropy(logits, targets, weight=None, *, ignore_index=-100, reduction=
                              f"{logits.shape}, got {raw.shape}")
         if raw.dtype != logits.dtype:
             raw = raw.astype(logits.dtype)
-    z, raw, unflatten = _classes_last("cross_entropy", logits, raw, probabilities)
-    n = z.shape[0]
+    rows, raw, unflatten = _classes_last("cross_entropy", logits, raw, probabilities)
+    n = math.prod((logits.shape[0],) + logits.shape[2:])       # rows, one per label
     if not probabilities:
         raw = _class_labels("cross_entropy", raw, n, classes, ignore_index)
     if n == 0 and reduction == "mean":
@@ -115,10 +161,13 @@ def cross_entropy(logits, targets, weight=None, *, ignore_index=-100, reduction=
             raw = raw * (1.0 - label_smoothing) + label_smoothing / classes
         if w is not None:
             raw = raw * w
-        return unflatten(CrossEntropyOp(raw, reduction)(z))
+        return unflatten(CrossEntropyOp(raw, reduction)(rows()))
     ignored = raw == ignore_index
     if w is None and not label_smoothing and not ignored.any():
-        return unflatten(CrossEntropyOp(raw, reduction)(z))
+        if logits.ndim > 2 and ClassAxisCrossEntropyOp.backward is not None:   # not in task 6's copy
+            return ClassAxisCrossEntropyOp(raw.reshape((logits.shape[0],) + logits.shape[2:]), reduction)(logits)
+        return unflatten(CrossEntropyOp(raw, reduction)(rows()))
+    z = rows()
     safe, row_weight = _label_weights(raw, ignored, w, z)
     soft = one_hot_array(safe, classes, z.dtype) * ((1.0 - label_smoothing) * row_weight)[:, None]
     if label_smoothing:
@@ -143,7 +192,8 @@ def nll_loss(log_probs, targets, weight=None, *, ignore_index=-100, reduction="m
                          f"got {log_probs.shape}")
     classes = log_probs.shape[1]
     raw = targets.data if isinstance(targets, Tensor) else backend.to_device(targets, log_probs.device)
-    flat, raw, unflatten = _classes_last("nll_loss", log_probs, raw, False)
+    rows, raw, unflatten = _classes_last("nll_loss", log_probs, raw, False)
+    flat = rows()
     n = flat.shape[0]
     labels = _class_labels("nll_loss", raw, n, classes, ignore_index)
     w = _class_weight("nll_loss", weight, classes, log_probs)
@@ -323,18 +373,19 @@ def _outside(labels, classes, ignore_index):
 
 
 def _classes_last(op, x, targets, probabilities):
-    """(N, C, d1, ...) inputs as (N * d1 * ..., C) rows, their targets flattened to match, and the
-    function that puts a 'none' loss back into the shape (N, d1, ...)."""
+    """(rows, targets, unflatten): the function giving (N, C, d1, ...) inputs as (N * d1 * ..., C) rows
+    (a transposed copy, made only when called), their targets flattened to match, and the function
+    that puts a 'none' loss back into the shape (N, d1, ...)."""
     if x.ndim == 2:
-        return x, targets, lambda loss: loss
+        return lambda: x, targets, lambda loss: loss
     spatial = (x.shape[0],) + x.shape[2:]
     if not probabilities and targets.shape != spatial:
         raise ShapeError(f"{op}: class-label targets for an input of shape {x.shape} must have shape "
                          f"{spatial}, got {targets.shape}")
     order = (0,) + tuple(range(2, x.ndim)) + (1,)
-    rows = x.permute(*order).reshape(-1, x.shape[1])
     targets = targets.transpose(order).reshape(-1, x.shape[1]) if probabilities else targets.reshape(-1)
-    return rows, targets, lambda loss: loss.reshape(spatial) if loss.ndim == 1 else loss
+    return (lambda: x.permute(*order).reshape(-1, x.shape[1])), targets, (
+        lambda loss: loss.reshape(spatial) if loss.ndim == 1 else loss)
 
 
 def _class_weight(op, weight, classes, like):

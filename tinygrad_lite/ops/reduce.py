@@ -163,12 +163,18 @@ class LogSoftmaxOp(_SoftmaxFamilyOp):
     def gradient(self, y, gy): return gy - y.exp() * gy.sum(axis=self.axis, keepdims=True)
 
 
-def log_softmax_array(x, axis):
+def log_softmax_array(x, axis, with_softmax=False):
     """x - log(sum(exp(x))) along ``axis`` of a raw array, each row's maximum subtracted first so that
-    nothing overflows: the one log-softmax (``LogSoftmaxOp``, and the fused cross-entropy's forward)."""
+    nothing overflows: the one log-softmax (``LogSoftmaxOp``, and the fused cross-entropy's forward).
+    ``with_softmax``: (log-softmax, softmax), the softmax from the same exponentials, exp / sum."""
     xp = array_module(x)
     shifted = x - x.max(axis=axis, keepdims=True)
-    shifted -= xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+    exp = xp.exp(shifted)
+    total = exp.sum(axis=axis, keepdims=True)
+    shifted -= xp.log(total)
+    if with_softmax:
+        exp /= total
+        return shifted, exp
     return shifted
 
 
