@@ -14,7 +14,52 @@ FRAMEWORKS = ("scratch", "torch", "dezero", "tinygrad")
 REQUIRED = ("scratch", "torch")     # the peers are optional: pip install 'tinygrad_lite[peers]'
 
 
-class Scratch(Eager):
+class TorchNamedOps(Eager):
+    """The op rows' calls, written once for both: tinygrad_lite's ``nn.functional`` takes torch's
+    names and arguments, so each framework only says where its ``F`` and its ``einsum`` live
+    (``self.F``, ``self.ops``)."""
+
+    def cross_entropy(self, logits, labels):
+        return self.F.cross_entropy(logits, labels)
+
+    def conv2d(self, x, weight, bias, stride=1, padding=0, dilation=1, groups=1):
+        return self.F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+    def conv1d(self, x, weight, bias, stride=1, padding=0, dilation=1, groups=1):
+        return self.F.conv1d(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+    def conv_transpose2d(self, x, weight, bias, stride=1, padding=0):
+        return self.F.conv_transpose2d(x, weight, bias, stride=stride, padding=padding)
+
+    def max_pool2d(self, x, kernel):
+        return self.F.max_pool2d(x, kernel)
+
+    def avg_pool2d(self, x, kernel):
+        return self.F.avg_pool2d(x, kernel)
+
+    def adaptive_avg_pool2d(self, x, size):
+        return self.F.adaptive_avg_pool2d(x, size)
+
+    def batch_norm(self, x, running_mean, running_var, weight, bias):
+        return self.F.batch_norm(x, running_mean, running_var, weight, bias, training=True)
+
+    def layer_norm(self, x, normalized_shape, weight, bias):
+        return self.F.layer_norm(x, normalized_shape, weight, bias)
+
+    def interpolate(self, x, scale_factor, mode):
+        return self.F.interpolate(x, scale_factor=scale_factor, mode=mode)
+
+    def einsum(self, equation, *operands):
+        return self.ops.einsum(equation, *operands)
+
+    def embedding(self, indices, weight):
+        return self.F.embedding(indices, weight)
+
+    def scaled_dot_product_attention(self, q, k, v):
+        return self.F.scaled_dot_product_attention(q, k, v)
+
+
+class Scratch(TorchNamedOps):
     """tinygrad_lite: ``Tensor`` + ``nn`` on NumPy (cpu) or CuPy (cuda)."""
     name = "scratch"
 
@@ -23,7 +68,7 @@ class Scratch(Eager):
         from tinygrad_lite import backend
 
         import nn
-        self.tl, self.nn, self.F = tl, nn, nn.functional
+        self.tl, self.nn, self.F, self.ops = tl, nn, nn.functional, tl
         self.device = backend.resolve_device(device)     # DeviceError when cuda is not available
         self.cupy = backend.array_module(device="cuda") if self.device == "cuda" else None
 
@@ -75,58 +120,14 @@ class Scratch(Eager):
     def threads(self):
         return {"blas": blas_info()}
 
-    # ---- ops ----------------------------------------------------------------------------------------
-    def cross_entropy(self, logits, labels):
-        return self.F.cross_entropy(logits, labels)
 
-    def conv2d(self, x, weight, bias, stride=1, padding=0, dilation=1, groups=1):
-        return self.F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
-
-    def conv1d(self, x, weight, bias, stride=1, padding=0, dilation=1, groups=1):
-        return self.F.conv1d(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
-
-    def conv_transpose2d(self, x, weight, bias, stride=1, padding=0):
-        return self.F.conv_transpose2d(x, weight, bias, stride=stride, padding=padding)
-
-    def max_pool2d(self, x, kernel):
-        return self.F.max_pool2d(x, kernel)
-
-    def avg_pool2d(self, x, kernel):
-        return self.F.avg_pool2d(x, kernel)
-
-    def adaptive_avg_pool2d(self, x, size):
-        return self.F.adaptive_avg_pool2d(x, size)
-
-    def batch_norm(self, x, running_mean, running_var, weight, bias):
-        return self.F.batch_norm(x, running_mean, running_var, weight, bias, training=True)
-
-    def layer_norm(self, x, normalized_shape, weight, bias):
-        return self.F.layer_norm(x, normalized_shape, weight, bias)
-
-    def interpolate(self, x, scale_factor, mode):
-        return self.F.interpolate(x, scale_factor=scale_factor, mode=mode)
-
-    def einsum(self, equation, *operands):
-        return self.tl.einsum(equation, *operands)
-
-    def embedding(self, indices, weight):
-        if not hasattr(self.F, "embedding"):         # the gather itself, until F.embedding exists
-            return weight[indices]
-        return self.F.embedding(indices, weight)
-
-    def scaled_dot_product_attention(self, q, k, v):
-        if not hasattr(self.F, "scaled_dot_product_attention"):
-            return super().scaled_dot_product_attention(q, k, v)
-        return self.F.scaled_dot_product_attention(q, k, v)
-
-
-class Torch(Eager):
+class Torch(TorchNamedOps):
     """PyTorch with ``torch.set_num_threads(os.cpu_count())`` (all cores, as NumPy's BLAS uses)."""
     name = "torch"
 
     def __init__(self, device, threads=None):
         import torch
-        self.torch, self.F = torch, torch.nn.functional
+        self.torch, self.F, self.ops = torch, torch.nn.functional, torch
         if device == "cuda" and not torch.cuda.is_available():
             from tinygrad_lite.errors import DeviceError
             raise DeviceError("benchmarks: --device cuda needs a CUDA build of torch with a GPU; "
@@ -185,45 +186,6 @@ class Torch(Eager):
     def threads(self):
         return {"torch_intra_op": self.torch.get_num_threads(),
                 "torch_inter_op": self.torch.get_num_interop_threads()}
-
-    def cross_entropy(self, logits, labels):
-        return self.F.cross_entropy(logits, labels)
-
-    def conv2d(self, x, weight, bias, stride=1, padding=0, dilation=1, groups=1):
-        return self.F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
-
-    def conv1d(self, x, weight, bias, stride=1, padding=0, dilation=1, groups=1):
-        return self.F.conv1d(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
-
-    def conv_transpose2d(self, x, weight, bias, stride=1, padding=0):
-        return self.F.conv_transpose2d(x, weight, bias, stride=stride, padding=padding)
-
-    def max_pool2d(self, x, kernel):
-        return self.F.max_pool2d(x, kernel)
-
-    def avg_pool2d(self, x, kernel):
-        return self.F.avg_pool2d(x, kernel)
-
-    def adaptive_avg_pool2d(self, x, size):
-        return self.F.adaptive_avg_pool2d(x, size)
-
-    def batch_norm(self, x, running_mean, running_var, weight, bias):
-        return self.F.batch_norm(x, running_mean, running_var, weight, bias, training=True)
-
-    def layer_norm(self, x, normalized_shape, weight, bias):
-        return self.F.layer_norm(x, normalized_shape, weight, bias)
-
-    def interpolate(self, x, scale_factor, mode):
-        return self.F.interpolate(x, scale_factor=scale_factor, mode=mode)
-
-    def einsum(self, equation, *operands):
-        return self.torch.einsum(equation, *operands)
-
-    def embedding(self, indices, weight):
-        return self.F.embedding(indices, weight)
-
-    def scaled_dot_product_attention(self, q, k, v):
-        return self.F.scaled_dot_product_attention(q, k, v)
 
 
 def make(name, device, threads=None):

@@ -338,6 +338,15 @@ def test_powers_clips_and_where_of_integers_follow_torch(expression):
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
 
 
+@pytest.mark.parametrize("exponent", [True, False, 2, 0, 2.5])
+def test_powers_of_bools_follow_torch(exponent):
+    """bool ** True was int8 (NumPy's rule); torch keeps bool for a bool exponent, int64 for an int."""
+    values = np.array([False, True])
+    got, want = tl.Tensor(values) ** exponent, torch.from_numpy(values.copy()) ** exponent
+    assert got.dtype == np.dtype(str(want.dtype).removeprefix("torch.")), f"{got.dtype}, torch {want.dtype}"
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
 def test_a_float32_gradient_stays_float32_next_to_a_float64_number_tensor():
     """float32 + a 0-d float64 tensor is float32 (torch): the 0-d tensor is cast, and its gradient
     comes back in its own dtype."""

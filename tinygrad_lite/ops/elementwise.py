@@ -292,6 +292,8 @@ def pow(x: Operand, exponent: Operand) -> Tensor:
         return _binary(PowOp, x, exponent)
     if x.dtype.kind != "f" and _is_number(exponent):     # int ** 0.5: the default float dtype
         x = _cast(x, result_type(x, exponent))
+    if x.dtype == np.bool_ and isinstance(exponent, (bool, np.bool_)):    # torch: bool ** bool stays bool
+        return _cast(PowScalarOp(exponent)(x), np.bool_)                 # (NumPy's is int8)
     return PowScalarOp(exponent)(x)
 
 
