@@ -91,6 +91,34 @@ def test_a_fast_path_holding_a_blank_tasks_answer_is_not_in_the_copy(tmp_path):
                                         f"Conv2dOp {BY_NUMBER[9].stub_message(BY_NUMBER[9].blanks[0])}"]
 
 
+LINEAR_FAST_PATH_GONE = """
+import numpy as np
+import nn.functional as F
+import tinygrad_lite as tl
+from nn.functional.activations import LinearOp
+assert LinearOp._fast_backward is None
+x = tl.Tensor(np.arange(8.0).reshape(2, 4), requires_grad=True)
+try:
+    F.linear(x, tl.ones(3, 4), tl.zeros(3)).sum().backward()     # a training step's backward
+except NotImplementedError as error:
+    print(error)
+"""
+
+
+def test_task_5_copy_trains_through_the_students_linear_backward(tmp_path):
+    """``LinearOp._fast_backward`` holds task 5's answer on arrays: the copy goes without it, so a
+    Dense layer's training step runs the student's ``LinearOp.backward``."""
+    framework = stubs.write_framework(tmp_path, [5])
+    path, qualname = split_target(BY_NUMBER[5].removes[0])
+    assert qualname == "LinearOp._fast_backward"
+    with pytest.raises(LookupError):
+        find_function(ast.parse((framework / path).read_text()), qualname)
+    done = subprocess.run([sys.executable, "-c", LINEAR_FAST_PATH_GONE], cwd=framework,
+                          env=dict(ENV, PYTHONPATH=str(framework)), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == BY_NUMBER[5].stub_message(BY_NUMBER[5].blanks[1])
+
+
 def test_a_stub_keeps_the_signature_and_docstring_and_nothing_else_changes():
     source = (PROJECT / "tinygrad_lite/ops/elementwise.py").read_bytes()
     stubbed = blank_source(source, [("TanhOp.backward", "Task 2: TanhOp.backward - do it"),

@@ -105,7 +105,19 @@ def _attention(rng, dtype, case):
                                           dropout_p=0.3 if case == 4 else 0.0), 6 * 5 + 2 * 6
 
 
-CASES = {"CrossEntropyOp": _cross_entropy, "ClassAxisCrossEntropyOp": _class_axis_cross_entropy,
+def _linear(rng, dtype, case):
+    """x (N, in), (in,) and (N, L, in); with and without bias; the weight alone or the input alone
+    requiring a gradient."""
+    shape, bias, x_grad, w_grad = [((5, 6), True, True, True), ((6,), True, True, True), ((2, 3, 6), True, True, True),
+                                   ((5, 6), False, True, True), ((5, 6), True, False, True),
+                                   ((2, 3, 6), False, True, False)][case]
+    x = tl.Tensor(rng.standard_normal(shape), dtype=dtype, requires_grad=x_grad)
+    w = tl.Tensor(rng.standard_normal((4, 6)), dtype=dtype, requires_grad=w_grad)
+    b = tl.Tensor(rng.standard_normal(4), dtype=dtype, requires_grad=True) if bias else None
+    return F.linear(x, w, b), 6 * 6
+
+
+CASES = {"CrossEntropyOp": _cross_entropy, "LinearOp": _linear, "ClassAxisCrossEntropyOp": _class_axis_cross_entropy,
          "Conv2dOp": _conv2d, "GroupedConv2dOp": _grouped_conv2d,
          "NormaliseOp": _normalise, "CumprodOp": _cumprod, "AttentionOp": _attention}
 
