@@ -5,6 +5,7 @@ the same values up to rounding. And ``conv2d_simple``, the composed convolution,
 
 Tolerance: both paths compute the same sums in a different order (or exp(log_softmax) against
 softmax), so they may differ by a few roundings per summed term: |a - b| <= terms * eps * max|a|.
+LinearOp's fast path makes the very NumPy calls its backward's ops make: terms = 0, equal to the bit.
 """
 import numpy as np
 import pytest
@@ -114,7 +115,7 @@ def _linear(rng, dtype, case):
     x = tl.Tensor(rng.standard_normal(shape), dtype=dtype, requires_grad=x_grad)
     w = tl.Tensor(rng.standard_normal((4, 6)), dtype=dtype, requires_grad=w_grad)
     b = tl.Tensor(rng.standard_normal(4), dtype=dtype, requires_grad=True) if bias else None
-    return F.linear(x, w, b), 6 * 6
+    return F.linear(x, w, b), 0       # the same NumPy calls as backward's ops: equal to the bit
 
 
 CASES = {"CrossEntropyOp": _cross_entropy, "LinearOp": _linear, "ClassAxisCrossEntropyOp": _class_axis_cross_entropy,

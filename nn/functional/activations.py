@@ -58,7 +58,7 @@ class LinearOp(Function):
 
     def _fast_backward(self, gy):
         """``backward`` on the arrays: the same products and sum in the same order, so the same bits,
-        without the dozen Tensor calls a step would otherwise make for every layer."""
+        without the four Tensor op calls (each through the method layer's checks) per layer and step."""
         x, w, g = self.inputs[0].data, self.inputs[1].data, gy.data
         xp, needs = array_module(g), self.needs_grad
         gx = Tensor._wrap(xp.matmul(g, w)) if needs[0] else None
