@@ -191,15 +191,36 @@ def test_cummax_cummin_nan_integers_0d_and_second_derivative(device):
 @op_settings
 @given(data=st.data(), spread=st.sampled_from([1.0, 30.0, 1000.0]))
 def test_logcumsumexp(dtype, device, data, spread):
-    """log(cumsum(exp(x))) without overflow or underflow, however far apart the values (spread)."""
+    """log(cumsum(exp(x))) without overflow or underflow, however far apart the values (spread).
+
+    The gradient dx_j = sum_{i >= j} gy_i e^(x_j - y_i) is, in both frameworks, the difference of a
+    part for gy's positive entries and one for its negative entries. Each term e^(x - y) carries the
+    error of a few roundings of |x|, |y| <= spread + log n in its exponent, that relative error in the
+    term; so each side is within that of M = the gradient for |gy| (in float64), and the two sides
+    within twice that. Not relative to the result: the parts may cancel (x all equal, gy of mixed sign).
+    """
     shape = data.draw(shapes(min_dims=1, max_side=6))
     axis = data.draw(one_axis(len(shape)))
     x = data.draw(arrays(shape, "unit")) * spread
-    # each gradient term is e^(x - y): an error of a few roundings of |x|, |y| <= spread + log n in the
-    # exponent is that relative error in the term
-    exponent = 8 * (spread + 2) * np.finfo(dtype).eps
     check_op([x], lambda t: t.logcumsumexp(axis), lambda t: t.logcumsumexp(dim=axis), dtype=dtype, device=device,
-             grad_rtol=max(exponent, 1e-6 if dtype == "float64" else 1e-5))
+             forward_only=True)
+    exponent = max(8 * (spread + 2) * np.finfo(dtype).eps, 1e-6 if dtype == "float64" else 1e-5)
+    gy = data.draw(arrays(shape, "real"))
+
+    def gradient(framework, values, cotangent, dtype):
+        if framework is tl:
+            t = tl.Tensor(values, dtype=dtype, requires_grad=True, device=device)
+            (t.logcumsumexp(axis) * tl.Tensor(cotangent, dtype=dtype, device=device)).sum().backward()
+            assert t.grad.dtype == np.dtype(dtype) and t.grad.shape == t.shape
+            return t.grad.numpy().astype(np.float64)
+        t = torch.tensor(values, dtype=getattr(torch, dtype), requires_grad=True)
+        (t.logcumsumexp(axis) * torch.tensor(cotangent, dtype=getattr(torch, dtype))).sum().backward()
+        return t.grad.numpy().astype(np.float64)
+
+    ours, theirs = gradient(tl, x, gy, dtype), gradient(torch, x, gy, dtype)
+    scale = gradient(torch, x, np.abs(gy), "float64")
+    limit = 2 * exponent * scale + np.finfo(dtype).tiny
+    assert np.all(np.abs(ours - theirs) <= limit), (np.abs(ours - theirs) - limit).max()
 
 
 def test_logcumsumexp_second_derivative_infinities_and_integers(device):
@@ -208,6 +229,11 @@ def test_logcumsumexp_second_derivative_infinities_and_integers(device):
                           lambda t: torch.logcumsumexp(t, dim=0) ** 2, device=device)
     x = np.array([-np.inf, -1000.0, 0.0, 1000.0, -np.inf, np.inf])
     check_op([x], lambda t: t.logcumsumexp(dim=0), device=device, forward_only=True)
+    t = tl.Tensor([0.5, -1.0, 2.0], requires_grad=True)        # a zero cotangent: zeros of x's shape, as torch
+    t.logcumsumexp(dim=0).backward(tl.zeros(3))
+    u = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    u.logcumsumexp(dim=0).backward(torch.zeros(3))
+    assert t.grad.shape == (3,) and t.grad.numpy().tolist() == u.grad.tolist() == [0.0, 0.0, 0.0]
     ours = tl.Tensor([1, 2, 3]).logcumsumexp(dim=0)          # torch refuses integers; the default float dtype
     assert ours.dtype == np.float32
     np.testing.assert_allclose(ours.numpy(), torch.tensor([1.0, 2.0, 3.0]).logcumsumexp(0).numpy(), rtol=1e-6)
