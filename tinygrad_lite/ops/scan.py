@@ -104,7 +104,7 @@ class LogcumsumexpOp(Function):
 
     def backward(self, gy):
         x, y, axis = self.inputs[0], self.output(), self.axis
-        zero = Tensor._wrap(x.array_module.zeros(x.shape, dtype=gy.dtype))   # gy all 0: torch's zeros of x's shape
+        zero = Tensor._wrap(x.array_module.zeros((), dtype=gy.dtype))
         empty = y.data == -float("inf")                  # y_i = -inf: every x_j before is -inf, and
         y = where(empty, 0.0, y)                         # e^(x_j - y_i) is taken as 0, never -inf - -inf
         gx = zero
@@ -117,6 +117,8 @@ class LogcumsumexpOp(Function):
             spread = where(empty, -float("inf"), log_part - y)
             term = exp(x + reverse(logcumsumexp(reverse(spread, axis), axis), axis))
             gx = gx + term if sign > 0 else gx - term
+        if gx is zero:                                   # gy all 0: torch's zeros of x's shape
+            return Tensor._wrap(x.array_module.zeros(x.shape, dtype=gy.dtype))
         return gx
 
 
